@@ -1,0 +1,77 @@
+# dgrid - plain Makefile with pkg-config.
+#
+#   make            build ./dgrid (into $(BUILD), default build/)
+#   make test       unit + integration tests; ends with "N passed, N failed"
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make fuzz       build the libFuzzer targets (clang) and run each briefly
+#   make bench      benchmarks (ratios against a baseline measured in the same run)
+#   make demo       a complete local grid on an embedded bare repository
+#   make install    PREFIX=/usr/local DESTDIR=
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+PKGS     = libgit2 jansson libmicrohttpd libseccomp libsodium
+WARN     = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wvla -Wwrite-strings -Wno-format-truncation
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LDFLAGS ?=
+
+LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ = $(BUILD)/src/main.o
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all test unit asan fuzz bench demo install clean
+all: $(BUILD)/dgrid dgrid
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdgrid.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/dgrid: $(MAIN_OBJ) $(BUILD)/libdgrid.a
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ./dgrid is what the README and the scripts call.
+dgrid: $(BUILD)/dgrid
+	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/dgrid dgrid; fi
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libdgrid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libdgrid.a $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+test: $(BUILD)/dgrid $(UNIT_BIN)
+	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+fuzz:
+	@tests/fuzz/run $(BUILD) "$(FUZZ_SRC)" "$(LIB_SRC)"
+
+bench: $(BUILD)/dgrid
+	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid bench/run
+
+demo: $(BUILD)/dgrid
+	$(BUILD)/dgrid demo
+
+install: $(BUILD)/dgrid
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/dgrid $(DESTDIR)$(PREFIX)/bin/dgrid
+	install -m 0644 doc/dgrid.1 $(DESTDIR)$(PREFIX)/share/man/man1/dgrid.1
+
+clean:
+	rm -rf build build-asan build-fuzz dgrid
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,125 @@
+/*
+ * exec.h - running one task script under an executor.
+ *
+ * An executor is a backend behind four operations (beanstalkd's linux.c
+ * idea): spawn the script, kill everything it started, and clean up what is
+ * left after it ended; plus a probe that says whether it works on this host.
+ * The generic job code (exec.c) owns the rest, identical for all executors:
+ * reading stdout and stderr while the task runs with a cap per stream
+ * (never buffering more than the cap), the wall-clock deadline, reaping,
+ * and the result.
+ *
+ * Lifecycle of a job, driven by the caller's event loop:
+ *
+ *   dg_job_start(&job, ex, script, &limits)
+ *   loop: n = dg_job_pollfds(job, fds, max); poll(fds, n, until deadline);
+ *         if (dg_job_service(job) == 1) break;   // finished
+ *   dg_job_finish(job, &result)                  // frees job
+ *   dg_exec_result_release(&result)
+ *
+ * dg_job_kill() may be called at any time (shutdown); the job then finishes
+ * soon with killed set. dg_exec_run() does all of this for one script.
+ * Nothing here prints; failures set dg_error_last().
+ */
+#ifndef DG_EXEC_H
+#define DG_EXEC_H
+
+#include "common.h"
+#include "strbuf.h"
+
+#include <poll.h>
+
+struct dg_exec_limits {
+	unsigned timeout_ms;      /* wall clock; the whole process tree dies */
+	size_t output_cap;        /* bytes kept per stream (stdout, stderr) */
+	size_t output_kill;       /* bytes read per stream after which the job is killed */
+	uint64_t memory_bytes;    /* 0: no memory limit */
+	double cpus;              /* 0: no CPU share limit */
+	unsigned pids;            /* 0: no process limit */
+	uint64_t tmp_bytes;       /* size of the task's /tmp where the executor makes one */
+	uint64_t file_bytes;      /* largest file the task may write (RLIMIT_FSIZE) */
+	unsigned cpu_seconds;     /* RLIMIT_CPU; 0: derived from the timeout */
+};
+
+/* Defaults of the original design: 10 KB output, 512 MiB, 1 CPU, 64 pids. */
+#define DG_EXEC_LIMITS_INIT { 30000, 10240, 1 << 20, 512ull << 20, 1.0, 64, 64ull << 20, 64ull << 20, 0 }
+
+struct dg_exec_result {
+	int exit_code;             /* the script's exit status; 128+N when killed by signal N */
+	int term_signal;           /* signal that ended it, 0 if it exited */
+	bool timed_out;            /* killed at the deadline */
+	bool killed;               /* killed for any reason (timeout, output, dg_job_kill) */
+	bool output_limit;         /* killed because it printed more than output_kill */
+	bool stdout_truncated;
+	bool stderr_truncated;
+	struct dg_strbuf out;      /* at most output_cap bytes; may hold any bytes */
+	struct dg_strbuf err;
+	uint64_t duration_ms;
+};
+
+#define DG_EXEC_RESULT_INIT { 0, 0, false, false, false, false, false, DG_STRBUF_INIT, DG_STRBUF_INIT, 0 }
+
+void dg_exec_result_release(struct dg_exec_result *res);
+
+struct dg_job;
+
+struct dg_executor {
+	const char *name;
+	/* 0 when usable here; otherwise a negative code and why in *why. */
+	int (*probe)(struct dg_strbuf *why);
+	/*
+	 * Starts the script. Must set job->pid (the process whose exit ends the
+	 * job) and job->out_fd, job->err_fd (read ends, O_NONBLOCK|O_CLOEXEC).
+	 */
+	int (*spawn)(struct dg_job *job, const char *script);
+	/* Kills every process the job started (idempotent). */
+	void (*kill)(struct dg_job *job);
+	/* After the job ended: removes cgroups, containers, temporary files. */
+	void (*cleanup)(struct dg_job *job);
+};
+
+/* The public part of a job, for executors. */
+struct dg_job {
+	const struct dg_executor *ex;
+	struct dg_exec_limits limits;
+	pid_t pid;
+	int pidfd;                 /* readable when pid exited (set by exec.c) */
+	int out_fd, err_fd;
+	void *impl;                /* the executor's own state */
+	/* owned by exec.c */
+	int64_t started_ms, deadline_ms;
+	size_t out_seen, err_seen;
+	bool exited;
+	int wait_status;
+	struct dg_exec_result res;
+};
+
+/* "process", "native", "docker"; NULL if the name is unknown. */
+const struct dg_executor *dg_executor_find(const char *name);
+/*
+ * The best executor that works here (native, then docker); NULL when none
+ * does, with the reasons for each in *why. Never picks "process": running
+ * untrusted code unsandboxed must be asked for by name.
+ */
+const struct dg_executor *dg_executor_choose(struct dg_strbuf *why);
+
+int dg_job_start(struct dg_job **out, const struct dg_executor *ex,
+		 const char *script, const struct dg_exec_limits *limits);
+/* Fills up to max pollfds the caller should wait on; returns how many. */
+size_t dg_job_pollfds(struct dg_job *job, struct pollfd *fds, size_t max);
+/* Monotonic milliseconds (dg_now_ms) at which the job will be killed. */
+int64_t dg_job_deadline(const struct dg_job *job);
+/* Non-blocking: reads output, enforces the deadline, reaps. 1 when finished. */
+int dg_job_service(struct dg_job *job);
+void dg_job_kill(struct dg_job *job);
+/* Moves the result out and frees the job; only after service returned 1. */
+void dg_job_finish(struct dg_job *job, struct dg_exec_result *res);
+
+/* Runs one script to its end (blocking). */
+int dg_exec_run(const struct dg_executor *ex, const char *script,
+		const struct dg_exec_limits *limits, struct dg_exec_result *res);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t dg_now_ms(void);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * main.c - the command table and its dispatch (git's git.c commands[]).
+ */
+#include "common.h"
+#include "cmd/cmd.h"
+#include "log.h"
+
+#include <git2.h>
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "version", cmd_version, "print the version" },
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: dgrid <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < DG_ARRAY_SIZE(commands); i++)
+		fprintf(to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(to, "\n'dgrid <command> --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *level = getenv("LOG_LEVEL");
+	enum dg_log_level lv;
+	int ret;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = (char *)"version";
+	if (level && *level) {
+		if (dg_log_parse_level(&lv, level) < 0) {
+			fprintf(stderr, "error: LOG_LEVEL '%s' is not one of debug, info, warning, error\n", level);
+			return 2;
+		}
+		dg_log_set_level(lv);
+	}
+	for (size_t i = 0; i < DG_ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		git_libgit2_init();
+		ret = commands[i].fn(argc - 1, argv + 1);
+		git_libgit2_shutdown();
+		return ret;
+	}
+	fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

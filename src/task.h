@@ -1,0 +1,132 @@
+/*
+ * task.h - tasks, results and the grid policy: parsing, validation and
+ * serialisation of the JSON files in the state repository (DESIGN.md §1).
+ *
+ * A task keeps the whole JSON object it was parsed from (doc), so fields
+ * this version does not know are preserved when the task is moved from the
+ * queue to in_progress and back. Every rejection carries a precise reason
+ * in dg_error_last(): "line 3 column 14: expected integer for
+ * timeout_seconds", "task_id '../x' has characters outside [A-Za-z0-9_-]",
+ * "file name 'a.json' does not match task_id 'b'", "script is 7,312 bytes,
+ * limit 5,000".
+ *
+ * Ownership: dg_task_parse/dg_result_parse fill caller-owned structs;
+ * dg_task_release/dg_result_release free their contents.
+ */
+#ifndef DG_TASK_H
+#define DG_TASK_H
+
+#include "common.h"
+#include "strbuf.h"
+
+#include <jansson.h>
+
+/*
+ * Limits of a grid. Defaults from the original design; the repository's
+ * dgrid.json ("policy" file at its root) may override any of them.
+ */
+struct dg_policy {
+	size_t id_max;              /* task_id length, 64 */
+	size_t script_max;          /* bytes, 5000 */
+	unsigned timeout_min;       /* seconds, 10 */
+	unsigned timeout_max;       /* seconds, 300 */
+	size_t file_max;            /* bytes of one task file, 65536 */
+	size_t output_cap;          /* bytes kept per stream, 10240 */
+	unsigned max_attempts;      /* claims before a task is abandoned, 3 */
+	unsigned heartbeat_interval;/* seconds, 30 */
+	unsigned node_timeout;      /* seconds without heartbeat = dead, 90 */
+	uint64_t memory_bytes;      /* sandbox memory, 512 MiB */
+	unsigned pids;              /* sandbox processes, 64 */
+	uint64_t tmp_bytes;         /* sandbox /tmp, 64 MiB */
+};
+
+extern const struct dg_policy dg_policy_default;
+
+/*
+ * Applies the overrides in a dgrid.json document to *pol (which should
+ * start as dg_policy_default). Unknown keys and out-of-range values are
+ * errors (DG_EINVALID) naming the key; *pol is unchanged on error.
+ */
+int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len);
+
+struct dg_task {
+	char *task_id;
+	char *script;
+	unsigned timeout_seconds;
+	/* claim, present once the task is in tasks/in_progress/ */
+	char *node_id;              /* NULL while queued */
+	char *claimed_at;           /* RFC 3339 UTC */
+	unsigned attempt;           /* 1 for the first claim; 0 while never claimed */
+	json_t *doc;                /* the whole object, unknown fields included */
+};
+
+#define DG_TASK_INIT { NULL, NULL, 0, NULL, NULL, 0, NULL }
+
+/*
+ * Parses and validates a task file. file_name is the file's base name
+ * ("task-001.json") and must equal task_id + ".json"; pass NULL to skip
+ * that check (dgrid submit --id). Returns 0, or DG_EINVALID with the reason.
+ */
+int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
+		  const char *file_name, const struct dg_policy *pol);
+void dg_task_release(struct dg_task *task);
+
+/* Records a claim (node, time, attempt) in the task and its doc. */
+void dg_task_set_claim(struct dg_task *task, const char *node_id,
+		       const char *claimed_at, unsigned attempt);
+/* Removes the claim fields (for returning a task to the queue). */
+void dg_task_clear_claim(struct dg_task *task);
+
+/* Serialises doc (with claim fields when set), pretty, ending in "\n". */
+void dg_task_to_json(struct dg_strbuf *out, const struct dg_task *task);
+
+/* Is name (a base name) acceptable as a task id? Sets the reason if not. */
+int dg_task_id_check(const char *id, const struct dg_policy *pol);
+
+enum dg_result_status {
+	DG_RESULT_SUCCESS,
+	DG_RESULT_FAILED,
+	DG_RESULT_TIMEOUT,
+	DG_RESULT_REJECTED,
+	DG_RESULT_ABANDONED,
+};
+
+const char *dg_result_status_name(enum dg_result_status status);
+int dg_result_status_parse(enum dg_result_status *out, const char *name);
+
+struct dg_result {
+	char *task_id;
+	char *node_id;
+	int exit_code;
+	char *stdout_text;          /* valid UTF-8 after dg_result_set_output */
+	char *stderr_text;
+	char timestamp[32];         /* RFC 3339 UTC, when the result was made */
+	enum dg_result_status status;
+	/* beyond the seed schema */
+	bool stdout_truncated;
+	bool stderr_truncated;
+	char *reason;               /* why rejected/abandoned/timeout; NULL if none */
+	unsigned attempt;
+	char *started_at;           /* NULL if it never started */
+	uint64_t duration_ms;
+	char *executor;             /* "native", "docker", "process"; NULL if none */
+	json_t *doc;                /* set by dg_result_parse: extra fields */
+};
+
+#define DG_RESULT_INIT { 0 }
+
+/*
+ * Stores output bytes as text: invalid UTF-8 becomes U+FFFD and NUL bytes
+ * are kept as \u0000, so any byte string yields a valid JSON string.
+ */
+char *dg_text_from_bytes(const char *bytes, size_t len);
+
+/* Seed fields first, in the seed's order; then the extra ones. */
+void dg_result_to_json(struct dg_strbuf *out, const struct dg_result *res);
+int dg_result_parse(struct dg_result *res, const char *buf, size_t len);
+void dg_result_release(struct dg_result *res);
+
+/* The current UTC time as "2026-11-27T10:01:23Z". */
+void dg_utc_now(char out[32]);
+
+#endif

@@ -1,0 +1,115 @@
+# lib.sh - sourced by every integration test (tNNNN-topic.sh).
+#
+# Gives each test a fresh temporary directory ($T) removed at exit, TAP
+# output through ok/fail/check/skip, and helpers that start real servers on
+# 127.0.0.1 with a free port: a git daemon and lighttpd + git http-backend.
+# Every server started here is stopped by the exit trap.
+
+set -u
+: "${DGRID:?DGRID must name the dgrid binary}"
+: "${DGRID_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/dgrid-test.XXXXXX")
+_tap_n=0
+_tap_failed=0
+_pids=()
+
+_cleanup() {
+	local p
+	for p in "${_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "$_tap_failed" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# kept $T"
+	fi
+}
+trap _cleanup EXIT
+
+ok()   { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+fail() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $* # SKIP"; }
+note() { echo "# $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command exits 0.
+check() {
+	local desc=$1; shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# Remember a background process so the exit trap stops it.
+track() { _pids+=("$1"); }
+
+# A port nobody listens on right now (the kernel picks it).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# make_bare DIR: an empty bare repository whose HEAD is main.
+make_bare() {
+	git init -q --bare -b main "$1"
+	git -C "$1" config receive.denyNonFastForwards true
+	git -C "$1" config receive.advertisePushOptions false
+}
+
+# start_git_daemon BASEDIR: serves BASEDIR's repositories read/write on a
+# fresh port; sets GIT_DAEMON_PORT.
+start_git_daemon() {
+	GIT_DAEMON_PORT=$(free_port)
+	git daemon --reuseaddr --listen=127.0.0.1 --port="$GIT_DAEMON_PORT" \
+		--base-path="$1" --export-all --enable=receive-pack \
+		--informative-errors "$1" >"$T/git-daemon.log" 2>&1 &
+	track $!
+	wait_port "$GIT_DAEMON_PORT"
+}
+
+# start_http_git BASEDIR USER TOKEN: lighttpd serving BASEDIR through
+# git http-backend with basic authentication; sets HTTP_GIT_PORT.
+start_http_git() {
+	local base=$1 user=$2 token=$3 conf=$T/lighttpd.conf
+	HTTP_GIT_PORT=$(free_port)
+	htpasswd -bc "$T/htpasswd" "$user" "$token" >/dev/null 2>&1
+	cat >"$conf" <<CONF
+server.modules = ( "mod_auth", "mod_authn_file", "mod_cgi", "mod_alias", "mod_setenv" )
+server.document-root = "$base"
+server.bind = "127.0.0.1"
+server.port = $HTTP_GIT_PORT
+server.errorlog = "$T/lighttpd-error.log"
+server.max-request-size = 0
+server.stream-request-body = 0
+alias.url = ( "/git/" => "/usr/lib/git-core/git-http-backend/" )
+cgi.assign = ( "" => "" )
+setenv.add-environment = ( "GIT_PROJECT_ROOT" => "$base", "GIT_HTTP_EXPORT_ALL" => "1" )
+auth.backend = "htpasswd"
+auth.backend.htpasswd.userfile = "$T/htpasswd"
+auth.require = ( "/git/" => ( "method" => "basic", "realm" => "dgrid", "require" => "valid-user" ) )
+CONF
+	lighttpd -D -f "$conf" >"$T/lighttpd.log" 2>&1 &
+	track $!
+	wait_port "$HTTP_GIT_PORT"
+}
+
+# Ends the script: exit status 1 when any check failed.
+finish() {
+	echo "1..$_tap_n"
+	[ "$_tap_failed" -eq 0 ]
+}
