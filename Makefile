@@ -24,6 +24,8 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(BUILD)/src/main.o
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test unit asan fuzz bench demo install clean
@@ -48,9 +50,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libdgrid.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libdgrid.a $(LIBS) -lcmocka
 
+# helper programs the integration tests and benchmarks drive
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libdgrid.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libdgrid.a $(LIBS)
+
 unit: $(UNIT_BIN)
 
-test: $(BUILD)/dgrid $(UNIT_BIN)
+test: $(BUILD)/dgrid $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run
 
 asan:
@@ -60,7 +67,7 @@ asan:
 fuzz:
 	@tests/fuzz/run $(BUILD) "$(FUZZ_SRC)" "$(LIB_SRC)"
 
-bench: $(BUILD)/dgrid
+bench: $(BUILD)/dgrid $(TOOL_BIN)
 	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid bench/run
 
 demo: $(BUILD)/dgrid

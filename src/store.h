@@ -1,0 +1,153 @@
+/*
+ * store.h - Git as a transactional database.
+ *
+ * A store is one branch (default "main") of a state repository, plus side
+ * refs under refs/dgrid/ that hold data kept out of the branch's history
+ * (heartbeats). Every change of the branch is an optimistic transaction:
+ *
+ *   dg_store_transact(store, fn, payload, &stats)
+ *
+ * reads the tip the store knows, lets fn inspect it and queue edits through
+ * the dg_txn_* calls (in memory: no working tree, no git subprocess), makes
+ * one commit whose parent is that tip and publishes it only if the branch
+ * still points at the tip (compare-and-swap). When another writer got there
+ * first, the store fetches the new tip, backs off with jitter and runs fn
+ * again; fn re-checks its preconditions and returns DG_ECONFLICT to give
+ * up, 1 for "nothing to do", or 0 to commit its edits.
+ *
+ * Two ways to reach the repository:
+ *  - a remote URL (https://, http://, git://, ssh://, user@host:path): a
+ *    bare cache repository on local disk is fetched into, and a commit is
+ *    published by a non-forced push. The server refuses a non-fast-forward
+ *    update, which is the compare-and-swap. libgit2 1.5 returns 0 from
+ *    git_remote_push even for a refused ref, so the per-ref status from the
+ *    push_update_reference callback decides.
+ *  - a local path or file:// URL: libgit2's local transport performs no
+ *    compare-and-swap, so the store opens that bare repository directly,
+ *    writes objects into it and moves the branch with a locked
+ *    git_reference_create_matching().
+ *
+ * Credentials: the token (GIT_TOKEN) goes to libgit2 only through the
+ * credential callback, never into a URL, a config file or a log line; a
+ * refused credential fails after a bounded number of tries with DG_EAUTH.
+ *
+ * Threading: a store and everything read from it belong to the thread that
+ * opened it.
+ */
+#ifndef DG_STORE_H
+#define DG_STORE_H
+
+#include "common.h"
+#include "strbuf.h"
+
+struct dg_store_opts {
+	const char *url;        /* remote URL or local path (required) */
+	const char *branch;     /* default "main" */
+	const char *cache_dir;  /* bare cache for remote URLs; default under
+				   $DGRID_CACHE or $XDG_CACHE_HOME/dgrid or ~/.cache/dgrid */
+	const char *cache_tag;  /* distinguishes caches of several users of one
+				   URL on one host, e.g. the node id; default "cli" */
+	const char *token;      /* HTTPS password/token, or NULL */
+	const char *username;   /* for the token; default "x-access-token" */
+	const char *ssh_key;    /* private key path for ssh, else the agent */
+	const char *author;     /* commit author name; default "dgrid" */
+	unsigned max_attempts;  /* transaction attempts; default 30 */
+	unsigned backoff_max_ms;/* cap of the jittered backoff; default 2000 */
+};
+
+#define DG_STORE_OPTS_INIT { 0 }
+
+struct dg_store;
+
+int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts);
+void dg_store_free(struct dg_store *store);
+
+/* Is this URL handled as a local path (no network, own compare-and-swap)? */
+bool dg_store_url_is_local(const char *url);
+
+/*
+ * Brings the known tip (and the side refs) up to date with the remote.
+ * DG_ENET when unreachable, DG_EAUTH when credentials were refused.
+ */
+int dg_store_fetch(struct dg_store *store);
+
+/* The known tip as 40 hex digits, or "" when the branch does not exist yet. */
+const char *dg_store_tip(const struct dg_store *store);
+
+/* Reads a file of the known tip. DG_ENOTFOUND when it does not exist. */
+int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *out);
+
+/* One entry of a directory listing. */
+struct dg_entry {
+	const char *name;       /* base name, borrowed for the callback's duration */
+	bool is_file;           /* a regular blob (not a tree, link or submodule) */
+	bool is_dir;
+	size_t size;            /* bytes, for blobs */
+};
+
+typedef int (*dg_list_cb)(const struct dg_entry *entry, void *payload);
+
+/*
+ * Calls cb for each entry of directory dir at the known tip, in name order;
+ * a missing directory lists nothing. A non-zero return from cb stops the
+ * walk and is returned.
+ */
+int dg_store_list(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload);
+
+/* Commits on the branch, newest first: cb(time, summary) up to max. */
+typedef int (*dg_log_cb)(int64_t when, const char *summary, void *payload);
+int dg_store_history(struct dg_store *store, size_t max, dg_log_cb cb, void *payload);
+
+/* ---- transactions ---- */
+
+struct dg_txn;
+
+typedef int (*dg_txn_fn)(struct dg_txn *txn, void *payload);
+
+struct dg_txn_stats {
+	unsigned attempts;       /* times fn ran */
+	unsigned rejected;       /* publications refused because the tip moved */
+	bool committed;          /* a commit was published */
+	size_t bytes_pushed;     /* pack bytes sent (remote URLs) */
+	char commit[41];         /* the published commit */
+};
+
+/*
+ * Runs the transaction described above. Returns 0 when a commit was
+ * published or fn said there was nothing to do (stats->committed tells),
+ * fn's own negative code when it gave up, DG_ECONFLICT after max_attempts
+ * refusals, DG_ENET/DG_EAUTH/DG_ERROR on failures to reach the remote.
+ * stats may be NULL.
+ */
+int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
+		      struct dg_txn_stats *stats);
+
+/* Reads path as the transaction sees it (its own edits included). */
+int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out);
+bool dg_txn_exists(struct dg_txn *txn, const char *path);
+/* Lists dir as the transaction's base tip has it (edits not reflected). */
+int dg_txn_list(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload);
+int dg_txn_write(struct dg_txn *txn, const char *path, const void *data, size_t len);
+/* Removing a path that does not exist is DG_ENOTFOUND. */
+int dg_txn_remove(struct dg_txn *txn, const char *path);
+/* Sets the commit message (default "dgrid: update"). */
+void dg_txn_message(struct dg_txn *txn, const char *fmt, ...) DG_PRINTF(2, 3);
+/* The commit the transaction builds on ("" for an empty branch). */
+const char *dg_txn_base(const struct dg_txn *txn);
+
+/* ---- side refs: state kept out of the branch's history ---- */
+
+/*
+ * Points refs/dgrid/<name> at a new parentless commit holding one file
+ * (path, data) and force-publishes it. History stays one commit long.
+ */
+int dg_store_put_side(struct dg_store *store, const char *name,
+		      const char *path, const void *data, size_t len);
+
+/* Calls cb(name, commit time, file content) for each side ref under prefix. */
+typedef int (*dg_side_cb)(const char *name, int64_t when, const char *data,
+			  size_t len, void *payload);
+int dg_store_list_side(struct dg_store *store, const char *prefix, const char *path,
+		       dg_side_cb cb, void *payload);
+
+#endif
