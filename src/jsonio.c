@@ -7,7 +7,7 @@ json_t *dg_json_load_object(const char *buf, size_t len)
 	json_error_t jerr;
 	json_t *root;
 
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		dg_error_set("line %d column %d: %s", jerr.line, jerr.column, jerr.text);
 		return NULL;
