@@ -10,8 +10,8 @@ elif ! clang -fsanitize=fuzzer,address,undefined -o "$T/probe" "$probe" >/dev/nu
 	skip "fuzz targets (no libFuzzer runtime: install libclang-rt-14-dev)"
 else
 	# a clean make: the outer one (make test, make asan) must not leak its
-	# BUILD or CFLAGS into the fuzz build
-	if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+	# BUILD or CFLAGS into the fuzz build, which always goes to build-fuzz/
+	if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u BUILD -u CFLAGS -u EXTRA_CFLAGS \
 		make -C "$DGRID_SRC" --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} >"$T/fuzz.log" 2>&1; then
 		ok "fuzz targets build and run without a crash"
 		sed 's/^/# /' "$T/fuzz.log" | grep '^# fuzz:'
