@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "validate", cmd_validate, "check task files" },
 };
 
 static void usage(FILE *to)

@@ -66,6 +66,13 @@ struct dg_task {
  * Parses and validates a task file. file_name is the file's base name
  * ("task-001.json") and must equal task_id + ".json"; pass NULL to skip
  * that check (dgrid submit --id). Returns 0, or DG_EINVALID with the reason.
+ *
+ * task_id and script are required; timeout_seconds is optional and
+ * defaults to 30 (clamped into [timeout_min, timeout_max]). The claim
+ * fields node_id (an id like task_id), claimed_at (string) and attempt
+ * (integer) are read when present. Type errors name the position of the
+ * value ("line 1 column 60: expected integer for timeout_seconds, got
+ * string"). pol NULL means dg_policy_default. On error *task is untouched.
  */
 int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 		  const char *file_name, const struct dg_policy *pol);
@@ -82,6 +89,13 @@ void dg_task_to_json(struct dg_strbuf *out, const struct dg_task *task);
 
 /* Is name (a base name) acceptable as a task id? Sets the reason if not. */
 int dg_task_id_check(const char *id, const struct dg_policy *pol);
+
+/*
+ * Is a task file of size bytes within pol->file_max? Lets a reader refuse
+ * a huge file before reading it, with the same reason dg_task_parse gives
+ * ("task file is 10,485,760 bytes, limit 65,536"). pol NULL: the defaults.
+ */
+int dg_task_check_size(size_t size, const struct dg_policy *pol);
 
 enum dg_result_status {
 	DG_RESULT_SUCCESS,
@@ -111,6 +125,12 @@ struct dg_result {
 	uint64_t duration_ms;
 	char *executor;             /* "native", "docker", "process"; NULL if none */
 	json_t *doc;                /* set by dg_result_parse: extra fields */
+	/*
+	 * Bytes in stdout_text/stderr_text, embedded NULs included. 0 means
+	 * "use strlen", so code that only sets the text keeps working.
+	 */
+	size_t stdout_len;
+	size_t stderr_len;
 };
 
 #define DG_RESULT_INIT { 0 }
@@ -120,9 +140,24 @@ struct dg_result {
  * are kept as \u0000, so any byte string yields a valid JSON string.
  */
 char *dg_text_from_bytes(const char *bytes, size_t len);
+/* The same, also storing the text's length (it may contain NUL) in *out_len. */
+char *dg_text_from_bytes_n(const char *bytes, size_t len, size_t *out_len);
+
+/*
+ * Replaces stdout_text/stderr_text (and their lengths) with text made from
+ * the raw output bytes by dg_text_from_bytes. Truncation flags are left to
+ * the caller, which knows whether it stopped reading at the cap.
+ */
+void dg_result_set_output(struct dg_result *res, const char *out, size_t out_len,
+			  const char *err, size_t err_len);
 
 /* Seed fields first, in the seed's order; then the extra ones. */
 void dg_result_to_json(struct dg_strbuf *out, const struct dg_result *res);
+/*
+ * Reads a result file. The seed fields are required with their seed types;
+ * the extra fields are optional but must have the right type when present.
+ * Unknown fields stay in res->doc and are written back by dg_result_to_json.
+ */
 int dg_result_parse(struct dg_result *res, const char *buf, size_t len);
 void dg_result_release(struct dg_result *res);
 

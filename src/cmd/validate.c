@@ -1,0 +1,194 @@
+/*
+ * validate.c - dgrid validate: checks task files before they are committed.
+ */
+#include "../common.h"
+#include "../error.h"
+#include "../strbuf.h"
+#include "../task.h"
+#include "cmd.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+static const char usage_text[] =
+	"usage: dgrid validate [-v] [--policy FILE] FILE|DIR...\n"
+	"\n"
+	"Checks task files. A directory means every *.json file directly in it.\n"
+	"Prints 'path: reason' for each invalid file; exit 0 when all are valid,\n"
+	"1 when any is invalid, 2 on a usage or policy error.\n"
+	"\n"
+	"  -v, --verbose      also print 'path: ok' for valid files\n"
+	"      --policy FILE  limits from a dgrid.json file (default: built-in)\n"
+	"  -h, --help         this text\n";
+
+struct validate_opts {
+	struct dg_policy policy;
+	bool verbose;
+};
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Returns 1 if valid, 0 if not (the reason is printed). */
+static int check_file(const struct validate_opts *o, const char *path, const struct stat *st)
+{
+	struct dg_strbuf sb = DG_STRBUF_INIT;
+	struct dg_task task = DG_TASK_INIT;
+	int ok = 0;
+
+	if (S_ISLNK(st->st_mode)) {
+		printf("%s: is a symbolic link, not a regular file\n", path);
+		goto out;
+	}
+	if (S_ISDIR(st->st_mode)) {
+		printf("%s: is a directory, not a regular file\n", path);
+		goto out;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		printf("%s: is not a regular file\n", path);
+		goto out;
+	}
+	if (dg_task_check_size((size_t)st->st_size, &o->policy) < 0 ||
+	    dg_strbuf_read_file(&sb, path, o->policy.file_max) < 0 ||
+	    dg_task_parse(&task, sb.buf, sb.len, base_name(path), &o->policy) < 0) {
+		printf("%s: %s\n", path, dg_error_last());
+		goto out;
+	}
+	ok = 1;
+	if (o->verbose)
+		printf("%s: ok\n", path);
+out:
+	dg_task_release(&task);
+	dg_strbuf_release(&sb);
+	return ok;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Returns the number of invalid files, or -1 if the directory is unreadable. */
+static int check_dir(const struct validate_opts *o, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, dlen = strlen(dir);
+	int bad = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		DG_ALLOC_GROW(names, nr + 1, alloc);
+		names[nr++] = dg_xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, nr, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < nr; i++) {
+		char *path = dg_xasprintf("%s%s%s", dir,
+					  dlen && dir[dlen - 1] == '/' ? "" : "/", names[i]);
+		struct stat st;
+
+		if (lstat(path, &st) < 0)
+			printf("%s: %s\n", path, strerror(errno));
+		else if (check_file(o, path, &st))
+			bad--;
+		bad++;
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	return bad;
+}
+
+static int load_policy(struct dg_policy *pol, const char *path)
+{
+	struct dg_strbuf sb = DG_STRBUF_INIT;
+	int ret = -1;
+
+	if (dg_strbuf_read_file(&sb, path, 1 << 20) < 0) {
+		fprintf(stderr, "error: cannot read policy: %s\n", dg_error_last());
+		goto out;
+	}
+	if (dg_policy_parse(pol, sb.buf, sb.len) < 0) {
+		fprintf(stderr, "error: invalid policy '%s': %s\n", path, dg_error_last());
+		goto out;
+	}
+	ret = 0;
+out:
+	dg_strbuf_release(&sb);
+	return ret;
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct validate_opts o = { dg_policy_default, false };
+	int c, bad = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'p':
+			if (load_policy(&o.policy, optarg) < 0)
+				return 2;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "error: option '%s' needs a value\n", argv[optind - 1]);
+			fputs(usage_text, stderr);
+			return 2;
+		default:
+			fprintf(stderr, "error: unknown option '%s'\n", argv[optind - 1]);
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	for (int i = optind; i < argc; i++) {
+		const char *path = argv[i];
+		struct stat st;
+
+		if (stat(path, &st) < 0) {
+			printf("%s: %s\n", path, strerror(errno));
+			bad++;
+		} else if (S_ISDIR(st.st_mode)) {
+			int n = check_dir(&o, path);
+
+			if (n < 0) {
+				printf("%s: %s\n", path, strerror(errno));
+				bad++;
+			} else {
+				bad += n;
+			}
+		} else if (!check_file(&o, path, &st)) {
+			bad++;
+		}
+	}
+	fflush(stdout);
+	return bad ? 1 : 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * policy.c - the grid's limits and the dgrid.json file that overrides them.
+ */
+#include "task.h"
+#include "error.h"
+#include "jsonio.h"
+
+const struct dg_policy dg_policy_default = {
+	.id_max = 64,
+	.script_max = 5000,
+	.timeout_min = 10,
+	.timeout_max = 300,
+	.file_max = 65536,
+	.output_cap = 10240,
+	.max_attempts = 3,
+	.heartbeat_interval = 30,
+	.node_timeout = 90,
+	.memory_bytes = UINT64_C(512) << 20,
+	.pids = 64,
+	.tmp_bytes = UINT64_C(64) << 20,
+};
+
+enum field_type { F_SIZE, F_UNSIGNED, F_U64 };
+
+/* The accepted range of each key; documented in doc/policy.md. */
+static const struct policy_field {
+	const char *name;
+	size_t offset;
+	enum field_type type;
+	uint64_t min, max;
+} fields[] = {
+#define F(name, type, min, max) { #name, offsetof(struct dg_policy, name), type, min, max }
+	F(id_max, F_SIZE, 1, 200),
+	F(script_max, F_SIZE, 1, 1 << 20),
+	F(timeout_min, F_UNSIGNED, 1, 86400),
+	F(timeout_max, F_UNSIGNED, 1, 86400),
+	F(file_max, F_SIZE, 1024, 16 << 20),
+	F(output_cap, F_SIZE, 1, 16 << 20),
+	F(max_attempts, F_UNSIGNED, 1, 100),
+	F(heartbeat_interval, F_UNSIGNED, 1, 3600),
+	F(node_timeout, F_UNSIGNED, 2, 86400),
+	F(memory_bytes, F_U64, UINT64_C(16) << 20, UINT64_C(1) << 40),
+	F(pids, F_UNSIGNED, 1, 65536),
+	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
+#undef F
+};
+
+static void store(struct dg_policy *pol, const struct policy_field *f, uint64_t v)
+{
+	char *p = (char *)pol + f->offset;
+
+	switch (f->type) {
+	case F_SIZE: *(size_t *)p = (size_t)v; break;
+	case F_UNSIGNED: *(unsigned *)p = (unsigned)v; break;
+	case F_U64: *(uint64_t *)p = v; break;
+	}
+}
+
+int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
+{
+	struct dg_policy tmp = *pol;
+	char a[32], b[32], pos[64];
+	const char *key;
+	json_t *root, *value;
+	int ret = DG_EINVALID;
+
+	root = dg_json_load_object(json, len);
+	if (!root)
+		goto out;
+	json_object_foreach(root, key, value) {
+		const struct policy_field *f = NULL;
+		json_int_t v;
+
+		if (!strcmp(key, "$comment"))
+			continue;
+		for (size_t i = 0; i < DG_ARRAY_SIZE(fields); i++)
+			if (!strcmp(key, fields[i].name))
+				f = &fields[i];
+		if (!f) {
+			dg_fmt_quoted(a, sizeof(a), key, strlen(key), 24);
+			dg_json_key_pos(pos, sizeof(pos), json, len, key);
+			dg_error_set("%sunknown policy key '%s'", pos, a);
+			goto out;
+		}
+		if (!json_is_integer(value)) {
+			dg_json_key_pos(pos, sizeof(pos), json, len, key);
+			dg_error_set("%sexpected integer for %s, got %s", pos, key,
+				     dg_json_type_name(value));
+			goto out;
+		}
+		v = json_integer_value(value);
+		if (v < 0 || (uint64_t)v < f->min || (uint64_t)v > f->max) {
+			dg_error_set("policy %s %" JSON_INTEGER_FORMAT " is outside %s..%s",
+				     key, v, dg_fmt_thousands(a, f->min),
+				     dg_fmt_thousands(b, f->max));
+			goto out;
+		}
+		store(&tmp, f, (uint64_t)v);
+	}
+	if (tmp.timeout_min > tmp.timeout_max) {
+		dg_error_set("policy timeout_min %u is above timeout_max %u",
+			     tmp.timeout_min, tmp.timeout_max);
+		goto out;
+	}
+	if (tmp.node_timeout <= tmp.heartbeat_interval) {
+		dg_error_set("policy node_timeout %u must exceed heartbeat_interval %u",
+			     tmp.node_timeout, tmp.heartbeat_interval);
+		goto out;
+	}
+	*pol = tmp;
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}

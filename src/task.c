@@ -1,0 +1,287 @@
+/*
+ * task.c - task files: parsing, validation, claims and serialisation.
+ */
+#include "task.h"
+#include "error.h"
+#include "jsonio.h"
+
+#define DG_TASK_TIMEOUT_DEFAULT 30
+
+static bool id_char_ok(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* what is "task_id" or "node_id"; s may hold NUL bytes (len is exact). */
+static int name_check(const char *what, const char *s, size_t len, size_t max)
+{
+	char q[160], n[32], m[32];
+
+	if (len == 0) {
+		dg_error_set("%s is empty", what);
+		return DG_EINVALID;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!id_char_ok((unsigned char)s[i])) {
+			dg_error_set("%s '%s' has characters outside [A-Za-z0-9_-]", what,
+				     dg_fmt_quoted(q, sizeof(q), s, len, 80));
+			return DG_EINVALID;
+		}
+	}
+	if (len > max) {
+		dg_error_set("%s is %s characters, limit %s", what,
+			     dg_fmt_thousands(n, len), dg_fmt_thousands(m, max));
+		return DG_EINVALID;
+	}
+	return 0;
+}
+
+int dg_task_id_check(const char *id, const struct dg_policy *pol)
+{
+	if (!pol)
+		pol = &dg_policy_default;
+	return name_check("task_id", id, strlen(id), pol->id_max);
+}
+
+int dg_task_check_size(size_t size, const struct dg_policy *pol)
+{
+	char n[32], m[32];
+
+	if (!pol)
+		pol = &dg_policy_default;
+	if (size <= pol->file_max)
+		return 0;
+	dg_error_set("task file is %s bytes, limit %s", dg_fmt_thousands(n, size),
+		     dg_fmt_thousands(m, pol->file_max));
+	return DG_EINVALID;
+}
+
+/* Type errors carry the position of the offending value. */
+static int type_error(const char *buf, size_t len, const char *key,
+		      const char *want, const json_t *got)
+{
+	char pos[64];
+
+	dg_json_key_pos(pos, sizeof(pos), buf, len, key);
+	dg_error_set("%sexpected %s for %s, got %s", pos, want, key, dg_json_type_name(got));
+	return DG_EINVALID;
+}
+
+static int check_file_name(const char *file_name, const char *id)
+{
+	size_t flen = strlen(file_name), ilen = strlen(id);
+	char q1[160], q2[160];
+
+	if (flen == ilen + 5 && !memcmp(file_name, id, ilen) &&
+	    !strcmp(file_name + ilen, ".json"))
+		return 0;
+	dg_error_set("file name '%s' does not match task_id '%s'",
+		     dg_fmt_quoted(q1, sizeof(q1), file_name, flen, 80),
+		     dg_fmt_quoted(q2, sizeof(q2), id, ilen, 80));
+	return DG_EINVALID;
+}
+
+static int parse_claim(struct dg_task *task, json_t *root, const char *buf, size_t len,
+		       const struct dg_policy *pol)
+{
+	json_t *v;
+
+	v = json_object_get(root, "node_id");
+	if (v) {
+		if (!json_is_string(v))
+			return type_error(buf, len, "node_id", "string", v);
+		if (name_check("node_id", json_string_value(v), json_string_length(v),
+			       pol->id_max) < 0)
+			return DG_EINVALID;
+		task->node_id = dg_xstrdup(json_string_value(v));
+	}
+	v = json_object_get(root, "claimed_at");
+	if (v) {
+		if (!json_is_string(v))
+			return type_error(buf, len, "claimed_at", "string", v);
+		if (strlen(json_string_value(v)) != json_string_length(v) ||
+		    json_string_length(v) >= 32) {
+			dg_error_set("claimed_at is not an RFC 3339 time");
+			return DG_EINVALID;
+		}
+		task->claimed_at = dg_xstrdup(json_string_value(v));
+	}
+	v = json_object_get(root, "attempt");
+	if (v) {
+		if (!json_is_integer(v))
+			return type_error(buf, len, "attempt", "integer", v);
+		if (json_integer_value(v) < 0 || json_integer_value(v) > 1000000) {
+			dg_error_set("attempt %" JSON_INTEGER_FORMAT " is out of range",
+				     json_integer_value(v));
+			return DG_EINVALID;
+		}
+		task->attempt = (unsigned)json_integer_value(v);
+	}
+	return 0;
+}
+
+int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
+		  const char *file_name, const struct dg_policy *pol)
+{
+	struct dg_task t = DG_TASK_INIT;
+	char n[32], m[32];
+	json_t *v;
+	const char *s, *nul;
+	size_t slen;
+	int ret = DG_EINVALID;
+
+	if (!pol)
+		pol = &dg_policy_default;
+	if (dg_task_check_size(len, pol) < 0)
+		goto out;
+	t.doc = dg_json_load_object(buf, len);
+	if (!t.doc)
+		goto out;
+
+	v = json_object_get(t.doc, "task_id");
+	if (!v) {
+		dg_error_set("missing task_id");
+		goto out;
+	}
+	if (!json_is_string(v)) {
+		ret = type_error(buf, len, "task_id", "string", v);
+		goto out;
+	}
+	if (name_check("task_id", json_string_value(v), json_string_length(v), pol->id_max) < 0)
+		goto out;
+	t.task_id = dg_xstrdup(json_string_value(v));
+	if (file_name && check_file_name(file_name, t.task_id) < 0)
+		goto out;
+
+	v = json_object_get(t.doc, "script");
+	if (!v) {
+		dg_error_set("missing script");
+		goto out;
+	}
+	if (!json_is_string(v)) {
+		ret = type_error(buf, len, "script", "string", v);
+		goto out;
+	}
+	s = json_string_value(v);
+	slen = json_string_length(v);
+	if (slen == 0) {
+		dg_error_set("script is empty");
+		goto out;
+	}
+	if (slen > pol->script_max) {
+		dg_error_set("script is %s bytes, limit %s", dg_fmt_thousands(n, slen),
+			     dg_fmt_thousands(m, pol->script_max));
+		goto out;
+	}
+	nul = memchr(s, '\0', slen);
+	if (nul) {
+		dg_error_set("script contains a NUL byte at offset %td", nul - s);
+		goto out;
+	}
+	t.script = dg_xstrdup(s);
+
+	v = json_object_get(t.doc, "timeout_seconds");
+	if (!v) {
+		t.timeout_seconds = DG_TASK_TIMEOUT_DEFAULT;
+		if (t.timeout_seconds < pol->timeout_min)
+			t.timeout_seconds = pol->timeout_min;
+		if (t.timeout_seconds > pol->timeout_max)
+			t.timeout_seconds = pol->timeout_max;
+	} else if (!json_is_integer(v)) {
+		ret = type_error(buf, len, "timeout_seconds", "integer", v);
+		goto out;
+	} else {
+		json_int_t to = json_integer_value(v);
+
+		if (to < (json_int_t)pol->timeout_min) {
+			dg_error_set("timeout_seconds %" JSON_INTEGER_FORMAT
+				     " is below the minimum %u", to, pol->timeout_min);
+			goto out;
+		}
+		if (to > (json_int_t)pol->timeout_max) {
+			dg_error_set("timeout_seconds %" JSON_INTEGER_FORMAT
+				     " is above the maximum %u", to, pol->timeout_max);
+			goto out;
+		}
+		t.timeout_seconds = (unsigned)to;
+	}
+
+	if (parse_claim(&t, t.doc, buf, len, pol) < 0)
+		goto out;
+
+	*task = t;
+	return 0;
+out:
+	dg_task_release(&t);
+	return ret;
+}
+
+void dg_task_release(struct dg_task *task)
+{
+	free(task->task_id);
+	free(task->script);
+	free(task->node_id);
+	free(task->claimed_at);
+	json_decref(task->doc);
+	*task = (struct dg_task)DG_TASK_INIT;
+}
+
+static void ensure_doc(struct dg_task *task)
+{
+	if (task->doc)
+		return;
+	task->doc = json_object();
+	json_object_set_new(task->doc, "task_id", json_string(task->task_id ? task->task_id : ""));
+	json_object_set_new(task->doc, "script", json_string(task->script ? task->script : ""));
+	json_object_set_new(task->doc, "timeout_seconds", json_integer(task->timeout_seconds));
+}
+
+void dg_task_set_claim(struct dg_task *task, const char *node_id,
+		       const char *claimed_at, unsigned attempt)
+{
+	char *nid = dg_xstrdup(node_id), *at = dg_xstrdup(claimed_at);
+
+	free(task->node_id);
+	free(task->claimed_at);
+	task->node_id = nid;
+	task->claimed_at = at;
+	task->attempt = attempt;
+	ensure_doc(task);
+	json_object_set_new(task->doc, "node_id", json_string(node_id));
+	json_object_set_new(task->doc, "claimed_at", json_string(claimed_at));
+	json_object_set_new(task->doc, "attempt", json_integer(attempt));
+}
+
+void dg_task_clear_claim(struct dg_task *task)
+{
+	free(task->node_id);
+	free(task->claimed_at);
+	task->node_id = NULL;
+	task->claimed_at = NULL;
+	task->attempt = 0;
+	if (task->doc) {
+		json_object_del(task->doc, "node_id");
+		json_object_del(task->doc, "claimed_at");
+		json_object_del(task->doc, "attempt");
+	}
+}
+
+void dg_task_to_json(struct dg_strbuf *out, const struct dg_task *task)
+{
+	json_t *doc = task->doc ? json_incref(task->doc) : json_object();
+
+	if (!task->doc) {
+		json_object_set_new(doc, "task_id", json_string(task->task_id ? task->task_id : ""));
+		json_object_set_new(doc, "script", json_string(task->script ? task->script : ""));
+		json_object_set_new(doc, "timeout_seconds", json_integer(task->timeout_seconds));
+		if (task->node_id) {
+			json_object_set_new(doc, "node_id", json_string(task->node_id));
+			json_object_set_new(doc, "claimed_at",
+					    json_string(task->claimed_at ? task->claimed_at : ""));
+			json_object_set_new(doc, "attempt", json_integer(task->attempt));
+		}
+	}
+	dg_json_dump(out, doc);
+	json_decref(doc);
+}
