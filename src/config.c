@@ -1,0 +1,95 @@
+#include "config.h"
+#include "log.h"
+
+#include <unistd.h>
+
+int dg_parse_uint(unsigned *out, const char *name, const char *value,
+		  unsigned min, unsigned max, struct dg_strbuf *err)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	if (!value || !*value || *value == '-' || *value == '+')
+		goto bad;
+	v = strtoul(value, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = (unsigned)v;
+	return 0;
+bad:
+	dg_strbuf_addf(err, "%s '%s' is not a whole number from %u to %u",
+		       name, value ? value : "", min, max);
+	return DG_EINVALID;
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+bool dg_node_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!n || n > 64 || id[0] == '.' || id[0] == '-')
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+int dg_config_from_env(struct dg_config *cfg, struct dg_strbuf *err)
+{
+	const char *v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->repo_url = env("DGRID_REPO_URL");
+	if (!cfg->repo_url)
+		cfg->repo_url = env("DGRID_REPO_PATH");
+	cfg->token = env("GIT_TOKEN");
+	dg_log_add_secret(cfg->token);
+	cfg->username = env("GIT_USERNAME");
+	cfg->ssh_key = env("DGRID_SSH_KEY");
+	cfg->branch = env("DGRID_BRANCH");
+	cfg->cache = env("DGRID_CACHE");
+	cfg->executor = env("DGRID_EXECUTOR");
+	cfg->http = env("DGRID_HTTP");
+	if (!cfg->http)
+		cfg->http = "127.0.0.1:8000";
+	cfg->node_id = env("NODE_ID");
+	if (!cfg->node_id) {
+		if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) < 0)
+			snprintf(cfg->hostname, sizeof(cfg->hostname), "worker");
+		cfg->node_id = cfg->hostname;
+	}
+	cfg->pull_interval = 10;
+	cfg->heartbeat_interval = 30;
+	cfg->slots = 1;
+	if ((v = env("PULL_INTERVAL")) &&
+	    dg_parse_uint(&cfg->pull_interval, "PULL_INTERVAL", v, 1, 3600, err) < 0)
+		return DG_EINVALID;
+	if ((v = env("HEARTBEAT_INTERVAL")) &&
+	    dg_parse_uint(&cfg->heartbeat_interval, "HEARTBEAT_INTERVAL", v, 1, 3600, err) < 0)
+		return DG_EINVALID;
+	if ((v = env("MAX_PARALLEL_TASKS")) &&
+	    dg_parse_uint(&cfg->slots, "MAX_PARALLEL_TASKS", v, 1, 256, err) < 0)
+		return DG_EINVALID;
+	return 0;
+}
+
+void dg_config_store_opts(const struct dg_config *cfg, struct dg_store_opts *opts,
+			  const char *tag)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->url = cfg->repo_url;
+	opts->branch = cfg->branch;
+	opts->token = cfg->token;
+	opts->username = cfg->username;
+	opts->ssh_key = cfg->ssh_key;
+	opts->cache_tag = tag;
+	if (cfg->cache) {
+		/* DGRID_CACHE is a base: the store adds the URL hash and tag */
+		setenv("DGRID_CACHE", cfg->cache, 1);
+	}
+}

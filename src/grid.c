@@ -1,0 +1,192 @@
+#include "grid.h"
+#include "error.h"
+
+#include <time.h>
+
+const char *dg_node_liveness_name(enum dg_node_liveness l)
+{
+	switch (l) {
+	case DG_NODE_ALIVE: return "alive";
+	case DG_NODE_STALE: return "stale";
+	case DG_NODE_STOPPED: return "stopped";
+	case DG_NODE_UNKNOWN: return "unknown";
+	}
+	return "unknown";
+}
+
+int64_t dg_parse_utc(const char *s)
+{
+	struct tm tm;
+	const char *end;
+
+	if (!s)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -1;
+	if (*end == '.') {
+		end++;
+		while (*end >= '0' && *end <= '9')
+			end++;
+	}
+	if (strcmp(end, "Z"))
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
+					int64_t now, unsigned node_timeout)
+{
+	const char *state = json_string_value(json_object_get(heartbeat, "state"));
+
+	if (!heartbeat || !when)
+		return DG_NODE_UNKNOWN;
+	if (state && !strcmp(state, "stopped"))
+		return DG_NODE_STOPPED;
+	return now - when <= (int64_t)node_timeout ? DG_NODE_ALIVE : DG_NODE_STALE;
+}
+
+struct list_ctx {
+	struct dg_store *store;
+	struct dg_grid_list *list;
+	const char *dir;
+	bool parse;
+};
+
+static int add_file(const struct dg_entry *e, void *payload)
+{
+	struct list_ctx *ctx = payload;
+	struct dg_grid_list *l = ctx->list;
+	struct dg_grid_file *f;
+
+	if (!e->is_file || e->name[0] == '.')
+		return 0;
+	DG_ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+	f = &l->items[l->nr++];
+	f->name = dg_xstrdup(e->name);
+	f->size = e->size;
+	f->doc = NULL;
+	if (ctx->parse && e->size <= (1u << 20)) {
+		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+		dg_strbuf_addf(&path, "%s/%s", ctx->dir, e->name);
+		if (!dg_store_read(ctx->store, path.buf, &data))
+			f->doc = json_loadb(data.buf, data.len, 0, NULL);
+		dg_strbuf_release(&path);
+		dg_strbuf_release(&data);
+	}
+	return 0;
+}
+
+static int load_list(struct dg_grid_list *l, struct dg_store *store, const char *dir, bool parse)
+{
+	struct list_ctx ctx = { store, l, dir, parse };
+
+	return dg_store_list(store, dir, add_file, &ctx);
+}
+
+static struct dg_grid_node *node_get(struct dg_grid *grid, const char *id)
+{
+	for (size_t i = 0; i < grid->nodes_nr; i++) {
+		if (!strcmp(grid->nodes[i].node_id, id))
+			return &grid->nodes[i];
+	}
+	DG_ALLOC_GROW(grid->nodes, grid->nodes_nr + 1, grid->nodes_alloc);
+	struct dg_grid_node *n = &grid->nodes[grid->nodes_nr++];
+	memset(n, 0, sizeof(*n));
+	n->node_id = dg_xstrdup(id);
+	n->liveness = DG_NODE_UNKNOWN;
+	return n;
+}
+
+static int add_heartbeat(const char *name, int64_t when, const char *data, size_t len, void *payload)
+{
+	struct dg_grid *grid = payload;
+	struct dg_grid_node *n = node_get(grid, name + strlen(DG_NODE_REF_PREFIX));
+	json_t *doc = json_loadb(data, len, 0, NULL);
+	int64_t t = doc ? dg_parse_utc(json_string_value(json_object_get(doc, "time"))) : -1;
+
+	json_decref(n->heartbeat);
+	n->heartbeat = doc;
+	n->heartbeat_time = t > 0 ? t : when;
+	return 0;
+}
+
+static int add_node(const struct dg_entry *e, void *payload)
+{
+	struct dg_store *store = ((void **)payload)[0];
+	struct dg_grid *grid = ((void **)payload)[1];
+	size_t n = strlen(e->name);
+	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	char *id;
+
+	if (!e->is_file || n <= 5 || strcmp(e->name + n - 5, ".json"))
+		return 0;
+	id = dg_xstrndup(e->name, n - 5);
+	struct dg_grid_node *node = node_get(grid, id);
+	dg_strbuf_addf(&path, "nodes/%s", e->name);
+	if (e->size <= (1u << 20) && !dg_store_read(store, path.buf, &data))
+		node->registration = json_loadb(data.buf, data.len, 0, NULL);
+	free(id);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&data);
+	return 0;
+}
+
+int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
+{
+	struct dg_strbuf policy = DG_STRBUF_INIT;
+	void *ctx[2] = { store, grid };
+	int ret;
+
+	memset(grid, 0, sizeof(*grid));
+	snprintf(grid->tip, sizeof(grid->tip), "%s", dg_store_tip(store));
+	grid->now = (int64_t)time(NULL);
+	grid->policy = dg_policy_default;
+	if (!dg_store_read(store, "dgrid.json", &policy) &&
+	    dg_policy_parse(&grid->policy, policy.buf, policy.len) < 0) {
+		dg_error_prefix("dgrid.json");
+		ret = DG_EINVALID;
+		goto out;
+	}
+	if ((ret = dg_store_list(store, "nodes", add_node, ctx)) < 0 ||
+	    (ret = dg_store_list_side(store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, add_heartbeat, grid)) < 0 ||
+	    (ret = load_list(&grid->queue, store, "tasks/queue", flags & DG_GRID_LOAD_TASKS)) < 0 ||
+	    (ret = load_list(&grid->running, store, "tasks/in_progress", flags & DG_GRID_LOAD_TASKS)) < 0 ||
+	    (ret = load_list(&grid->completed, store, "tasks/completed", flags & DG_GRID_LOAD_RESULTS)) < 0 ||
+	    (ret = load_list(&grid->failed, store, "tasks/failed", flags & DG_GRID_LOAD_RESULTS)) < 0)
+		goto out;
+	for (size_t i = 0; i < grid->nodes_nr; i++) {
+		struct dg_grid_node *n = &grid->nodes[i];
+		n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now,
+					       grid->policy.node_timeout);
+	}
+	ret = 0;
+out:
+	dg_strbuf_release(&policy);
+	return ret;
+}
+
+static void list_release(struct dg_grid_list *l)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->items[i].name);
+		json_decref(l->items[i].doc);
+	}
+	free(l->items);
+}
+
+void dg_grid_release(struct dg_grid *grid)
+{
+	for (size_t i = 0; i < grid->nodes_nr; i++) {
+		free(grid->nodes[i].node_id);
+		json_decref(grid->nodes[i].registration);
+		json_decref(grid->nodes[i].heartbeat);
+	}
+	free(grid->nodes);
+	list_release(&grid->queue);
+	list_release(&grid->running);
+	list_release(&grid->completed);
+	list_release(&grid->failed);
+	memset(grid, 0, sizeof(*grid));
+}

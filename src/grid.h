@@ -1,0 +1,88 @@
+/*
+ * grid.h - the state of a grid as read from one commit of its repository
+ * plus the nodes' heartbeat side refs: what `dgrid status`, the dashboard
+ * and the reaper look at.
+ *
+ * Repository layout (DESIGN.md §1):
+ *   dgrid.json                       optional policy (task.h dg_policy)
+ *   nodes/{node_id}.json             registration: node_id, name, cpus,
+ *                                    memory_bytes, arch, labels, version,
+ *                                    executor, isolation, slots, registered_at
+ *   tasks/queue/{task_id}.json       pending tasks
+ *   tasks/in_progress/{task_id}.json claimed: the task + node_id, claimed_at, attempt
+ *   tasks/completed/{node}-{task}.json, tasks/failed/{node}-{task}.json  results
+ * Heartbeats live outside the branch's history: side ref
+ * refs/dgrid/nodes/{node_id} -> a parentless commit with heartbeat.json:
+ *   {"node_id", "time" (RFC 3339), "state": "idle"|"busy"|"stopping"|"stopped",
+ *    "slots", "running": [task ids], "executor", "completed", "failed",
+ *    "started_at", "version"}
+ *
+ * Ownership: dg_grid_load fills a caller-owned struct; every string and
+ * json_t in it belongs to the struct until dg_grid_release.
+ */
+#ifndef DG_GRID_H
+#define DG_GRID_H
+
+#include "common.h"
+#include "store.h"
+#include "task.h"
+
+#include <jansson.h>
+
+#define DG_HEARTBEAT_PATH "heartbeat.json"
+#define DG_NODE_REF_PREFIX "nodes/"
+
+enum dg_node_liveness {
+	DG_NODE_ALIVE,     /* heartbeat younger than the node timeout */
+	DG_NODE_STALE,     /* heartbeat too old: presumed dead */
+	DG_NODE_STOPPED,   /* said goodbye */
+	DG_NODE_UNKNOWN,   /* registered, never sent a heartbeat */
+};
+
+const char *dg_node_liveness_name(enum dg_node_liveness l);
+
+struct dg_grid_node {
+	char *node_id;
+	json_t *registration;      /* nodes/{id}.json, NULL if unreadable */
+	json_t *heartbeat;         /* heartbeat.json, NULL if none */
+	int64_t heartbeat_time;    /* unix seconds of the last heartbeat, 0 if none */
+	enum dg_node_liveness liveness;
+};
+
+struct dg_grid_file {
+	char *name;                /* base name in its directory */
+	size_t size;
+	json_t *doc;               /* parsed content; NULL if not loaded or not valid JSON */
+};
+
+struct dg_grid_list {
+	struct dg_grid_file *items;
+	size_t nr, alloc;
+};
+
+struct dg_grid {
+	char tip[41];
+	int64_t now;               /* unix seconds when loaded */
+	struct dg_policy policy;   /* dgrid.json applied to the defaults */
+	struct dg_grid_node *nodes;
+	size_t nodes_nr, nodes_alloc;
+	struct dg_grid_list queue, running, completed, failed;
+};
+
+enum dg_grid_flags {
+	DG_GRID_LOAD_TASKS = 1 << 0,    /* parse queue and in_progress files */
+	DG_GRID_LOAD_RESULTS = 1 << 1,  /* parse completed and failed files */
+};
+
+/* Reads the store's known tip (call dg_store_fetch first for fresh data). */
+int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags);
+void dg_grid_release(struct dg_grid *grid);
+
+/* Liveness of a node whose last heartbeat was at when (0: never). */
+enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
+					int64_t now, unsigned node_timeout);
+
+/* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
+int64_t dg_parse_utc(const char *s);
+
+#endif
