@@ -1,0 +1,36 @@
+/*
+ * spool.h - results waiting on local disk until a push delivers them.
+ *
+ * A finished task's result is written here (temporary name, fsync, rename,
+ * fsync of the directory) before anything tries to push it, so neither a
+ * dead remote nor a crash of the worker loses it. One file per task,
+ * "<task_id>.json", holding the result JSON (with its attempt). Removed
+ * only after a commit containing the result (or proof that it was
+ * superseded) has been published.
+ */
+#ifndef DG_SPOOL_H
+#define DG_SPOOL_H
+
+#include "common.h"
+#include "task.h"
+
+struct dg_spool {
+	char *dir;
+};
+
+/* Creates the directory if needed; removes stale temporary files. */
+int dg_spool_open(struct dg_spool *spool, const char *dir);
+void dg_spool_release(struct dg_spool *spool);
+
+/* Durably stores a result (task_id must be a valid id). */
+int dg_spool_put(struct dg_spool *spool, const struct dg_result *res);
+int dg_spool_remove(struct dg_spool *spool, const char *task_id);
+
+/*
+ * Loads every stored result into a new array (caller releases each and
+ * frees the array). Unreadable files are moved aside to "<name>.bad" and
+ * reported through the log, never fatal.
+ */
+int dg_spool_load(struct dg_spool *spool, struct dg_result **out, size_t *nr);
+
+#endif

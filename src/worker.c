@@ -1,0 +1,447 @@
+/*
+ * worker.c - the worker's life: start-up, the event loop, the jobs, and
+ * shutdown. One thread owns the store (libgit2) and the jobs; signals
+ * arrive through a signalfd; the loop sleeps in poll() until a task's
+ * output or exit, a signal, or the next deadline (fetch, heartbeat, reap,
+ * batch, task timeout).
+ */
+#include "error.h"
+#include "grid.h"
+#include "log.h"
+#include "reaper.h"
+#include "version.h"
+#include "worker_int.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_POLLFDS (1 + 3 * 256)
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Full-jitter backoff for a remote that keeps failing: up to 60 s. */
+static int64_t net_backoff_ms(unsigned failures)
+{
+	unsigned cap = 500u << (failures < 7 ? failures : 7);
+
+	if (cap > 60000)
+		cap = 60000;
+	return 250 + arc4random_uniform(cap);
+}
+
+static char *spool_dir_for(const struct dg_worker_opts *o, const char *me)
+{
+	const char *env = getenv("DGRID_SPOOL");
+	const char *cache = getenv("DGRID_CACHE");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+
+	if (o->spool_dir)
+		return dg_xstrdup(o->spool_dir);
+	if (env && *env)
+		return dg_xstrdup(env);
+	if (cache && *cache)
+		return dg_xasprintf("%s/spool-%s", cache, me);
+	if (xdg && *xdg)
+		return dg_xasprintf("%s/dgrid/spool-%s", xdg, me);
+	return dg_xasprintf("%s/.cache/dgrid/spool-%s", home && *home ? home : "/tmp", me);
+}
+
+static void remember_result(struct worker *w, const struct dg_result *res)
+{
+	struct dg_status_result *sr;
+	const char *text = res->reason ? res->reason : res->stdout_text ? res->stdout_text : "";
+	size_t n = strcspn(text, "\n");
+
+	memmove(&w->snap.results[1], &w->snap.results[0],
+		sizeof(w->snap.results[0]) * (DG_STATUS_MAX_RESULTS - 1));
+	if (w->snap.results_nr < DG_STATUS_MAX_RESULTS)
+		w->snap.results_nr++;
+	sr = &w->snap.results[0];
+	memset(sr, 0, sizeof(*sr));
+	snprintf(sr->task_id, sizeof(sr->task_id), "%s", res->task_id);
+	snprintf(sr->status, sizeof(sr->status), "%s", dg_result_status_name(res->status));
+	sr->exit_code = res->exit_code;
+	sr->finished_at = dg_wall_ms();
+	sr->duration_ms = res->duration_ms;
+	snprintf(sr->first_line, sizeof(sr->first_line), "%.*s", (int)(n < 127 ? n : 127), text);
+}
+
+/* A task ended (er NULL: its executor never started it). */
+static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, const char *start_error)
+{
+	struct running *r = &w->jobs[i];
+	struct dg_result res = DG_RESULT_INIT;
+	char reason[512] = "";
+
+	if (r->requeue) {
+		DG_ALLOC_GROW(w->requeue, w->requeue_nr + 1, w->requeue_alloc);
+		w->requeue[w->requeue_nr++] = dg_xstrdup(r->task.task_id);
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back", w->me, r->task.task_id);
+		goto out;
+	}
+	res.task_id = dg_xstrdup(r->task.task_id);
+	res.node_id = dg_xstrdup(w->me);
+	res.attempt = r->task.attempt;
+	res.started_at = dg_xstrdup(r->started_at);
+	res.executor = dg_xstrdup(w->opts->executor->name);
+	dg_utc_now(res.timestamp);
+	if (!er) {
+		res.status = DG_RESULT_FAILED;
+		res.exit_code = -1;
+		snprintf(reason, sizeof(reason), "the executor could not start the task: %s", start_error);
+		dg_result_set_output(&res, "", 0, reason, strlen(reason));
+	} else {
+		res.exit_code = er->exit_code;
+		res.duration_ms = er->duration_ms;
+		res.stdout_truncated = er->stdout_truncated;
+		res.stderr_truncated = er->stderr_truncated;
+		if (er->timed_out) {
+			res.status = DG_RESULT_TIMEOUT;
+			snprintf(reason, sizeof(reason), "timed out after %u s", r->task.timeout_seconds);
+		} else if (er->output_limit) {
+			res.status = DG_RESULT_FAILED;
+			snprintf(reason, sizeof(reason), "killed: printed more than the output limit");
+		} else {
+			res.status = er->exit_code == 0 && !er->killed ? DG_RESULT_SUCCESS : DG_RESULT_FAILED;
+		}
+		dg_result_set_output(&res, er->out.buf, er->out.len, er->err.buf, er->err.len);
+	}
+	if (reason[0])
+		res.reason = dg_xstrdup(reason);
+	switch (res.status) {
+	case DG_RESULT_SUCCESS: w->snap.tasks_completed++; break;
+	case DG_RESULT_TIMEOUT: w->snap.tasks_timed_out++; break;
+	default: w->snap.tasks_failed++; break;
+	}
+	if (dg_spool_put(&w->spool, &res) < 0)
+		dg_log(DG_LOG_ERROR, "node=%s task=%s event=spool-failed error=\"%s\"", w->me,
+		       res.task_id, dg_error_last());
+	dg_log(DG_LOG_INFO, "node=%s task=%s event=finished status=%s exit=%d ms=%llu", w->me,
+	       res.task_id, dg_result_status_name(res.status), res.exit_code,
+	       (unsigned long long)res.duration_ms);
+	remember_result(w, &res);
+	DG_ALLOC_GROW(w->pending, w->pending_nr + 1, w->pending_alloc);
+	w->pending[w->pending_nr++] = res;
+	if (!w->batch_deadline)
+		w->batch_deadline = dg_now_ms() + w->opts->batch_ms;
+out:
+	dg_task_release(&r->task);
+	w->jobs[i] = w->jobs[--w->jobs_nr];
+}
+
+static void service_jobs(struct worker *w)
+{
+	for (size_t i = w->jobs_nr; i-- > 0;) {
+		struct running *r = &w->jobs[i];
+		struct dg_exec_result er = DG_EXEC_RESULT_INIT;
+
+		if (!r->job) {
+			job_done(w, i, NULL, "see the worker's log");
+			continue;
+		}
+		if (dg_job_service(r->job) != 1)
+			continue;
+		dg_job_finish(r->job, &er);
+		r->job = NULL;
+		job_done(w, i, &er, NULL);
+		dg_exec_result_release(&er);
+	}
+}
+
+static void kill_jobs(struct worker *w, bool requeue)
+{
+	for (size_t i = 0; i < w->jobs_nr; i++) {
+		w->jobs[i].requeue = requeue;
+		if (w->jobs[i].job)
+			dg_job_kill(w->jobs[i].job);
+	}
+}
+
+static int open_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void on_signal(struct worker *w, int sigfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		if (!w->stopping) {
+			w->stopping = true;
+			w->stop_deadline = dg_now_ms() + (int64_t)w->opts->grace_seconds * 1000;
+			dg_log(DG_LOG_INFO, "node=%s event=stopping signal=%u running=%zu grace=%us",
+			       w->me, si.ssi_signo, w->jobs_nr, w->opts->grace_seconds);
+		} else {
+			/* a second signal: no more grace */
+			w->stop_deadline = dg_now_ms();
+		}
+	}
+}
+
+static const char *state_of(const struct worker *w)
+{
+	if (w->stopping)
+		return "stopping";
+	return w->jobs_nr ? "busy" : "idle";
+}
+
+static int count_entry(const struct dg_entry *e, void *payload)
+{
+	if (e->is_file && e->name[0] != '.')
+		(*(size_t *)payload)++;
+	return 0;
+}
+
+/* For --exit-when-idle: nothing queued and nothing running anywhere. */
+static bool grid_drained(struct worker *w)
+{
+	size_t n = 0;
+
+	dg_store_list(w->store, "tasks/in_progress", count_entry, &n);
+	return n == 0;
+}
+
+/* Fetches and, unless nothing can have changed, runs the step. */
+static int network_turn(struct worker *w, bool local)
+{
+	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty;
+	int ret;
+
+	if (!local && (ret = dg_store_fetch(w->store)) < 0)
+		return ret;
+	if (!local)
+		w->snap.last_fetch_ok = dg_wall_ms();
+	/* an unchanged tip holds nothing new to claim: no transaction needed */
+	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
+		return 0;
+	ret = dg_worker_step(w);
+	if (ret == 0)
+		snprintf(w->last_step_tip, sizeof(w->last_step_tip), "%s", dg_store_tip(w->store));
+	return ret;
+}
+
+static int loop(struct worker *w, int sigfd)
+{
+	const struct dg_config *cfg = &w->opts->cfg;
+	bool local = dg_store_url_is_local(cfg->repo_url);
+	int64_t net_retry_at = 0;
+	unsigned hb_ms = (cfg->heartbeat_interval ? cfg->heartbeat_interval : w->policy.heartbeat_interval) * 1000u;
+
+	for (;;) {
+		int64_t now = dg_now_ms(), wake;
+		struct pollfd fds[MAX_POLLFDS];
+		size_t nfds = 0;
+		bool want_step = false;
+
+		service_jobs(w);
+		if (w->stopping && now >= w->stop_deadline && w->jobs_nr) {
+			dg_log(DG_LOG_WARNING, "node=%s event=grace-over killing=%zu", w->me, w->jobs_nr);
+			kill_jobs(w, true);
+			w->stop_deadline = INT64_MAX / 2;
+		}
+		if (w->pending_nr || w->requeue_nr)
+			want_step = !w->jobs_nr || w->stopping || now >= w->batch_deadline;
+		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_step)
+			want_step = true;
+		if (want_step && now >= net_retry_at) {
+			int ret = network_turn(w, local);
+			if (ret < 0) {
+				w->net_failures++;
+				net_retry_at = now + net_backoff_ms(w->net_failures);
+				dg_log(DG_LOG_WARNING, "node=%s event=remote-error failures=%u retry_in_ms=%lld error=\"%s\"",
+				       w->me, w->net_failures, (long long)(net_retry_at - now), dg_error_last());
+			} else {
+				if (w->net_failures)
+					dg_log(DG_LOG_INFO, "node=%s event=remote-back", w->me);
+				w->net_failures = 0;
+				w->batch_deadline = 0;
+				w->next_step = now + (w->queue_seen_empty ? (int64_t)cfg->pull_interval * 1000 : 0);
+			}
+		}
+		now = dg_now_ms();
+		if (!w->stopping && !w->jobs_nr && now >= w->next_reap && !w->net_failures) {
+			struct dg_reap_stats rs;
+			if (dg_reap(w->store, w->me, &rs) < 0)
+				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
+			else if (rs.requeued || rs.abandoned)
+				w->queue_seen_empty = false, w->next_step = 0;
+			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
+		}
+		if (now >= w->next_heartbeat) {
+			int ret = dg_worker_heartbeat(w, state_of(w));
+			w->next_heartbeat = now + (ret < 0 ? min64(hb_ms, 5000) : hb_ms);
+			if (ret < 0)
+				dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w->me, dg_error_last());
+		}
+		dg_worker_snapshot(w, state_of(w));
+
+		if (w->stopping && !w->jobs_nr && !w->pending_nr && !w->requeue_nr)
+			return 0;
+		if (w->stopping && !w->jobs_nr && now > w->stop_deadline + 15000 && w->net_failures) {
+			dg_log(DG_LOG_WARNING, "node=%s event=stop-unpushed spooled=%zu", w->me, w->pending_nr);
+			return 0;
+		}
+		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->pending_nr &&
+		    w->queue_seen_empty && !w->net_failures && grid_drained(w)) {
+			dg_log(DG_LOG_INFO, "node=%s event=idle-exit", w->me);
+			return 0;
+		}
+
+		/* sleep until the earliest thing that needs us */
+		wake = min64(w->next_heartbeat, now + 60000);
+		if (!w->stopping && w->jobs_nr < cfg->slots)
+			wake = min64(wake, w->next_step);
+		if (!w->stopping && !w->jobs_nr)
+			wake = min64(wake, w->next_reap);
+		if (w->pending_nr || w->requeue_nr)
+			wake = min64(wake, w->jobs_nr && !w->stopping ? w->batch_deadline : now);
+		if (w->stopping)
+			wake = min64(wake, w->stop_deadline);
+		if (w->net_failures)
+			wake = net_retry_at > now ? min64(wake, net_retry_at) : min64(wake, now + 100);
+		fds[nfds].fd = sigfd;
+		fds[nfds++].events = POLLIN;
+		for (size_t i = 0; i < w->jobs_nr; i++) {
+			if (!w->jobs[i].job) {
+				wake = now;
+				continue;
+			}
+			wake = min64(wake, dg_job_deadline(w->jobs[i].job));
+			nfds += dg_job_pollfds(w->jobs[i].job, fds + nfds, MAX_POLLFDS - nfds);
+		}
+		int timeout = wake <= now ? 0 : (int)min64(wake - now, 60000);
+		if (poll(fds, nfds, timeout) < 0 && errno != EINTR)
+			dg_log(DG_LOG_ERROR, "node=%s event=poll-failed error=\"%s\"", w->me, strerror(errno));
+		if (fds[0].revents & POLLIN)
+			on_signal(w, sigfd);
+	}
+}
+
+/* Start-up steps that need the remote are retried until it answers. */
+static int until_reachable(struct worker *w, int sigfd, int (*fn)(struct worker *), const char *what)
+{
+	for (unsigned failures = 0;; failures++) {
+		int ret = fn(w);
+		if (ret != DG_ENET)
+			return ret;
+		int64_t wait = net_backoff_ms(failures);
+		dg_log(DG_LOG_WARNING, "node=%s event=remote-error step=%s retry_in_ms=%lld error=\"%s\"",
+		       w->me, what, (long long)wait, dg_error_last());
+		struct pollfd p = { sigfd, POLLIN, 0 };
+		if (poll(&p, 1, (int)wait) > 0) {
+			dg_error_set("interrupted by a signal while waiting for the remote");
+			return DG_ETIMEOUT;
+		}
+	}
+}
+
+static int start_fetch(struct worker *w)
+{
+	struct dg_strbuf pol = DG_STRBUF_INIT;
+	int ret = dg_store_fetch(w->store);
+
+	if (ret == 0 && !dg_store_read(w->store, "dgrid.json", &pol) &&
+	    dg_policy_parse(&w->policy, pol.buf, pol.len) < 0)
+		dg_log(DG_LOG_WARNING, "node=%s event=policy-invalid error=\"%s\"", w->me, dg_error_last());
+	dg_strbuf_release(&pol);
+	return ret;
+}
+
+int dg_worker_run(const struct dg_worker_opts *opts)
+{
+	struct worker w;
+	struct dg_store_opts so;
+	char *spool_dir = NULL;
+	int sigfd = -1, ret;
+
+	memset(&w, 0, sizeof(w));
+	w.opts = opts;
+	w.me = opts->cfg.node_id;
+	w.policy = dg_policy_default;
+	w.need_adopt = true;
+	snprintf(w.snap.node_id, sizeof(w.snap.node_id), "%s", w.me);
+	snprintf(w.snap.executor, sizeof(w.snap.executor), "%s", opts->executor->name);
+	snprintf(w.snap.isolation, sizeof(w.snap.isolation), "%s", opts->isolation ? opts->isolation : "");
+	snprintf(w.snap.version, sizeof(w.snap.version), "%s", DG_VERSION);
+	w.snap.slots = opts->cfg.slots;
+	w.snap.started_at = dg_wall_ms();
+	{
+		struct dg_strbuf red = DG_STRBUF_INIT;
+		dg_redact(&red, opts->cfg.repo_url);
+		snprintf(w.snap.repo, sizeof(w.snap.repo), "%s", red.buf);
+		dg_strbuf_release(&red);
+	}
+
+	sigfd = open_signals();
+	if (sigfd < 0) {
+		dg_error_set("cannot set up signal handling: %s", strerror(errno));
+		return DG_ERROR;
+	}
+	dg_config_store_opts(&opts->cfg, &so, w.me);
+	so.author = w.me;
+	if ((ret = dg_store_open(&w.store, &so)) < 0)
+		goto out;
+	spool_dir = spool_dir_for(opts, w.me);
+	if ((ret = dg_spool_open(&w.spool, spool_dir)) < 0)
+		goto out;
+	if ((ret = dg_spool_load(&w.spool, &w.pending, &w.pending_nr)) < 0)
+		goto out;
+	w.pending_alloc = w.pending_nr;
+	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0)
+		goto out;
+	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0)
+		goto out;
+	dg_log(DG_LOG_INFO, "node=%s event=started executor=%s slots=%u spooled=%zu repo=%s",
+	       w.me, opts->executor->name, opts->cfg.slots, w.pending_nr, opts->cfg.repo_url);
+	ret = loop(&w, sigfd);
+	kill_jobs(&w, true);
+	if (dg_worker_heartbeat(&w, "stopped") < 0)
+		dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w.me, dg_error_last());
+	dg_log(DG_LOG_INFO, "node=%s event=stopped completed=%llu failed=%llu spooled=%zu", w.me,
+	       (unsigned long long)w.snap.tasks_completed,
+	       (unsigned long long)(w.snap.tasks_failed + w.snap.tasks_timed_out), w.pending_nr);
+out:
+	for (size_t i = 0; i < w.jobs_nr; i++) {
+		if (w.jobs[i].job) {
+			struct dg_exec_result er = DG_EXEC_RESULT_INIT;
+			dg_job_kill(w.jobs[i].job);
+			while (dg_job_service(w.jobs[i].job) != 1)
+				usleep(10000);
+			dg_job_finish(w.jobs[i].job, &er);
+			dg_exec_result_release(&er);
+		}
+		dg_task_release(&w.jobs[i].task);
+	}
+	free(w.jobs);
+	for (size_t i = 0; i < w.pending_nr; i++)
+		dg_result_release(&w.pending[i]);
+	free(w.pending);
+	for (size_t i = 0; i < w.requeue_nr; i++)
+		free(w.requeue[i]);
+	free(w.requeue);
+	dg_spool_release(&w.spool);
+	free(spool_dir);
+	dg_store_free(w.store);
+	if (sigfd >= 0)
+		close(sigfd);
+	return ret;
+}

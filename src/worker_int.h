@@ -1,0 +1,63 @@
+/*
+ * worker_int.h - the worker's state, shared by worker.c (the loop and the
+ * jobs), worker_step.c (the transaction that reports and claims) and
+ * worker_node.c (registration, heartbeats, the status snapshot).
+ */
+#ifndef DG_WORKER_INT_H
+#define DG_WORKER_INT_H
+
+#include "exec.h"
+#include "nodestatus.h"
+#include "spool.h"
+#include "store.h"
+#include "task.h"
+#include "worker.h"
+
+struct running {
+	struct dg_task task;          /* with its claim */
+	struct dg_job *job;
+	int64_t started_ms;           /* unix ms */
+	char started_at[32];
+	bool requeue;                 /* killed at shutdown: give it back, no result */
+};
+
+struct worker {
+	const struct dg_worker_opts *opts;
+	const char *me;               /* node id */
+	struct dg_store *store;
+	struct dg_spool spool;
+	struct dg_policy policy;      /* last seen dgrid.json */
+
+	struct running *jobs;
+	size_t jobs_nr, jobs_alloc;
+	struct dg_result *pending;    /* spooled results not yet delivered */
+	size_t pending_nr, pending_alloc;
+	char **requeue;               /* task ids to hand back (shutdown) */
+	size_t requeue_nr, requeue_alloc;
+
+	bool stopping;
+	int64_t stop_deadline;        /* monotonic ms: kill running tasks then */
+	bool need_adopt;              /* look for claims of ours we do not run */
+	bool queue_seen_empty;        /* the last step found nothing to claim */
+	char last_step_tip[41];       /* tip at the last step with nothing to do */
+
+	int64_t next_step;            /* monotonic ms */
+	int64_t next_heartbeat;
+	int64_t next_reap;
+	int64_t batch_deadline;       /* 0: no result waiting for company */
+	unsigned net_failures;
+
+	struct dg_node_status snap;
+	struct dg_http *http;
+};
+
+/* worker_step.c: one transaction that reports, hands back and claims. */
+int dg_worker_step(struct worker *w);
+
+/* worker_node.c */
+int dg_worker_register(struct worker *w);
+int dg_worker_heartbeat(struct worker *w, const char *state);
+void dg_worker_snapshot(struct worker *w, const char *state);
+int64_t dg_wall_ms(void);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * worker_node.c - the node's registration file, its heartbeat side ref and
+ * the snapshot its web page shows.
+ */
+#include "error.h"
+#include "grid.h"
+#include "log.h"
+#include "version.h"
+#include "worker_int.h"
+
+#include <jansson.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t dg_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static json_t *labels_json(const char *labels)
+{
+	json_t *arr = json_array();
+	char *copy, *save = NULL;
+
+	if (!labels || !*labels)
+		return arr;
+	copy = dg_xstrdup(labels);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			json_array_append_new(arr, json_string(tok));
+	}
+	free(copy);
+	return arr;
+}
+
+/* The static facts of this node, without the registration time. */
+static json_t *node_facts(struct worker *w)
+{
+	struct utsname u;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	uname(&u);
+	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:o, s:s, s:s, s:s, s:i}",
+			 "node_id", w->me,
+			 "name", w->opts->cfg.hostname[0] ? w->opts->cfg.hostname : w->me,
+			 "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
+			 "memory_bytes", (json_int_t)pages * page,
+			 "arch", u.machine,
+			 "labels", labels_json(w->opts->labels),
+			 "version", DG_VERSION,
+			 "executor", w->opts->executor->name,
+			 "isolation", w->opts->isolation ? w->opts->isolation : "",
+			 "slots", (int)w->opts->cfg.slots);
+}
+
+struct reg {
+	struct worker *w;
+	json_t *facts;
+};
+
+static int register_fn(struct dg_txn *txn, void *payload)
+{
+	struct reg *r = payload;
+	struct dg_strbuf path = DG_STRBUF_INIT, old = DG_STRBUF_INIT, out = DG_STRBUF_INIT;
+	json_t *doc = NULL, *prev = NULL;
+	char now[32];
+	char *text;
+	int ret = 1;
+
+	dg_strbuf_addf(&path, "nodes/%s.json", r->w->me);
+	if (!dg_txn_read(txn, path.buf, &old))
+		prev = json_loadb(old.buf, old.len, 0, NULL);
+	doc = json_deep_copy(r->facts);
+	if (prev && json_is_string(json_object_get(prev, "registered_at")))
+		json_object_set(doc, "registered_at", json_object_get(prev, "registered_at"));
+	/* the same facts again are no state change: no commit */
+	if (prev && json_equal(prev, doc))
+		goto out;
+	dg_utc_now(now);
+	json_object_set_new(doc, "registered_at", json_string(now));
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	dg_strbuf_addstr(&out, text);
+	dg_strbuf_addch(&out, '\n');
+	free(text);
+	dg_txn_message(txn, "%s: register node", r->w->me);
+	ret = dg_txn_write(txn, path.buf, out.buf, out.len);
+out:
+	json_decref(doc);
+	json_decref(prev);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&old);
+	dg_strbuf_release(&out);
+	return ret;
+}
+
+/* Refuses to start when a live worker elsewhere already uses our node id. */
+struct twin {
+	const char *me;
+	int64_t now;
+	unsigned node_timeout;
+	char found[512];
+};
+
+static int twin_check(const char *name, int64_t when, const char *data, size_t len, void *payload)
+{
+	struct twin *t = payload;
+	json_t *doc;
+	const char *host, *state;
+	char myhost[256] = "";
+	json_int_t pid;
+	int64_t at;
+
+	if (strcmp(name + strlen(DG_NODE_REF_PREFIX), t->me))
+		return 0;
+	doc = json_loadb(data, len, 0, NULL);
+	at = dg_parse_utc(json_string_value(json_object_get(doc, "time")));
+	if (at < 0)
+		at = when;
+	host = json_string_value(json_object_get(doc, "host"));
+	state = json_string_value(json_object_get(doc, "state"));
+	pid = json_integer_value(json_object_get(doc, "pid"));
+	gethostname(myhost, sizeof(myhost) - 1);
+	if (doc && t->now - at <= (int64_t)t->node_timeout && !(state && !strcmp(state, "stopped"))) {
+		bool same_host = host && !strcmp(host, myhost);
+		/* on this host, a dead pid means it was our own earlier life */
+		if (!same_host || (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0))
+			snprintf(t->found, sizeof(t->found), "last heartbeat %llds ago from host '%s' pid %lld",
+				 (long long)(t->now - at), host ? host : "?", (long long)pid);
+	}
+	json_decref(doc);
+	return 0;
+}
+
+int dg_worker_register(struct worker *w)
+{
+	struct twin t = { w->me, (int64_t)time(NULL), w->policy.node_timeout, "" };
+	struct reg r = { w, node_facts(w) };
+	int ret;
+
+	ret = dg_store_list_side(w->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, twin_check, &t);
+	if (ret == 0 && t.found[0]) {
+		dg_error_set("node id '%s' is in use by a live worker (%s); choose another --node-id or stop it",
+			     w->me, t.found);
+		ret = DG_ECONFLICT;
+	}
+	if (ret == 0)
+		ret = dg_store_transact(w->store, register_fn, &r, NULL);
+	json_decref(r.facts);
+	return ret;
+}
+
+int dg_worker_heartbeat(struct worker *w, const char *state)
+{
+	json_t *running = json_array();
+	char now[32], started[32], host[256] = "", ref[128];
+	time_t st = (time_t)(w->snap.started_at / 1000);
+	struct tm tm;
+	char *text;
+	int ret;
+
+	for (size_t i = 0; i < w->jobs_nr; i++)
+		json_array_append_new(running, json_string(w->jobs[i].task.task_id));
+	dg_utc_now(now);
+	gmtime_r(&st, &tm);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gethostname(host, sizeof(host) - 1);
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:i}",
+				"node_id", w->me, "time", now, "state", state,
+				"slots", (int)w->opts->cfg.slots, "running", running,
+				"executor", w->opts->executor->name,
+				"completed", (json_int_t)w->snap.tasks_completed,
+				"failed", (json_int_t)(w->snap.tasks_failed + w->snap.tasks_timed_out),
+				"started_at", started, "version", DG_VERSION,
+				"host", host, "pid", (int)getpid());
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	snprintf(ref, sizeof(ref), "%s%s", DG_NODE_REF_PREFIX, w->me);
+	ret = dg_store_put_side(w->store, ref, DG_HEARTBEAT_PATH, text, strlen(text));
+	free(text);
+	json_decref(doc);
+	if (ret == 0)
+		w->snap.last_heartbeat = dg_wall_ms();
+	return ret;
+}
+
+void dg_worker_snapshot(struct worker *w, const char *state)
+{
+	struct dg_node_status *s = &w->snap;
+
+	snprintf(s->state, sizeof(s->state), "%s", state);
+	s->loop_tick = dg_wall_ms();
+	s->spool_backlog = (unsigned)w->pending_nr;
+	s->running_nr = 0;
+	for (size_t i = 0; i < w->jobs_nr && i < DG_STATUS_MAX_RUNNING; i++) {
+		struct dg_status_task *t = &s->running[s->running_nr++];
+		snprintf(t->task_id, sizeof(t->task_id), "%s", w->jobs[i].task.task_id);
+		t->started_at = w->jobs[i].started_ms;
+		t->timeout_seconds = w->jobs[i].task.timeout_seconds;
+		t->attempt = w->jobs[i].task.attempt;
+	}
+}
