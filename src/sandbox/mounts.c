@@ -8,7 +8,8 @@
  *   /etc          generated: passwd, group, hosts, resolv.conf, nsswitch.conf
  *                 (+ the host's /etc/alternatives, which is only symlinks)
  *   /tmp          tmpfs with size= and nr_inodes= limits, the only writable place
- *   /proc         a fresh proc of the new PID namespace, with Docker's masks
+ *   /proc         a fresh proc of the new PID namespace, with Docker's masks;
+ *                 hidepid=2 hides PID 1 (the reaper, a copy of the worker)
  *   /dev          null zero full random urandom, and the fd symlinks
  *
  * Runs after clone, before exec: system calls only (no allocation, no stdio).
@@ -206,7 +207,7 @@ static int proc_tree(const char **step)
 	struct stat st;
 
 	if (mkdir("/proc", 0555) < 0 ||
-	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") < 0)
 		return *step = "mount /proc", -1;
 	for (size_t i = 0; i < DG_ARRAY_SIZE(proc_masked); i++) {
 		const char *p = proc_masked[i];

@@ -118,6 +118,8 @@ static _Noreturn void reaper(pid_t task)
 
 	close(DG_SB_FD_REPORT);
 	close(DG_SB_FD_STDIN);
+	/* a copy of the worker's memory: not for the task to read */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* the reaper needs no privilege from here on */
 	drop_bounding_set();
 	drop_capabilities();
