@@ -122,4 +122,15 @@ int dg_exec_run(const struct dg_executor *ex, const char *script,
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t dg_now_ms(void);
 
+/* "512m", "1g", "64k" or plain bytes (binary multiples); DG_EINVALID if not. */
+int dg_exec_parse_size(uint64_t *out, const char *s);
+
+/*
+ * Overrides limits from the worker's environment: DOCKER_MEMORY (bytes,
+ * "512m", "1g"), DOCKER_CPUS ("1.5"), DGRID_PIDS, DGRID_TMP_SIZE. A bad
+ * value leaves *lim partly updated and returns DG_EINVALID with a message
+ * naming the variable appended to *err.
+ */
+int dg_exec_limits_from_env(struct dg_exec_limits *lim, struct dg_strbuf *err);
+
 #endif

@@ -17,5 +17,6 @@ int cmd_reap(int argc, char **argv);
 int cmd_dashboard(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 #endif

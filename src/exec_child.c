@@ -1,0 +1,146 @@
+/*
+ * exec_child.c - async-signal-safe steps shared by the executors' children.
+ */
+#include "common.h"
+#include "error.h"
+#include "exec_child.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE 2
+#endif
+
+_Noreturn void dg_child_fail(int fd, const char *step, int err)
+{
+	struct dg_child_error e;
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	for (i = 0; step[i] && i < sizeof(e.step) - 1; i++)
+		e.step[i] = step[i];
+	e.err = err;
+	if (write(fd, &e, sizeof(e)) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(127);
+}
+
+int dg_child_arrange_fds(const int *from, int n)
+{
+	int tmp[16];
+
+	if (n > (int)DG_ARRAY_SIZE(tmp))
+		return -1;
+	/* first out of the way, so that dup2 below never hits a source */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 64);
+		if (tmp[i] < 0)
+			return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (dup2(tmp[i], i) < 0)
+			return -1;
+	if (syscall(SYS_close_range, (unsigned)n, ~0u, 0) < 0) {
+		for (int fd = n; fd < 65536; fd++)
+			close(fd);
+	}
+	return 0;
+}
+
+void dg_child_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+const char *dg_child_rlimits(const struct dg_exec_limits *lim)
+{
+	struct rlimit r;
+	unsigned cpu = lim->cpu_seconds;
+
+	r.rlim_cur = r.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &r) < 0)
+		return "setrlimit core";
+	if (lim->file_bytes) {
+		r.rlim_cur = r.rlim_max = lim->file_bytes;
+		if (setrlimit(RLIMIT_FSIZE, &r) < 0)
+			return "setrlimit fsize";
+	}
+	r.rlim_cur = r.rlim_max = 256;
+	if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+		return "setrlimit nofile";
+	if (!cpu && lim->timeout_ms)
+		cpu = lim->timeout_ms / 1000 + 1;
+	if (cpu) {
+		r.rlim_cur = cpu;
+		r.rlim_max = cpu + 1;
+		if (setrlimit(RLIMIT_CPU, &r) < 0)
+			return "setrlimit cpu";
+	}
+	return NULL;
+}
+
+void dg_block_signals(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+}
+
+void dg_restore_signals(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+int dg_child_read_error(int fd, const char *what)
+{
+	struct dg_child_error e;
+	size_t got = 0;
+
+	while (got < sizeof(e)) {
+		ssize_t n = read(fd, (char *)&e + got, sizeof(e) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == 0)
+		return 0;
+	if (got < sizeof(e)) {
+		dg_error_set("%s: the child failed before exec", what);
+		return DG_ERROR;
+	}
+	e.step[sizeof(e.step) - 1] = '\0';
+	dg_error_set("%s: %s: %s", what, e.step, strerror(e.err));
+	return DG_ERROR;
+}
+
+static int rm_one(const char *path, const struct stat *st DG_UNUSED,
+		  int type, struct FTW *ftw DG_UNUSED)
+{
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+void dg_rmtree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}

@@ -1,0 +1,362 @@
+/*
+ * exec_docker.c - executor "docker". The container gets no network, a
+ * read-only root, a small /tmp, uid 1000, no capabilities, no_new_privs,
+ * and the same memory, pids, CPU and rlimit limits as the native sandbox.
+ * The job's pid is the docker client's; killing the job is `docker kill`
+ * of the named container plus killing the client.
+ */
+#include "common.h"
+#include "error.h"
+#include "exec_docker.h"
+#include "exec_child.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DOCKER_CMD_MS 5000
+
+extern char **environ;
+
+struct docker_job {
+	char name[48];
+};
+
+static void add(struct dg_docker_cmd *cmd, const char *s)
+{
+	DG_ALLOC_GROW(cmd->argv, cmd->argc + 2, cmd->alloc);
+	cmd->argv[cmd->argc++] = dg_xstrdup(s);
+	cmd->argv[cmd->argc] = NULL;
+}
+
+DG_PRINTF(2, 3) static void addf(struct dg_docker_cmd *cmd, const char *fmt, ...)
+{
+	struct dg_strbuf sb = DG_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dg_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	add(cmd, sb.buf);
+	dg_strbuf_release(&sb);
+}
+
+void dg_docker_cmd_release(struct dg_docker_cmd *cmd)
+{
+	for (size_t i = 0; i < cmd->argc; i++)
+		free(cmd->argv[i]);
+	free(cmd->argv);
+	cmd->argv = NULL;
+	cmd->argc = cmd->alloc = 0;
+}
+
+const char *dg_docker_image(void)
+{
+	const char *img = getenv("DGRID_DOCKER_IMAGE");
+
+	return img && *img ? img : DG_DOCKER_DEFAULT_IMAGE;
+}
+
+void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
+			const char *name, const struct dg_exec_limits *lim,
+			const char *script)
+{
+	uint64_t tmp = lim->tmp_bytes ? lim->tmp_bytes : (uint64_t)64 << 20;
+	unsigned cpu = lim->cpu_seconds;
+
+	if (!cpu && lim->timeout_ms)
+		cpu = lim->timeout_ms / 1000 + 1;
+	add(cmd, "docker");
+	add(cmd, "run");
+	add(cmd, "--rm");
+	add(cmd, "--name");
+	add(cmd, name);
+	add(cmd, "--network");
+	add(cmd, "none");
+	add(cmd, "--read-only");
+	add(cmd, "--tmpfs");
+	addf(cmd, "/tmp:rw,nosuid,nodev,size=%" PRIu64 ",mode=1777", tmp);
+	add(cmd, "--user");
+	add(cmd, "1000:1000");
+	add(cmd, "--cap-drop");
+	add(cmd, "ALL");
+	add(cmd, "--security-opt");
+	add(cmd, "no-new-privileges");
+	if (lim->pids) {
+		add(cmd, "--pids-limit");
+		addf(cmd, "%u", lim->pids);
+	}
+	if (lim->memory_bytes) {
+		add(cmd, "--memory");
+		addf(cmd, "%" PRIu64, lim->memory_bytes);
+		add(cmd, "--memory-swap");
+		addf(cmd, "%" PRIu64, lim->memory_bytes);
+	}
+	if (lim->cpus > 0) {
+		add(cmd, "--cpus");
+		addf(cmd, "%g", lim->cpus);
+	}
+	add(cmd, "--ulimit");
+	add(cmd, "core=0");
+	add(cmd, "--ulimit");
+	add(cmd, "nofile=256:256");
+	if (lim->file_bytes) {
+		add(cmd, "--ulimit");
+		addf(cmd, "fsize=%" PRIu64, lim->file_bytes);
+	}
+	if (cpu) {
+		add(cmd, "--ulimit");
+		addf(cmd, "cpu=%u:%u", cpu, cpu + 1);
+	}
+	add(cmd, "--env");
+	add(cmd, "HOME=/tmp");
+	add(cmd, "--workdir");
+	add(cmd, "/tmp");
+	add(cmd, "--log-driver");
+	add(cmd, "none");
+	add(cmd, "--pull");
+	add(cmd, "never");
+	add(cmd, "-i");
+	add(cmd, image);
+	add(cmd, "/bin/sh");
+	add(cmd, "-c");
+	add(cmd, script);
+}
+
+/*
+ * Runs a docker command with stdin /dev/null and output to *out (or
+ * /dev/null), killed after ms. Returns the exit status or a negative code.
+ */
+static int run_bounded(char *const argv[], struct dg_strbuf *out, int ms)
+{
+	int pfd[2] = { -1, -1 }, devnull, st = 0, ret = DG_ERROR;
+	int64_t end = dg_now_ms() + ms;
+	sigset_t saved;
+	pid_t pid;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || pipe2(pfd, O_CLOEXEC) < 0)
+		goto out;
+	dg_block_signals(&saved);
+	pid = fork();
+	if (pid == 0) {
+		int fds[3] = { devnull, out ? pfd[1] : devnull, devnull };
+
+		dg_child_reset_signals();
+		if (dg_child_arrange_fds(fds, 3) < 0)
+			_exit(127);
+		setpgid(0, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	dg_restore_signals(&saved);
+	if (pid < 0)
+		goto out;
+	close(pfd[1]);
+	pfd[1] = -1;
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char buf[4096];
+		int64_t left = end - dg_now_ms();
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			ret = DG_ETIMEOUT;
+			goto out;
+		}
+		if (pfd[0] >= 0) {
+			ssize_t n;
+
+			poll(&p, 1, left > 50 ? 50 : (int)left);
+			n = read(pfd[0], buf, sizeof(buf));
+			if (n > 0 && out && out->len < (1 << 20))
+				dg_strbuf_add(out, buf, (size_t)n);
+			else if (n == 0) {
+				close(pfd[0]);
+				pfd[0] = -1;
+			}
+		} else {
+			usleep(10000);
+		}
+	}
+	if (pfd[0] >= 0 && out)
+		while (dg_strbuf_read_fd(out, pfd[0], 1 << 20) > 0)
+			;
+	ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+out:
+	if (pfd[0] >= 0) close(pfd[0]);
+	if (pfd[1] >= 0) close(pfd[1]);
+	if (devnull >= 0) close(devnull);
+	return ret;
+}
+
+static int docker_probe(struct dg_strbuf *why)
+{
+	char *argv[] = { (char *)"docker", (char *)"info", (char *)"--format",
+			 (char *)"{{.ServerVersion}}", NULL };
+	int rc = run_bounded(argv, NULL, DOCKER_CMD_MS);
+
+	if (rc == 0)
+		return 0;
+	if (rc == DG_ETIMEOUT)
+		dg_strbuf_addstr(why, "'docker info' did not answer within 5 s");
+	else if (rc == 127)
+		dg_strbuf_addstr(why, "no docker client");
+	else
+		dg_strbuf_addstr(why, "'docker info' failed: no Docker engine answers");
+	return DG_ENOTFOUND;
+}
+
+int dg_docker_remove_leftovers(void)
+{
+	char *ps[] = { (char *)"docker", (char *)"ps", (char *)"-aq", (char *)"--filter",
+		       (char *)"name=^" DG_DOCKER_NAME_PREFIX, NULL };
+	struct dg_docker_cmd rm = DG_DOCKER_CMD_INIT;
+	struct dg_strbuf ids = DG_STRBUF_INIT;
+	int n = 0, rc = run_bounded(ps, &ids, DOCKER_CMD_MS);
+	char *p = ids.buf;
+
+	if (rc != 0) {
+		dg_error_set("cannot list leftover containers: docker ps failed");
+		n = DG_ERROR;
+		goto out;
+	}
+	add(&rm, "docker");
+	add(&rm, "rm");
+	add(&rm, "-f");
+	while (*p) {
+		size_t len = strcspn(p, " \n");
+
+		if (len) {
+			char *id = dg_xstrndup(p, len);
+
+			add(&rm, id);
+			free(id);
+			n++;
+		}
+		p += len;
+		p += strspn(p, " \n");
+	}
+	if (n && run_bounded(rm.argv, NULL, DOCKER_CMD_MS * 2) != 0) {
+		dg_error_set("cannot remove leftover containers");
+		n = DG_ERROR;
+	}
+out:
+	dg_docker_cmd_release(&rm);
+	dg_strbuf_release(&ids);
+	return n;
+}
+
+static int docker_spawn(struct dg_job *job, const char *script)
+{
+	struct docker_job *dj = dg_xcalloc(1, sizeof(*dj));
+	struct dg_docker_cmd cmd = DG_DOCKER_CMD_INIT;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int devnull = -1, ret = DG_ERROR;
+	unsigned char rnd[8];
+	sigset_t saved;
+	pid_t pid;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		dg_error_set("cannot name the container: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(dj->name, sizeof(dj->name), DG_DOCKER_NAME_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	dg_docker_run_argv(&cmd, dg_docker_image(), dj->name, &job->limits, script);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(rep, O_CLOEXEC) < 0) {
+		dg_error_set("cannot create the task's pipes: %s", strerror(errno));
+		goto out;
+	}
+	dg_block_signals(&saved);
+	pid = fork();
+	if (pid == 0) {
+		int fds[4] = { devnull, out[1], err[1], rep[1] };
+
+		dg_child_reset_signals();
+		if (dg_child_arrange_fds(fds, 4) < 0)
+			dg_child_fail(rep[1], "arrange fds", errno);
+		setsid();
+		execvp("docker", cmd.argv);
+		dg_child_fail(3, "execvp docker", errno);
+	}
+	dg_restore_signals(&saved);
+	if (pid < 0) {
+		dg_error_set("cannot fork the docker client: %s", strerror(errno));
+		goto out;
+	}
+	close(rep[1]);
+	rep[1] = -1;
+	if (dg_child_read_error(rep[0], "cannot start the docker client") < 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto out;
+	}
+	job->pid = pid;
+	job->out_fd = out[0];
+	job->err_fd = err[0];
+	out[0] = err[0] = -1;
+	fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
+	job->impl = dj;
+	dj = NULL;
+	ret = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0) close(out[i]);
+		if (err[i] >= 0) close(err[i]);
+		if (rep[i] >= 0) close(rep[i]);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	dg_docker_cmd_release(&cmd);
+	free(dj);
+	return ret;
+}
+
+static void docker_kill(struct dg_job *job)
+{
+	struct docker_job *dj = job->impl;
+	char *argv[] = { (char *)"docker", (char *)"kill", dj ? dj->name : NULL, NULL };
+
+	/* the container first: killing only the client leaves it running */
+	if (dj && !job->exited)
+		run_bounded(argv, NULL, DOCKER_CMD_MS);
+	if (job->pid > 0) {
+		killpg(job->pid, SIGKILL);
+		kill(job->pid, SIGKILL);
+	}
+}
+
+static void docker_cleanup(struct dg_job *job)
+{
+	struct docker_job *dj = job->impl;
+	char *argv[] = { (char *)"docker", (char *)"rm", (char *)"-f", dj ? dj->name : NULL, NULL };
+
+	if (!dj)
+		return;
+	/* --rm removes it when the client saw the end; not when we killed it */
+	if (job->res.killed)
+		run_bounded(argv, NULL, DOCKER_CMD_MS);
+	free(dj);
+	job->impl = NULL;
+}
+
+const struct dg_executor dg_executor_docker = {
+	.name = "docker",
+	.probe = docker_probe,
+	.spawn = docker_spawn,
+	.kill = docker_kill,
+	.cleanup = docker_cleanup,
+};

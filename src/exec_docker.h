@@ -1,0 +1,49 @@
+/*
+ * exec_docker.h - executor "docker": one `docker run` per task through the
+ * docker client (no shell), for hosts where the native sandbox does not
+ * work but a Docker engine answers.
+ */
+#ifndef DG_EXEC_DOCKER_H
+#define DG_EXEC_DOCKER_H
+
+#include "common.h"
+#include "exec.h"
+
+/*
+ * The default image, pinned by digest so that a task always meets the same
+ * bytes. It must be present locally (runs use --pull never). This digest is
+ * one published for python:3.11-alpine (linux/amd64) and was NOT verified
+ * from this build host (no network): update it with
+ *   docker buildx imagetools inspect python:3.11-alpine
+ * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it.
+ */
+#define DG_DOCKER_DEFAULT_IMAGE \
+	"python:3.11-alpine@sha256:8b5bfdb1fd2d78aa94e21c4d61be52487693f54be7f1021647751ff365795703"
+
+/* Prefix of every container name: leftovers are found by it. */
+#define DG_DOCKER_NAME_PREFIX "dgrid-"
+
+/* An argv for execvp: owned strings, NULL-terminated. */
+struct dg_docker_cmd {
+	char **argv;
+	size_t argc, alloc;
+};
+
+#define DG_DOCKER_CMD_INIT { NULL, 0, 0 }
+
+/* The `docker run ...` command line for one task. */
+void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
+			const char *name, const struct dg_exec_limits *lim,
+			const char *script);
+void dg_docker_cmd_release(struct dg_docker_cmd *cmd);
+
+/* DGRID_DOCKER_IMAGE or the default; borrowed. */
+const char *dg_docker_image(void);
+
+/*
+ * Removes containers a previous worker left behind (docker ps -aq --filter
+ * name=^dgrid- then docker rm -f). Returns how many, or a negative code.
+ */
+int dg_docker_remove_leftovers(void);
+
+#endif
