@@ -16,6 +16,8 @@ struct command {
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "validate", cmd_validate, "check task files" },
+	{ "worker", cmd_worker, "run a worker node" },
+	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "exec", cmd_exec, "run one script in a sandbox, print the result as JSON" },
 	{ "doctor", cmd_doctor, "show which isolation features this host supports" },
 };

@@ -26,6 +26,7 @@ struct dg_worker_opts {
 	const char *spool_dir;       /* NULL: next to the cache */
 	const char *http;            /* NULL or "" for no web server */
 	const char *labels;          /* comma-separated, DGRID_LABELS */
+	struct dg_exec_limits limits;/* the operator's limits; a grid policy may only lower them */
 };
 
 int dg_worker_run(const struct dg_worker_opts *opts);

@@ -9,6 +9,7 @@
 #include "worker_int.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>

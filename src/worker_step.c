@@ -9,6 +9,7 @@
 #include "log.h"
 #include "worker_int.h"
 
+#include <ctype.h>
 #include <time.h>
 
 #define REJECTS_PER_STEP 16
@@ -389,7 +390,7 @@ int dg_worker_step(struct worker *w)
 	for (size_t i = 0; i < s.adopted_nr + s.claimed_nr; i++) {
 		struct dg_task *t = i < s.adopted_nr ? &s.adopted[i] : &s.claimed[i - s.adopted_nr];
 		struct running *r;
-		struct dg_exec_limits lim = DG_EXEC_LIMITS_INIT;
+		struct dg_exec_limits lim = w->opts->limits;
 
 		DG_ALLOC_GROW(w->jobs, w->jobs_nr + 1, w->jobs_alloc);
 		r = &w->jobs[w->jobs_nr];
@@ -398,9 +399,13 @@ int dg_worker_step(struct worker *w)
 		memset(t, 0, sizeof(*t));
 		lim.timeout_ms = r->task.timeout_seconds * 1000u;
 		lim.output_cap = w->policy.output_cap;
-		lim.memory_bytes = w->policy.memory_bytes;
-		lim.pids = w->policy.pids;
-		lim.tmp_bytes = w->policy.tmp_bytes;
+		/* the grid may tighten what the operator allows, never loosen it */
+		if (!lim.memory_bytes || w->policy.memory_bytes < lim.memory_bytes)
+			lim.memory_bytes = w->policy.memory_bytes;
+		if (!lim.pids || w->policy.pids < lim.pids)
+			lim.pids = w->policy.pids;
+		if (!lim.tmp_bytes || w->policy.tmp_bytes < lim.tmp_bytes)
+			lim.tmp_bytes = w->policy.tmp_bytes;
 		r->started_ms = dg_wall_ms();
 		dg_utc_now(r->started_at);
 		w->snap.tasks_claimed++;

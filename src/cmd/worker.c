@@ -1,0 +1,154 @@
+/*
+ * dgrid worker - run a worker node until SIGTERM/SIGINT (or, with
+ * --exit-when-idle, until the grid is drained).
+ */
+#include "../common.h"
+#include "../error.h"
+#include "../exec.h"
+#include "../log.h"
+#include "../worker.h"
+#include "cmd.h"
+
+#include <getopt.h>
+
+static const char usage_text[] =
+	"usage: dgrid worker --repo URL [--node-id ID] [--slots N]\n"
+	"                    [--executor native|docker|process] [--http ADDR:PORT|off]\n"
+	"                    [--exit-when-idle] [--grace SECONDS] [--batch-ms MS] [--spool DIR]\n"
+	"\n"
+	"Registers nodes/ID.json, then claims tasks from tasks/queue/, runs them\n"
+	"in the executor's sandbox and pushes results to tasks/completed/ or\n"
+	"tasks/failed/. Heartbeats go to refs/dgrid/nodes/ID, outside the\n"
+	"branch's history. Orphaned tasks of dead nodes go back to the queue.\n"
+	"\n"
+	"  --repo URL          state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
+	"  --node-id ID        this node's id (NODE_ID; default: the host name)\n"
+	"  --slots N           tasks at once, 1-256 (MAX_PARALLEL_TASKS; 1)\n"
+	"  --executor NAME     native, docker or process (DGRID_EXECUTOR; best available).\n"
+	"                      process runs tasks UNSANDBOXED and only when named.\n"
+	"  --http ADDR:PORT    status page (DGRID_HTTP; 127.0.0.1:8000); off to disable\n"
+	"  --exit-when-idle    exit once nothing is queued or running anywhere\n"
+	"  --grace SECONDS     on SIGTERM, time running tasks get to finish (30)\n"
+	"  --batch-ms MS       wait for other tasks to finish before pushing (300)\n"
+	"  --spool DIR         where finished results wait for a push (DGRID_SPOOL)\n"
+	"Also: GIT_TOKEN, PULL_INTERVAL, HEARTBEAT_INTERVAL, LOG_LEVEL, DGRID_LABELS,\n"
+	"DOCKER_MEMORY, DOCKER_CPUS, DGRID_PIDS, DGRID_TMP_SIZE.\n";
+
+int cmd_worker(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "node-id", required_argument, NULL, 'n' },
+		{ "slots", required_argument, NULL, 's' },
+		{ "executor", required_argument, NULL, 'e' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "exit-when-idle", no_argument, NULL, 'x' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "batch-ms", required_argument, NULL, 'b' },
+		{ "spool", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dg_worker_opts o;
+	struct dg_strbuf err = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	int c, ret = 2;
+
+	memset(&o, 0, sizeof(o));
+	o.grace_seconds = 30;
+	o.batch_ms = 300;
+	o.limits = (struct dg_exec_limits)DG_EXEC_LIMITS_INIT;
+	if (dg_config_from_env(&o.cfg, &err) < 0 || dg_exec_limits_from_env(&o.limits, &err) < 0)
+		goto usage_error;
+	o.labels = getenv("DGRID_LABELS");
+	o.http = o.cfg.http;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.cfg.repo_url = optarg; break;
+		case 'n': o.cfg.node_id = optarg; break;
+		case 's':
+			if (dg_parse_uint(&o.cfg.slots, "--slots", optarg, 1, 256, &err) < 0)
+				goto usage_error;
+			break;
+		case 'e': o.cfg.executor = optarg; break;
+		case 'H': o.http = optarg; break;
+		case 'x': o.exit_when_idle = true; break;
+		case 'g':
+			if (dg_parse_uint(&o.grace_seconds, "--grace", optarg, 0, 86400, &err) < 0)
+				goto usage_error;
+			break;
+		case 'b':
+			if (dg_parse_uint(&o.batch_ms, "--batch-ms", optarg, 0, 60000, &err) < 0)
+				goto usage_error;
+			break;
+		case 'S': o.spool_dir = optarg; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		dg_strbuf_addf(&err, "unexpected argument '%s'", argv[optind]);
+		goto usage_error;
+	}
+	if (!o.cfg.repo_url) {
+		dg_strbuf_addstr(&err, "no repository: give --repo URL or set DGRID_REPO_URL");
+		goto usage_error;
+	}
+	if (!dg_node_id_valid(o.cfg.node_id)) {
+		dg_strbuf_addf(&err, "node id '%s' must be 1-64 characters of [A-Za-z0-9_.-] (--node-id, NODE_ID)",
+			       o.cfg.node_id);
+		goto usage_error;
+	}
+	if (o.http && !strcmp(o.http, "off"))
+		o.http = NULL;
+	if (o.cfg.executor) {
+		struct dg_strbuf probe = DG_STRBUF_INIT;
+		o.executor = dg_executor_find(o.cfg.executor);
+		if (!o.executor) {
+			dg_strbuf_addf(&err, "unknown executor '%s' (--executor, DGRID_EXECUTOR): use native, docker or process",
+				       o.cfg.executor);
+			goto usage_error;
+		}
+		if (o.executor->probe(&probe) < 0) {
+			fprintf(stderr, "error: executor '%s' does not work here: %s\n", o.executor->name, probe.buf);
+			dg_strbuf_release(&probe);
+			ret = 1;
+			goto out;
+		}
+		dg_strbuf_release(&probe);
+	} else {
+		o.executor = dg_executor_choose(&why);
+		if (!o.executor) {
+			fprintf(stderr, "error: no sandbox works on this host (%s); "
+				"use --executor process to run tasks unsandboxed\n", why.buf);
+			ret = 1;
+			goto out;
+		}
+		dg_log(DG_LOG_INFO, "event=executor-chosen executor=%s why=\"%s\"", o.executor->name, why.buf);
+	}
+	if (!strcmp(o.executor->name, "process")) {
+		o.isolation = "none (UNSANDBOXED: tasks run as ordinary processes)";
+		dg_log(DG_LOG_WARNING, "event=unsandboxed executor=process: tasks from strangers can read this machine");
+	} else if (!strcmp(o.executor->name, "native")) {
+		o.isolation = "namespaces, seccomp, cgroups, no network, read-only root";
+	} else {
+		o.isolation = "docker: no network, read-only, cap-drop ALL";
+	}
+	if (dg_worker_run(&o) < 0) {
+		fprintf(stderr, "error: %s\n", dg_error_last());
+		ret = 1;
+		goto out;
+	}
+	ret = 0;
+	goto out;
+usage_error:
+	fprintf(stderr, "error: %s\n", err.buf);
+out:
+	dg_strbuf_release(&err);
+	dg_strbuf_release(&why);
+	return ret;
+}
