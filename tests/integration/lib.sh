@@ -22,7 +22,7 @@ _cleanup() {
 	for p in "${_pids[@]}"; do
 		wait "$p" 2>/dev/null
 	done
-	if [ "$_tap_failed" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then
+	if [ -z "${KEEP_TMP:-}" ]; then
 		rm -rf "$T"
 	else
 		echo "# kept $T"
@@ -112,4 +112,34 @@ CONF
 finish() {
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]
+}
+
+# clone_work BARE DIR: a work clone with an identity, for committing by hand.
+clone_work() {
+	git clone -q "$1" "$2" 2>/dev/null
+	git -C "$2" config user.name tester
+	git -C "$2" config user.email tester@localhost
+	git -C "$2" checkout -q -B main 2>/dev/null
+}
+
+# commit_push DIR MESSAGE: commit everything in the work clone and push it.
+commit_push() {
+	git -C "$1" add -A
+	git -C "$1" commit -qm "$2"
+	git -C "$1" push -q origin HEAD:main
+}
+
+# count_files BARE DIR: files (not dot files) in a directory of main.
+count_files() {
+	git -C "$1" ls-tree --name-only "main:$2" 2>/dev/null | grep -vc '^\.' || true
+}
+
+# wait_for SECONDS COMMAND...: polls the command every 0.2 s until it passes.
+wait_for() {
+	local limit=$1 i; shift
+	for i in $(seq $((limit * 5))); do
+		if "$@"; then return 0; fi
+		sleep 0.2
+	done
+	return 1
 }
