@@ -132,7 +132,8 @@ for i in range(n):
         json.dump({"task_id": "task-%05d" % i, "script": "echo %d" % i, "timeout_seconds": 30}, f, indent=2)
         f.write("\n")
 PY
-	git -C "$w" add -A && git -C "$w" commit -qm "$n tasks" && git -C "$w" push -q origin main
+	# no auto-gc: a detached gc would still be writing when the clone is removed
+	git -C "$w" add -A && git -C "$w" -c gc.auto=0 commit -qm "$n tasks" && git -C "$w" push -q origin main
 	rm -rf "$w"
 	q=$("$WRITER" "git://127.0.0.1:$PORT/$name.git" q "$BYTES_TXNS" "$T/cache-$name-q" tasks/queue |
 		sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
