@@ -15,6 +15,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "init", cmd_init, "create the layout in a state repository" },
+	{ "submit", cmd_submit, "validate and push tasks" },
+	{ "status", cmd_status, "show nodes, queue, running and results" },
 	{ "validate", cmd_validate, "check task files" },
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },

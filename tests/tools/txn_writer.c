@@ -1,10 +1,12 @@
 /*
  * txn_writer - runs COUNT transactions against a state repository, each
- * adding one file data/WRITER-N.txt, and prints one line of totals:
+ * adding one file DIR/WRITER-N.txt (DIR defaults to data), and prints one
+ * line of totals:
  *   writer=W committed=C attempts=A rejected=R bytes=B seconds=S
  * Used by the transaction concurrency test and the benchmark.
  *
- * usage: txn_writer URL WRITER COUNT [CACHE_DIR]
+ * usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]
+ * (CACHE_DIR "" means the default cache)
  */
 #include "common.h"
 #include "error.h"
@@ -37,16 +39,18 @@ int main(int argc, char **argv)
 	unsigned long count;
 	unsigned committed = 0, attempts = 0, rejected = 0;
 	size_t bytes = 0;
+	const char *dir;
 	int ret = 1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: txn_writer URL WRITER COUNT [CACHE_DIR]\n");
+		fprintf(stderr, "usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]\n");
 		return 2;
 	}
 	count = strtoul(argv[3], NULL, 10);
 	git_libgit2_init();
 	opts.url = argv[1];
-	opts.cache_dir = argc > 4 ? argv[4] : NULL;
+	opts.cache_dir = argc > 4 && *argv[4] ? argv[4] : NULL;
+	dir = argc > 5 ? argv[5] : "data";
 	opts.cache_tag = argv[2];
 	opts.token = getenv("GIT_TOKEN");
 	opts.max_attempts = 200;
@@ -59,7 +63,7 @@ int main(int argc, char **argv)
 		struct add_file a;
 		struct dg_txn_stats st;
 
-		snprintf(a.path, sizeof(a.path), "data/%s-%lu.txt", argv[2], i);
+		snprintf(a.path, sizeof(a.path), "%s/%s-%lu.txt", dir, argv[2], i);
 		snprintf(a.body, sizeof(a.body), "%s %lu\n", argv[2], i);
 		if (dg_store_transact(store, add_one, &a, &st) < 0) {
 			fprintf(stderr, "txn_writer: %s: %s\n", a.path, dg_error_last());

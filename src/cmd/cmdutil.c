@@ -1,0 +1,70 @@
+/*
+ * cmdutil.c - configuration, store and error helpers of the repository commands.
+ */
+#include "cmdutil.h"
+#include "../error.h"
+#include "../log.h"
+#include "../strbuf.h"
+
+#include <getopt.h>
+
+int cmd_repo_config(struct dg_config *cfg, const char *repo_flag)
+{
+	struct dg_strbuf err = DG_STRBUF_INIT;
+	int ret = 2;
+
+	if (dg_config_from_env(cfg, &err) < 0) {
+		fprintf(stderr, "error: %s\n", err.buf);
+		goto out;
+	}
+	if (repo_flag && *repo_flag)
+		cfg->repo_url = repo_flag;
+	if (!cfg->repo_url) {
+		fprintf(stderr, "error: no repository: give --repo URL or set DGRID_REPO_URL\n");
+		goto out;
+	}
+	ret = 0;
+out:
+	dg_strbuf_release(&err);
+	return ret;
+}
+
+int cmd_fail(const char *what)
+{
+	struct dg_strbuf msg = DG_STRBUF_INIT;
+
+	dg_redact(&msg, dg_error_last());
+	if (what)
+		fprintf(stderr, "error: %s: %s\n", what, msg.buf);
+	else
+		fprintf(stderr, "error: %s\n", msg.buf);
+	dg_strbuf_release(&msg);
+	return 1;
+}
+
+int cmd_open_store(struct dg_store **out, const struct dg_config *cfg, bool fetch)
+{
+	struct dg_store_opts opts;
+
+	*out = NULL;
+	dg_config_store_opts(cfg, &opts, "cli");
+	if (dg_store_open(out, &opts) < 0)
+		return cmd_fail(NULL);
+	if (fetch && dg_store_fetch(*out) < 0) {
+		dg_store_free(*out);
+		*out = NULL;
+		return cmd_fail(NULL);
+	}
+	return 0;
+}
+
+int cmd_bad_option(int c, char **argv, const char *cmd)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		fprintf(stderr, "error: option '%s' needs a value (see 'dgrid %s --help')\n", opt, cmd);
+	else
+		fprintf(stderr, "error: unknown option '%s' (see 'dgrid %s --help')\n", opt, cmd);
+	return 2;
+}

@@ -1,0 +1,337 @@
+/*
+ * status.c - dgrid status: nodes, queue, running tasks and results.
+ */
+#include "../common.h"
+#include "../error.h"
+#include "../grid.h"
+#include "../strbuf.h"
+#include "../task.h"
+#include "cmd.h"
+#include "cmdutil.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <time.h>
+
+#define LAST_RESULTS 10
+#define QUEUE_SHOWN 50
+
+static const char usage_text[] =
+	"usage: dgrid status [--repo URL] [--json]\n"
+	"\n"
+	"Fetches the state repository and prints its nodes (alive, stale,\n"
+	"stopped or unknown, with the age of the last heartbeat), the queue, the\n"
+	"running tasks and the number of completed and failed tasks with the\n"
+	"last ten of each (in file-name order).\n"
+	"\n"
+	"      --repo URL   state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
+	"      --json       one JSON object instead of text\n"
+	"  -h, --help       this text\n";
+
+static const char *str_or(const json_t *doc, const char *key, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(doc, key));
+
+	return v ? v : dflt;
+}
+
+/* The id of a queued/running task: its task_id, else the file name less ".json". */
+static char *task_id_of(const struct dg_grid_file *f)
+{
+	const char *id = str_or(f->doc, "task_id", NULL);
+	size_t n = strlen(f->name);
+
+	if (id)
+		return dg_xstrdup(id);
+	if (n > 5 && !strcmp(f->name + n - 5, ".json"))
+		n -= 5;
+	return dg_xstrndup(f->name, n);
+}
+
+static void utc(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm))
+		snprintf(out, 32, "-");
+	else
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One result of the last ones listed: read on demand (grids keep many). */
+struct shown_result {
+	char *file;
+	char *task_id;
+	char *node_id;
+	char *status;
+	char *timestamp;
+};
+
+static void load_last(struct shown_result **out, size_t *nr, struct dg_store *store,
+		      const char *dir, const struct dg_grid_list *l)
+{
+	size_t start = l->nr > LAST_RESULTS ? l->nr - LAST_RESULTS : 0;
+
+	*nr = l->nr - start;
+	*out = dg_xcalloc(*nr ? *nr : 1, sizeof(**out));
+	for (size_t i = start; i < l->nr; i++) {
+		struct shown_result *r = &(*out)[i - start];
+		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+		json_t *doc = NULL;
+		size_t n = strlen(l->items[i].name);
+
+		dg_strbuf_addf(&path, "%s/%s", dir, l->items[i].name);
+		if (l->items[i].size <= (1u << 20) && !dg_store_read(store, path.buf, &data))
+			doc = json_loadb(data.buf, data.len, 0, NULL);
+		r->file = dg_xstrdup(l->items[i].name);
+		if (n > 5 && !strcmp(r->file + n - 5, ".json"))
+			n -= 5;
+		r->task_id = dg_xstrdup(str_or(doc, "task_id", ""));
+		if (!*r->task_id) {
+			free(r->task_id);
+			r->task_id = dg_xstrndup(r->file, n);
+		}
+		r->node_id = dg_xstrdup(str_or(doc, "node_id", ""));
+		r->status = dg_xstrdup(str_or(doc, "status", ""));
+		r->timestamp = dg_xstrdup(str_or(doc, "timestamp", ""));
+		json_decref(doc);
+		dg_strbuf_release(&path);
+		dg_strbuf_release(&data);
+	}
+}
+
+static void free_last(struct shown_result *r, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(r[i].file);
+		free(r[i].task_id);
+		free(r[i].node_id);
+		free(r[i].status);
+		free(r[i].timestamp);
+	}
+	free(r);
+}
+
+static json_t *running_json(const struct dg_grid *g, const char *node)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < g->running.nr; i++) {
+		const struct dg_grid_file *f = &g->running.items[i];
+		const char *n = str_or(f->doc, "node_id", "");
+		char *id;
+
+		if (node && strcmp(node, n))
+			continue;
+		id = task_id_of(f);
+		if (node) {
+			json_array_append_new(a, json_string(id));
+		} else {
+			json_t *o = json_object();
+			json_int_t attempt = json_integer_value(json_object_get(f->doc, "attempt"));
+
+			json_object_set_new(o, "task_id", json_string(id));
+			json_object_set_new(o, "node_id", *n ? json_string(n) : json_null());
+			json_object_set_new(o, "claimed_at",
+					    json_is_string(json_object_get(f->doc, "claimed_at"))
+						    ? json_string(str_or(f->doc, "claimed_at", ""))
+						    : json_null());
+			json_object_set_new(o, "attempt", json_integer(attempt));
+			json_array_append_new(a, o);
+		}
+		free(id);
+	}
+	return a;
+}
+
+static void print_json(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
+		       const struct shown_result *bad, size_t bad_nr)
+{
+	json_t *o = json_object(), *nodes = json_array(), *queue = json_array();
+	json_t *cids = json_array(), *fids = json_array();
+	char now[32], hb[32];
+	char *s;
+
+	dg_utc_now(now);
+	json_object_set_new(o, "tip", *g->tip ? json_string(g->tip) : json_null());
+	json_object_set_new(o, "generated_at", json_string(now));
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		const struct dg_grid_node *n = &g->nodes[i];
+		json_t *jn = json_object();
+		const char *state = str_or(n->heartbeat, "state", NULL);
+
+		utc(hb, n->heartbeat_time);
+		json_object_set_new(jn, "node_id", json_string(n->node_id));
+		json_object_set_new(jn, "liveness", json_string(dg_node_liveness_name(n->liveness)));
+		json_object_set_new(jn, "last_heartbeat",
+				    n->heartbeat_time > 0 ? json_string(hb) : json_null());
+		json_object_set_new(jn, "heartbeat_age_seconds",
+				    n->heartbeat_time > 0 ? json_integer(g->now - n->heartbeat_time)
+							  : json_null());
+		json_object_set_new(jn, "state", state ? json_string(state) : json_null());
+		json_object_set_new(jn, "running", running_json(g, n->node_id));
+		json_array_append_new(nodes, jn);
+	}
+	json_object_set_new(o, "nodes", nodes);
+	for (size_t i = 0; i < g->queue.nr; i++) {
+		char *id = task_id_of(&g->queue.items[i]);
+		json_array_append_new(queue, json_string(id));
+		free(id);
+	}
+	json_object_set_new(o, "queue", queue);
+	json_object_set_new(o, "running", running_json(g, NULL));
+	json_object_set_new(o, "completed", json_integer((json_int_t)g->completed.nr));
+	json_object_set_new(o, "failed", json_integer((json_int_t)g->failed.nr));
+	for (size_t i = 0; i < done_nr; i++)
+		json_array_append_new(cids, json_string(done[i].task_id));
+	for (size_t i = 0; i < bad_nr; i++)
+		json_array_append_new(fids, json_string(bad[i].task_id));
+	json_object_set_new(o, "completed_ids", cids);
+	json_object_set_new(o, "failed_ids", fids);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+static void print_age(int64_t secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		printf("%" PRId64 "s ago", secs);
+	else if (secs < 7200)
+		printf("%" PRId64 "m ago", secs / 60);
+	else if (secs < 172800)
+		printf("%" PRId64 "h ago", secs / 3600);
+	else
+		printf("%" PRId64 "d ago", secs / 86400);
+}
+
+static void print_results(const char *what, size_t total, const struct shown_result *r, size_t nr)
+{
+	printf("%-10s %zu\n", what, total);
+	for (size_t i = 0; i < nr; i++)
+		printf("  %-24s node %-16s %-9s %s\n", r[i].task_id, *r[i].node_id ? r[i].node_id : "-",
+		       *r[i].status ? r[i].status : "-", *r[i].timestamp ? r[i].timestamp : "-");
+	if (total > nr)
+		printf("  (the last %zu in file-name order)\n", nr);
+}
+
+static void print_text(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
+		       const struct shown_result *bad, size_t bad_nr)
+{
+	size_t alive = 0;
+
+	for (size_t i = 0; i < g->nodes_nr; i++)
+		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
+	printf("tip        %s\n", *g->tip ? g->tip : "(empty repository)");
+	printf("nodes      %zu (%zu alive)\n", g->nodes_nr, alive);
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		const struct dg_grid_node *n = &g->nodes[i];
+		const char *state = str_or(n->heartbeat, "state", "-");
+		json_t *run = running_json(g, n->node_id);
+		size_t j;
+		json_t *v;
+
+		printf("  %-24s %-8s ", n->node_id, dg_node_liveness_name(n->liveness));
+		if (n->heartbeat_time > 0) {
+			printf("heartbeat ");
+			print_age(g->now - n->heartbeat_time);
+		} else {
+			printf("no heartbeat");
+		}
+		printf("  %s", state);
+		if (json_array_size(run)) {
+			printf("  running:");
+			json_array_foreach(run, j, v)
+				printf(" %s", json_string_value(v));
+		}
+		printf("\n");
+		json_decref(run);
+	}
+	printf("queue      %zu\n", g->queue.nr);
+	for (size_t i = 0; i < g->queue.nr && i < QUEUE_SHOWN; i++) {
+		char *id = task_id_of(&g->queue.items[i]);
+		printf("  %s\n", id);
+		free(id);
+	}
+	if (g->queue.nr > QUEUE_SHOWN)
+		printf("  ... and %zu more\n", g->queue.nr - QUEUE_SHOWN);
+	printf("running    %zu\n", g->running.nr);
+	for (size_t i = 0; i < g->running.nr; i++) {
+		const struct dg_grid_file *f = &g->running.items[i];
+		char *id = task_id_of(f);
+
+		printf("  %-24s node %-16s claimed %s  attempt %" JSON_INTEGER_FORMAT "\n", id,
+		       str_or(f->doc, "node_id", "-"), str_or(f->doc, "claimed_at", "-"),
+		       json_integer_value(json_object_get(f->doc, "attempt")));
+		free(id);
+	}
+	print_results("completed", g->completed.nr, done, done_nr);
+	print_results("failed", g->failed.nr, bad, bad_nr);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dg_config cfg;
+	struct dg_store *store = NULL;
+	struct dg_grid grid;
+	struct shown_result *done = NULL, *bad = NULL;
+	size_t done_nr = 0, bad_nr = 0;
+	const char *repo = NULL;
+	bool json = false, loaded = false;
+	int c, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': repo = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return cmd_bad_option(c, argv, "status");
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "error: unexpected argument '%s' (see 'dgrid status --help')\n",
+			argv[optind]);
+		return 2;
+	}
+	if ((ret = cmd_repo_config(&cfg, repo)))
+		return ret;
+	ret = 1;
+	if (cmd_open_store(&store, &cfg, true))
+		goto out;
+	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS) < 0) {
+		cmd_fail(NULL);
+		goto out;
+	}
+	loaded = true;
+	load_last(&done, &done_nr, store, "tasks/completed", &grid.completed);
+	load_last(&bad, &bad_nr, store, "tasks/failed", &grid.failed);
+	if (json)
+		print_json(&grid, done, done_nr, bad, bad_nr);
+	else
+		print_text(&grid, done, done_nr, bad, bad_nr);
+	ret = 0;
+out:
+	fflush(stdout);
+	free_last(done, done_nr);
+	free_last(bad, bad_nr);
+	if (loaded)
+		dg_grid_release(&grid);
+	dg_store_free(store);
+	return ret;
+}

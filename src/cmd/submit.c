@@ -1,0 +1,397 @@
+/*
+ * submit.c - dgrid submit: validates tasks and queues them in one commit.
+ */
+#include "../common.h"
+#include "../error.h"
+#include "../strbuf.h"
+#include "../task.h"
+#include "cmd.h"
+#include "cmdutil.h"
+
+#include <getopt.h>
+#include <jansson.h>
+
+static const char usage_text[] =
+	"usage: dgrid submit [--repo URL] FILE.json...\n"
+	"       dgrid submit [--repo URL] --id ID (--script S | --script-file F) [--timeout N]\n"
+	"\n"
+	"Validates the tasks against the grid's policy (its dgrid.json, else the\n"
+	"built-in limits) and adds them to tasks/queue/ in one commit. A file's\n"
+	"name must be its task_id plus .json. Nothing is pushed when any task is\n"
+	"invalid ('path: reason' lines, exit 1) or when a task id is already in\n"
+	"the grid (queued, running, completed or failed).\n"
+	"\n"
+	"      --repo URL         state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
+	"      --id ID            task id of a task given on the command line\n"
+	"      --script S         its shell script\n"
+	"      --script-file F    its shell script, read from F\n"
+	"      --timeout N        its timeout_seconds (default 30)\n"
+	"  -h, --help             this text\n";
+
+struct pending {
+	char *label;             /* path, or the --id for a command-line task */
+	char *file_name;         /* base name to check against task_id; NULL for --id */
+	struct dg_strbuf raw;    /* the task file as given */
+	struct dg_task task;     /* parsed with the policy last seen */
+};
+
+struct submit {
+	struct pending *items;
+	size_t nr, alloc;
+	char **results;          /* completed/ and failed/ names, for the duplicate check */
+	size_t results_nr, results_alloc;
+};
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static struct pending *add_pending(struct submit *s, const char *label, const char *file_name)
+{
+	struct pending *p;
+
+	DG_ALLOC_GROW(s->items, s->nr + 1, s->alloc);
+	p = &s->items[s->nr++];
+	p->label = dg_xstrdup(label);
+	p->file_name = file_name ? dg_xstrdup(file_name) : NULL;
+	dg_strbuf_init(&p->raw, 0);
+	memset(&p->task, 0, sizeof(p->task));
+	return p;
+}
+
+static void clear_results(struct submit *s)
+{
+	for (size_t i = 0; i < s->results_nr; i++)
+		free(s->results[i]);
+	s->results_nr = 0;
+}
+
+static void submit_release(struct submit *s)
+{
+	for (size_t i = 0; i < s->nr; i++) {
+		free(s->items[i].label);
+		free(s->items[i].file_name);
+		dg_strbuf_release(&s->items[i].raw);
+		dg_task_release(&s->items[i].task);
+	}
+	free(s->items);
+	clear_results(s);
+	free(s->results);
+}
+
+/*
+ * (Re)parses every task with pol. On the first failure returns DG_EINVALID
+ * with "label: reason" in dg_error_last(); when print is true, prints one
+ * such line per invalid task instead and returns the count of invalid ones.
+ */
+static int parse_all(struct submit *s, const struct dg_policy *pol, bool print)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < s->nr; i++) {
+		struct pending *p = &s->items[i];
+
+		dg_task_release(&p->task);
+		memset(&p->task, 0, sizeof(p->task));
+		if (dg_task_check_size(p->raw.len, pol) < 0 ||
+		    dg_task_parse(&p->task, p->raw.buf, p->raw.len, p->file_name, pol) < 0) {
+			if (!print) {
+				dg_error_prefix("%s", p->label);
+				return DG_EINVALID;
+			}
+			printf("%s: %s\n", p->label, dg_error_last());
+			bad++;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (s->items[j].task.task_id &&
+			    !strcmp(s->items[j].task.task_id, p->task.task_id)) {
+				dg_error_set("task_id '%s' is also given by %s", p->task.task_id,
+					     s->items[j].label);
+				if (!print) {
+					dg_error_prefix("%s", p->label);
+					return DG_EINVALID;
+				}
+				printf("%s: %s\n", p->label, dg_error_last());
+				bad++;
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
+/* The policy of a dgrid.json read with err (0 or DG_ENOTFOUND). */
+static int policy_from(struct dg_policy *pol, int err, const struct dg_strbuf *doc)
+{
+	*pol = dg_policy_default;
+	if (err == DG_ENOTFOUND)
+		return 0;
+	if (err < 0)
+		return err;
+	if (dg_policy_parse(pol, doc->buf, doc->len) < 0) {
+		dg_error_prefix("the repository's dgrid.json");
+		return DG_EINVALID;
+	}
+	return 0;
+}
+
+static int collect_result(const struct dg_entry *e, void *payload)
+{
+	struct submit *s = payload;
+
+	if (!e->is_file)
+		return 0;
+	DG_ALLOC_GROW(s->results, s->results_nr + 1, s->results_alloc);
+	s->results[s->results_nr++] = dg_xstrdup(e->name);
+	return 0;
+}
+
+/*
+ * Is there a result of task id in dir? Result files are {node}-{task}.json
+ * and both ids may contain '-', so a name ending in "-{id}.json" only
+ * counts when the file's own task_id says so (or cannot be read, to err
+ * on the side of refusing a duplicate).
+ */
+static int has_result(struct dg_txn *txn, struct submit *s, const char *dir, const char *id,
+		      char **found)
+{
+	size_t idlen = strlen(id);
+	int ret = 0;
+
+	for (size_t i = 0; i < s->results_nr && !ret; i++) {
+		const char *name = s->results[i];
+		size_t n = strlen(name);
+		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+		json_t *doc;
+
+		if (n < idlen + 6 || strcmp(name + n - 5, ".json") ||
+		    name[n - 6 - idlen] != '-' || memcmp(name + n - 5 - idlen, id, idlen))
+			continue;
+		dg_strbuf_addf(&path, "%s/%s", dir, name);
+		if (dg_txn_read(txn, path.buf, &data) < 0) {
+			ret = 1;
+		} else {
+			doc = json_loadb(data.buf, data.len, 0, NULL);
+			const char *tid = json_string_value(json_object_get(doc, "task_id"));
+			ret = !tid || !strcmp(tid, id);
+			json_decref(doc);
+		}
+		if (ret)
+			*found = dg_strbuf_detach(&path, NULL);
+		dg_strbuf_release(&path);
+		dg_strbuf_release(&data);
+	}
+	return ret;
+}
+
+static int check_results(struct dg_txn *txn, struct submit *s, const char *dir)
+{
+	int ret;
+
+	clear_results(s);
+	if ((ret = dg_txn_list(txn, dir, collect_result, s)) < 0)
+		return ret;
+	for (size_t i = 0; i < s->nr; i++) {
+		char *found = NULL;
+
+		if (has_result(txn, s, dir, s->items[i].task.task_id, &found)) {
+			dg_error_set("task '%s' already exists: %s", s->items[i].task.task_id, found);
+			free(found);
+			return DG_ECONFLICT;
+		}
+	}
+	return 0;
+}
+
+static int queue_tasks(struct dg_txn *txn, void *payload)
+{
+	struct submit *s = payload;
+	struct dg_strbuf doc = DG_STRBUF_INIT, path = DG_STRBUF_INIT, msg = DG_STRBUF_INIT;
+	struct dg_policy pol;
+	int ret, err;
+
+	/* the policy and the tasks as of this attempt's tip */
+	err = dg_txn_read(txn, "dgrid.json", &doc);
+	if ((ret = policy_from(&pol, err, &doc)) < 0 || (ret = parse_all(s, &pol, false)) < 0)
+		goto out;
+	for (size_t i = 0; i < s->nr; i++) {
+		static const char *const dirs[] = { "tasks/queue", "tasks/in_progress" };
+		const char *id = s->items[i].task.task_id;
+
+		for (size_t d = 0; d < DG_ARRAY_SIZE(dirs); d++) {
+			dg_strbuf_reset(&path);
+			dg_strbuf_addf(&path, "%s/%s.json", dirs[d], id);
+			if (dg_txn_exists(txn, path.buf)) {
+				dg_error_set("task '%s' already exists: %s", id, path.buf);
+				ret = DG_ECONFLICT;
+				goto out;
+			}
+		}
+	}
+	if ((ret = check_results(txn, s, "tasks/completed")) < 0 ||
+	    (ret = check_results(txn, s, "tasks/failed")) < 0)
+		goto out;
+	for (size_t i = 0; i < s->nr; i++) {
+		const struct dg_task *t = &s->items[i].task;
+
+		dg_strbuf_reset(&path);
+		dg_strbuf_reset(&doc);
+		dg_strbuf_addf(&path, "tasks/queue/%s.json", t->task_id);
+		dg_task_to_json(&doc, t);
+		if ((ret = dg_txn_write(txn, path.buf, doc.buf, doc.len)) < 0)
+			goto out;
+		if (i < 5)
+			dg_strbuf_addf(&msg, "%s%s", i ? ", " : "", t->task_id);
+	}
+	if (s->nr > 5)
+		dg_strbuf_addf(&msg, " and %zu more", s->nr - 5);
+	dg_txn_message(txn, "submit %zu task%s: %s", s->nr, s->nr == 1 ? "" : "s", msg.buf);
+	ret = 0;
+out:
+	dg_strbuf_release(&doc);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&msg);
+	return ret;
+}
+
+/* Builds the task of --id/--script/--timeout as a JSON document. */
+static void command_line_task(struct dg_strbuf *out, const char *id, const char *script,
+			      unsigned timeout, bool has_timeout)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "task_id", json_string(id));
+	json_object_set_new(o, "script", json_string(script));
+	if (has_timeout)
+		json_object_set_new(o, "timeout_seconds", json_integer(timeout));
+	s = json_dumps(o, JSON_INDENT(2));
+	if (s) {
+		dg_strbuf_addstr(out, s);
+		dg_strbuf_addch(out, '\n');
+	}
+	free(s);
+	json_decref(o);
+}
+
+int cmd_submit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "script", required_argument, NULL, 's' },
+		{ "script-file", required_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct submit s = { 0 };
+	struct dg_config cfg;
+	struct dg_store *store = NULL;
+	struct dg_strbuf err = DG_STRBUF_INIT, script = DG_STRBUF_INIT, doc = DG_STRBUF_INIT;
+	struct dg_policy pol;
+	struct dg_txn_stats st;
+	const char *repo = NULL, *id = NULL, *script_arg = NULL, *script_file = NULL;
+	unsigned timeout = 0;
+	bool has_timeout = false;
+	int c, ret = 2, bad = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': repo = optarg; break;
+		case 'i': id = optarg; break;
+		case 's': script_arg = optarg; break;
+		case 'f': script_file = optarg; break;
+		case 't':
+			if (dg_parse_uint(&timeout, "--timeout", optarg, 1, 86400, &err) < 0) {
+				fprintf(stderr, "error: %s\n", err.buf);
+				goto out;
+			}
+			has_timeout = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			ret = 0;
+			goto out;
+		default:
+			ret = cmd_bad_option(c, argv, "submit");
+			goto out;
+		}
+	}
+	if (id) {
+		if (optind < argc) {
+			fprintf(stderr, "error: --id takes no task files, got '%s'\n", argv[optind]);
+			goto out;
+		}
+		if (!script_arg == !script_file) {
+			fprintf(stderr, "error: --id needs exactly one of --script and --script-file\n");
+			goto out;
+		}
+	} else {
+		if (script_arg || script_file || has_timeout) {
+			fprintf(stderr, "error: --script, --script-file and --timeout need --id\n");
+			goto out;
+		}
+		if (optind >= argc) {
+			fprintf(stderr, "error: no task given: FILE.json... or --id ID --script S "
+				"(see 'dgrid submit --help')\n");
+			goto out;
+		}
+	}
+	if ((ret = cmd_repo_config(&cfg, repo)))
+		goto out;
+
+	ret = 1;
+	if (id) {
+		struct pending *p = add_pending(&s, id, NULL);
+
+		if (script_file && dg_strbuf_read_file(&script, script_file, 1 << 20) < 0) {
+			printf("%s: %s\n", script_file, dg_error_last());
+			goto out;
+		}
+		command_line_task(&p->raw, id, script_file ? script.buf : script_arg, timeout,
+				  has_timeout);
+	}
+	for (int i = optind; i < argc; i++) {
+		struct pending *p = add_pending(&s, argv[i], base_name(argv[i]));
+
+		/* a generous cap: the policy's file_max is checked once it is known */
+		if (dg_strbuf_read_file(&p->raw, argv[i], 16u << 20) < 0) {
+			printf("%s: %s\n", argv[i], dg_error_last());
+			bad++;
+		}
+	}
+	if (bad)
+		goto out;
+
+	if (cmd_open_store(&store, &cfg, true))
+		goto out;
+	if (policy_from(&pol, dg_store_read(store, "dgrid.json", &doc), &doc) < 0) {
+		cmd_fail(NULL);
+		goto out;
+	}
+	if (parse_all(&s, &pol, true) > 0)
+		goto out;
+	if ((ret = dg_store_transact(store, queue_tasks, &s, &st)) < 0) {
+		ret = cmd_fail("nothing submitted");
+		goto out;
+	}
+	for (size_t i = 0; i < s.nr; i++)
+		printf("submitted %s\n", s.items[i].task.task_id);
+	printf("commit %s\n", st.commit);
+	ret = 0;
+out:
+	fflush(stdout);
+	dg_store_free(store);
+	submit_release(&s);
+	dg_strbuf_release(&err);
+	dg_strbuf_release(&script);
+	dg_strbuf_release(&doc);
+	return ret;
+}
