@@ -18,8 +18,9 @@
 #  4. the resident memory of an idle worker (VmRSS / VmHWM after 5 s).
 #
 # Counting:
-#  pushes      commits on main after the run minus before, minus N (each
-#              worker's registration commit).
+#  pushes      commits on main after the run minus before, minus the
+#              registration commits (nodes/*.json on main; a worker whose
+#              registration gave up made none).
 #  rejected    "log": sum over `event=pushed ... attempts=K` of K-1, plus
 #              30 for each transaction that gave up (event=remote-error ...
 #              gave up after 30 attempts).
@@ -161,7 +162,8 @@ dgrid_run() {
 	inprog=$(tree_count "$name" tasks/in_progress)
 	failed=$(tree_count "$name" tasks/failed)
 	uniq=$(completed_unique "$name")
-	pushes=$((after - before - n))
+	# a worker whose registration gave up never committed: subtract the nodes on main
+	pushes=$((after - before - $(tree_count "$name" nodes)))
 	rej_log=$(cat "$T/logs/$name"-w*.log | sed -n 's/.*event=pushed .*attempts=\([0-9]*\).*/\1/p' |
 		awk '{ s += $1 - 1 } END { print s + 0 }')
 	gaveup=$(cat "$T/logs/$name"-w*.log | grep -c 'event=remote-error.*gave up')
