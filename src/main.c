@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "validate", cmd_validate, "check task files" },
+	{ "dashboard", cmd_dashboard, "write the static dashboard" },
 };
 
 static void usage(FILE *to)
