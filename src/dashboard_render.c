@@ -481,7 +481,10 @@ void dash_render_html(struct dg_strbuf *sb, const struct dash *d)
 		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
 	dg_strbuf_addstr(sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-			 "<meta http-equiv=\"refresh\" content=\"60\">\n<title>");
+			 "<meta http-equiv=\"refresh\" content=\"60\">\n"
+			 "<meta http-equiv=\"Content-Security-Policy\" content=\"");
+	dg_html_csp(sb);
+	dg_strbuf_addstr(sb, "\">\n<title>");
 	put(sb, d->opts->title);
 	dg_strbuf_addf(sb, " - dgrid dashboard</title>\n<style>%s</style></head><body>\n<header><h1>", css);
 	put(sb, d->opts->title);

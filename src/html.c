@@ -1,5 +1,6 @@
 #include "html.h"
 
+#include <sodium.h>
 #include <time.h>
 
 static const char replacement[] = "\xEF\xBF\xBD";
@@ -119,4 +120,18 @@ void dg_html_time(struct dg_strbuf *sb, int64_t unix_seconds)
 	}
 	dg_html_utc(utc, unix_seconds);
 	dg_strbuf_addf(sb, "<time datetime=\"%s\" class=\"ago\">%s</time>", utc, utc);
+}
+
+void dg_html_csp(struct dg_strbuf *sb)
+{
+	static const char script[] = DG_HTML_AGO_SCRIPT;
+	const size_t open_len = strlen("<script>"), close_len = strlen("</script>");
+	unsigned char hash[crypto_hash_sha256_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+
+	crypto_hash_sha256(hash, (const unsigned char *)script + open_len,
+			   sizeof(script) - 1 - open_len - close_len);
+	sodium_bin2base64(b64, sizeof(b64), hash, sizeof(hash), sodium_base64_VARIANT_ORIGINAL);
+	dg_strbuf_addf(sb, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+		       "script-src 'sha256-%s'; base-uri 'none'; form-action 'none'", b64);
 }

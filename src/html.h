@@ -52,4 +52,11 @@ void dg_html_time(struct dg_strbuf *sb, int64_t unix_seconds);
 	"else if(a<172800)v=Math.round(a/3600)+' h';else v=Math.round(a/86400)+' d';" \
 	"e.title=e.textContent;e.textContent=s>=0?v+' ago':'in '+v;});})();</script>"
 
+/*
+ * Appends a Content-Security-Policy that allows inline styles and exactly
+ * DG_HTML_AGO_SCRIPT (by its SHA-256) and nothing else: no other script,
+ * no external resource. Defence in depth behind the escaping.
+ */
+void dg_html_csp(struct dg_strbuf *sb);
+
 #endif
