@@ -61,6 +61,7 @@ test: $(BUILD)/dgrid $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run
 
 asan:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
