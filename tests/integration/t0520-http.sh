@@ -180,6 +180,14 @@ check_eq "frozen demo: 503 after the freeze" 503 "$(code "$F/health")"
 check "503 says why" bash -c "curl -s '$F/health' | grep -q 'loop stalled'"
 check_eq "other endpoints still answer" 200 "$(code "$F/api/status")"
 
+# /health turns 503 when fetches keep failing although the loop turns
+start_demo stale --seconds 30 --fetch-age-ms 5000 --fetch-max-age-ms 2000
+S=http://127.0.0.1:$PORT
+check_eq "stale fetch: 503" 503 "$(code "$S/health")"
+check "stale fetch: says why" bash -c "curl -s '$S/health' | grep -q 'last successful fetch'"
+start_demo fresh --seconds 30 --fetch-age-ms 1000 --fetch-max-age-ms 2000
+check_eq "fetch within the limit: 200" 200 "$(code "http://127.0.0.1:$PORT/health")"
+
 # SIGTERM ends it cleanly
 kill -TERM "$main_pid"
 wait "$main_pid"; rc=$?

@@ -10,6 +10,7 @@
  *                  [--loop-interval-ms MS] [--fetch-max-age-ms MS]
  *   --freeze-after MS   stop advancing loop_tick (and last_fetch_ok) after
  *                       MS milliseconds, like a stuck loop; /health turns 503
+ *   --fetch-age-ms MS   report the last successful fetch as MS ms old
  */
 #include "common.h"
 #include "error.h"
@@ -80,11 +81,12 @@ int main(int argc, char **argv)
 		{ "freeze-after", required_argument, NULL, 'f' },
 		{ "loop-interval-ms", required_argument, NULL, 'i' },
 		{ "fetch-max-age-ms", required_argument, NULL, 'a' },
+		{ "fetch-age-ms", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const unsigned bounds[DG_STATUS_LATENCY_NR] = DG_STATUS_LATENCY_BUCKETS;
 	const char *listen = "127.0.0.1:0";
-	long seconds = 60, freeze_after = -1;
+	long seconds = 60, freeze_after = -1, fetch_age = 0;
 	unsigned loop_ms = 0, fetch_ms = 0;
 	struct dg_node_status *s = dg_xcalloc(1, sizeof(*s));
 	struct dg_http *h = NULL;
@@ -100,9 +102,11 @@ int main(int argc, char **argv)
 		case 'f': freeze_after = strtol(optarg, NULL, 10); break;
 		case 'i': loop_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'a': fetch_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'g': fetch_age = strtol(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: http_demo [--listen ADDR:PORT] [--seconds N] "
-				"[--freeze-after MS] [--loop-interval-ms MS] [--fetch-max-age-ms MS]\n");
+				"[--freeze-after MS] [--loop-interval-ms MS] [--fetch-max-age-ms MS] "
+				"[--fetch-age-ms MS]\n");
 			return 2;
 		}
 	}
@@ -127,7 +131,7 @@ int main(int argc, char **argv)
 
 		if (freeze_after < 0 || t - t0 < freeze_after) {
 			s->loop_tick = t;
-			s->last_fetch_ok = t;
+			s->last_fetch_ok = t - fetch_age;
 			ticks++;
 		}
 		s->last_heartbeat = t - 1000;
