@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate, "check task files" },
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
+	{ "dashboard", cmd_dashboard, "write the static dashboard" },
 	{ "exec", cmd_exec, "run one script in a sandbox, print the result as JSON" },
 	{ "doctor", cmd_doctor, "show which isolation features this host supports" },
 };

@@ -1,0 +1,141 @@
+/*
+ * dashboard.c - dgrid dashboard: writes the static dashboard of a grid.
+ */
+#include "../common.h"
+#include "../config.h"
+#include "../dashboard.h"
+#include "../error.h"
+#include "../grid.h"
+#include "../log.h"
+#include "../store.h"
+#include "cmd.h"
+
+#include <getopt.h>
+#include <git2.h>
+
+static const char usage_text[] =
+	"usage: dgrid dashboard [--repo URL|DIR] --out DIR [options]\n"
+	"\n"
+	"Fetches the state repository and writes a static site into DIR:\n"
+	"index.html (one self-contained page), status.json (the same data for\n"
+	"machines) and results/ (copies of the results the page links to).\n"
+	"\n"
+	"  --repo URL|DIR   state repository (default: $DGRID_REPO_URL)\n"
+	"  --out DIR        output directory, created if missing\n"
+	"  --title TEXT     page title (default: dgrid)\n"
+	"  --recent N       results listed (default 50)\n"
+	"  --queue N        queue entries listed (default 200)\n"
+	"  -h, --help       this text\n";
+
+int cmd_dashboard(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "title", required_argument, NULL, 't' },
+		{ "recent", required_argument, NULL, 'n' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dg_dashboard_opts dopts = DG_DASHBOARD_OPTS_INIT;
+	struct dg_store_opts sopts;
+	struct dg_strbuf err = DG_STRBUF_INIT, shown = DG_STRBUF_INIT;
+	struct dg_config cfg;
+	struct dg_store *store = NULL;
+	struct dg_grid grid;
+	bool loaded = false;
+	unsigned n;
+	int c, ret = 2;
+
+	if (dg_config_from_env(&cfg, &err) < 0) {
+		fprintf(stderr, "error: %s\n", err.buf);
+		goto out;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			cfg.repo_url = optarg;
+			break;
+		case 'o':
+			dopts.out_dir = optarg;
+			break;
+		case 't':
+			dopts.title = optarg;
+			break;
+		case 'n':
+		case 'q':
+			if (dg_parse_uint(&n, c == 'n' ? "--recent" : "--queue", optarg,
+					  1, 100000, &err) < 0) {
+				fprintf(stderr, "error: %s\n", err.buf);
+				goto out;
+			}
+			if (c == 'n')
+				dopts.recent_max = n;
+			else
+				dopts.queue_max = n;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			ret = 0;
+			goto out;
+		case ':':
+			fprintf(stderr, "error: option '%s' needs a value\n", argv[optind - 1]);
+			fputs(usage_text, stderr);
+			goto out;
+		default:
+			fprintf(stderr, "error: unknown option '%s'\n", argv[optind - 1]);
+			fputs(usage_text, stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
+		fputs(usage_text, stderr);
+		goto out;
+	}
+	if (!cfg.repo_url) {
+		fprintf(stderr, "error: no repository: give --repo or set DGRID_REPO_URL\n");
+		goto out;
+	}
+	if (!dopts.out_dir) {
+		fprintf(stderr, "error: no output directory: give --out DIR\n");
+		goto out;
+	}
+	ret = 1;
+	dg_redact(&shown, cfg.repo_url);
+	dopts.repo = shown.buf;
+	/*
+	 * libgit2 caches no tree over 4 KiB by default, so each of the many
+	 * reads under tasks/completed/ would parse that whole directory again
+	 * (quadratic: 25 s for 10,000 results). Let it keep big trees.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)256 << 20);
+	dg_config_store_opts(&cfg, &sopts, "dashboard");
+	if (dg_store_open(&store, &sopts) < 0 || dg_store_fetch(store) < 0) {
+		dg_log(DG_LOG_ERROR, "event=fetch_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
+		goto out;
+	}
+	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS | DG_GRID_LOAD_RESULTS) < 0) {
+		dg_log(DG_LOG_ERROR, "event=load_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
+		goto out;
+	}
+	loaded = true;
+	if (dg_dashboard_write(&grid, &dopts) < 0) {
+		fprintf(stderr, "error: cannot write the dashboard: %s\n", dg_error_last());
+		goto out;
+	}
+	dg_log(DG_LOG_INFO, "event=dashboard_written out=%s nodes=%zu queue=%zu running=%zu "
+	       "completed=%zu failed=%zu", dopts.out_dir, grid.nodes_nr, grid.queue.nr,
+	       grid.running.nr, grid.completed.nr, grid.failed.nr);
+	ret = 0;
+out:
+	if (loaded)
+		dg_grid_release(&grid);
+	dg_store_free(store);
+	dg_strbuf_release(&err);
+	dg_strbuf_release(&shown);
+	return ret;
+}
