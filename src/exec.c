@@ -230,12 +230,18 @@ int dg_job_service(struct dg_job *job)
 		    &job->res.stderr_truncated);
 	now = dg_now_ms();
 	if (!job->exited) {
-		if (now >= job->deadline_ms && !job->res.timed_out) {
+		/*
+		 * Exit first: a caller that was away past the deadline (a slow
+		 * push) must not turn a task that finished in time into a timeout.
+		 */
+		if (!pid_exited(job)) {
+			if (now < job->deadline_ms || job->res.timed_out)
+				return 0;
 			job->res.timed_out = true;
 			kill_job(job);
+			if (!pid_exited(job))
+				return 0;
 		}
-		if (!pid_exited(job))
-			return 0;
 		/*
 		 * The main process is a zombie until we reap it, so its pid
 		 * (and process group) cannot be reused while we kill the rest.

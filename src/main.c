@@ -61,6 +61,12 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name))
 			continue;
 		git_libgit2_init();
+		/*
+		 * libgit2 caches no tree above 4 KiB by default, so every read
+		 * in a large tasks/ directory re-parsed it: quadratic. Trees
+		 * are what we read most; let them stay cached.
+		 */
+		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)256 << 20);
 		ret = commands[i].fn(argc - 1, argv + 1);
 		git_libgit2_shutdown();
 		return ret;

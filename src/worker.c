@@ -7,6 +7,7 @@
  */
 #include "error.h"
 #include "grid.h"
+#include "http.h"
 #include "log.h"
 #include "reaper.h"
 #include "version.h"
@@ -224,12 +225,21 @@ static bool grid_drained(struct worker *w)
 static int network_turn(struct worker *w, bool local)
 {
 	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty;
+	bool reporting = w->pending_nr || w->requeue_nr;
 	int ret;
 
-	if (!local && (ret = dg_store_fetch(w->store)) < 0)
-		return ret;
-	if (!local)
+	/*
+	 * With results to report right after our own push, skip the fetch and
+	 * push optimistically on the tip we made: if somebody else pushed in
+	 * between, libgit2 sees it in the push's ref advertisement, refuses
+	 * before sending anything, and the transaction fetches and retries.
+	 * Looking for work needs a fresh tip.
+	 */
+	if (!local && !(reporting && w->tip_is_ours)) {
+		if ((ret = dg_store_fetch(w->store)) < 0)
+			return ret;
 		w->snap.last_fetch_ok = dg_wall_ms();
+	}
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return 0;
@@ -264,7 +274,11 @@ static int loop(struct worker *w, int sigfd)
 			want_step = true;
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
-			if (ret < 0) {
+			if (ret == DG_ECONFLICT) {
+				/* lost a few races in a row: not a fault, try again soon */
+				net_retry_at = now + arc4random_uniform(60);
+				dg_log(DG_LOG_DEBUG, "node=%s event=contention", w->me);
+			} else if (ret < 0) {
 				w->net_failures++;
 				net_retry_at = now + net_backoff_ms(w->net_failures);
 				dg_log(DG_LOG_WARNING, "node=%s event=remote-error failures=%u retry_in_ms=%lld error=\"%s\"",
@@ -293,6 +307,8 @@ static int loop(struct worker *w, int sigfd)
 				dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w->me, dg_error_last());
 		}
 		dg_worker_snapshot(w, state_of(w));
+		if (w->http)
+			dg_http_publish(w->http, &w->snap);
 
 		if (w->stopping && !w->jobs_nr && !w->pending_nr && !w->requeue_nr)
 			return 0;
@@ -341,7 +357,8 @@ static int until_reachable(struct worker *w, int sigfd, int (*fn)(struct worker 
 {
 	for (unsigned failures = 0;; failures++) {
 		int ret = fn(w);
-		if (ret != DG_ENET)
+		/* a busy branch is no reason to give up starting either */
+		if (ret != DG_ENET && ret != DG_ECONFLICT)
 			return ret;
 		int64_t wait = net_backoff_ms(failures);
 		dg_log(DG_LOG_WARNING, "node=%s event=remote-error step=%s retry_in_ms=%lld error=\"%s\"",
@@ -398,6 +415,13 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	}
 	dg_config_store_opts(&opts->cfg, &so, w.me);
 	so.author = w.me;
+	/*
+	 * Few, quick retries inside one transaction: the loop must get back
+	 * to its tasks, and a long backoff hands the branch to whichever
+	 * worker happens to be pushing back to back.
+	 */
+	so.max_attempts = 4;
+	so.backoff_max_ms = 40;
 	if ((ret = dg_store_open(&w.store, &so)) < 0)
 		goto out;
 	spool_dir = spool_dir_for(opts, w.me);
@@ -406,6 +430,17 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	if ((ret = dg_spool_load(&w.spool, &w.pending, &w.pending_nr)) < 0)
 		goto out;
 	w.pending_alloc = w.pending_nr;
+	if (opts->http && *opts->http) {
+		unsigned hb = opts->cfg.heartbeat_interval ? opts->cfg.heartbeat_interval : w.policy.heartbeat_interval;
+		if ((ret = dg_http_start(&w.http, opts->http, w.me)) < 0) {
+			dg_error_prefix("cannot serve the status page on '%s' (--http, DGRID_HTTP)", opts->http);
+			goto out;
+		}
+		/* a busy worker may not fetch for long; its heartbeats reach the remote too */
+		dg_http_set_health(w.http, DG_HTTP_LOOP_INTERVAL_MS,
+				   hb * 3000u > DG_HTTP_FETCH_MAX_AGE_MS ? hb * 3000u : DG_HTTP_FETCH_MAX_AGE_MS);
+		dg_log(DG_LOG_INFO, "node=%s event=http-listening port=%u", w.me, dg_http_port(w.http));
+	}
 	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0)
 		goto out;
 	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0)
@@ -438,6 +473,11 @@ out:
 	for (size_t i = 0; i < w.requeue_nr; i++)
 		free(w.requeue[i]);
 	free(w.requeue);
+	if (w.http) {
+		dg_worker_snapshot(&w, "stopped");
+		dg_http_publish(w.http, &w.snap);
+		dg_http_stop(w.http);
+	}
 	dg_spool_release(&w.spool);
 	free(spool_dir);
 	dg_store_free(w.store);

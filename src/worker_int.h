@@ -40,6 +40,7 @@ struct worker {
 	bool need_adopt;              /* look for claims of ours we do not run */
 	bool queue_seen_empty;        /* the last step found nothing to claim */
 	char last_step_tip[41];       /* tip at the last step with nothing to do */
+	bool tip_is_ours;             /* the known tip is the commit we pushed last */
 
 	int64_t next_step;            /* monotonic ms */
 	int64_t next_heartbeat;

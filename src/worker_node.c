@@ -184,8 +184,10 @@ int dg_worker_heartbeat(struct worker *w, const char *state)
 	ret = dg_store_put_side(w->store, ref, DG_HEARTBEAT_PATH, text, strlen(text));
 	free(text);
 	json_decref(doc);
-	if (ret == 0)
+	if (ret == 0) {
 		w->snap.last_heartbeat = dg_wall_ms();
+		w->snap.last_fetch_ok = w->snap.last_heartbeat;   /* the remote answered */
+	}
 	return ret;
 }
 

@@ -351,6 +351,7 @@ int dg_worker_step(struct worker *w)
 	ret = dg_store_transact(w->store, step_fn, &s, &st);
 	w->snap.txn_retries += st.rejected;
 	w->snap.pushes_rejected += st.rejected;
+	w->tip_is_ours = ret == 0 && st.committed;
 	if (ret < 0) {
 		/* a push may have landed before the error: look for our claims next time */
 		w->need_adopt = true;

@@ -107,12 +107,6 @@ int cmd_dashboard(int argc, char **argv)
 	ret = 1;
 	dg_redact(&shown, cfg.repo_url);
 	dopts.repo = shown.buf;
-	/*
-	 * libgit2 caches no tree over 4 KiB by default, so each of the many
-	 * reads under tasks/completed/ would parse that whole directory again
-	 * (quadratic: 25 s for 10,000 results). Let it keep big trees.
-	 */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)256 << 20);
 	dg_config_store_opts(&cfg, &sopts, "dashboard");
 	if (dg_store_open(&store, &sopts) < 0 || dg_store_fetch(store) < 0) {
 		dg_log(DG_LOG_ERROR, "event=fetch_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
