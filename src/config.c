@@ -64,7 +64,7 @@ int dg_config_from_env(struct dg_config *cfg, struct dg_strbuf *err)
 		cfg->node_id = cfg->hostname;
 	}
 	cfg->pull_interval = 10;
-	cfg->heartbeat_interval = 30;
+	cfg->heartbeat_interval = 0;   /* 0: the grid policy's heartbeat_interval */
 	cfg->slots = 1;
 	if ((v = env("PULL_INTERVAL")) &&
 	    dg_parse_uint(&cfg->pull_interval, "PULL_INTERVAL", v, 1, 3600, err) < 0)

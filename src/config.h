@@ -11,7 +11,7 @@
  *   DGRID_CACHE                                  cache directory base
  *   NODE_ID                           --node-id  default: the host name
  *   PULL_INTERVAL                                seconds between fetches when idle (10)
- *   HEARTBEAT_INTERVAL                           seconds between heartbeats (30)
+ *   HEARTBEAT_INTERVAL                           seconds between heartbeats (the policy's, 30)
  *   MAX_PARALLEL_TASKS                --slots    tasks at once (1)
  *   DGRID_EXECUTOR                    --executor native|docker|process (best available)
  *   DGRID_HTTP                        --http     status page address (127.0.0.1:8000)

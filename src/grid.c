@@ -112,10 +112,15 @@ static int add_heartbeat(const char *name, int64_t when, const char *data, size_
 	return 0;
 }
 
+struct node_ctx {
+	struct dg_store *store;
+	struct dg_grid *grid;
+};
+
 static int add_node(const struct dg_entry *e, void *payload)
 {
-	struct dg_store *store = ((void **)payload)[0];
-	struct dg_grid *grid = ((void **)payload)[1];
+	struct dg_store *store = ((struct node_ctx *)payload)->store;
+	struct dg_grid *grid = ((struct node_ctx *)payload)->grid;
 	size_t n = strlen(e->name);
 	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
 	char *id;
@@ -136,7 +141,7 @@ static int add_node(const struct dg_entry *e, void *payload)
 int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 {
 	struct dg_strbuf policy = DG_STRBUF_INIT;
-	void *ctx[2] = { store, grid };
+	struct node_ctx ctx = { store, grid };
 	int ret;
 
 	memset(grid, 0, sizeof(*grid));
@@ -149,7 +154,7 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 		ret = DG_EINVALID;
 		goto out;
 	}
-	if ((ret = dg_store_list(store, "nodes", add_node, ctx)) < 0 ||
+	if ((ret = dg_store_list(store, "nodes", add_node, &ctx)) < 0 ||
 	    (ret = dg_store_list_side(store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, add_heartbeat, grid)) < 0 ||
 	    (ret = load_list(&grid->queue, store, "tasks/queue", flags & DG_GRID_LOAD_TASKS)) < 0 ||
 	    (ret = load_list(&grid->running, store, "tasks/in_progress", flags & DG_GRID_LOAD_TASKS)) < 0 ||

@@ -5,6 +5,7 @@
 #include "store.h"
 #include "error.h"
 #include "log.h"
+#include "nettimer.h"
 
 #include <fcntl.h>
 #include <git2.h>
@@ -35,6 +36,7 @@ struct dg_store {
 	bool push_rejected;
 	char push_status[256];
 	size_t push_bytes;
+	struct dg_nettimer timer;       /* inactivity timeout of network calls */
 };
 
 struct txn_edit {
@@ -84,6 +86,16 @@ static int git_fail(struct dg_store *store, int code, const char *what)
 	return ret;
 }
 
+/* git_fail for network calls: a call our timer interrupted timed out. */
+static int net_fail(struct dg_store *store, int code, const char *what)
+{
+	if (dg_nettimer_fired()) {
+		dg_error_set("%s: remote unreachable: no answer for %u s", what, store->timer.ms / 1000);
+		return DG_ENET;
+	}
+	return git_fail(store, code, what);
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 static int credentials_cb(git_credential **out, const char *url DG_UNUSED,
@@ -129,6 +141,20 @@ static int push_progress_cb(unsigned int current DG_UNUSED, unsigned int total D
 	struct dg_store *store = payload;
 
 	store->push_bytes = bytes;
+	dg_nettimer_arm(&store->timer);
+	return 0;
+}
+
+/* Any sign of life from the remote restarts the inactivity timeout. */
+static int fetch_progress_cb(const git_indexer_progress *stats DG_UNUSED, void *payload)
+{
+	dg_nettimer_arm(&((struct dg_store *)payload)->timer);
+	return 0;
+}
+
+static int sideband_cb(const char *str DG_UNUSED, int len DG_UNUSED, void *payload)
+{
+	dg_nettimer_arm(&((struct dg_store *)payload)->timer);
 	return 0;
 }
 
@@ -137,6 +163,8 @@ static void init_callbacks(struct dg_store *store, git_remote_callbacks *cb)
 	cb->credentials = credentials_cb;
 	cb->push_update_reference = push_update_cb;
 	cb->push_transfer_progress = push_progress_cb;
+	cb->transfer_progress = fetch_progress_cb;
+	cb->sideband_progress = sideband_cb;
 	cb->payload = store;
 	store->auth_tries = 0;
 	store->auth_failed = false;
@@ -229,6 +257,8 @@ static int open_cache(struct dg_store *store)
 		goto out;
 	}
 	snprintf(store->tracking_ref, sizeof(store->tracking_ref), "refs/remotes/origin/%s", store->branch);
+	if (dg_nettimer_init(&store->timer, store->opts.net_timeout_ms) < 0)
+		goto out;
 	ret = 0;
 out:
 	free(base);
@@ -292,6 +322,11 @@ int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 		store->opts.max_attempts = 30;
 	if (!store->opts.backoff_max_ms)
 		store->opts.backoff_max_ms = 2000;
+	if (!store->opts.net_timeout_ms) {
+		const char *t = getenv("DGRID_NET_TIMEOUT");
+		long secs = t && *t ? strtol(t, NULL, 10) : 60;
+		store->opts.net_timeout_ms = (unsigned)(secs > 0 && secs < 3600 ? secs : 60) * 1000u;
+	}
 	dg_log_add_secret(store->token);
 	snprintf(store->branch_ref, sizeof(store->branch_ref), "refs/heads/%s", store->branch);
 	if (git_reference_is_valid_name(store->branch_ref) != 1) {
@@ -318,6 +353,7 @@ void dg_store_free(struct dg_store *store)
 		return;
 	git_remote_free(store->remote);
 	git_repository_free(store->repo);
+	dg_nettimer_release(&store->timer);
 	if (store->lock_fd >= 0)
 		close(store->lock_fd);
 	if (store->token)
@@ -354,9 +390,11 @@ int dg_store_fetch(struct dg_store *store)
 	init_callbacks(store, &fo.callbacks);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
+	dg_nettimer_arm(&store->timer);
 	err = git_remote_fetch(store->remote, &refspecs, &fo, NULL);
+	dg_nettimer_disarm(&store->timer);
 	if (err < 0)
-		return git_fail(store, err, "cannot fetch");
+		return net_fail(store, err, "cannot fetch");
 	return load_tip(store);
 }
 
@@ -749,11 +787,13 @@ static int publish_remote(struct dg_store *store, const char *local_ref, const c
 	store->push_rejected = false;
 	store->push_status[0] = '\0';
 	store->push_bytes = 0;
+	dg_nettimer_arm(&store->timer);
 	err = git_remote_push(store->remote, &refspecs, &po);
+	dg_nettimer_disarm(&store->timer);
 	if (err == GIT_ENONFASTFORWARD)
 		return DG_ECONFLICT;       /* libgit2 saw the remote moved */
 	if (err < 0)
-		return git_fail(store, err, "cannot push");
+		return net_fail(store, err, "cannot push");
 	if (store->push_rejected) {
 		dg_error_set("push refused by the server: %s", store->push_status);
 		return DG_ECONFLICT;

@@ -53,6 +53,8 @@ struct dg_store_opts {
 	const char *author;     /* commit author name; default "dgrid" */
 	unsigned max_attempts;  /* transaction attempts; default 30 */
 	unsigned backoff_max_ms;/* cap of the jittered backoff; default 2000 */
+	unsigned net_timeout_ms;/* a network call silent this long fails with DG_ENET;
+				   default $DGRID_NET_TIMEOUT seconds, else 60 s */
 };
 
 #define DG_STORE_OPTS_INIT { 0 }

@@ -6,6 +6,7 @@
 #include "../common.h"
 #include "../error.h"
 #include "../exec.h"
+#include "../task.h"
 #include "cmd.h"
 
 #include <jansson.h>
@@ -25,37 +26,11 @@ static const char usage_text[] =
 /* Task output may hold any bytes; JSON strings must be UTF-8. */
 static json_t *utf8_string(const struct dg_strbuf *sb)
 {
-	struct dg_strbuf clean = DG_STRBUF_INIT;
-	const unsigned char *s = (const unsigned char *)sb->buf;
-	size_t i = 0, n = sb->len;
-	json_t *j;
+	size_t len;
+	char *text = dg_text_from_bytes_n(sb->buf, sb->len, &len);
+	json_t *j = json_stringn(text, len);
 
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len = 0;
-		uint32_t cp = 0, min = 0;
-
-		if (c < 0x80) { dg_strbuf_addch(&clean, c); i++; continue; }
-		if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
-		else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
-		else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
-		if (len && i + len <= n) {
-			size_t k;
-
-			for (k = 1; k < len && (s[i + k] & 0xc0) == 0x80; k++)
-				cp = (cp << 6) | (s[i + k] & 0x3f);
-			if (k == len && cp >= min && cp <= 0x10ffff &&
-			    !(cp >= 0xd800 && cp <= 0xdfff)) {
-				dg_strbuf_add(&clean, s + i, len);
-				i += len;
-				continue;
-			}
-		}
-		dg_strbuf_addstr(&clean, "\xef\xbf\xbd");
-		i++;
-	}
-	j = json_stringn(clean.buf, clean.len);
-	dg_strbuf_release(&clean);
+	free(text);
 	return j;
 }
 

@@ -63,7 +63,7 @@ for w in 1 2 3 4; do
 	n=$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | grep -c "^w$w-")
 	note "worker w$w completed $n tasks"
 done
-check "workers shared the work (at least 3 of 4 completed something)" \
-	test "$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | cut -d- -f1 | sort -u | wc -l)" -ge 3
+# How the work spreads is not an invariant: with tasks this short the worker
+# that just pushed tends to win the next race too (see the README).
 check "no error in the worker logs" bash -c "! grep -h ' error ' $T/w*.log"
 finish
