@@ -86,6 +86,8 @@ struct demo {
 	size_t ex_nr, ex_alloc;
 	pid_t workers[MAX_WORKERS];
 	unsigned workers_nr;
+	unsigned http_port;      /* worker 1's status page, 0 when none */
+	bool http_announced;
 };
 
 static int64_t now_ms(void)
@@ -598,12 +600,29 @@ static int start_workers(struct demo *d, unsigned n, const char *executor)
 			return 1;
 		}
 		d->workers_nr = i + 1;
-		printf("started %s (pid %d)%s%s\n", node, (int)d->workers[i],
-		       strcmp(http, "off") ? ", status page http://" : "",
-		       strcmp(http, "off") ? http : "");
+		printf("started %s (pid %d)\n", node, (int)d->workers[i]);
 	}
+	d->http_port = port;
 	printf("worker logs: %s/logs/\n", d->abs_dir);
 	return 0;
+}
+
+/* Does something listen on 127.0.0.1:port? */
+static bool port_answers(unsigned port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
 }
 
 /* Waits for the workers to drain the grid; 0 ok, 1 on timeout or failure. */
@@ -644,6 +663,12 @@ static int watch(struct demo *d, int64_t deadline, int64_t start)
 		}
 		if (!alive)
 			return bad;
+		/* announced only once it answers: the page lives as long as worker 1 */
+		if (d->http_port && !d->http_announced && d->workers[0] > 0 &&
+		    port_answers(d->http_port)) {
+			printf("demo-worker-1's status page: http://127.0.0.1:%u/\n", d->http_port);
+			d->http_announced = true;
+		}
 		if (now >= deadline) {
 			fprintf(stderr, "error: the demo did not finish within its time limit "
 				"(--timeout); stopping the workers. Their logs are in %s/logs/\n",
