@@ -75,9 +75,11 @@ demo: $(BUILD)/dgrid
 	$(BUILD)/dgrid demo
 
 install: $(BUILD)/dgrid
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/dgrid/examples
 	install -m 0755 $(BUILD)/dgrid $(DESTDIR)$(PREFIX)/bin/dgrid
 	install -m 0644 doc/dgrid.1 $(DESTDIR)$(PREFIX)/share/man/man1/dgrid.1
+	install -m 0644 examples/*.json examples/README.md $(DESTDIR)$(PREFIX)/share/dgrid/examples/
 
 clean:
 	rm -rf build build-asan build-fuzz dgrid

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "dashboard", cmd_dashboard, "write the static dashboard" },
 	{ "exec", cmd_exec, "run one script in a sandbox, print the result as JSON" },
 	{ "doctor", cmd_doctor, "show which isolation features this host supports" },
+	{ "demo", cmd_demo, "run a complete local grid on the example tasks" },
 };
 
 static void usage(FILE *to)
