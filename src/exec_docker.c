@@ -287,6 +287,9 @@ static int docker_spawn(struct dg_job *job, const char *script)
 		dg_child_reset_signals();
 		if (dg_child_arrange_fds(fds, 4) < 0)
 			dg_child_fail(rep[1], "arrange fds", errno);
+		/* dup2 cleared close-on-exec; exec must close the report pipe */
+		if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+			dg_child_fail(3, "set close-on-exec", errno);
 		setsid();
 		execvp("docker", cmd.argv);
 		dg_child_fail(3, "execvp docker", errno);
