@@ -44,10 +44,11 @@ dx code 'exit 42'
 check_eq "the exit status passes through" "42 0 false" \
 	"$(jf code exit_code) $(jf code term_signal) $(jf code killed)"
 
-# no cgroup of ours stays behind (below our own cgroup: other dgrid
-# processes on this machine have theirs)
-own_mem=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
-own_pids=$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup)
-check_eq "job cgroups are removed" "" \
-	"$(find "/sys/fs/cgroup/memory$own_mem" "/sys/fs/cgroup/pids$own_pids" -maxdepth 1 -name "dgrid-*" -type d 2>/dev/null | head -3)"
+# no cgroup of ours stays behind: they are named dgrid-<pid>-<n>, and other
+# dgrid processes on this machine may have theirs
+"$DGRID" exec --executor native --timeout 1 'sleep 1 & sleep 5' >/dev/null 2>&1 &
+pid=$!
+wait $pid
+check_eq "job cgroups are removed, after a timeout too" "" \
+	"$(find /sys/fs/cgroup -maxdepth 5 -name "dgrid-$pid-*" -type d 2>/dev/null | head -3)"
 finish
