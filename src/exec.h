@@ -74,7 +74,11 @@ struct dg_executor {
 	int (*spawn)(struct dg_job *job, const char *script);
 	/* Kills every process the job started (idempotent). */
 	void (*kill)(struct dg_job *job);
-	/* After the job ended: removes cgroups, containers, temporary files. */
+	/*
+	 * After the job ended and was reaped: removes cgroups, containers,
+	 * temporary files. May replace job->wait_status with the status the
+	 * script itself had (native: the PID-1 reaper reports it).
+	 */
 	void (*cleanup)(struct dg_job *job);
 };
 
@@ -107,7 +111,11 @@ int dg_job_start(struct dg_job **out, const struct dg_executor *ex,
 		 const char *script, const struct dg_exec_limits *limits);
 /* Fills up to max pollfds the caller should wait on; returns how many. */
 size_t dg_job_pollfds(struct dg_job *job, struct pollfd *fds, size_t max);
-/* Monotonic milliseconds (dg_now_ms) at which the job will be killed. */
+/*
+ * Monotonic milliseconds (dg_now_ms) at which the job will be killed; once
+ * the main process ended, the end of the short drain of its pipes (so a
+ * loop that polls until this deadline always comes back in time).
+ */
 int64_t dg_job_deadline(const struct dg_job *job);
 /* Non-blocking: reads output, enforces the deadline, reaps. 1 when finished. */
 int dg_job_service(struct dg_job *job);

@@ -25,6 +25,30 @@ struct docker_job {
 	char name[48];
 };
 
+/* What the docker client needs of the worker's environment; no tokens. */
+static const char *const client_env[] = {
+	"PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT",
+	"DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "XDG_RUNTIME_DIR",
+};
+
+/* Pointers into environ (borrowed), NULL-terminated. */
+static void client_envp(char **envp, size_t max)
+{
+	size_t n = 0;
+
+	for (char **e = environ; *e && n + 1 < max; e++) {
+		for (size_t i = 0; i < DG_ARRAY_SIZE(client_env); i++) {
+			size_t len = strlen(client_env[i]);
+
+			if (!strncmp(*e, client_env[i], len) && (*e)[len] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+		}
+	}
+	envp[n] = NULL;
+}
+
 static void add(struct dg_docker_cmd *cmd, const char *s)
 {
 	DG_ALLOC_GROW(cmd->argv, cmd->argc + 2, cmd->alloc);
@@ -134,9 +158,11 @@ static int run_bounded(char *const argv[], struct dg_strbuf *out, int ms)
 {
 	int pfd[2] = { -1, -1 }, devnull, st = 0, ret = DG_ERROR;
 	int64_t end = dg_now_ms() + ms;
+	char *envp[DG_ARRAY_SIZE(client_env) + 1];
 	sigset_t saved;
 	pid_t pid;
 
+	client_envp(envp, DG_ARRAY_SIZE(envp));
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || pipe2(pfd, O_CLOEXEC) < 0)
 		goto out;
@@ -149,7 +175,7 @@ static int run_bounded(char *const argv[], struct dg_strbuf *out, int ms)
 		if (dg_child_arrange_fds(fds, 3) < 0)
 			_exit(127);
 		setpgid(0, 0);
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}
 	dg_restore_signals(&saved);
@@ -263,8 +289,11 @@ static int docker_spawn(struct dg_job *job, const char *script)
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int devnull = -1, ret = DG_ERROR;
 	unsigned char rnd[8];
+	char *envp[DG_ARRAY_SIZE(client_env) + 1];
 	sigset_t saved;
 	pid_t pid;
+
+	client_envp(envp, DG_ARRAY_SIZE(envp));
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		dg_error_set("cannot name the container: %s", strerror(errno));
@@ -287,9 +316,12 @@ static int docker_spawn(struct dg_job *job, const char *script)
 		dg_child_reset_signals();
 		if (dg_child_arrange_fds(fds, 4) < 0)
 			dg_child_fail(rep[1], "arrange fds", errno);
+		/* dup2 cleared close-on-exec; exec must close the report pipe */
+		if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+			dg_child_fail(3, "set close-on-exec", errno);
 		setsid();
-		execvp("docker", cmd.argv);
-		dg_child_fail(3, "execvp docker", errno);
+		execvpe("docker", cmd.argv, envp);
+		dg_child_fail(3, "execvpe docker", errno);
 	}
 	dg_restore_signals(&saved);
 	if (pid < 0) {
