@@ -127,6 +127,14 @@ void dg_job_finish(struct dg_job *job, struct dg_exec_result *res);
 int dg_exec_run(const struct dg_executor *ex, const char *script,
 		const struct dg_exec_limits *limits, struct dg_exec_result *res);
 
+/*
+ * Fills a task result's status, exit code, reason, output and flags from
+ * an executor's outcome (defined in exec_result.c).
+ */
+struct dg_result;
+void dg_result_from_exec(struct dg_result *res, const struct dg_exec_result *er,
+			 unsigned timeout_seconds);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t dg_now_ms(void);
 

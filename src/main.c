@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "submit", cmd_submit, "validate and push tasks" },
 	{ "status", cmd_status, "show nodes, queue, running and results" },
 	{ "validate", cmd_validate, "check task files" },
+	{ "run", cmd_run, "run one task file here and print its result" },
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "dashboard", cmd_dashboard, "write the static dashboard" },

@@ -98,24 +98,10 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 		res.exit_code = -1;
 		snprintf(reason, sizeof(reason), "the executor could not start the task: %s", start_error);
 		dg_result_set_output(&res, "", 0, reason, strlen(reason));
-	} else {
-		res.exit_code = er->exit_code;
-		res.duration_ms = er->duration_ms;
-		res.stdout_truncated = er->stdout_truncated;
-		res.stderr_truncated = er->stderr_truncated;
-		if (er->timed_out) {
-			res.status = DG_RESULT_TIMEOUT;
-			snprintf(reason, sizeof(reason), "timed out after %u s", r->task.timeout_seconds);
-		} else if (er->output_limit) {
-			res.status = DG_RESULT_FAILED;
-			snprintf(reason, sizeof(reason), "killed: printed more than the output limit");
-		} else {
-			res.status = er->exit_code == 0 && !er->killed ? DG_RESULT_SUCCESS : DG_RESULT_FAILED;
-		}
-		dg_result_set_output(&res, er->out.buf, er->out.len, er->err.buf, er->err.len);
-	}
-	if (reason[0])
 		res.reason = dg_xstrdup(reason);
+	} else {
+		dg_result_from_exec(&res, er, r->task.timeout_seconds);
+	}
 	switch (res.status) {
 	case DG_RESULT_SUCCESS: w->snap.tasks_completed++; break;
 	case DG_RESULT_TIMEOUT: w->snap.tasks_timed_out++; break;
