@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_UNSHARE
@@ -143,4 +144,64 @@ static int rm_one(const char *path, const struct stat *st DG_UNUSED,
 void dg_rmtree(const char *path)
 {
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+int dg_child_io_open(struct dg_child_io *io)
+{
+	io->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (io->devnull < 0 || pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
+	    pipe2(io->rep, O_CLOEXEC) < 0) {
+		dg_error_set("cannot create the task's pipes: %s", strerror(errno));
+		return DG_ERROR;
+	}
+	return 0;
+}
+
+void dg_child_io_enter(struct dg_child_io *io)
+{
+	int fds[4] = { io->devnull, io->out[1], io->err[1], io->rep[1] };
+
+	if (dg_child_arrange_fds(fds, 4) < 0)
+		dg_child_fail(io->rep[1], "arrange fds", errno);
+	/*
+	 * dup2 cleared close-on-exec on the report pipe (fd 3): without it the
+	 * parent would wait for the task to end, and the task could write
+	 * into the report.
+	 */
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		dg_child_fail(3, "set close-on-exec", errno);
+}
+
+int dg_child_io_start(struct dg_child_io *io, struct dg_job *job, pid_t pid, const char *what)
+{
+	close(io->rep[1]);
+	io->rep[1] = -1;
+	if (dg_child_read_error(io->rep[0], what) < 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return DG_ERROR;
+	}
+	job->pid = pid;
+	job->out_fd = io->out[0];
+	job->err_fd = io->err[0];
+	io->out[0] = io->err[0] = -1;
+	fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+void dg_child_io_close(struct dg_child_io *io)
+{
+	for (int i = 0; i < 2; i++) {
+		if (io->out[i] >= 0)
+			close(io->out[i]);
+		if (io->err[i] >= 0)
+			close(io->err[i]);
+		if (io->rep[i] >= 0)
+			close(io->rep[i]);
+		io->out[i] = io->err[i] = io->rep[i] = -1;
+	}
+	if (io->devnull >= 0)
+		close(io->devnull);
+	io->devnull = -1;
 }

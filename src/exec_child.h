@@ -33,6 +33,33 @@ _Noreturn void dg_child_fail(int fd, const char *step, int err);
  */
 int dg_child_arrange_fds(const int *from, int n);
 
+/*
+ * The descriptors between a forked task and the worker: stdin /dev/null,
+ * stdout and stderr pipes, and the close-on-exec report pipe.
+ *
+ *   parent: dg_child_io_open(&io); block signals; pid = fork();
+ *   child:  dg_child_io_enter(&io);  ...  execve(...); dg_child_fail(3, ...)
+ *   parent: dg_child_io_start(&io, job, pid, "what")   (waits for exec)
+ *   always: dg_child_io_close(&io)
+ */
+struct dg_child_io {
+	int devnull;
+	int out[2], err[2], rep[2];
+};
+
+#define DG_CHILD_IO_INIT { -1, { -1, -1 }, { -1, -1 }, { -1, -1 } }
+
+int dg_child_io_open(struct dg_child_io *io);
+/* In the child: fds 0-3 as above, nothing else open; exits on failure. */
+void dg_child_io_enter(struct dg_child_io *io);
+/*
+ * In the parent after fork: waits for the child's exec report; on success
+ * hands the read ends (non-blocking) to job->out_fd/err_fd and sets
+ * job->pid; on failure reaps the child and returns DG_ERROR.
+ */
+int dg_child_io_start(struct dg_child_io *io, struct dg_job *job, pid_t pid, const char *what);
+void dg_child_io_close(struct dg_child_io *io);
+
 /* Default dispositions and an empty mask (fork happens with all blocked). */
 void dg_child_reset_signals(void);
 

@@ -286,8 +286,8 @@ static int docker_spawn(struct dg_job *job, const char *script)
 {
 	struct docker_job *dj = dg_xcalloc(1, sizeof(*dj));
 	struct dg_docker_cmd cmd = DG_DOCKER_CMD_INIT;
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int devnull = -1, ret = DG_ERROR;
+	struct dg_child_io io = DG_CHILD_IO_INIT;
+	int ret = DG_ERROR;
 	unsigned char rnd[8];
 	char *envp[DG_ARRAY_SIZE(client_env) + 1];
 	sigset_t saved;
@@ -302,23 +302,13 @@ static int docker_spawn(struct dg_job *job, const char *script)
 	snprintf(dj->name, sizeof(dj->name), DG_DOCKER_NAME_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	dg_docker_run_argv(&cmd, dg_docker_image(), dj->name, &job->limits, script);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    pipe2(rep, O_CLOEXEC) < 0) {
-		dg_error_set("cannot create the task's pipes: %s", strerror(errno));
+	if (dg_child_io_open(&io) < 0)
 		goto out;
-	}
 	dg_block_signals(&saved);
 	pid = fork();
 	if (pid == 0) {
-		int fds[4] = { devnull, out[1], err[1], rep[1] };
-
 		dg_child_reset_signals();
-		if (dg_child_arrange_fds(fds, 4) < 0)
-			dg_child_fail(rep[1], "arrange fds", errno);
-		/* dup2 cleared close-on-exec; exec must close the report pipe */
-		if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-			dg_child_fail(3, "set close-on-exec", errno);
+		dg_child_io_enter(&io);
 		setsid();
 		execvpe("docker", cmd.argv, envp);
 		dg_child_fail(3, "execvpe docker", errno);
@@ -328,30 +318,13 @@ static int docker_spawn(struct dg_job *job, const char *script)
 		dg_error_set("cannot fork the docker client: %s", strerror(errno));
 		goto out;
 	}
-	close(rep[1]);
-	rep[1] = -1;
-	if (dg_child_read_error(rep[0], "cannot start the docker client") < 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	if (dg_child_io_start(&io, job, pid, "cannot start the docker client") < 0)
 		goto out;
-	}
-	job->pid = pid;
-	job->out_fd = out[0];
-	job->err_fd = err[0];
-	out[0] = err[0] = -1;
-	fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
 	job->impl = dj;
 	dj = NULL;
 	ret = 0;
 out:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0) close(out[i]);
-		if (err[i] >= 0) close(err[i]);
-		if (rep[i] >= 0) close(rep[i]);
-	}
-	if (devnull >= 0)
-		close(devnull);
+	dg_child_io_close(&io);
 	dg_docker_cmd_release(&cmd);
 	free(dj);
 	return ret;

@@ -27,8 +27,8 @@ static int process_probe(struct dg_strbuf *why DG_UNUSED)
 static int process_spawn(struct dg_job *job, const char *script)
 {
 	struct process_job *pj = dg_xcalloc(1, sizeof(*pj));
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int devnull = -1, ret = DG_ERROR;
+	struct dg_child_io io = DG_CHILD_IO_INIT;
+	int ret = DG_ERROR;
 	char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
 	char *envp[] = { (char *)DG_TASK_PATH, pj->home, (char *)DG_TASK_LANG, NULL };
 	sigset_t saved;
@@ -41,28 +41,15 @@ static int process_spawn(struct dg_job *job, const char *script)
 		goto out;
 	}
 	snprintf(pj->home, sizeof(pj->home), "HOME=%s", pj->dir);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    pipe2(rep, O_CLOEXEC) < 0) {
-		dg_error_set("cannot create the task's pipes: %s", strerror(errno));
+	if (dg_child_io_open(&io) < 0)
 		goto out;
-	}
 	dg_block_signals(&saved);
 	pid = fork();
 	if (pid == 0) {
-		int fds[4] = { devnull, out[1], err[1], rep[1] };
 		const char *step;
 
 		dg_child_reset_signals();
-		if (dg_child_arrange_fds(fds, 4) < 0)
-			dg_child_fail(rep[1], "arrange fds", errno);
-		/*
-		 * dup2 cleared close-on-exec on the report pipe (fd 3): without
-		 * it the parent's read waits for the task to end, and the task
-		 * could write into the report.
-		 */
-		if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-			dg_child_fail(3, "close-on-exec", errno);
+		dg_child_io_enter(&io);
 		if (setsid() < 0)
 			dg_child_fail(3, "setsid", errno);
 		if (chdir(pj->dir) < 0)
@@ -77,32 +64,13 @@ static int process_spawn(struct dg_job *job, const char *script)
 		dg_error_set("cannot fork the task: %s", strerror(errno));
 		goto out;
 	}
-	close(rep[1]);
-	rep[1] = -1;
-	job->pid = pid;
-	job->impl = pj;
-	if (dg_child_read_error(rep[0], "cannot start the task") < 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		job->pid = -1;
-		job->impl = NULL;
+	if (dg_child_io_start(&io, job, pid, "cannot start the task") < 0)
 		goto out;
-	}
-	job->out_fd = out[0];
-	job->err_fd = err[0];
-	out[0] = err[0] = -1;
-	fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
+	job->impl = pj;
 	pj = NULL;
 	ret = 0;
 out:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0) close(out[i]);
-		if (err[i] >= 0) close(err[i]);
-		if (rep[i] >= 0) close(rep[i]);
-	}
-	if (devnull >= 0)
-		close(devnull);
+	dg_child_io_close(&io);
 	if (pj) {
 		if (pj->dir[0])
 			dg_rmtree(pj->dir);

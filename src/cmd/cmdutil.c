@@ -6,7 +6,9 @@
 #include "../log.h"
 #include "../strbuf.h"
 
+#include <dirent.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 int cmd_repo_config(struct dg_config *cfg, const char *repo_flag)
 {
@@ -67,4 +69,25 @@ int cmd_bad_option(int c, char **argv, const char *cmd)
 	else
 		fprintf(stderr, "error: unknown option '%s' (see 'dgrid %s --help')\n", opt, cmd);
 	return 2;
+}
+
+bool cmd_path_is_empty(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT;
+	if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+		return false;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
 }

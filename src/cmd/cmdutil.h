@@ -25,6 +25,9 @@ int cmd_repo_config(struct dg_config *cfg, const char *repo_flag);
  */
 int cmd_open_store(struct dg_store **out, const struct dg_config *cfg, bool fetch);
 
+/* Is path missing, or an empty directory? */
+bool cmd_path_is_empty(const char *path);
+
 /* Prints "error: <dg_error_last()>" with secrets masked; returns 1. */
 int cmd_fail(const char *what);
 

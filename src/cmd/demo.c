@@ -129,24 +129,6 @@ static int write_file(const char *path, const char *data)
 	return ret;
 }
 
-static bool dir_is_empty(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	bool empty = true;
-
-	if (!d)
-		return true;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = false;
-			break;
-		}
-	}
-	closedir(d);
-	return empty;
-}
-
 /* Makes DIR a fresh demo directory; prints and returns 1 on failure. */
 static int prepare_dir(struct demo *d)
 {
@@ -158,7 +140,7 @@ static int prepare_dir(struct demo *d)
 		fprintf(stderr, "error: cannot create '%s': %s\n", d->dir, strerror(errno));
 		goto out;
 	}
-	if (access(marker, F_OK) < 0 && !dir_is_empty(d->dir)) {
+	if (access(marker, F_OK) < 0 && !cmd_path_is_empty(d->dir)) {
 		fprintf(stderr, "error: '%s' is not empty and was not made by dgrid demo; "
 			"give another --dir\n", d->dir);
 		goto out;

@@ -104,28 +104,6 @@ out:
 	return ret;
 }
 
-/* Is path missing, or an empty directory? */
-static bool wants_new_repo(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	bool empty = true;
-
-	if (stat(path, &st) < 0)
-		return errno == ENOENT;
-	if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
-		return false;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = false;
-			break;
-		}
-	}
-	closedir(d);
-	return empty;
-}
-
 static int create_bare(const char *url, const char *branch)
 {
 	git_repository_init_options io;
@@ -136,7 +114,7 @@ static int create_bare(const char *url, const char *branch)
 
 	if (!strncmp(path, "file://", 7))
 		path += 7;
-	if (!wants_new_repo(path))
+	if (!cmd_path_is_empty(path))
 		return 0;
 	snprintf(head, sizeof(head), "%s", branch ? branch : "main");
 	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
