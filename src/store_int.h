@@ -1,0 +1,56 @@
+/*
+ * store_int.h - the inside of a store, shared by store.c (opening,
+ * fetching, publishing), store_read.c (reading trees and side refs) and
+ * store_txn.c (transactions). Nothing outside these three includes it.
+ */
+#ifndef DG_STORE_INT_H
+#define DG_STORE_INT_H
+
+#include "nettimer.h"
+#include "store.h"
+
+#include <git2.h>
+
+struct dg_store {
+	struct dg_store_opts opts;      /* strings below are owned copies */
+	char *url, *branch, *token, *username, *ssh_key, *author;
+	bool local;
+	git_repository *repo;           /* the cache, or the local repository itself */
+	git_remote *remote;             /* NULL for local */
+	char *cache_path;
+	int lock_fd;
+	char tracking_ref[256];         /* where the known tip lives */
+	char branch_ref[256];           /* refs/heads/<branch> */
+	git_oid tip;
+	bool has_tip;
+	char tip_hex[41];
+	/* per network operation */
+	unsigned auth_tries;
+	bool auth_failed;
+	bool push_rejected;
+	char push_status[256];
+	size_t push_bytes;
+	struct dg_nettimer timer;       /* inactivity timeout of network calls */
+};
+
+
+/* Records libgit2's last error (redacted) as ours; returns our code. */
+int store_git_fail(struct dg_store *store, int code, const char *what);
+/* store_git_fail for network calls: one our timer interrupted timed out. */
+int store_net_fail(struct dg_store *store, int code, const char *what);
+/* Reads the tracking ref into store->tip. */
+int store_load_tip(struct dg_store *store);
+/* The known tip's tree, NULL for an empty branch. */
+int store_tip_tree(struct dg_store *store, git_tree **out);
+int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, struct dg_strbuf *out);
+int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
+		    dg_list_cb cb, void *payload);
+/*
+ * Publishes commit as ref: with force, unconditionally; else only if the
+ * ref still is the known tip. DG_ECONFLICT when it moved.
+ */
+int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit, bool force);
+int store_publish_remote(struct dg_store *store, const char *local_ref, const char *remote_ref,
+			 const git_oid *commit, bool force);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * store_read.c - reading the known tip (files, directories, history), and
+ * the side refs that keep heartbeats out of the branch (writing and reading).
+ */
+#include "error.h"
+#include "log.h"
+#include "store_int.h"
+
+/* ---------------------------------------------------------------- reading */
+
+int store_tip_tree(struct dg_store *store, git_tree **out)
+{
+	git_commit *commit = NULL;
+	int err;
+
+	*out = NULL;
+	if (!store->has_tip)
+		return 0;
+	err = git_commit_lookup(&commit, store->repo, &store->tip);
+	if (!err)
+		err = git_commit_tree(out, commit);
+	git_commit_free(commit);
+	return err < 0 ? store_git_fail(store, err, "cannot read tip") : 0;
+}
+
+int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, struct dg_strbuf *out)
+{
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	int err, ret = DG_ERROR;
+
+	if (!tree || git_tree_entry_bypath(&entry, tree, path) < 0) {
+		dg_error_set("'%s' does not exist", path);
+		return DG_ENOTFOUND;
+	}
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+		dg_error_set("'%s' is not a file", path);
+		ret = DG_EINVALID;
+		goto out;
+	}
+	err = git_blob_lookup(&blob, store->repo, git_tree_entry_id(entry));
+	if (err < 0) {
+		ret = store_git_fail(store, err, "cannot read blob");
+		goto out;
+	}
+	dg_strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	ret = 0;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	return ret;
+}
+
+int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
+		     dg_list_cb cb, void *payload)
+{
+	git_tree_entry *entry = NULL;
+	git_tree *tree = NULL;
+	int ret = 0;
+
+	if (!root)
+		return 0;
+	if (dir && *dir) {
+		if (git_tree_entry_bypath(&entry, root, dir) < 0 ||
+		    git_tree_entry_type(entry) != GIT_OBJECT_TREE)
+			goto out;
+		if (git_tree_lookup(&tree, store->repo, git_tree_entry_id(entry)) < 0) {
+			ret = store_git_fail(store, -1, "cannot read directory");
+			goto out;
+		}
+	}
+	git_tree *walk = tree ? tree : root;
+	size_t n = git_tree_entrycount(walk);
+	for (size_t i = 0; i < n && !ret; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(walk, i);
+		git_filemode_t mode = git_tree_entry_filemode(e);
+		struct dg_entry de = {
+			.name = git_tree_entry_name(e),
+			.is_file = mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE,
+			.is_dir = mode == GIT_FILEMODE_TREE,
+			.size = 0,
+		};
+		if (de.is_file) {
+			/* the object header holds the size without inflating the blob */
+			git_odb *odb = NULL;
+			size_t len = 0;
+			git_object_t type;
+			if (!git_repository_odb(&odb, store->repo) &&
+			    !git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)))
+				de.size = len;
+			git_odb_free(odb);
+		}
+		ret = cb(&de, payload);
+	}
+out:
+	git_tree_free(tree);
+	git_tree_entry_free(entry);
+	return ret;
+}
+
+int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *out)
+{
+	git_tree *tree = NULL;
+	int ret = store_tip_tree(store, &tree);
+
+	if (!ret)
+		ret = store_tree_read(store, tree, path, out);
+	git_tree_free(tree);
+	return ret;
+}
+
+int dg_store_list(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload)
+{
+	git_tree *tree = NULL;
+	int ret = store_tip_tree(store, &tree);
+
+	if (!ret)
+		ret = store_tree_list(store, tree, dir, cb, payload);
+	git_tree_free(tree);
+	return ret;
+}
+
+int dg_store_history(struct dg_store *store, size_t max, dg_log_cb cb, void *payload)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	int ret = 0;
+
+	if (!store->has_tip)
+		return 0;
+	if (git_revwalk_new(&walk, store->repo) < 0 || git_revwalk_push(walk, &store->tip) < 0) {
+		ret = store_git_fail(store, -1, "cannot walk history");
+		goto out;
+	}
+	git_revwalk_sorting(walk, GIT_SORT_TIME);
+	for (size_t n = 0; n < max && !ret && !git_revwalk_next(&oid, walk); n++) {
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, store->repo, &oid) < 0)
+			break;
+		const char *summary = git_commit_summary(c);
+		ret = cb(git_commit_time(c), summary ? summary : "", payload);
+		git_commit_free(c);
+	}
+out:
+	git_revwalk_free(walk);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- side refs */
+
+int dg_store_put_side(struct dg_store *store, const char *name, const char *path,
+		      const void *data, size_t len)
+{
+	git_treebuilder *tb = NULL;
+	git_signature *sig = NULL;
+	git_tree *tree = NULL;
+	git_oid blob, tree_oid, commit;
+	char ref[300], local_ref[300];
+	int ret = DG_ERROR;
+
+	snprintf(ref, sizeof(ref), "refs/dgrid/%s", name);
+	snprintf(local_ref, sizeof(local_ref), "refs/remotes/dgrid/%s", name);
+	if (git_reference_is_valid_name(ref) != 1) {
+		dg_error_set("invalid side ref name '%s'", name);
+		return DG_EINVALID;
+	}
+	if (git_blob_create_from_buffer(&blob, store->repo, data, len) < 0 ||
+	    git_treebuilder_new(&tb, store->repo, NULL) < 0 ||
+	    git_treebuilder_insert(NULL, tb, path, &blob, GIT_FILEMODE_BLOB) < 0 ||
+	    git_treebuilder_write(&tree_oid, tb) < 0 ||
+	    git_tree_lookup(&tree, store->repo, &tree_oid) < 0 ||
+	    git_signature_now(&sig, store->author, "dgrid@localhost") < 0 ||
+	    git_commit_create(&commit, store->repo, NULL, sig, sig, NULL, name, tree, 0, NULL) < 0) {
+		ret = store_git_fail(store, -1, "cannot build side commit");
+		goto out;
+	}
+	if (store->local) {
+		ret = store_publish_local(store, ref, &commit, true);
+	} else {
+		ret = store_publish_remote(store, local_ref, ref, &commit, true);
+	}
+out:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_treebuilder_free(tb);
+	return ret;
+}
+
+struct side_walk {
+	struct dg_store *store;
+	const char *path;
+	size_t skip;               /* length of the ref prefix to strip */
+	dg_side_cb cb;
+	void *payload;
+};
+
+static int side_one(git_reference *ref, void *payload)
+{
+	struct side_walk *w = payload;
+	const char *name = git_reference_name(ref);
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	int ret = 0;
+
+	if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+	    !git_commit_lookup(&commit, w->store->repo, git_reference_target(ref)) &&
+	    !git_commit_tree(&tree, commit) &&
+	    !store_tree_read(w->store, tree, w->path, &data))
+		ret = w->cb(name + w->skip, git_commit_time(commit), data.buf, data.len, w->payload);
+	dg_strbuf_release(&data);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_reference_free(ref);
+	return ret;
+}
+
+int dg_store_list_side(struct dg_store *store, const char *prefix, const char *path,
+		       dg_side_cb cb, void *payload)
+{
+	const char *root = store->local ? "refs/dgrid/" : "refs/remotes/dgrid/";
+	char *pattern = dg_xasprintf("%s%s*", root, prefix);
+	struct side_walk w = { store, path, strlen(root), cb, payload };
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	int ret = 0;
+
+	if (git_reference_iterator_glob_new(&it, store->repo, pattern) < 0) {
+		free(pattern);
+		return store_git_fail(store, -1, "cannot list side refs");
+	}
+	while (!ret && !git_reference_next(&ref, it))
+		ret = side_one(ref, &w);
+	git_reference_iterator_free(it);
+	free(pattern);
+	return ret;
+}
+

@@ -1,0 +1,290 @@
+/*
+ * store_txn.c - transactions: edits queued in memory, one commit, published
+ * with compare-and-swap, re-run on a moved tip with jittered backoff.
+ */
+#include "error.h"
+#include "log.h"
+#include "store_int.h"
+
+#include <time.h>
+
+struct txn_edit {
+	char *path;
+	bool remove;
+	git_oid blob;
+};
+
+struct dg_txn {
+	struct dg_store *store;
+	git_tree *base;                 /* NULL for an empty branch */
+	struct txn_edit *edits;
+	size_t edits_nr, edits_alloc;
+	struct dg_strbuf message;
+	char base_hex[41];
+};
+
+/* ---------------------------------------------------------------- txn API */
+
+static struct txn_edit *find_edit(struct dg_txn *txn, const char *path)
+{
+	for (size_t i = txn->edits_nr; i-- > 0;) {
+		if (!strcmp(txn->edits[i].path, path))
+			return &txn->edits[i];
+	}
+	return NULL;
+}
+
+static struct txn_edit *add_edit(struct dg_txn *txn, const char *path)
+{
+	struct txn_edit *e = find_edit(txn, path);
+
+	if (e)
+		return e;
+	DG_ALLOC_GROW(txn->edits, txn->edits_nr + 1, txn->edits_alloc);
+	e = &txn->edits[txn->edits_nr++];
+	memset(e, 0, sizeof(*e));
+	e->path = dg_xstrdup(path);
+	return e;
+}
+
+int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out)
+{
+	struct txn_edit *e = find_edit(txn, path);
+	git_blob *blob = NULL;
+
+	if (!e)
+		return store_tree_read(txn->store, txn->base, path, out);
+	if (e->remove) {
+		dg_error_set("'%s' does not exist", path);
+		return DG_ENOTFOUND;
+	}
+	if (git_blob_lookup(&blob, txn->store->repo, &e->blob) < 0)
+		return store_git_fail(txn->store, -1, "cannot read blob");
+	dg_strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return 0;
+}
+
+static bool base_has(struct dg_txn *txn, const char *path)
+{
+	git_tree_entry *entry = NULL;
+	bool found = txn->base && git_tree_entry_bypath(&entry, txn->base, path) == 0;
+
+	git_tree_entry_free(entry);
+	return found;
+}
+
+bool dg_txn_exists(struct dg_txn *txn, const char *path)
+{
+	struct txn_edit *e = find_edit(txn, path);
+
+	return e ? !e->remove : base_has(txn, path);
+}
+
+int dg_txn_list(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload)
+{
+	return store_tree_list(txn->store, txn->base, dir, cb, payload);
+}
+
+int dg_txn_write(struct dg_txn *txn, const char *path, const void *data, size_t len)
+{
+	git_oid oid;
+	struct txn_edit *e;
+
+	if (git_blob_create_from_buffer(&oid, txn->store->repo, data, len) < 0)
+		return store_git_fail(txn->store, -1, "cannot write blob");
+	e = add_edit(txn, path);
+	e->remove = false;
+	e->blob = oid;
+	return 0;
+}
+
+int dg_txn_remove(struct dg_txn *txn, const char *path)
+{
+	struct txn_edit *e = find_edit(txn, path);
+
+	if (e ? e->remove : !base_has(txn, path)) {
+		dg_error_set("'%s' does not exist", path);
+		return DG_ENOTFOUND;
+	}
+	e = add_edit(txn, path);
+	e->remove = true;
+	return 0;
+}
+
+void dg_txn_message(struct dg_txn *txn, const char *fmt, ...)
+{
+	va_list ap;
+
+	dg_strbuf_reset(&txn->message);
+	va_start(ap, fmt);
+	dg_strbuf_vaddf(&txn->message, fmt, ap);
+	va_end(ap);
+}
+
+const char *dg_txn_base(const struct dg_txn *txn)
+{
+	return txn->base_hex;
+}
+
+static void txn_release(struct dg_txn *txn)
+{
+	for (size_t i = 0; i < txn->edits_nr; i++)
+		free(txn->edits[i].path);
+	free(txn->edits);
+	git_tree_free(txn->base);
+	dg_strbuf_release(&txn->message);
+	memset(txn, 0, sizeof(*txn));
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static int make_commit(struct dg_store *store, struct dg_txn *txn, git_oid *out)
+{
+	git_tree_update *updates = NULL;
+	git_oid tree_oid;
+	git_tree *tree = NULL, *empty = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	const git_commit *parents[1];
+	int ret = DG_ERROR;
+
+	updates = dg_xcalloc(txn->edits_nr, sizeof(*updates));
+	for (size_t i = 0; i < txn->edits_nr; i++) {
+		updates[i].action = txn->edits[i].remove ? GIT_TREE_UPDATE_REMOVE : GIT_TREE_UPDATE_UPSERT;
+		updates[i].id = txn->edits[i].blob;
+		updates[i].filemode = GIT_FILEMODE_BLOB;
+		updates[i].path = txn->edits[i].path;
+	}
+	if (!txn->base) {
+		git_treebuilder *tb = NULL;
+		git_oid empty_oid;
+		if (git_treebuilder_new(&tb, store->repo, NULL) < 0 ||
+		    git_treebuilder_write(&empty_oid, tb) < 0 ||
+		    git_tree_lookup(&empty, store->repo, &empty_oid) < 0) {
+			git_treebuilder_free(tb);
+			ret = store_git_fail(store, -1, "cannot build empty tree");
+			goto out;
+		}
+		git_treebuilder_free(tb);
+	}
+	if (git_tree_create_updated(&tree_oid, store->repo, txn->base ? txn->base : empty,
+				    txn->edits_nr, updates) < 0 ||
+	    git_tree_lookup(&tree, store->repo, &tree_oid) < 0) {
+		ret = store_git_fail(store, -1, "cannot build tree");
+		goto out;
+	}
+	if (store->has_tip && git_commit_lookup(&parent, store->repo, &store->tip) < 0) {
+		ret = store_git_fail(store, -1, "cannot read tip commit");
+		goto out;
+	}
+	if (git_signature_now(&sig, store->author, "dgrid@localhost") < 0) {
+		ret = store_git_fail(store, -1, "cannot make signature");
+		goto out;
+	}
+	parents[0] = parent;
+	if (git_commit_create(out, store->repo, NULL, sig, sig, NULL,
+			      txn->message.len ? txn->message.buf : "dgrid: update",
+			      tree, parent ? 1 : 0, parents) < 0) {
+		ret = store_git_fail(store, -1, "cannot create commit");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(updates);
+	git_tree_free(tree);
+	git_tree_free(empty);
+	git_commit_free(parent);
+	git_signature_free(sig);
+	return ret;
+}
+
+static int publish(struct dg_store *store, const git_oid *commit)
+{
+	git_reference *r = NULL;
+	int ret;
+
+	if (store->local)
+		return store_publish_local(store, store->branch_ref, commit, false);
+	ret = store_publish_remote(store, "refs/dgrid-txn/branch", store->branch_ref, commit, false);
+	if (ret < 0)
+		return ret;
+	/* the remote now has our commit: make it the known tip */
+	if (git_reference_create(&r, store->repo, store->tracking_ref, commit, 1, NULL) < 0)
+		return store_git_fail(store, -1, "cannot record pushed tip");
+	git_reference_free(r);
+	return 0;
+}
+
+static void backoff(struct dg_store *store, unsigned attempt)
+{
+	/* full jitter: uniform in [0, min(cap, 10 ms * 2^attempt)] */
+	unsigned cap = 10u << (attempt < 10 ? attempt : 10);
+	struct timespec ts;
+	uint32_t ms;
+
+	if (cap > store->opts.backoff_max_ms)
+		cap = store->opts.backoff_max_ms;
+	ms = arc4random_uniform(cap + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
+		      struct dg_txn_stats *stats)
+{
+	struct dg_txn_stats local_stats;
+	struct dg_txn txn;
+	int ret = DG_ECONFLICT;
+
+	if (!stats)
+		stats = &local_stats;
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned attempt = 1; attempt <= store->opts.max_attempts; attempt++) {
+		git_oid commit;
+
+		if (attempt > 1 || store->local) {
+			if ((ret = dg_store_fetch(store)) < 0)
+				return ret;
+		}
+		memset(&txn, 0, sizeof(txn));
+		txn.store = store;
+		dg_strbuf_init(&txn.message, 0);
+		snprintf(txn.base_hex, sizeof(txn.base_hex), "%s", store->tip_hex);
+		if ((ret = store_tip_tree(store, &txn.base)) < 0)
+			goto out;
+		stats->attempts++;
+		ret = fn(&txn, payload);
+		if (ret == 1 || (ret == 0 && !txn.edits_nr)) {
+			ret = 0;
+			goto out;
+		}
+		if (ret < 0)
+			goto out;
+		if ((ret = make_commit(store, &txn, &commit)) < 0)
+			goto out;
+		ret = publish(store, &commit);
+		if (ret == 0) {
+			stats->committed = true;
+			stats->bytes_pushed = store->push_bytes;
+			git_oid_tostr(stats->commit, sizeof(stats->commit), &commit);
+			store->tip = commit;
+			store->has_tip = true;
+			git_oid_tostr(store->tip_hex, sizeof(store->tip_hex), &commit);
+			goto out;
+		}
+		if (ret != DG_ECONFLICT)
+			goto out;
+		stats->rejected++;
+		txn_release(&txn);
+		backoff(store, attempt);
+	}
+	dg_error_set("gave up after %u attempts: the branch kept moving", store->opts.max_attempts);
+	return DG_ECONFLICT;
+out:
+	txn_release(&txn);
+	return ret;
+}
+
