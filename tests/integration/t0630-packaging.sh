@@ -35,6 +35,7 @@ if command -v apt-cache >/dev/null && grep -q 'VERSION_ID="12"' /etc/os-release 
 	for so in $needed; do
 		case $so in
 		libc.so.* | libm.so.* | libpthread.so.* | ld-linux*) ;;
+		libasan.so.* | libubsan.so.*) ;;   # only in the make asan build
 		libgit2.so.1.5 | libjansson.so.4 | libmicrohttpd.so.12 | libseccomp.so.2 | libsodium.so.23) ;;
 		*) extra="$extra $so" ;;
 		esac
