@@ -34,3 +34,22 @@ if [ -n "${med[native]:-}" ] && [ -n "${med[process]:-}" ]; then
 	awk -v n="${med[native]}" -v p="${med[process]}" \
 		'BEGIN { printf "ratio native/process: %.2f (%d runs each)\n", n / p, '"$RUNS"' }'
 fi
+
+# The cost a worker pays per task: start-to-exit of `true` inside one
+# process (dg_job_start to the job's end), without starting a dgrid command.
+TOOL=$DGRID_SRC/${BUILD:-build}/tests/tools/exec_bench
+echo
+printf '%-10s %12s %12s   (in-process, as the worker runs tasks; %d runs)\n' executor "median ms" "p90 ms" "$RUNS"
+declare -A inproc
+for ex in process native; do
+	if out=$("$TOOL" "$ex" "$RUNS" 2>/dev/null); then
+		read -r _ m p <<<"$out"
+		inproc[$ex]=$m
+		printf '%-10s %12s %12s\n' "$ex" "$m" "$p"
+	else
+		printf '%-10s %12s\n' "$ex" "fails"
+	fi
+done
+if [ -n "${inproc[native]:-}" ]; then
+	awk -v n="${inproc[native]}" 'BEGIN { printf "native target <= 20 ms: %s\n", (n <= 20 ? "met" : "missed") }'
+fi
