@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -160,6 +161,17 @@ static _Noreturn void child(const struct dg_sandbox_plan *plan)
 		FAIL("setgroups");
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		FAIL("become root of the user namespace");
+	/*
+	 * Changing credentials cleared the parent-death signal (prctl(2)):
+	 * set it again, then make sure the worker did not die in between -
+	 * its end of the status pipe would be closed (POLLERR on ours).
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	{
+		struct pollfd p = { .fd = DG_SB_FD_STATUS, .events = POLLOUT };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+			_exit(127);
+	}
 	if (sethostname("dgrid", 5) < 0)
 		FAIL("sethostname");
 	loopback_up();
