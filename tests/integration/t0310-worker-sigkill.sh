@@ -42,7 +42,8 @@ DGRID_CACHE=$T/cache-A2 HEARTBEAT_INTERVAL=1 PULL_INTERVAL=1 \
 	"$DGRID" worker --repo "$URL" --node-id A2 --executor native --http off >"$T/A2.log" 2>&1 &
 A2=$!
 track "$A2"
-check "task n started in A2's sandbox" wait_for 20 pgrep -f 'sleep 20.32' >/dev/null
+running() { pgrep -f "$1" >/dev/null; }
+check "task n started in A2's sandbox" wait_for 20 running 'sleep 20[.]32'
 kill -9 "$A2"
 wait "$A2" 2>/dev/null
 gone() { ! pgrep -f 'sleep 20.32' >/dev/null; }
@@ -64,7 +65,7 @@ DGRID_CACHE=$T/cache-A HEARTBEAT_INTERVAL=1 PULL_INTERVAL=1 \
 	"$DGRID" worker --repo "$URL" --node-id A --executor process --http off >"$T/A.log" 2>&1 &
 A=$!
 track "$A"
-check "task p started on A" wait_for 20 grep -q '^start' "$T/log"
+check "task p started on A" wait_for 20 grep -qs '^start' "$T/log"
 check "p is in_progress, owned by A, attempt 1" bash -c \
 	"git -C '$T/srv/grid.git' show main:tasks/in_progress/p.json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"node_id\"]==\"A\" and d[\"attempt\"]==1, d'"
 kill -9 "$A"
