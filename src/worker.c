@@ -261,9 +261,16 @@ static int loop(struct worker *w, int sigfd)
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
 			if (ret == DG_ECONFLICT) {
-				/* lost a few races in a row: not a fault, try again soon */
-				net_retry_at = now + arc4random_uniform(60);
-				dg_log(DG_LOG_DEBUG, "node=%s event=contention", w->me);
+				/*
+				 * Lost a few races in a row: not a fault. Back off
+				 * exponentially with jitter while it lasts - the
+				 * loop keeps serving its tasks meanwhile - so that
+				 * losers do not flood a busy server with pushes.
+				 */
+				unsigned k = w->conflicts < 7 ? w->conflicts : 7;
+				w->conflicts++;
+				net_retry_at = now + arc4random_uniform(50u << k);
+				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
 			} else if (ret < 0) {
 				w->net_failures++;
 				net_retry_at = now + net_backoff_ms(w->net_failures);
@@ -273,6 +280,7 @@ static int loop(struct worker *w, int sigfd)
 				if (w->net_failures)
 					dg_log(DG_LOG_INFO, "node=%s event=remote-back", w->me);
 				w->net_failures = 0;
+				w->conflicts = 0;
 				w->batch_deadline = 0;
 				w->next_step = now + (w->queue_seen_empty ? (int64_t)cfg->pull_interval * 1000 : 0);
 			}
@@ -318,7 +326,7 @@ static int loop(struct worker *w, int sigfd)
 			wake = min64(wake, w->jobs_nr && !w->stopping ? w->batch_deadline : now);
 		if (w->stopping)
 			wake = min64(wake, w->stop_deadline);
-		if (w->net_failures)
+		if (w->net_failures || w->conflicts)
 			wake = net_retry_at > now ? min64(wake, net_retry_at) : min64(wake, now + 100);
 		fds[nfds].fd = sigfd;
 		fds[nfds++].events = POLLIN;

@@ -47,6 +47,7 @@ struct worker {
 	int64_t next_reap;
 	int64_t batch_deadline;       /* 0: no result waiting for company */
 	unsigned net_failures;
+	unsigned conflicts;           /* steps lost to other writers in a row */
 
 	struct dg_node_status snap;
 	struct dg_http *http;
