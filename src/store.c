@@ -356,6 +356,7 @@ int dg_store_fetch(struct dg_store *store)
 	dg_nettimer_disarm(&store->timer);
 	if (err < 0)
 		return store_net_fail(store, err, "cannot fetch");
+	store->stale = false;
 	return store_load_tip(store);
 }
 

@@ -24,6 +24,7 @@ struct dg_store {
 	git_oid tip;
 	bool has_tip;
 	char tip_hex[41];
+	bool stale;                     /* a publication was refused since the last fetch */
 	/* per network operation */
 	unsigned auth_tries;
 	bool auth_failed;

@@ -245,7 +245,8 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 	for (unsigned attempt = 1; attempt <= store->opts.max_attempts; attempt++) {
 		git_oid commit;
 
-		if (attempt > 1 || store->local) {
+		/* a refused publication means the known tip is old: fetch first */
+		if (attempt > 1 || store->local || store->stale) {
 			if ((ret = dg_store_fetch(store)) < 0)
 				return ret;
 		}
@@ -278,6 +279,7 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		if (ret != DG_ECONFLICT)
 			goto out;
 		stats->rejected++;
+		store->stale = true;
 		txn_release(&txn);
 		backoff(store, attempt);
 	}

@@ -351,12 +351,20 @@ static int until_reachable(struct worker *w, int sigfd, int (*fn)(struct worker 
 {
 	for (unsigned failures = 0;; failures++) {
 		int ret = fn(w);
+		int64_t wait;
+
 		/* a busy branch is no reason to give up starting either */
-		if (ret != DG_ENET && ret != DG_ECONFLICT)
+		if (ret == DG_ECONFLICT) {
+			wait = arc4random_uniform(50u << (failures < 7 ? failures : 7));
+			dg_log(DG_LOG_DEBUG, "node=%s event=contention step=%s retry_in_ms=%lld",
+			       w->me, what, (long long)wait);
+		} else if (ret == DG_ENET) {
+			wait = net_backoff_ms(failures);
+			dg_log(DG_LOG_WARNING, "node=%s event=remote-error step=%s retry_in_ms=%lld error=\"%s\"",
+			       w->me, what, (long long)wait, dg_error_last());
+		} else {
 			return ret;
-		int64_t wait = net_backoff_ms(failures);
-		dg_log(DG_LOG_WARNING, "node=%s event=remote-error step=%s retry_in_ms=%lld error=\"%s\"",
-		       w->me, what, (long long)wait, dg_error_last());
+		}
 		struct pollfd p = { sigfd, POLLIN, 0 };
 		if (poll(&p, 1, (int)wait) > 0) {
 			dg_error_set("interrupted by a signal while waiting for the remote");
@@ -410,11 +418,11 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	dg_config_store_opts(&opts->cfg, &so, w.me);
 	so.author = w.me;
 	/*
-	 * Few, quick retries inside one transaction: the loop must get back
-	 * to its tasks, and a long backoff hands the branch to whichever
-	 * worker happens to be pushing back to back.
+	 * One attempt per transaction: a step that lost the race goes back
+	 * to the loop, which serves its tasks and retries after a jittered,
+	 * growing wait (see the contention branch in loop()).
 	 */
-	so.max_attempts = 4;
+	so.max_attempts = 1;
 	so.backoff_max_ms = 40;
 	if ((ret = dg_store_open(&w.store, &so)) < 0)
 		goto out;
