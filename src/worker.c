@@ -174,11 +174,17 @@ static void on_signal(struct worker *w, int sigfd)
 			continue;
 		if (!w->stopping) {
 			w->stopping = true;
+			w->stop_signal_at = dg_now_ms();
 			w->stop_deadline = dg_now_ms() + (int64_t)w->opts->grace_seconds * 1000;
 			dg_log(DG_LOG_INFO, "node=%s event=stopping signal=%u running=%zu grace=%us",
 			       w->me, si.ssi_signo, w->jobs_nr, w->opts->grace_seconds);
-		} else {
-			/* a second signal: no more grace */
+		} else if (dg_now_ms() - w->stop_signal_at >= 1000) {
+			/*
+			 * A second signal: no more grace. One that follows the
+			 * first within a second is the same request delivered
+			 * twice (timeout(1) signals its child and then its whole
+			 * process group), not a second request.
+			 */
 			w->stop_deadline = dg_now_ms();
 		}
 	}
@@ -434,7 +440,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	w.pending_alloc = w.pending_nr;
 	if (opts->http && *opts->http) {
 		unsigned hb = opts->cfg.heartbeat_interval ? opts->cfg.heartbeat_interval : w.policy.heartbeat_interval;
-		if ((ret = dg_http_start(&w.http, opts->http, w.me)) < 0) {
+		if ((ret = dg_http_start(&w.http, opts->http, "dgrid worker")) < 0) {
 			dg_error_prefix("cannot serve the status page on '%s' (--http, DGRID_HTTP)", opts->http);
 			goto out;
 		}

@@ -37,6 +37,7 @@ struct worker {
 
 	bool stopping;
 	int64_t stop_deadline;        /* monotonic ms: kill running tasks then */
+	int64_t stop_signal_at;       /* monotonic ms of the first stop signal */
 	bool need_adopt;              /* look for claims of ours we do not run */
 	bool queue_seen_empty;        /* the last step found nothing to claim */
 	char last_step_tip[41];       /* tip at the last step with nothing to do */
