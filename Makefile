@@ -60,7 +60,11 @@ unit: $(UNIT_BIN)
 test: $(BUILD)/dgrid $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run
 
+# Full malloc stacks (fast_unwind_on_malloc=0): libgit2 is built without
+# frame pointers, so the fast unwinder stops inside it and the suppressions
+# in tests/lsan.supp could not see which libgit2 function leaked.
 asan:
+	ASAN_OPTIONS=fast_unwind_on_malloc=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
