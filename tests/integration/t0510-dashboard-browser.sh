@@ -58,7 +58,7 @@ if [ -x "$DEMO" ]; then
 	check "worker page shows slots" grep -qF '3 of 4 busy' "$T/wdom.html"
 	check "worker page: one script element" test "$(grep -o '<script' "$T/wdom.html" | wc -l)" -eq 1
 	check "worker page: hostile id is text" grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$T/wdom.html"
-	check "worker page: token hidden" bash -c "! grep -q ghp_demo '$T/wdom.html'"
+	check "worker page: token hidden" bash -c "! grep -q demo-not-a-real-token '$T/wdom.html'"
 	rm -f "$ART/worker.png"
 	browser --screenshot="$ART/worker.png" --window-size=1280,2000 "http://127.0.0.1:$port/" >/dev/null
 	check "worker screenshot $ART/worker.png" test -s "$ART/worker.png"

@@ -48,7 +48,7 @@ check "page has no raw <script>alert" bash -c "! grep -qF '<script>alert' '$T/pa
 check "page escapes the node id with quotes" grep -qF 'demo-&quot;node&quot;&lt;b&gt;' "$T/page.html"
 check "page has running tasks and results" grep -qF 'Running tasks (3)' "$T/page.html"
 check "page shows the spool backlog" grep -qF '<span id="spool">2</span>' "$T/page.html"
-check "page hides the token" bash -c "! grep -q 'ghp_demo' '$T/page.html'"
+check "page hides the token" bash -c "! grep -q 'demo-not-a-real-token' '$T/page.html'"
 check "page auto-refreshes" grep -qF 'http-equiv="refresh"' "$T/page.html"
 check "page sends a CSP" bash -c "curl -s -i '$U/' | grep -qi \"^Content-Security-Policy: default-src 'none'\""
 
@@ -60,7 +60,7 @@ assert d["node_id"] == 'demo-"node"<b>', d["node_id"]
 assert d["slots"] == 4 and len(d["running"]) == 3 and len(d["results"]) == 3
 assert d["running"][1]["task_id"] == "<script>alert(1)</script>"
 assert d["results"][2]["first_line"] == "bad \ufffd byte", d["results"][2]["first_line"]
-assert "ghp_demo" not in json.dumps(d) and "***" in d["repo"], d["repo"]
+assert "demo-not-a-real-token" not in json.dumps(d) and "***" in d["repo"], d["repo"]
 assert d["counters"]["tasks_claimed"] > 0 and d["loop_tick"] > 0
 assert len(d["push_latency"]["buckets"]) == 10
 PY

@@ -48,7 +48,7 @@ static void fill(struct dg_node_status *s, int64_t t0)
 	snprintf(s->isolation, sizeof(s->isolation), "namespaces+seccomp+cgroup");
 	snprintf(s->version, sizeof(s->version), "0.1.0");
 	/* deliberately unredacted: the server must mask it itself */
-	snprintf(s->repo, sizeof(s->repo), "https://x-access-token:ghp_demoSECRETtoken@example.com/grid.git");
+	snprintf(s->repo, sizeof(s->repo), "https://x-access-token:demo-not-a-real-token@example.com/grid.git");
 	s->slots = 4;
 	s->started_at = t0;
 	s->spool_backlog = 2;
