@@ -292,7 +292,8 @@ static int loop(struct worker *w, int sigfd)
 			}
 		}
 		now = dg_now_ms();
-		if (!w->stopping && !w->jobs_nr && now >= w->next_reap && !w->net_failures) {
+		/* a worker with a free slot looks for orphans it could take over */
+		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures) {
 			struct dg_reap_stats rs;
 			if (dg_reap(w->store, w->me, &rs) < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
@@ -326,7 +327,7 @@ static int loop(struct worker *w, int sigfd)
 		wake = min64(w->next_heartbeat, now + 60000);
 		if (!w->stopping && w->jobs_nr < cfg->slots)
 			wake = min64(wake, w->next_step);
-		if (!w->stopping && !w->jobs_nr)
+		if (!w->stopping && w->jobs_nr < cfg->slots)
 			wake = min64(wake, w->next_reap);
 		if (w->pending_nr || w->requeue_nr)
 			wake = min64(wake, w->jobs_nr && !w->stopping ? w->batch_deadline : now);
