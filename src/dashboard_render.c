@@ -3,6 +3,7 @@
  * dashboard.c made. Every string from the repository passes through put()
  * (redact, then escape); numbers and our own words are written as they are.
  */
+#include "jsonio.h"
 #include "dashboard_int.h"
 #include "html.h"
 #include "log.h"
@@ -587,7 +588,6 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	json_t *nodes = json_array(), *queue = json_array(), *running = json_array();
 	json_t *recent = json_array(), *failures = json_array(), *charts = json_object();
 	json_t *o;
-	char *text;
 
 	json_object_set_new(root, "generated_at", jtime(d->now));
 	json_object_set_new(root, "tip", json_string(g->tip));
@@ -665,10 +665,6 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	json_object_set_new(charts, "backlog", o);
 	json_object_set_new(root, "charts", charts);
 
-	text = json_dumps(root, JSON_INDENT(2));
-	if (text)
-		dg_strbuf_addstr(out, text);
-	dg_strbuf_addch(out, '\n');
-	free(text);
+	dg_json_dump(out, root);
 	json_decref(root);
 }

@@ -1,3 +1,4 @@
+#include "jsonio.h"
 #include "http.h"
 #include "error.h"
 #include "html.h"
@@ -215,7 +216,6 @@ static void api_status(const struct view *v, struct dg_strbuf *sb)
 	static const unsigned bounds[DG_STATUS_LATENCY_NR] = DG_STATUS_LATENCY_BUCKETS;
 	const struct dg_node_status *s = &v->s;
 	json_t *o = json_object(), *a, *e, *c;
-	char *text;
 
 	json_object_set_new(o, "published", json_boolean(v->published));
 	json_object_set_new(o, "now", JINT(v->now_ms));
@@ -278,11 +278,7 @@ static void api_status(const struct view *v, struct dg_strbuf *sb)
 	json_object_set_new(e, "count", JINT(s->push_latency_count));
 	json_object_set_new(e, "sum_seconds", json_real(s->push_latency_sum_seconds));
 	json_object_set_new(o, "push_latency", e);
-	text = json_dumps(o, JSON_INDENT(2));
-	if (text)
-		dg_strbuf_addstr(sb, text);
-	dg_strbuf_addch(sb, '\n');
-	free(text);
+	dg_json_dump(sb, o);
 	json_decref(o);
 }
 

@@ -2,6 +2,7 @@
  * worker_node.c - the node's registration file, its heartbeat side ref and
  * the snapshot its web page shows.
  */
+#include "jsonio.h"
 #include "error.h"
 #include "grid.h"
 #include "log.h"
@@ -71,7 +72,6 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	struct dg_strbuf path = DG_STRBUF_INIT, old = DG_STRBUF_INIT, out = DG_STRBUF_INIT;
 	json_t *doc = NULL, *prev = NULL;
 	char now[32];
-	char *text;
 	int ret = 1;
 
 	dg_strbuf_addf(&path, "nodes/%s.json", r->w->me);
@@ -85,10 +85,7 @@ static int register_fn(struct dg_txn *txn, void *payload)
 		goto out;
 	dg_utc_now(now);
 	json_object_set_new(doc, "registered_at", json_string(now));
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	dg_strbuf_addstr(&out, text);
-	dg_strbuf_addch(&out, '\n');
-	free(text);
+	dg_json_dump(&out, doc);
 	dg_txn_message(txn, "%s: register node", r->w->me);
 	ret = dg_txn_write(txn, path.buf, out.buf, out.len);
 out:

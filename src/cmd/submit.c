@@ -1,6 +1,7 @@
 /*
  * submit.c - dgrid submit: validates tasks and queues them in one commit.
  */
+#include "../jsonio.h"
 #include "../common.h"
 #include "../error.h"
 #include "../strbuf.h"
@@ -263,18 +264,12 @@ static void command_line_task(struct dg_strbuf *out, const char *id, const char 
 			      unsigned timeout, bool has_timeout)
 {
 	json_t *o = json_object();
-	char *s;
 
 	json_object_set_new(o, "task_id", json_string(id));
 	json_object_set_new(o, "script", json_string(script));
 	if (has_timeout)
 		json_object_set_new(o, "timeout_seconds", json_integer(timeout));
-	s = json_dumps(o, JSON_INDENT(2));
-	if (s) {
-		dg_strbuf_addstr(out, s);
-		dg_strbuf_addch(out, '\n');
-	}
-	free(s);
+	dg_json_dump(out, o);
 	json_decref(o);
 }
 
