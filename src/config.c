@@ -1,5 +1,6 @@
 #include "config.h"
 #include "log.h"
+#include "task.h"
 
 #include <unistd.h>
 
@@ -32,11 +33,7 @@ static const char *env(const char *name)
 
 bool dg_node_id_valid(const char *id)
 {
-	size_t n = strlen(id);
-
-	if (!n || n > 64 || id[0] == '.' || id[0] == '-')
-		return false;
-	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+	return dg_node_id_check(id) == 0;
 }
 
 int dg_config_from_env(struct dg_config *cfg, struct dg_strbuf *err)

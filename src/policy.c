@@ -20,6 +20,21 @@ const struct dg_policy dg_policy_default = {
 	.tmp_bytes = UINT64_C(64) << 20,
 };
 
+const struct dg_policy dg_policy_loosest = {
+	.id_max = 200,
+	.script_max = 1 << 20,
+	.timeout_min = 1,
+	.timeout_max = 86400,
+	.file_max = 16 << 20,
+	.output_cap = 16 << 20,
+	.max_attempts = 100,
+	.heartbeat_interval = 30,
+	.node_timeout = 90,
+	.memory_bytes = UINT64_C(512) << 20,
+	.pids = 64,
+	.tmp_bytes = UINT64_C(64) << 20,
+};
+
 enum field_type { F_SIZE, F_UNSIGNED, F_U64 };
 
 /* The accepted range of each key; documented in doc/policy.md. */
@@ -102,8 +117,9 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 			     tmp.timeout_min, tmp.timeout_max);
 		goto out;
 	}
-	if (tmp.node_timeout <= tmp.heartbeat_interval) {
-		dg_error_set("policy node_timeout %u must exceed heartbeat_interval %u",
+	/* one late or lost heartbeat must not make a live node look dead */
+	if (tmp.node_timeout < 2 * tmp.heartbeat_interval) {
+		dg_error_set("policy node_timeout %u must be at least twice heartbeat_interval %u",
 			     tmp.node_timeout, tmp.heartbeat_interval);
 		goto out;
 	}

@@ -7,14 +7,14 @@
 
 #define DG_TASK_TIMEOUT_DEFAULT 30
 
-static bool id_char_ok(unsigned char c)
+static bool id_char_ok(unsigned char c, bool dot_ok)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+	       (c >= '0' && c <= '9') || c == '_' || c == '-' || (dot_ok && c == '.');
 }
 
 /* what is "task_id" or "node_id"; s may hold NUL bytes (len is exact). */
-static int name_check(const char *what, const char *s, size_t len, size_t max)
+static int name_check(const char *what, const char *s, size_t len, size_t max, bool dot_ok)
 {
 	char q[160], n[32], m[32];
 
@@ -23,9 +23,10 @@ static int name_check(const char *what, const char *s, size_t len, size_t max)
 		return DG_EINVALID;
 	}
 	for (size_t i = 0; i < len; i++) {
-		if (!id_char_ok((unsigned char)s[i])) {
-			dg_error_set("%s '%s' has characters outside [A-Za-z0-9_-]", what,
-				     dg_fmt_quoted(q, sizeof(q), s, len, 80));
+		if (!id_char_ok((unsigned char)s[i], dot_ok)) {
+			dg_error_set("%s '%s' has characters outside %s", what,
+				     dg_fmt_quoted(q, sizeof(q), s, len, 80),
+				     dot_ok ? "[A-Za-z0-9_.-]" : "[A-Za-z0-9_-]");
 			return DG_EINVALID;
 		}
 	}
@@ -37,11 +38,42 @@ static int name_check(const char *what, const char *s, size_t len, size_t max)
 	return 0;
 }
 
+/*
+ * A node id names a file (nodes/ID.json), a ref (refs/dgrid/nodes/ID), a
+ * spool directory and a command-line value, so besides its characters it
+ * must be a valid ref component and must not look like an option.
+ */
+static int node_name_check(const char *s, size_t len)
+{
+	char q[160];
+	const char *why = NULL;
+
+	if (name_check("node_id", s, len, DG_NODE_ID_MAX, true) < 0)
+		return DG_EINVALID;
+	if (s[0] == '.' || s[0] == '-')
+		why = "starts with '.' or '-'";
+	else if (memmem(s, len, "..", 2))
+		why = "contains '..'";
+	else if (s[len - 1] == '.')
+		why = "ends with '.'";
+	else if (len >= 5 && !memcmp(s + len - 5, ".lock", 5))
+		why = "ends with '.lock'";
+	if (!why)
+		return 0;
+	dg_error_set("node_id '%s' %s (not a valid Git ref name)", dg_fmt_quoted(q, sizeof(q), s, len, 80), why);
+	return DG_EINVALID;
+}
+
+int dg_node_id_check(const char *id)
+{
+	return node_name_check(id, strlen(id));
+}
+
 int dg_task_id_check(const char *id, const struct dg_policy *pol)
 {
 	if (!pol)
 		pol = &dg_policy_default;
-	return name_check("task_id", id, strlen(id), pol->id_max);
+	return name_check("task_id", id, strlen(id), pol->id_max, false);
 }
 
 int dg_task_check_size(size_t size, const struct dg_policy *pol)
@@ -82,8 +114,7 @@ static int check_file_name(const char *file_name, const char *id)
 	return DG_EINVALID;
 }
 
-static int parse_claim(struct dg_task *task, json_t *root, const char *buf, size_t len,
-		       const struct dg_policy *pol)
+static int parse_claim(struct dg_task *task, json_t *root, const char *buf, size_t len)
 {
 	json_t *v;
 
@@ -91,8 +122,7 @@ static int parse_claim(struct dg_task *task, json_t *root, const char *buf, size
 	if (v) {
 		if (!json_is_string(v))
 			return type_error(buf, len, "node_id", "string", v);
-		if (name_check("node_id", json_string_value(v), json_string_length(v),
-			       pol->id_max) < 0)
+		if (node_name_check(json_string_value(v), json_string_length(v)) < 0)
 			return DG_EINVALID;
 		task->node_id = dg_xstrdup(json_string_value(v));
 	}
@@ -148,7 +178,7 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 		ret = type_error(buf, len, "task_id", "string", v);
 		goto out;
 	}
-	if (name_check("task_id", json_string_value(v), json_string_length(v), pol->id_max) < 0)
+	if (name_check("task_id", json_string_value(v), json_string_length(v), pol->id_max, false) < 0)
 		goto out;
 	t.task_id = dg_xstrdup(json_string_value(v));
 	if (file_name && check_file_name(file_name, t.task_id) < 0)
@@ -207,7 +237,7 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 		t.timeout_seconds = (unsigned)to;
 	}
 
-	if (parse_claim(&t, t.doc, buf, len, pol) < 0)
+	if (parse_claim(&t, t.doc, buf, len) < 0)
 		goto out;
 
 	*task = t;

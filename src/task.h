@@ -43,6 +43,15 @@ struct dg_policy {
 extern const struct dg_policy dg_policy_default;
 
 /*
+ * The widest limits any dgrid.json may set. A claim the worker itself
+ * made is read back with these, never with the policy of the moment: a
+ * policy tightened while a task runs must not orphan it (its result would
+ * be dropped as "superseded"). Files still in the queue are judged by the
+ * current policy.
+ */
+extern const struct dg_policy dg_policy_loosest;
+
+/*
  * Applies the overrides in a dgrid.json document to *pol (which should
  * start as dg_policy_default). Unknown keys and out-of-range values are
  * errors (DG_EINVALID) naming the key; *pol is unchanged on error.
@@ -86,6 +95,16 @@ void dg_task_clear_claim(struct dg_task *task);
 
 /* Serialises doc (with claim fields when set), pretty, ending in "\n". */
 void dg_task_to_json(struct dg_strbuf *out, const struct dg_task *task);
+
+/*
+ * The one definition of the two kinds of id. A task id is 1..id_max of
+ * [A-Za-z0-9_-] (id_max is at most 200). A node id is 1..DG_NODE_ID_MAX of
+ * [A-Za-z0-9_.-] that is also a valid Git ref component and no option:
+ * it does not start with '.' or '-', contains no "..", and does not end
+ * with '.' or ".lock". Both set the reason when they refuse.
+ */
+#define DG_NODE_ID_MAX 64
+int dg_node_id_check(const char *id);
 
 /* Is name (a base name) acceptable as a task id? Sets the reason if not. */
 int dg_task_id_check(const char *id, const struct dg_policy *pol);

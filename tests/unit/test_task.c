@@ -319,7 +319,7 @@ static void test_policy_errors(void **state DG_UNUSED)
 	check_policy_error("{\"memory_bytes\": 1024}", "policy memory_bytes 1024 is outside");
 	check_policy_error("{\"timeout_min\": 100, \"timeout_max\": 50}",
 			   "policy timeout_min 100 is above timeout_max 50");
-	check_policy_error("{\"node_timeout\": 20}", "node_timeout 20 must exceed heartbeat_interval 30");
+	check_policy_error("{\"node_timeout\": 20}", "node_timeout 20 must be at least twice heartbeat_interval 30");
 	check_policy_error("{\"pids\": \"64\"}", "line 1 column 10: expected integer for pids, got string");
 	check_policy_error("{\"pids\": 6.4}", "expected integer for pids, got real");
 	check_policy_error("{\"pids\": 6, \"pids\": 7}", "duplicate object key");
