@@ -28,14 +28,6 @@ static const struct dg_executor *const executors[] = {
 	&dg_executor_process,
 };
 
-int64_t dg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void dg_exec_result_release(struct dg_exec_result *res)
 {
 	dg_strbuf_release(&res->out);

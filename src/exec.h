@@ -24,6 +24,7 @@
 #ifndef DG_EXEC_H
 #define DG_EXEC_H
 
+#include "clock.h"
 #include "common.h"
 #include "strbuf.h"
 
@@ -134,9 +135,6 @@ int dg_exec_run(const struct dg_executor *ex, const char *script,
 struct dg_result;
 void dg_result_from_exec(struct dg_result *res, const struct dg_exec_result *er,
 			 unsigned timeout_seconds);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t dg_now_ms(void);
 
 /* "512m", "1g", "64k" or plain bytes (binary multiples); DG_EINVALID if not. */
 int dg_exec_parse_size(uint64_t *out, const char *s);

@@ -1,4 +1,5 @@
 #include "grid.h"
+#include "clock.h"
 #include "error.h"
 
 #include <time.h>
@@ -146,7 +147,7 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 
 	memset(grid, 0, sizeof(*grid));
 	snprintf(grid->tip, sizeof(grid->tip), "%s", dg_store_tip(store));
-	grid->now = (int64_t)time(NULL);
+	grid->now = dg_wall_seconds();
 	grid->policy = dg_policy_default;
 	if (!dg_store_read(store, "dgrid.json", &policy) &&
 	    dg_policy_parse(&grid->policy, policy.buf, policy.len) < 0) {

@@ -1,31 +1,30 @@
 #include "reaper.h"
+#include "clock.h"
 #include "error.h"
 #include "grid.h"
+#include "layout.h"
 #include "log.h"
-#include "task.h"
-
-#include <time.h>
+#include "watch.h"
 
 struct beat {
 	char *node;
-	int64_t when;
+	int64_t age_ms;         /* unchanged for this long, as we saw it */
 	json_t *doc;
 };
 
-struct reap {
+struct dg_reaper {
 	struct dg_store *store;
 	const char *me;
+	struct dg_watch *watch;
 	struct dg_policy policy;
-	int64_t now;
 	struct beat *beats;
 	size_t beats_nr, beats_alloc;
 	struct dg_reap_stats st;
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
-	int err;
 };
 
-static void beats_clear(struct reap *r)
+static void beats_clear(struct dg_reaper *r)
 {
 	for (size_t i = 0; i < r->beats_nr; i++) {
 		free(r->beats[i].node);
@@ -36,19 +35,22 @@ static void beats_clear(struct reap *r)
 
 static int collect_beat(const char *name, int64_t when, const char *data, size_t len, void *payload)
 {
-	struct reap *r = payload;
-	json_t *doc = json_loadb(data, len, 0, NULL);
-	int64_t t = dg_parse_utc(json_string_value(json_object_get(doc, "time")));
+	struct dg_reaper *r = payload;
+	struct dg_strbuf key = DG_STRBUF_INIT;
+	struct beat *b;
 
+	(void)when;   /* the writer's clock: not ours to trust */
+	dg_strbuf_addf(&key, "beat %s", name);
 	DG_ALLOC_GROW(r->beats, r->beats_nr + 1, r->beats_alloc);
-	r->beats[r->beats_nr].node = dg_xstrdup(name + strlen(DG_NODE_REF_PREFIX));
-	r->beats[r->beats_nr].when = t > 0 ? t : when;
-	r->beats[r->beats_nr].doc = doc;
-	r->beats_nr++;
+	b = &r->beats[r->beats_nr++];
+	b->node = dg_xstrdup(name + strlen(DG_NODE_REF_PREFIX));
+	b->age_ms = dg_watch_see(r->watch, key.buf, data, len);
+	b->doc = json_loadb(data, len, 0, NULL);
+	dg_strbuf_release(&key);
 	return 0;
 }
 
-static const struct beat *beat_of(struct reap *r, const char *node)
+static const struct beat *beat_of(struct dg_reaper *r, const char *node)
 {
 	for (size_t i = 0; i < r->beats_nr; i++) {
 		if (!strcmp(r->beats[i].node, node))
@@ -57,106 +59,116 @@ static const struct beat *beat_of(struct reap *r, const char *node)
 	return NULL;
 }
 
-/* Why the claim is orphaned, or NULL when its owner still holds it. */
-static const char *orphan_reason(struct reap *r, const struct dg_task *t)
+/*
+ * Does the heartbeat list this claim among what its node holds? "held"
+ * lists [task_id, attempt] pairs (running or waiting to be pushed); a
+ * heartbeat of an older version has only "running", a list of task ids.
+ */
+static bool beat_holds(const json_t *doc, const struct dg_task *t)
+{
+	const json_t *held = json_object_get(doc, "held"), *v;
+	size_t i;
+
+	if (json_is_array(held)) {
+		json_array_foreach(held, i, v) {
+			if (!strcmp(json_string_value(json_array_get(v, 0)) ?: "", t->task_id) &&
+			    json_integer_value(json_array_get(v, 1)) == (json_int_t)t->attempt)
+				return true;
+		}
+		return false;
+	}
+	json_array_foreach(json_object_get(doc, "running"), i, v) {
+		if (!strcmp(json_string_value(v) ?: "", t->task_id))
+			return true;
+	}
+	return false;
+}
+
+/* Why the claim is orphaned, or NULL when its owner may still hold it. */
+static const char *orphan_reason(struct dg_reaper *r, const struct dg_task *t, int64_t claim_age)
 {
 	const struct beat *b = t->node_id ? beat_of(r, t->node_id) : NULL;
-	int64_t claimed = dg_parse_utc(t->claimed_at);
-	enum dg_node_liveness l;
+	int64_t timeout_ms = (int64_t)r->policy.node_timeout * 1000;
+	const char *state;
 
-	if (!t->node_id || claimed < 0)
-		return "claim without owner or time";
-	if (r->now - claimed > (int64_t)t->timeout_seconds + (int64_t)r->policy.node_timeout)
-		return "long past its timeout";
-	l = dg_grid_liveness(b ? b->doc : NULL, b ? b->when : 0, r->now, r->policy.node_timeout);
-	switch (l) {
-	case DG_NODE_ALIVE:
-		return NULL;
-	case DG_NODE_STOPPED:
+	if (!t->node_id)
+		return claim_age > timeout_ms ? "claim without owner" : NULL;
+	if (!b)
+		return claim_age > timeout_ms ? "owner never sent a heartbeat" : NULL;
+	state = json_string_value(json_object_get(b->doc, "state"));
+	if (state && !strcmp(state, "stopped") && b->age_ms >= claim_age)
 		return "owner stopped";
-	case DG_NODE_STALE:
+	if (b->age_ms > timeout_ms)
 		return "owner's heartbeat is stale";
-	case DG_NODE_UNKNOWN:
-		return r->now - claimed > (int64_t)r->policy.node_timeout ? "owner never sent a heartbeat" : NULL;
-	}
+	if (b->age_ms < claim_age && !beat_holds(b->doc, t) &&
+	    claim_age > (int64_t)t->timeout_seconds * 1000 + timeout_ms)
+		return "owner no longer holds it";
 	return NULL;
 }
 
-static int abandon(struct reap *r, struct dg_task *t, const char *why)
+int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why)
 {
 	struct dg_result res = DG_RESULT_INIT;
-	struct dg_strbuf path = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
-	char reason[256];
+	struct dg_strbuf ip = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
 	int ret;
 
-	snprintf(reason, sizeof(reason), "abandoned after %u attempts (last: %s)", t->attempt, why);
+	dg_strbuf_addf(&reason, "abandoned after %u attempts (last: %s)", t->attempt, why);
+	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s.json", t->task_id);
 	res.task_id = t->task_id;
-	res.node_id = t->node_id;
+	res.node_id = t->node_id ? t->node_id : (char *)"none";
 	res.exit_code = -1;
 	res.status = DG_RESULT_ABANDONED;
-	res.reason = reason;
+	res.reason = reason.buf;
 	res.attempt = t->attempt;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, "", 0);
-	dg_result_to_json(&json, &res);
-	dg_strbuf_addf(&path, "tasks/failed/%s-%s.json", t->node_id, t->task_id);
-	ret = dg_txn_write(r->txn, path.buf, json.buf, json.len);
+	if ((ret = dg_txn_remove(txn, ip.buf)) == 0)
+		ret = dg_layout_write_result(txn, &res, NULL);
 	free(res.stdout_text);
 	free(res.stderr_text);
-	dg_strbuf_release(&path);
-	dg_strbuf_release(&json);
-	return ret;
-}
-
-static int requeue(struct reap *r, struct dg_task *t)
-{
-	struct dg_strbuf path = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
-	unsigned attempt = t->attempt;
-	int ret;
-
-	dg_task_clear_claim(t);
-	/* the count of claims survives the trip back, so max_attempts holds */
-	json_object_set_new(t->doc, "attempt", json_integer(attempt));
-	dg_task_to_json(&json, t);
-	dg_strbuf_addf(&path, "tasks/queue/%s.json", t->task_id);
-	ret = dg_txn_write(r->txn, path.buf, json.buf, json.len);
-	dg_strbuf_release(&path);
-	dg_strbuf_release(&json);
+	dg_strbuf_release(&ip);
+	dg_strbuf_release(&reason);
 	return ret;
 }
 
 static int reap_one(const struct dg_entry *e, void *payload)
 {
-	struct reap *r = payload;
-	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	struct dg_reaper *r = payload;
+	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, key = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	const char *why;
+	int64_t age;
 	int ret = 0;
 
 	if (!e->is_file || e->name[0] == '.')
 		return 0;
 	r->st.examined++;
-	dg_strbuf_addf(&path, "tasks/in_progress/%s", e->name);
-	if (dg_txn_read(r->txn, path.buf, &data) < 0 ||
-	    dg_task_parse(&t, data.buf, data.len, e->name, &r->policy) < 0) {
+	dg_strbuf_addf(&path, DG_DIR_RUNNING "/%s", e->name);
+	dg_strbuf_addf(&key, "claim %s", e->name);
+	if (dg_txn_read(r->txn, path.buf, &data) < 0)
+		goto out;
+	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
+	/* a claim is judged by the loosest limits: a tightened policy orphans nothing */
+	if (dg_task_parse(&t, data.buf, data.len, e->name, &dg_policy_loosest) < 0) {
 		/* not ours to judge: a worker reports it as rejected when it sees it */
 		dg_log(DG_LOG_WARNING, "event=reap-skip file=%s error=\"%s\"", path.buf, dg_error_last());
 		goto out;
 	}
-	why = orphan_reason(r, &t);
-	if (!why)
+	why = orphan_reason(r, &t, age);
+	if (!why) {
+		if (age <= (int64_t)r->policy.node_timeout * 1000)
+			r->st.watching++;
 		goto out;
-	if ((ret = dg_txn_remove(r->txn, path.buf)) < 0)
-		goto out;
+	}
 	if (t.attempt >= r->policy.max_attempts) {
-		ret = abandon(r, &t, why);
+		ret = dg_reap_abandon(r->txn, &t, why);
 		r->st.abandoned++;
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned owner=%s attempt=%u reason=\"%s\"",
 		       r->me, t.task_id, t.node_id ? t.node_id : "-", t.attempt, why);
 	} else {
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=reaped owner=%s attempt=%u reason=\"%s\"",
 		       r->me, t.task_id, t.node_id ? t.node_id : "-", t.attempt, why);
-		ret = requeue(r, &t);
+		ret = dg_layout_requeue(r->txn, &t, r->me);
 		r->st.requeued++;
 	}
 	dg_strbuf_addf(&r->msg, " %s", t.task_id);
@@ -164,28 +176,30 @@ out:
 	dg_task_release(&t);
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&data);
+	dg_strbuf_release(&key);
 	return ret;
 }
 
 static int reap_fn(struct dg_txn *txn, void *payload)
 {
-	struct reap *r = payload;
+	struct dg_reaper *r = payload;
 	struct dg_strbuf pol = DG_STRBUF_INIT;
 	int ret;
 
 	r->txn = txn;
-	r->now = (int64_t)time(NULL);
 	memset(&r->st, 0, sizeof(r->st));
 	dg_strbuf_reset(&r->msg);
 	beats_clear(r);
 	r->policy = dg_policy_default;
-	if (!dg_txn_read(txn, "dgrid.json", &pol))
-		dg_policy_parse(&r->policy, pol.buf, pol.len);
+	if (!dg_txn_read(txn, "dgrid.json", &pol) && dg_policy_parse(&r->policy, pol.buf, pol.len) < 0)
+		r->policy = dg_policy_default;
 	dg_strbuf_release(&pol);
+	/* this attempt's look at the grid: the store fetched just before */
+	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);
-	if (ret < 0)
-		return ret;
-	ret = dg_txn_list(txn, "tasks/in_progress", reap_one, r);
+	if (ret == 0)
+		ret = dg_txn_list(txn, DG_DIR_RUNNING, reap_one, r);
+	dg_watch_end(r->watch);
 	if (ret < 0)
 		return ret;
 	if (!r->st.requeued && !r->st.abandoned)
@@ -194,20 +208,43 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	return 0;
 }
 
-int dg_reap(struct dg_store *store, const char *me, struct dg_reap_stats *stats)
+struct dg_reaper *dg_reaper_new(struct dg_store *store, const char *me)
 {
-	struct reap r;
-	int ret;
+	struct dg_reaper *r = dg_xcalloc(1, sizeof(*r));
 
-	memset(&r, 0, sizeof(r));
-	r.store = store;
-	r.me = me;
-	dg_strbuf_init(&r.msg, 0);
-	ret = dg_store_transact(store, reap_fn, &r, NULL);
+	r->store = store;
+	r->me = me;
+	r->watch = dg_watch_new();
+	r->policy = dg_policy_default;
+	dg_strbuf_init(&r->msg, 0);
+	return r;
+}
+
+void dg_reaper_free(struct dg_reaper *r)
+{
+	if (!r)
+		return;
+	beats_clear(r);
+	free(r->beats);
+	dg_watch_free(r->watch);
+	dg_strbuf_release(&r->msg);
+	free(r);
+}
+
+unsigned dg_reaper_node_timeout(const struct dg_reaper *r)
+{
+	return r->policy.node_timeout;
+}
+
+int dg_reaper_run(struct dg_reaper *r, struct dg_reap_stats *stats)
+{
+	/* never judge liveness from a stale cache */
+	int ret = dg_store_fetch(r->store);
+
+	if (ret == 0)
+		ret = dg_store_transact(r->store, reap_fn, r, NULL);
 	if (stats)
-		*stats = r.st;
-	beats_clear(&r);
-	free(r.beats);
-	dg_strbuf_release(&r.msg);
+		*stats = r->st;
+	beats_clear(r);
 	return ret;
 }

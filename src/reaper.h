@@ -1,29 +1,63 @@
 /*
  * reaper.h - returning orphaned tasks to the queue (self-healing).
  *
- * A task in tasks/in_progress/ is orphaned when its owner's heartbeat is
- * older than the node timeout, the owner said it stopped, the owner never
- * sent a heartbeat and the claim is older than the node timeout, or the
- * claim is older than the task's own timeout plus the node timeout. An
- * orphan goes back to tasks/queue/ with its claim removed and its attempt
- * count kept; once it has been claimed max_attempts times it ends in
- * tasks/failed/ as "abandoned" instead. All of it happens in one
+ * A reaper watches the grid (watch.h) and judges every claim in
+ * tasks/in_progress/ by what it saw itself, on its own clock - never by
+ * the timestamps other machines wrote. A claim is orphaned when
+ *  - its owner's heartbeat has not changed for longer than node_timeout;
+ *  - its owner has never sent a heartbeat and the claim has been there,
+ *    unchanged, for longer than node_timeout;
+ *  - its owner's last heartbeat says "stopped" and is not older than the
+ *    claim (a restarted owner claims its tasks anew);
+ *  - its owner is alive but its heartbeat no longer lists the claim among
+ *    what it holds (running, or finished and waiting to be pushed), and
+ *    the claim has been there for longer than the task's timeout plus
+ *    node_timeout. An owner that still holds a task - however long its
+ *    pushes take - never loses it to a reaper.
+ * An orphan goes back to tasks/queue/ with its claim removed and its
+ * attempt count kept; once it has been claimed max_attempts times it ends
+ * in tasks/failed/ as "abandoned" instead. All of it happens in one
  * transaction, so two reapers racing never duplicate a task: the loser's
  * re-run finds the task gone from in_progress.
+ *
+ * Because judgements need observations, a new reaper reaps nothing until
+ * it has watched for node_timeout: call dg_reaper_run periodically (a
+ * worker does), or dg_reaper_run, wait, and run it again (dgrid reap).
+ * Each run fetches first, so it never judges from a stale cache.
  */
 #ifndef DG_REAPER_H
 #define DG_REAPER_H
 
 #include "common.h"
 #include "store.h"
+#include "task.h"
 
 struct dg_reap_stats {
 	unsigned requeued;
 	unsigned abandoned;
 	unsigned examined;
+	unsigned watching;      /* claims not yet watched long enough to judge */
 };
 
-/* me is the reaping node (commit messages, result node for none). */
-int dg_reap(struct dg_store *store, const char *me, struct dg_reap_stats *stats);
+struct dg_reaper;
+
+/* me is the reaping node (commit messages, logs). Both are borrowed. */
+struct dg_reaper *dg_reaper_new(struct dg_store *store, const char *me);
+void dg_reaper_free(struct dg_reaper *reaper);
+
+/*
+ * Fetches (for a remote), observes heartbeats and claims, and reaps what
+ * is orphaned by the rules above. The policy is read from the tip.
+ */
+int dg_reaper_run(struct dg_reaper *reaper, struct dg_reap_stats *stats);
+
+/* The node timeout of the policy the last run read (seconds). */
+unsigned dg_reaper_node_timeout(const struct dg_reaper *reaper);
+
+/*
+ * Within a transaction: removes claimed task t from tasks/in_progress/ and
+ * records it as "abandoned" (by its last owner, with its attempt count).
+ */
+int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why);
 
 #endif

@@ -3,6 +3,7 @@
  * order, and reading them back.
  */
 #include "task.h"
+#include "clock.h"
 #include "error.h"
 #include "jsonio.h"
 
@@ -325,7 +326,7 @@ void dg_result_release(struct dg_result *res)
 
 void dg_utc_now(char out[32])
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)dg_wall_seconds();
 	struct tm tm;
 
 	gmtime_r(&now, &tm);

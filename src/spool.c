@@ -79,8 +79,8 @@ static int write_all(int fd, const char *buf, size_t len)
 int dg_spool_put(struct dg_spool *spool, const struct dg_result *res)
 {
 	struct dg_strbuf json = DG_STRBUF_INIT;
-	char *tmp = dg_xasprintf("%s/.%s.json.tmp", spool->dir, res->task_id);
-	char *dst = dg_xasprintf("%s/%s.json", spool->dir, res->task_id);
+	char *tmp = dg_xasprintf("%s/.%s.%u.json.tmp", spool->dir, res->task_id, res->attempt);
+	char *dst = dg_xasprintf("%s/%s.%u.json", spool->dir, res->task_id, res->attempt);
 	int fd = -1, dfd = -1, ret = DG_ERROR;
 
 	dg_result_to_json(&json, res);
@@ -113,9 +113,9 @@ out:
 	return ret;
 }
 
-int dg_spool_remove(struct dg_spool *spool, const char *task_id)
+int dg_spool_remove(struct dg_spool *spool, const struct dg_result *res)
 {
-	char *p = dg_xasprintf("%s/%s.json", spool->dir, task_id);
+	char *p = dg_xasprintf("%s/%s.%u.json", spool->dir, res->task_id, res->attempt);
 	int ret = 0;
 
 	if (unlink(p) < 0 && errno != ENOENT) {
@@ -155,6 +155,13 @@ int dg_spool_load(struct dg_spool *spool, struct dg_result **out, size_t *nr)
 			rename(p, bad);
 			free(bad);
 		} else {
+			char *cur = dg_xasprintf("%s/%s.%u.json", spool->dir, items[n].task_id,
+						 items[n].attempt);
+			/* an older version's "<task_id>.json": move it to its run's name */
+			if (strcmp(cur, p) && rename(p, cur) < 0)
+				dg_log(DG_LOG_WARNING, "event=spool-rename file=%s error=\"%s\"", p,
+				       strerror(errno));
+			free(cur);
 			n++;
 		}
 		free(p);

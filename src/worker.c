@@ -83,7 +83,8 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 
 	if (r->requeue) {
 		DG_ALLOC_GROW(w->requeue, w->requeue_nr + 1, w->requeue_alloc);
-		w->requeue[w->requeue_nr++] = dg_xstrdup(r->task.task_id);
+		w->requeue[w->requeue_nr].task_id = dg_xstrdup(r->task.task_id);
+		w->requeue[w->requeue_nr++].attempt = r->task.attempt;
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back", w->me, r->task.task_id);
 		goto out;
 	}
@@ -213,6 +214,28 @@ static bool grid_drained(struct worker *w)
 	return n == 0;
 }
 
+/*
+ * Seconds between heartbeats: HEARTBEAT_INTERVAL or the policy's, but
+ * never so long that the grid's node_timeout - which may change while we
+ * run - could pass between two of them.
+ */
+static unsigned heartbeat_seconds(struct worker *w)
+{
+	unsigned hb = w->opts->cfg.heartbeat_interval ? w->opts->cfg.heartbeat_interval
+						     : w->policy.heartbeat_interval;
+	unsigned cap = w->policy.node_timeout / 3 ? w->policy.node_timeout / 3 : 1;
+
+	if (hb > cap) {
+		if (!w->hb_capped)
+			dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-capped interval=%u node_timeout=%u using=%u",
+			       w->me, hb, w->policy.node_timeout, cap);
+		w->hb_capped = true;
+		return cap;
+	}
+	w->hb_capped = false;
+	return hb;
+}
+
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
 {
@@ -246,7 +269,6 @@ static int loop(struct worker *w, int sigfd)
 	const struct dg_config *cfg = &w->opts->cfg;
 	bool local = dg_store_url_is_local(cfg->repo_url);
 	int64_t net_retry_at = 0;
-	unsigned hb_ms = (cfg->heartbeat_interval ? cfg->heartbeat_interval : w->policy.heartbeat_interval) * 1000u;
 
 	for (;;) {
 		int64_t now = dg_now_ms(), wake;
@@ -295,13 +317,14 @@ static int loop(struct worker *w, int sigfd)
 		/* a worker with a free slot looks for orphans it could take over */
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures) {
 			struct dg_reap_stats rs;
-			if (dg_reap(w->store, w->me, &rs) < 0)
+			if (dg_reaper_run(w->reaper, &rs) < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
 			else if (rs.requeued || rs.abandoned)
 				w->queue_seen_empty = false, w->next_step = 0;
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
 		if (now >= w->next_heartbeat) {
+			int64_t hb_ms = (int64_t)heartbeat_seconds(w) * 1000;
 			int ret = dg_worker_heartbeat(w, state_of(w));
 			w->next_heartbeat = now + (ret < 0 ? min64(hb_ms, 5000) : hb_ms);
 			if (ret < 0)
@@ -439,6 +462,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	if ((ret = dg_spool_load(&w.spool, &w.pending, &w.pending_nr)) < 0)
 		goto out;
 	w.pending_alloc = w.pending_nr;
+	w.reaper = dg_reaper_new(w.store, w.me);
 	if (opts->http && *opts->http) {
 		unsigned hb = opts->cfg.heartbeat_interval ? opts->cfg.heartbeat_interval : w.policy.heartbeat_interval;
 		if ((ret = dg_http_start(&w.http, opts->http, "dgrid worker")) < 0) {
@@ -452,6 +476,13 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	}
 	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0)
 		goto out;
+	if (opts->cfg.heartbeat_interval >= w.policy.node_timeout) {
+		dg_error_set("HEARTBEAT_INTERVAL %u is not below the grid's node_timeout %u (dgrid.json): "
+			     "other workers would take this worker's tasks between two heartbeats",
+			     opts->cfg.heartbeat_interval, w.policy.node_timeout);
+		ret = DG_EINVALID;
+		goto out;
+	}
 	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0)
 		goto out;
 	dg_log(DG_LOG_INFO, "node=%s event=started executor=%s slots=%u spooled=%zu repo=%s",
@@ -480,7 +511,7 @@ out:
 		dg_result_release(&w.pending[i]);
 	free(w.pending);
 	for (size_t i = 0; i < w.requeue_nr; i++)
-		free(w.requeue[i]);
+		free(w.requeue[i].task_id);
 	free(w.requeue);
 	if (w.http) {
 		dg_worker_snapshot(&w, "stopped");
@@ -489,6 +520,7 @@ out:
 	}
 	dg_spool_release(&w.spool);
 	free(spool_dir);
+	dg_reaper_free(w.reaper);
 	dg_store_free(w.store);
 	if (sigfd >= 0)
 		close(sigfd);

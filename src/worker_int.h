@@ -6,7 +6,9 @@
 #ifndef DG_WORKER_INT_H
 #define DG_WORKER_INT_H
 
+#include "clock.h"
 #include "exec.h"
+#include "reaper.h"
 #include "nodestatus.h"
 #include "spool.h"
 #include "store.h"
@@ -21,10 +23,17 @@ struct running {
 	bool requeue;                 /* killed at shutdown: give it back, no result */
 };
 
+/* A task killed at shutdown, to be handed back to the queue. */
+struct handback {
+	char *task_id;
+	unsigned attempt;
+};
+
 struct worker {
 	const struct dg_worker_opts *opts;
 	const char *me;               /* node id */
 	struct dg_store *store;
+	struct dg_reaper *reaper;     /* remembers what it saw between runs */
 	struct dg_spool spool;
 	struct dg_policy policy;      /* last seen dgrid.json */
 
@@ -32,7 +41,7 @@ struct worker {
 	size_t jobs_nr, jobs_alloc;
 	struct dg_result *pending;    /* spooled results not yet delivered */
 	size_t pending_nr, pending_alloc;
-	char **requeue;               /* task ids to hand back (shutdown) */
+	struct handback *requeue;     /* tasks to hand back (shutdown) */
 	size_t requeue_nr, requeue_alloc;
 
 	bool stopping;
@@ -49,6 +58,7 @@ struct worker {
 	int64_t batch_deadline;       /* 0: no result waiting for company */
 	unsigned net_failures;
 	unsigned conflicts;           /* steps lost to other writers in a row */
+	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	struct dg_node_status snap;
 	struct dg_http *http;
@@ -61,6 +71,5 @@ int dg_worker_step(struct worker *w);
 int dg_worker_register(struct worker *w);
 int dg_worker_heartbeat(struct worker *w, const char *state);
 void dg_worker_snapshot(struct worker *w, const char *state);
-int64_t dg_wall_ms(void);
 
 #endif

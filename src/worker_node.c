@@ -15,14 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t dg_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static json_t *labels_json(const char *labels)
 {
 	json_t *arr = json_array();
@@ -137,7 +129,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 
 int dg_worker_register(struct worker *w)
 {
-	struct twin t = { w->me, (int64_t)time(NULL), w->policy.node_timeout, "" };
+	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "" };
 	struct reg r = { w, node_facts(w) };
 	int ret;
 
@@ -155,22 +147,29 @@ int dg_worker_register(struct worker *w)
 
 int dg_worker_heartbeat(struct worker *w, const char *state)
 {
-	json_t *running = json_array();
+	json_t *running = json_array(), *held = json_array();
 	char now[32], started[32], host[256] = "", ref[128];
 	time_t st = (time_t)(w->snap.started_at / 1000);
 	struct tm tm;
 	char *text;
 	int ret;
 
-	for (size_t i = 0; i < w->jobs_nr; i++)
+	/* what we hold - running, or finished and not yet pushed - is never reaped */
+	for (size_t i = 0; i < w->jobs_nr; i++) {
 		json_array_append_new(running, json_string(w->jobs[i].task.task_id));
+		json_array_append_new(held, json_pack("[s, i]", w->jobs[i].task.task_id,
+						      (int)w->jobs[i].task.attempt));
+	}
+	for (size_t i = 0; i < w->pending_nr; i++)
+		json_array_append_new(held, json_pack("[s, i]", w->pending[i].task_id,
+						      (int)w->pending[i].attempt));
 	dg_utc_now(now);
 	gmtime_r(&st, &tm);
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	gethostname(host, sizeof(host) - 1);
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:i}",
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:i}",
 				"node_id", w->me, "time", now, "state", state,
-				"slots", (int)w->opts->cfg.slots, "running", running,
+				"slots", (int)w->opts->cfg.slots, "running", running, "held", held,
 				"executor", w->opts->executor->name,
 				"completed", (json_int_t)w->snap.tasks_completed,
 				"failed", (json_int_t)(w->snap.tasks_failed + w->snap.tasks_timed_out),

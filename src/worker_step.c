@@ -6,10 +6,11 @@
  * attempt because a retry sees a different tip.
  */
 #include "error.h"
+#include "layout.h"
 #include "log.h"
+#include "reaper.h"
 #include "worker_int.h"
 
-#include <ctype.h>
 #include <time.h>
 
 #define REJECTS_PER_STEP 16
@@ -25,6 +26,7 @@ struct step {
 	size_t adopted_nr, adopted_alloc;
 	bool *delivered;              /* per pending result: done with it */
 	unsigned rejected, eligible_left;
+	bool adopt_later;             /* claims of ours left for a free slot */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
 	/* candidates for claiming, shuffled */
@@ -46,9 +48,45 @@ static void names_clear(struct step *s)
 	s->names_nr = 0;
 }
 
-static const char *result_dir(enum dg_result_status st)
+/*
+ * Reads a claim from tasks/in_progress/. Our own claims are judged with the
+ * loosest limits, never with today's policy: a policy tightened while a
+ * task runs must not orphan it.
+ */
+static int read_claim(struct step *s, const char *id, struct dg_task *t)
 {
-	return st == DG_RESULT_SUCCESS ? "tasks/completed" : "tasks/failed";
+	struct dg_strbuf ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT, file = DG_STRBUF_INIT;
+	int ret;
+
+	dg_strbuf_addf(&file, "%s.json", id);
+	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", file.buf);
+	if ((ret = dg_txn_read(s->txn, ip.buf, &data)) == 0)
+		ret = dg_task_parse(t, data.buf, data.len, file.buf, &dg_policy_loosest);
+	dg_strbuf_release(&ip);
+	dg_strbuf_release(&data);
+	dg_strbuf_release(&file);
+	return ret;
+}
+
+static bool is_our_claim(const struct step *s, const struct dg_task *t, unsigned attempt)
+{
+	return t->node_id && !strcmp(t->node_id, s->w->me) && t->attempt == attempt;
+}
+
+/* Did an earlier push of ours deliver exactly this result already? */
+static bool delivered_before(struct step *s, const struct dg_result *r)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT, have = DG_STRBUF_INIT, want = DG_STRBUF_INIT;
+	bool same;
+
+	dg_layout_result_path(&path, r->status, r->task_id, s->w->me, r->attempt);
+	dg_result_to_json(&want, r);
+	same = dg_txn_read(s->txn, path.buf, &have) == 0 && have.len == want.len &&
+	       !memcmp(have.buf, want.buf, want.len);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&have);
+	dg_strbuf_release(&want);
+	return same;
 }
 
 /* Delivers pending result i, or learns that it is superseded. */
@@ -56,30 +94,22 @@ static int deliver(struct step *s, size_t i)
 {
 	struct worker *w = s->w;
 	struct dg_result *r = &w->pending[i];
-	struct dg_strbuf ip = DG_STRBUF_INIT, dst = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	struct dg_strbuf ip = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
-	char file[96];
 	int ret = 0;
 
-	snprintf(file, sizeof(file), "%s.json", r->task_id);
-	dg_strbuf_addf(&ip, "tasks/in_progress/%s", file);
-	dg_strbuf_addf(&dst, "%s/%s-%s", result_dir(r->status), w->me, file);
-	if (dg_txn_read(s->txn, ip.buf, &data) == 0 &&
-	    dg_task_parse(&t, data.buf, data.len, file, &w->policy) == 0 &&
-	    t.node_id && !strcmp(t.node_id, w->me) && t.attempt == r->attempt) {
-		struct dg_strbuf json = DG_STRBUF_INIT;
-		dg_result_to_json(&json, r);
+	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s.json", r->task_id);
+	if (read_claim(s, r->task_id, &t) == 0 && is_our_claim(s, &t, r->attempt)) {
 		if ((ret = dg_txn_remove(s->txn, ip.buf)) == 0)
-			ret = dg_txn_write(s->txn, dst.buf, json.buf, json.len);
-		dg_strbuf_release(&json);
+			ret = dg_layout_write_result(s->txn, r, NULL);
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
-	} else if (dg_txn_exists(s->txn, dst.buf)) {
+	} else if (delivered_before(s, r)) {
 		/* an earlier push landed but we died before clearing the spool */
 	} else {
 		/*
 		 * Our claim is gone: the task was reaped while we were cut off
 		 * and belongs to somebody else now. Recording this late result
-		 * would overwrite theirs, so it is recorded nowhere (logged).
+		 * would compete with theirs, so it is recorded nowhere (logged).
 		 */
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=superseded attempt=%u status=%s",
 		       w->me, r->task_id, r->attempt, dg_result_status_name(r->status));
@@ -88,89 +118,32 @@ static int deliver(struct step *s, size_t i)
 		s->delivered[i] = true;
 	dg_task_release(&t);
 	dg_strbuf_release(&ip);
-	dg_strbuf_release(&dst);
-	dg_strbuf_release(&data);
 	return ret;
 }
 
 /* Hands a task killed at shutdown back to the queue, attempt kept. */
-static int hand_back(struct step *s, const char *id)
+static int hand_back(struct step *s, const struct handback *h)
 {
-	struct worker *w = s->w;
-	struct dg_strbuf ip = DG_STRBUF_INIT, q = DG_STRBUF_INIT, data = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
-	char file[96];
 	int ret = 0;
 
-	snprintf(file, sizeof(file), "%s.json", id);
-	dg_strbuf_addf(&ip, "tasks/in_progress/%s", file);
-	dg_strbuf_addf(&q, "tasks/queue/%s", file);
-	if (dg_txn_read(s->txn, ip.buf, &data) == 0 &&
-	    dg_task_parse(&t, data.buf, data.len, file, &w->policy) == 0 &&
-	    t.node_id && !strcmp(t.node_id, w->me)) {
-		unsigned attempt = t.attempt;
-		dg_task_clear_claim(&t);
-		json_object_set_new(t.doc, "attempt", json_integer(attempt));
-		dg_task_to_json(&json, &t);
-		if ((ret = dg_txn_remove(s->txn, ip.buf)) == 0)
-			ret = dg_txn_write(s->txn, q.buf, json.buf, json.len);
-		dg_strbuf_addf(&s->msg, " hand back %s", id);
+	if (read_claim(s, h->task_id, &t) == 0 && is_our_claim(s, &t, h->attempt)) {
+		ret = dg_layout_requeue(s->txn, &t, s->w->me);
+		dg_strbuf_addf(&s->msg, " hand back %s", h->task_id);
 	}
 	dg_task_release(&t);
-	dg_strbuf_release(&ip);
-	dg_strbuf_release(&q);
-	dg_strbuf_release(&data);
-	dg_strbuf_release(&json);
 	return ret;
-}
-
-/* A safe stem for the result file of something that is not a valid task. */
-static void safe_stem(char *out, size_t size, const char *name)
-{
-	size_t n = strlen(name), j = 0;
-
-	if (n > 5 && !strcmp(name + n - 5, ".json"))
-		n -= 5;
-	for (size_t i = 0; i < n && j + 1 < size && j < 64; i++) {
-		unsigned char c = (unsigned char)name[i];
-		out[j++] = (isalnum(c) || c == '-' || c == '_') ? (char)c : '_';
-	}
-	if (!j)
-		out[j++] = '_';
-	out[j] = '\0';
 }
 
 static int reject(struct step *s, const char *name, const char *reason)
 {
 	struct worker *w = s->w;
-	struct dg_result res = DG_RESULT_INIT;
-	struct dg_strbuf q = DG_STRBUF_INIT, dst = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
-	char stem[80], why[600];
-	int ret;
+	int ret = dg_layout_reject_queued(s->txn, name, w->me, reason);
 
-	safe_stem(stem, sizeof(stem), name);
-	snprintf(why, sizeof(why), "rejected tasks/queue/%s: %s", name, reason);
-	res.task_id = stem;
-	res.node_id = (char *)w->me;
-	res.exit_code = -1;
-	res.status = DG_RESULT_REJECTED;
-	res.reason = why;
-	dg_utc_now(res.timestamp);
-	dg_result_set_output(&res, "", 0, why, strlen(why));
-	dg_result_to_json(&json, &res);
-	dg_strbuf_addf(&q, "tasks/queue/%s", name);
-	dg_strbuf_addf(&dst, "tasks/failed/%s-%s.json", w->me, stem);
-	if ((ret = dg_txn_remove(s->txn, q.buf)) == 0)
-		ret = dg_txn_write(s->txn, dst.buf, json.buf, json.len);
-	free(res.stdout_text);
-	free(res.stderr_text);
-	dg_strbuf_release(&q);
-	dg_strbuf_release(&dst);
-	dg_strbuf_release(&json);
 	s->rejected++;
 	w->snap.tasks_rejected++;
-	dg_log(DG_LOG_WARNING, "node=%s task=%s event=rejected reason=\"%s\"", w->me, stem, reason);
-	dg_strbuf_addf(&s->msg, " reject %s", stem);
+	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, name, reason);
+	dg_strbuf_addf(&s->msg, " reject %s", name);
 	return ret;
 }
 
@@ -204,8 +177,8 @@ static int claim_one(struct step *s, const char *name)
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	dg_strbuf_addf(&q, "tasks/queue/%s", name);
-	dg_strbuf_addf(&ip, "tasks/in_progress/%s", name);
+	dg_strbuf_addf(&q, DG_DIR_QUEUE "/%s", name);
+	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", name);
 	if ((ret = dg_txn_read(s->txn, q.buf, &data)) < 0)
 		goto out;
 	if (dg_task_parse(&t, data.buf, data.len, name, &w->policy) < 0) {
@@ -258,40 +231,67 @@ static int claim(struct step *s)
 	return 0;
 }
 
-static bool is_ours_running(struct worker *w, const char *id)
+/* Do we run this claim, or hold its result? */
+static bool is_ours_running(struct worker *w, const char *id, unsigned attempt)
 {
 	for (size_t i = 0; i < w->jobs_nr; i++) {
-		if (!strcmp(w->jobs[i].task.task_id, id))
+		if (!strcmp(w->jobs[i].task.task_id, id) && w->jobs[i].task.attempt == attempt)
 			return true;
 	}
 	for (size_t i = 0; i < w->pending_nr; i++) {
-		if (!strcmp(w->pending[i].task_id, id))
+		if (!strcmp(w->pending[i].task_id, id) && w->pending[i].attempt == attempt)
 			return true;
 	}
 	return false;
 }
 
-/* Claims of ours that we do not run (we crashed, or a push's fate was unknown). */
+/*
+ * Claims of ours that we do not run: we crashed or restarted, or a push's
+ * fate was unknown. Running one again is a new attempt, so it is claimed
+ * anew (attempt + 1, a fresh claim time): max_attempts holds for tasks
+ * that crash their worker, and no observer judges the new run by the old
+ * claim. Past max_attempts it ends "abandoned" instead.
+ */
 static int adopt_one(const struct dg_entry *e, void *payload)
 {
 	struct step *s = payload;
-	struct dg_strbuf ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	struct worker *w = s->w;
+	struct dg_strbuf ip = DG_STRBUF_INIT, json = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
+	int ret = 0;
 
 	if (!e->is_file || !is_task_name(e->name))
 		return 0;
-	dg_strbuf_addf(&ip, "tasks/in_progress/%s", e->name);
-	if (dg_txn_read(s->txn, ip.buf, &data) == 0 &&
-	    dg_task_parse(&t, data.buf, data.len, e->name, &s->w->policy) == 0 &&
-	    t.node_id && !strcmp(t.node_id, s->w->me) && !is_ours_running(s->w, t.task_id)) {
-		DG_ALLOC_GROW(s->adopted, s->adopted_nr + 1, s->adopted_alloc);
-		s->adopted[s->adopted_nr++] = t;
-		memset(&t, 0, sizeof(t));
+	dg_strbuf_add(&id, e->name, strlen(e->name) - 5);
+	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", e->name);
+	if (read_claim(s, id.buf, &t) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
+	    is_ours_running(w, t.task_id, t.attempt))
+		goto out;
+	if (t.attempt >= w->policy.max_attempts) {
+		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it");
+		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned attempt=%u reason=\"restarted while running it\"",
+		       w->me, t.task_id, t.attempt);
+		dg_strbuf_addf(&s->msg, " abandon %s", t.task_id);
+		goto out;
 	}
+	if (s->adopted_nr >= s->free_slots) {
+		s->adopt_later = true;   /* more than we can run now */
+		goto out;
+	}
+	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
+	dg_task_to_json(&json, &t);
+	if ((ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
+		goto out;
+	dg_strbuf_addf(&s->msg, " adopt %s", t.task_id);
+	DG_ALLOC_GROW(s->adopted, s->adopted_nr + 1, s->adopted_alloc);
+	s->adopted[s->adopted_nr++] = t;
+	memset(&t, 0, sizeof(t));
+out:
 	dg_task_release(&t);
 	dg_strbuf_release(&ip);
-	dg_strbuf_release(&data);
-	return 0;
+	dg_strbuf_release(&json);
+	dg_strbuf_release(&id);
+	return ret;
 }
 
 static int step_fn(struct dg_txn *txn, void *payload)
@@ -308,6 +308,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	memset(s->delivered, 0, w->pending_nr * sizeof(*s->delivered));
 	s->rejected = 0;
 	s->eligible_left = 0;
+	s->adopt_later = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
 
@@ -322,7 +323,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	for (size_t i = 0; i < w->pending_nr && !ret; i++)
 		ret = deliver(s, i);
 	for (size_t i = 0; i < w->requeue_nr && !ret; i++)
-		ret = hand_back(s, w->requeue[i]);
+		ret = hand_back(s, &w->requeue[i]);
 	if (!ret && w->need_adopt)
 		ret = dg_txn_list(txn, "tasks/in_progress", adopt_one, s);
 	if (!ret && s->free_slots > s->adopted_nr) {
@@ -372,19 +373,19 @@ int dg_worker_step(struct worker *w)
 		dg_log(DG_LOG_DEBUG, "node=%s event=pushed commit=%.12s attempts=%u ms=%lld",
 		       w->me, st.commit, st.attempts, (long long)ms);
 	}
-	w->need_adopt = false;
+	w->need_adopt = s.adopt_later;
 	w->queue_seen_empty = s.eligible_left == 0 && s.claimed_nr == 0;
 
 	/* what the published commit settled, we can forget */
 	for (size_t i = w->pending_nr; i-- > 0;) {
 		if (!s.delivered[i])
 			continue;
-		dg_spool_remove(&w->spool, w->pending[i].task_id);
+		dg_spool_remove(&w->spool, &w->pending[i]);
 		dg_result_release(&w->pending[i]);
 		w->pending[i] = w->pending[--w->pending_nr];
 	}
 	for (size_t i = 0; i < w->requeue_nr; i++)
-		free(w->requeue[i]);
+		free(w->requeue[i].task_id);
 	w->requeue_nr = 0;
 
 	/* now, and only now, are the claims ours: start them */

@@ -9,27 +9,36 @@
 #include "cmd.h"
 
 #include <getopt.h>
+#include <unistd.h>
 
 static const char usage_text[] =
-	"usage: dgrid reap --repo URL\n"
+	"usage: dgrid reap --repo URL [--watch SECONDS]\n"
 	"\n"
-	"Returns tasks in tasks/in_progress/ whose worker is dead (stale or no\n"
-	"heartbeat, stopped, or long past the task's timeout) to the queue, or\n"
-	"records them as abandoned after max_attempts claims. Safe to run from\n"
-	"several places at once: it is one compare-and-swap transaction.\n";
+	"Returns tasks in tasks/in_progress/ whose worker is dead (heartbeat\n"
+	"unchanged for node_timeout, never sent, stopped, or no longer holding\n"
+	"the task) to the queue, or records them as abandoned after max_attempts\n"
+	"claims. Liveness is judged only from what this command saw itself, on\n"
+	"its own clock (other machines' clocks may be wrong), so it looks at the\n"
+	"grid, watches for SECONDS (default: the grid's node_timeout + 5), and\n"
+	"looks again. Safe to run from several places at once: each reap is one\n"
+	"compare-and-swap transaction.\n";
 
 int cmd_reap(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, 'r' },
+		{ "watch", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dg_config cfg;
 	struct dg_store_opts so;
 	struct dg_store *store = NULL;
+	struct dg_reaper *reaper = NULL;
 	struct dg_reap_stats st;
 	struct dg_strbuf err = DG_STRBUF_INIT;
+	long watch = -1;
+	char *end;
 	int c, ret = 2;
 
 	if (dg_config_from_env(&cfg, &err) < 0)
@@ -38,6 +47,13 @@ int cmd_reap(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': cfg.repo_url = optarg; break;
+		case 'w':
+			watch = strtol(optarg, &end, 10);
+			if (end == optarg || *end || watch < 0 || watch > 86400) {
+				dg_strbuf_addf(&err, "--watch '%s' is not a number of seconds in 0..86400", optarg);
+				goto usage_error;
+			}
+			break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}
@@ -48,18 +64,30 @@ int cmd_reap(int argc, char **argv)
 	}
 	dg_config_store_opts(&cfg, &so, "reap");
 	so.author = "dgrid-reap";
-	if (dg_store_open(&store, &so) < 0 || dg_store_fetch(store) < 0 ||
-	    dg_reap(store, "dgrid-reap", &st) < 0) {
-		fprintf(stderr, "error: %s\n", dg_error_last());
-		ret = 1;
-		goto out;
+	if (dg_store_open(&store, &so) < 0)
+		goto fail;
+	reaper = dg_reaper_new(store, "dgrid-reap");
+	if (dg_reaper_run(reaper, &st) < 0)
+		goto fail;
+	if (watch < 0)
+		watch = dg_reaper_node_timeout(reaper) + 5;
+	if (st.examined && watch > 0) {
+		fprintf(stderr, "watching %u running task(s) for %lds\n", st.examined, watch);
+		sleep((unsigned)watch);
+		if (dg_reaper_run(reaper, &st) < 0)
+			goto fail;
 	}
 	printf("examined %u, returned to the queue %u, abandoned %u\n", st.examined, st.requeued, st.abandoned);
 	ret = 0;
 	goto out;
+fail:
+	fprintf(stderr, "error: %s\n", dg_error_last());
+	ret = 1;
+	goto out;
 usage_error:
 	fprintf(stderr, "error: %s\n", err.buf);
 out:
+	dg_reaper_free(reaper);
 	dg_store_free(store);
 	dg_strbuf_release(&err);
 	return ret;

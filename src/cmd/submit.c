@@ -4,6 +4,7 @@
 #include "../jsonio.h"
 #include "../common.h"
 #include "../error.h"
+#include "../layout.h"
 #include "../strbuf.h"
 #include "../task.h"
 #include "cmd.h"
@@ -152,10 +153,11 @@ static int collect_result(const struct dg_entry *e, void *payload)
 }
 
 /*
- * Is there a result of task id in dir? Result files are {node}-{task}.json
- * and both ids may contain '-', so a name ending in "-{id}.json" only
- * counts when the file's own task_id says so (or cannot be read, to err
- * on the side of refusing a duplicate).
+ * Is there a result of task id in dir? Current result names start with
+ * "{task}." (layout.h) and say so alone. Files of the original layout are
+ * {node}-{task}.json and both ids may contain '-', so a name ending in
+ * "-{id}.json" only counts when the file's own task_id says so (or cannot
+ * be read, to err on the side of refusing a duplicate).
  */
 static int has_result(struct dg_txn *txn, struct submit *s, const char *dir, const char *id,
 		      char **found)
@@ -166,25 +168,28 @@ static int has_result(struct dg_txn *txn, struct submit *s, const char *dir, con
 	for (size_t i = 0; i < s->results_nr && !ret; i++) {
 		const char *name = s->results[i];
 		size_t n = strlen(name);
-		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, tid = DG_STRBUF_INIT;
 		json_t *doc;
 
-		if (n < idlen + 6 || strcmp(name + n - 5, ".json") ||
-		    name[n - 6 - idlen] != '-' || memcmp(name + n - 5 - idlen, id, idlen))
-			continue;
 		dg_strbuf_addf(&path, "%s/%s", dir, name);
-		if (dg_txn_read(txn, path.buf, &data) < 0) {
+		if (dg_layout_result_task(name, &tid) == 0) {
+			ret = !strcmp(tid.buf, id);
+		} else if (n < idlen + 6 || strcmp(name + n - 5, ".json") ||
+			   name[n - 6 - idlen] != '-' || memcmp(name + n - 5 - idlen, id, idlen)) {
+			ret = 0;
+		} else if (dg_txn_read(txn, path.buf, &data) < 0) {
 			ret = 1;
 		} else {
 			doc = json_loadb(data.buf, data.len, 0, NULL);
-			const char *tid = json_string_value(json_object_get(doc, "task_id"));
-			ret = !tid || !strcmp(tid, id);
+			const char *t = json_string_value(json_object_get(doc, "task_id"));
+			ret = !t || !strcmp(t, id);
 			json_decref(doc);
 		}
 		if (ret)
 			*found = dg_strbuf_detach(&path, NULL);
 		dg_strbuf_release(&path);
 		dg_strbuf_release(&data);
+		dg_strbuf_release(&tid);
 	}
 	return ret;
 }

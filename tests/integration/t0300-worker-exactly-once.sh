@@ -50,7 +50,7 @@ for name in os.listdir(d):
         r = json.load(f)
     keys = list(r.keys())
     tid = r["task_id"]
-    ok = (keys[:7] == seed and name == f'{r["node_id"]}-{tid}.json' and r["exit_code"] == 0
+    ok = (keys[:7] == seed and name == f'{tid}.{r["node_id"]}.1.json' and r["exit_code"] == 0
           and r["status"] == "success" and r["stdout"] == "out-" + tid[5:] + "\n"
           and r["timestamp"].endswith("Z") and r["attempt"] == 1)
     if not ok:
@@ -60,7 +60,7 @@ print("bad", bad)
 PY
 check "every result has the seed fields in order and the right output" grep -q '^bad 0$' "$T/fields.out"
 for w in 1 2 3 4; do
-	n=$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | grep -c "^w$w-")
+	n=$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | grep -c "\.w$w\.1\.json$")
 	note "worker w$w completed $n tasks"
 done
 # How the work spreads is not an invariant: with tasks this short the worker

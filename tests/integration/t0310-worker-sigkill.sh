@@ -99,11 +99,11 @@ check_eq "B exits 0 on SIGTERM" 0 $?
 check_eq "in_progress is empty" 0 "$(count_files "$T/srv/grid.git" tasks/in_progress)"
 check_eq "queue is empty" 0 "$(count_files "$T/srv/grid.git" tasks/queue)"
 check_eq "nothing failed" 0 "$(count_files "$T/srv/grid.git" tasks/failed)"
-check_eq "exactly one result for p" 1 "$(bare ls-tree -r --name-only main tasks | grep -c -- '-p\.json$')"
-check_eq "exactly one result for n" 1 "$(bare ls-tree -r --name-only main tasks | grep -c -- '-n\.json$')"
+check_eq "exactly one result for p" 1 "$(bare ls-tree -r --name-only main tasks | grep -c -- '/p\.[^/]*\.json$')"
+check_eq "exactly one result for n" 1 "$(bare ls-tree -r --name-only main tasks | grep -c -- '/n\.[^/]*\.json$')"
 for id in p n; do
 	check "result of $id is from B, attempt 2, success, original output" bash -c \
-		"git -C '$T/srv/grid.git' show main:tasks/completed/B-$id.json | python3 -c '
+		"git -C '$T/srv/grid.git' show main:tasks/completed/$id.B.2.json | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 assert d[\"node_id\"]==\"B\" and d[\"attempt\"]==2 and d[\"status\"]==\"success\", d

@@ -80,8 +80,8 @@ check_eq "queue empty" 0 "$(count_files "$T/srv/grid.git" tasks/queue)"
 check_eq "in_progress empty" 0 "$(count_files "$T/srv/grid.git" tasks/in_progress)"
 okres=0
 for i in 1 2 3 4 5 6; do
-	[ "$(result_field grid.git "tasks/completed/w1-t$i.json" stdout)" = "X$i" ] &&
-		[ "$(result_field grid.git "tasks/completed/w1-t$i.json" attempt)" = 1 ] && okres=$((okres + 1))
+	[ "$(result_field grid.git "tasks/completed/t$i.w1.1.json" stdout)" = "X$i" ] &&
+		[ "$(result_field grid.git "tasks/completed/t$i.w1.1.json" attempt)" = 1 ] && okres=$((okres + 1))
 done
 check_eq "each result has its output and attempt 1 (no re-run)" 6 "$okres"
 check "no crash in the log" bash -c "! grep -Eiq 'crit|fatal|segv|abort' '$T/w1.log'"
@@ -103,7 +103,7 @@ track "$W2"
 check "s1 started" wait_for 30 grep -q 'task=s1 event=started' "$T/w2a.log"
 daemon_stop
 check "s1 finished while the remote is down" wait_for 20 grep -q 'task=s1 event=finished status=success' "$T/w2a.log"
-check "the result is spooled in \$DGRID_SPOOL" test -f "$DGRID_SPOOL/s1.json"
+check "the result is spooled in \$DGRID_SPOOL" test -f "$DGRID_SPOOL/s1.1.json"
 check "the push failed (event=remote-error)" wait_for 10 grep -q 'event=remote-error' "$T/w2a.log"
 t0=$(date +%s)
 kill -TERM "$W2"
@@ -111,8 +111,8 @@ wait "$W2"
 check_eq "SIGTERM with an unpushed result: worker exits 0" 0 $?
 note "worker stopped $(($(date +%s) - t0)) s after SIGTERM"
 check "it logged event=stop-unpushed" grep -q 'event=stop-unpushed' "$T/w2a.log"
-check "the spooled result survived the exit" test -f "$DGRID_SPOOL/s1.json"
-cp "$DGRID_SPOOL/s1.json" "$T/spooled.json" 2>/dev/null
+check "the spooled result survived the exit" test -f "$DGRID_SPOOL/s1.1.json"
+cp "$DGRID_SPOOL/s1.1.json" "$T/spooled.json" 2>/dev/null
 check_eq "nothing reached the remote yet" "" "$(bare spool.git ls-tree --name-only main tasks/completed 2>/dev/null)"
 
 daemon_start "$PORT"
@@ -124,10 +124,10 @@ wait "$W2"
 check_eq "the restarted worker exits 0 when idle" 0 $?
 check "it started with spooled=1" grep -q 'event=started .*spooled=1' "$T/w2b.log"
 check "it never ran s1 again" bash -c "! grep -q 'task=s1 event=\(claimed\|adopted\|started\)' '$T/w2b.log'"
-check_eq "the spooled result is in tasks/completed" "w2-s1.json" \
+check_eq "the spooled result is in tasks/completed" "s1.w2.1.json" \
 	"$(bare spool.git ls-tree --name-only main:tasks/completed 2>/dev/null)"
 check "the pushed result is the original run (same started_at, stdout)" python3 - "$T/spooled.json" \
-	<(git -C "$T/srv/spool.git" show main:tasks/completed/w2-s1.json) <<'PY'
+	<(git -C "$T/srv/spool.git" show main:tasks/completed/s1.w2.1.json) <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
 b = json.load(open(sys.argv[2]))

@@ -55,11 +55,11 @@ wait "$W"
 check_eq "worker exits 0 (--exit-when-idle)" 0 $?
 
 bare() { git -C "$T/srv/grid.git" "$@"; }
-check_eq "3 good tasks completed" "w-good-1.json w-good-2.json w-good-3.json" \
+check_eq "3 good tasks completed" "good-1.w.1.json good-2.w.1.json good-3.w.1.json" \
 	"$(bare ls-tree --name-only main:tasks/completed | sort | tr '\n' ' ' | sed 's/ $//')"
 good=0
 for i in 1 2 3; do
-	bare show "main:tasks/completed/w-good-$i.json" | grep -q "\"stdout\": *\"good-$i\\\\n\"" && good=$((good + 1))
+	bare show "main:tasks/completed/good-$i.w.1.json" | grep -q "\"stdout\": *\"good-$i\\\\n\"" && good=$((good + 1))
 done
 check_eq "good results carry their output" 3 "$good"
 
@@ -82,7 +82,7 @@ files = sorted(os.listdir(d))
 print("files", files)
 bad = 0
 for stem, pat in want.items():
-    name = "w-%s.json" % stem
+    name = "%s.w.0.json" % stem
     if name not in files:
         print("MISSING", name); bad += 1; continue
     r = json.load(open(os.path.join(d, name)))
@@ -91,7 +91,7 @@ for stem, pat in want.items():
     if r.get("status") != "rejected" or not re.search(pat, reason, re.I):
         print("BAD", stem, r); bad += 1
 if len(files) != len(want):
-    print("EXTRA", sorted(set(files) - {"w-%s.json" % s for s in want})); bad += 1
+    print("EXTRA", sorted(set(files) - {"%s.w.0.json" % s for s in want})); bad += 1
 print("bad", bad)
 PY
 sed 's/^/# /' "$T/reasons.out"

@@ -63,9 +63,9 @@ wait "$WA"
 check_eq "(a) worker exits 0 after SIGTERM with grace 30" 0 $?
 check "(a) it logged event=stopping" grep -q 'event=stopping signal=15' "$T/a.log"
 check_eq "(a) the running task completed: success" success \
-	"$(bare a show main:tasks/completed/a-a1.json 2>/dev/null | json_get status)"
+	"$(bare a show main:tasks/completed/a1.a.1.json 2>/dev/null | json_get status)"
 check_eq "(a) with its output" "a-done" \
-	"$(bare a show main:tasks/completed/a-a1.json 2>/dev/null | json_get stdout | head -1)"
+	"$(bare a show main:tasks/completed/a1.a.1.json 2>/dev/null | json_get stdout | head -1)"
 check_eq "(a) in_progress empty" 0 "$(count_files "$T/srv/a.git" tasks/in_progress)"
 check_eq "(a) heartbeat ref says state stopped" stopped \
 	"$(bare a show refs/dgrid/nodes/a:heartbeat.json 2>/dev/null | json_get state)"

@@ -21,7 +21,7 @@ start_grid twice
 kill -TERM $WPID; kill -TERM $WPID
 wait $WPID
 check_eq "two signals at once: the worker exits 0" 0 $?
-check_eq "and the task finished within the grace period" success "$(result twice completed/twice-t1.json)"
+check_eq "and the task finished within the grace period" success "$(result twice completed/t1.twice.1.json)"
 
 start_grid again
 kill -TERM $WPID
@@ -30,6 +30,6 @@ kill -TERM $WPID
 wait $WPID
 check_eq "a second signal later: the worker exits 0" 0 $?
 check "the task went back to the queue" git -C "$T/again.git" cat-file -e main:tasks/queue/t1.json
-check_eq "and has no result" "" "$(result again completed/again-t1.json)"
+check_eq "and has no result" "" "$(result again completed/t1.again.1.json)"
 check "the worker logged the hand-back" grep -q 'task=t1 event=handed-back' "$T/again.log"
 finish

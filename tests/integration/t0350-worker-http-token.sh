@@ -67,11 +67,11 @@ print("bad", bad)
 PY
 check "every task completed exactly once with its own output" grep -q '^bad 0$' "$T/results.out"
 for w in 1 2; do
-	note "w$w completed $(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | grep -c "^w$w-")"
+	note "w$w completed $(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | grep -c "\.w$w\.[0-9]*\.json$")"
 done
-check "both workers did some of the work" test "$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | cut -d- -f1 | sort -u | wc -l)" -eq 2
+check "both workers did some of the work" test "$(git -C "$T/srv/grid.git" ls-tree --name-only main:tasks/completed | cut -d. -f2 | sort -u | wc -l)" -eq 2
 
-envres=$(ls "$T"/tasks/completed/*-envtask.json 2>/dev/null | head -1)
+envres=$(ls "$T"/tasks/completed/envtask.*.json 2>/dev/null | head -1)
 check "the env task ran" grep -q 'env-done' "$envres"
 check "the env task saw no GIT_TOKEN variable" bash -c "! grep -q 'GIT_TOKEN' '$envres'"
 check "the env task saw no token value" bash -c "! grep -qF '$TOKEN' '$envres'"

@@ -36,10 +36,10 @@ done_count() { echo $(( $(count_files "$REPO" tasks/completed) + $(count_files "
 check "the live worker ends all five tasks" wait_for 60 bash -c "[ \$(( \$(git -C '$REPO' ls-tree --name-only main:tasks/completed 2>/dev/null | grep -vc '^\\.') + \$(git -C '$REPO' ls-tree --name-only main:tasks/failed 2>/dev/null | grep -vc '^\\.') )) -eq 5 ]"
 note "results: $(done_count)"
 status_of() { git -C "$REPO" show "main:tasks/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
-check_eq "hello succeeded" success "$(status_of 'completed/live-node-hello.json')"
-check_eq "fails failed" failed "$(status_of 'failed/live-node-fails.json')"
-check_eq "slow timed out" timeout "$(status_of 'failed/live-node-slow.json')"
-check_eq "malformed was rejected" rejected "$(status_of 'failed/live-node-malformed.json')"
+check_eq "hello succeeded" success "$(status_of 'completed/hello.live-node.1.json')"
+check_eq "fails failed" failed "$(status_of 'failed/fails.live-node.1.json')"
+check_eq "slow timed out" timeout "$(status_of 'failed/slow.live-node.1.json')"
+check_eq "malformed was rejected" rejected "$(status_of 'failed/malformed.live-node.0.json')"
 
 # the live worker's own pages
 port=$(sed -n 's/.*event=http-listening port=\([0-9]*\).*/\1/p' "$T/live.log" | head -1)
