@@ -30,6 +30,7 @@
 /* Descriptors of the child after it arranged them. */
 enum dg_sandbox_fd {
 	DG_SB_FD_STDIN, DG_SB_FD_STDOUT, DG_SB_FD_STDERR,
+	DG_SB_FD_SCRIPT,   /* the sealed script memfd, DG_TASK_SCRIPT_FD (exec.h) */
 	DG_SB_FD_REPORT,   /* close-on-exec: struct dg_child_error on failure */
 	DG_SB_FD_STATUS,   /* the reaper writes the task's wait status here */
 	DG_SB_FD_SYNC,     /* one byte from the parent once ids and cgroups are set */
@@ -38,7 +39,6 @@ enum dg_sandbox_fd {
 
 struct dg_sandbox_plan {
 	const struct dg_exec_limits *limits;
-	const char *script;
 	const struct sock_fprog *seccomp;
 	char rootfs[PATH_MAX];  /* where /usr etc. come from, seen from inside ("/oldroot...") */
 	char tmp_opts[128];     /* tmpfs options of the task's /tmp */
