@@ -73,34 +73,36 @@ static bool not_ours(int e)
 /* The path of the "0::" line, without its newline; DG_ENOTFOUND if none. */
 static int parse_self(char *own, size_t size, const char *self_cgroup)
 {
-	const char *line = self_cgroup;
+	const char *line = self_cgroup, *path = NULL;
+	size_t plen = 0;
+	int ret = DG_ENOTFOUND;
 
-	while (line && *line) {
+	while (line && *line && !path) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 
 		if (len >= 3 && !memcmp(line, "0::", 3)) {
-			const char *path = line + 3;
-			size_t plen = len - 3;
-
-			if (plen == 0 || path[0] != '/' || plen >= size ||
-			    memmem(path, plen, "/..", 3)) {
-				dg_error_set("cannot use the cgroup v2 path '%.*s' of this process",
-					     (int)plen, path);
-				return DG_ERROR;
-			}
-			/* the root is "/": own stays "" so that mount + own is the mount */
-			if (plen == 1)
-				plen = 0;
-			memcpy(own, path, plen);
-			own[plen] = '\0';
-			return 0;
+			path = line + 3;
+			plen = len - 3;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	dg_error_set("no cgroup v2 entry (\"0::\") in /proc/self/cgroup: "
-		     "this process is not in a unified hierarchy");
-	return DG_ENOTFOUND;
+	if (!path) {
+		dg_error_set("no cgroup v2 entry (\"0::\") in /proc/self/cgroup: "
+			     "this process is not in a unified hierarchy");
+	} else if (plen == 0 || path[0] != '/' || plen >= size || memmem(path, plen, "/..", 3)) {
+		dg_error_set("cannot use the cgroup v2 path '%.*s' of this process",
+			     (int)plen, path);
+		ret = DG_ERROR;
+	} else {
+		/* the root is "/": own stays "" so that mount + own is the mount */
+		if (plen == 1)
+			plen = 0;
+		memcpy(own, path, plen);
+		own[plen] = '\0';
+		ret = 0;
+	}
+	return ret;
 }
 
 static void not_delegated(const char *own, const char *dir, const char *file, int e)
@@ -112,32 +114,31 @@ static void not_delegated(const char *own, const char *dir, const char *file, in
 /* Step 2 of the contract: the worker leaves the cgroup it delegates. */
 static int move_to_leaf(struct dg_cgroup_v2 *out, pid_t pid)
 {
+	const char *own = *out->own ? out->own : "/";
 	char val[32];
-	int e;
+	int e, ret = DG_ERROR;
 
 	snprintf(out->leaf, sizeof(out->leaf), "%s/" DG_CGROUP_V2_LEAF, out->base);
+	snprintf(val, sizeof(val), "%ld", (long)pid);
 	if (mkdir(out->leaf, 0755) < 0 && errno != EEXIST) {
 		e = errno;
 		if (not_ours(e))
 			dg_error_set("cgroup v2 subtree '%s' is not delegated; set Delegate=yes "
-				     "(cannot create '%s': %s)", *out->own ? out->own : "/",
-				     out->leaf, strerror(e));
+				     "(cannot create '%s': %s)", own, out->leaf, strerror(e));
 		else
 			dg_error_set("cannot create the worker's cgroup '%s': %s", out->leaf,
 				     strerror(e));
-		return DG_ERROR;
-	}
-	snprintf(val, sizeof(val), "%ld", (long)pid);
-	if (write_file(out->leaf, "cgroup.procs", val) < 0) {
+	} else if (write_file(out->leaf, "cgroup.procs", val) < 0) {
 		e = errno;
 		if (not_ours(e))
 			not_delegated(out->own, out->leaf, "cgroup.procs", e);
 		else
 			dg_error_set("cannot move the worker into '%s': %s", out->leaf,
 				     strerror(e));
-		return DG_ERROR;
+	} else {
+		ret = 0;
 	}
-	return 0;
+	return ret;
 }
 
 /* Step 3: one write, so that a regular file shows exactly what was asked. */
