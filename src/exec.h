@@ -20,6 +20,25 @@
  * dg_job_kill() may be called at any time (shutdown); the job then finishes
  * soon with killed set. dg_exec_run() does all of this for one script.
  * Nothing here prints; failures set dg_error_last().
+ *
+ * How the script reaches the shell (native, process). Never in argv: one
+ * argument is at most MAX_ARG_STRLEN (128 KiB) while a policy may allow
+ * 1 MiB scripts, and argv is readable by anyone in `ps`. The worker writes
+ * the script into a memfd (dg_child_script_open), seals it (no write, grow
+ * or shrink: the task cannot change what it runs) and hands it over as fd 3;
+ * the task execs `sh -c '. /dev/fd/3' sh`, so $0 stays "sh" and line
+ * numbers count from the script's first line as with `sh -c SCRIPT` (dash
+ * names the file in its messages: "sh: 1: /dev/fd/3: x: not found"). The
+ * memfd's text starts
+ * with "exec 3<&-; " on the script's first line (line numbers unchanged):
+ * the shell closes fd 3 once it has opened its own copy, so nothing the
+ * script runs inherits a descriptor beyond 0-2. stdin stays /dev/null.
+ * Why not the alternatives: a pipe fed by the worker needs the event loop
+ * to write up to 1 MiB while the task starts; a file in the task's /tmp
+ * would show up in the task's own listing and cost its tmpfs quota; the
+ * sandbox already has /dev/fd -> /proc/self/fd (mounts.c). Executors that
+ * run elsewhere (docker) get the script as a string and choose for
+ * themselves.
  */
 #ifndef DG_EXEC_H
 #define DG_EXEC_H
@@ -69,7 +88,8 @@ struct dg_executor {
 	/* 0 when usable here; otherwise a negative code and why in *why. */
 	int (*probe)(struct dg_strbuf *why);
 	/*
-	 * Starts the script. Must set job->pid (the process whose exit ends the
+	 * Starts the script (see "How the script reaches the shell" above for
+	 * native and process). Must set job->pid (the process whose exit ends the
 	 * job) and job->out_fd, job->err_fd (read ends, O_NONBLOCK|O_CLOEXEC).
 	 */
 	int (*spawn)(struct dg_job *job, const char *script);

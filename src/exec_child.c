@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -157,19 +158,25 @@ int dg_child_io_open(struct dg_child_io *io)
 	return 0;
 }
 
-void dg_child_io_enter(struct dg_child_io *io)
+int dg_child_io_enter(struct dg_child_io *io)
 {
-	int fds[4] = { io->devnull, io->out[1], io->err[1], io->rep[1] };
+	int fds[5] = { io->devnull, io->out[1], io->err[1], io->script, io->rep[1] };
+	int n = 5;
 
-	if (dg_child_arrange_fds(fds, 4) < 0)
+	if (io->script < 0) {
+		fds[3] = io->rep[1];
+		n = 4;
+	}
+	if (dg_child_arrange_fds(fds, n) < 0)
 		dg_child_fail(io->rep[1], "arrange fds", errno);
 	/*
-	 * dup2 cleared close-on-exec on the report pipe (fd 3): without it the
+	 * dup2 cleared close-on-exec on the report pipe: without it the
 	 * parent would wait for the task to end, and the task could write
 	 * into the report.
 	 */
-	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		dg_child_fail(3, "set close-on-exec", errno);
+	if (fcntl(n - 1, F_SETFD, FD_CLOEXEC) < 0)
+		dg_child_fail(n - 1, "set close-on-exec", errno);
+	return n - 1;
 }
 
 int dg_child_io_start(struct dg_child_io *io, struct dg_job *job, pid_t pid, const char *what)
@@ -203,5 +210,53 @@ void dg_child_io_close(struct dg_child_io *io)
 	}
 	if (io->devnull >= 0)
 		close(io->devnull);
-	io->devnull = -1;
+	if (io->script >= 0)
+		close(io->script);
+	io->devnull = io->script = -1;
+}
+
+/* Before the script, on its first line, so that line numbers stay. */
+#define SCRIPT_PROLOGUE "exec 3<&-; "
+
+int dg_child_script_open(int *out, const char *script)
+{
+	static const char prologue[] = SCRIPT_PROLOGUE;
+	const char *parts[2] = { prologue, script };
+	int fd, ret = DG_ERROR;
+
+	*out = -1;
+	fd = memfd_create("dgrid-script", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		dg_error_set("cannot create the script's memfd: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *p = parts[i];
+		size_t left = strlen(p);
+
+		while (left) {
+			ssize_t n = write(fd, p, left);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				dg_error_set("cannot write the script's memfd: %s",
+					     n < 0 ? strerror(errno) : "short write");
+				goto out;
+			}
+			p += n;
+			left -= (size_t)n;
+		}
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+		dg_error_set("cannot seal the script's memfd: %s", strerror(errno));
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }

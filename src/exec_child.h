@@ -24,6 +24,19 @@ struct dg_child_error {
 #define DG_TASK_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
 #define DG_TASK_LANG "LANG=C.UTF-8"
 
+/*
+ * The script as the task's shell gets it (see exec.h): a sealed memfd that
+ * the child puts at DG_TASK_SCRIPT_FD, sourced by DG_TASK_SH_ARGV.
+ */
+#define DG_TASK_SCRIPT_FD 3
+#define DG_TASK_SH_ARGV { (char *)"sh", (char *)"-c", (char *)". /dev/fd/3", (char *)"sh", NULL }
+
+/*
+ * Parent side: a close-on-exec memfd holding "exec 3<&-; " and the script,
+ * sealed against any change. 0 and the fd in *out, or DG_ERROR.
+ */
+int dg_child_script_open(int *out, const char *script);
+
 /* Writes {step, errno} to fd and exits 127. */
 _Noreturn void dg_child_fail(int fd, const char *step, int err);
 
@@ -35,23 +48,30 @@ int dg_child_arrange_fds(const int *from, int n);
 
 /*
  * The descriptors between a forked task and the worker: stdin /dev/null,
- * stdout and stderr pipes, and the close-on-exec report pipe.
+ * stdout and stderr pipes, the script (when io.script was set, e.g. from
+ * dg_child_script_open; dg_child_io_close closes it) and the close-on-exec
+ * report pipe.
  *
  *   parent: dg_child_io_open(&io); block signals; pid = fork();
- *   child:  dg_child_io_enter(&io);  ...  execve(...); dg_child_fail(3, ...)
+ *   child:  rep = dg_child_io_enter(&io); ... execve(...); dg_child_fail(rep, ...)
  *   parent: dg_child_io_start(&io, job, pid, "what")   (waits for exec)
  *   always: dg_child_io_close(&io)
  */
 struct dg_child_io {
 	int devnull;
 	int out[2], err[2], rep[2];
+	int script;
 };
 
-#define DG_CHILD_IO_INIT { -1, { -1, -1 }, { -1, -1 }, { -1, -1 } }
+#define DG_CHILD_IO_INIT { -1, { -1, -1 }, { -1, -1 }, { -1, -1 }, -1 }
 
 int dg_child_io_open(struct dg_child_io *io);
-/* In the child: fds 0-3 as above, nothing else open; exits on failure. */
-void dg_child_io_enter(struct dg_child_io *io);
+/*
+ * In the child: stdin, stdout, stderr at 0-2, the script (if any) at
+ * DG_TASK_SCRIPT_FD, then the report pipe, nothing else open; exits on
+ * failure. Returns the report pipe's descriptor: 3 without a script, 4 with.
+ */
+int dg_child_io_enter(struct dg_child_io *io);
 /*
  * In the parent after fork: waits for the child's exec report; on success
  * hands the read ends (non-blocking) to job->out_fd/err_fd and sets

@@ -39,15 +39,13 @@ static int write_proc(pid_t pid, const char *file, const char *text)
 	return ret;
 }
 
-static int make_plan(struct dg_sandbox_plan *plan, const struct dg_job *job,
-		     const char *script)
+static int make_plan(struct dg_sandbox_plan *plan, const struct dg_job *job)
 {
 	const char *rootfs = getenv("DGRID_ROOTFS");
 	uint64_t inodes;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->limits = &job->limits;
-	plan->script = script;
 	if (rootfs && *rootfs) {
 		struct stat st;
 
@@ -76,16 +74,18 @@ static int native_spawn(struct dg_job *job, const char *script)
 	struct native_job *nj = dg_xcalloc(1, sizeof(*nj));
 	struct dg_sandbox_plan plan;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int status[2] = { -1, -1 }, sync[2] = { -1, -1 }, devnull = -1;
+	int status[2] = { -1, -1 }, sync[2] = { -1, -1 }, devnull = -1, script_fd = -1;
 	int ret = DG_ERROR;
 	char map[64];
 	sigset_t saved;
 	pid_t pid = -1;
 
 	nj->status_fd = -1;
-	if ((ret = make_plan(&plan, job, script)) < 0)
+	if ((ret = make_plan(&plan, job)) < 0)
 		goto out;
 	ret = DG_ERROR;
+	if (dg_child_script_open(&script_fd, script) < 0)
+		goto out;
 	if (dg_cgroup_create(&nj->cg, &job->limits) < 0)
 		goto out;
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -98,6 +98,7 @@ static int native_spawn(struct dg_job *job, const char *script)
 	plan.fds[DG_SB_FD_STDIN] = devnull;
 	plan.fds[DG_SB_FD_STDOUT] = out[1];
 	plan.fds[DG_SB_FD_STDERR] = err[1];
+	plan.fds[DG_SB_FD_SCRIPT] = script_fd;
 	plan.fds[DG_SB_FD_REPORT] = rep[1];
 	plan.fds[DG_SB_FD_STATUS] = status[1];
 	plan.fds[DG_SB_FD_SYNC] = sync[0];
@@ -159,6 +160,8 @@ out:
 	}
 	if (devnull >= 0)
 		close(devnull);
+	if (script_fd >= 0)
+		close(script_fd);
 	if (nj) {
 		dg_cgroup_kill(&nj->cg);
 		dg_cgroup_remove(&nj->cg);

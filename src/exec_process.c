@@ -29,7 +29,7 @@ static int process_spawn(struct dg_job *job, const char *script)
 	struct process_job *pj = dg_xcalloc(1, sizeof(*pj));
 	struct dg_child_io io = DG_CHILD_IO_INIT;
 	int ret = DG_ERROR;
-	char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
+	char *argv[] = DG_TASK_SH_ARGV;
 	char *envp[] = { (char *)DG_TASK_PATH, pj->home, (char *)DG_TASK_LANG, NULL };
 	sigset_t saved;
 	pid_t pid;
@@ -41,23 +41,24 @@ static int process_spawn(struct dg_job *job, const char *script)
 		goto out;
 	}
 	snprintf(pj->home, sizeof(pj->home), "HOME=%s", pj->dir);
-	if (dg_child_io_open(&io) < 0)
+	if (dg_child_io_open(&io) < 0 || dg_child_script_open(&io.script, script) < 0)
 		goto out;
 	dg_block_signals(&saved);
 	pid = fork();
 	if (pid == 0) {
 		const char *step;
+		int rep;
 
 		dg_child_reset_signals();
-		dg_child_io_enter(&io);
+		rep = dg_child_io_enter(&io);
 		if (setsid() < 0)
-			dg_child_fail(3, "setsid", errno);
+			dg_child_fail(rep, "setsid", errno);
 		if (chdir(pj->dir) < 0)
-			dg_child_fail(3, "chdir", errno);
+			dg_child_fail(rep, "chdir", errno);
 		if ((step = dg_child_rlimits(&job->limits)))
-			dg_child_fail(3, step, errno);
+			dg_child_fail(rep, step, errno);
 		execve("/bin/sh", argv, envp);
-		dg_child_fail(3, "execve /bin/sh", errno);
+		dg_child_fail(rep, "execve /bin/sh", errno);
 	}
 	dg_restore_signals(&saved);
 	if (pid < 0) {

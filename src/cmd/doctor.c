@@ -18,8 +18,11 @@ static const char usage_text[] =
 	"usage: dgrid doctor\n"
 	"\n"
 	"Prints which isolation features this host supports (each namespace,\n"
-	"cgroup v1/v2 memory and pids, seccomp, a Docker engine), whether each\n"
-	"executor works and which one the worker would choose.\n";
+	"cgroup v1/v2 memory and pids, seccomp, a Docker engine), which cgroup\n"
+	"mode the native sandbox uses (v2 in a delegated subtree, v1, or none and\n"
+	"why), whether each executor works and which one the worker would choose.\n"
+	"On cgroup v2 this moves dgrid itself into a leaf of its cgroup, as the\n"
+	"worker does.\n";
 
 /* Whether a child can unshare this namespace (inside a new user ns, unless user). */
 static bool can_unshare(int flag)

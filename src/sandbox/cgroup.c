@@ -1,14 +1,16 @@
 /*
  * cgroup.c - one cgroup per job, for memory, process count and CPU share.
  * Version 2 when a unified hierarchy with the memory and pids controllers is
- * mounted, else version 1 (memory, pids, cpu hierarchies). The job's cgroup
- * sits below the worker's own, so the worker's limits still cover its tasks.
+ * mounted (the worker's subtree is delegated first: cgroup_v2.c), else
+ * version 1 (memory, pids, cpu hierarchies). The job's cgroup sits below the
+ * worker's own, so the worker's limits still cover its tasks.
  */
 #include "../common.h"
 #include "../error.h"
 #include "sandbox.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,6 +18,13 @@
 #include <unistd.h>
 
 static atomic_uint counter;
+
+/* The v2 delegation, done once per process: it moves the worker itself. */
+static pthread_mutex_t v2_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool v2_done;
+static int v2_ret;
+static struct dg_cgroup_v2 v2_state;
+static char v2_error[1024];
 
 static int write_file(const char *dir, const char *file, const char *val)
 {
@@ -139,38 +148,41 @@ static void make_dir_path(char *dst, const char *mount, const char *controller,
 	dg_strbuf_release(&base);
 }
 
+/* The outcome of the v2 delegation of this process (see sandbox.h). */
+static int v2_delegated(struct dg_cgroup_v2 *out)
+{
+	pthread_mutex_lock(&v2_lock);
+	if (!v2_done) {
+		struct dg_strbuf self = DG_STRBUF_INIT;
+
+		v2_ret = dg_strbuf_read_file(&self, "/proc/self/cgroup", 1 << 16);
+		if (v2_ret == 0)
+			v2_ret = dg_cgroup_v2_delegate(&v2_state, v2_root(), self.buf, getpid());
+		if (v2_ret < 0)
+			snprintf(v2_error, sizeof(v2_error), "%s", dg_error_last());
+		dg_strbuf_release(&self);
+		v2_done = true;
+	}
+	*out = v2_state;
+	if (v2_ret < 0)
+		dg_error_set("%s", v2_error);
+	pthread_mutex_unlock(&v2_lock);
+	return v2_ret;
+}
+
 int dg_cgroup_create(struct dg_cgroup *cg, const struct dg_exec_limits *lim)
 {
 	char name[64], val[64];
-	const char *root;
 	int v = dg_cgroup_detect(NULL);
 
 	memset(cg, 0, sizeof(*cg));
 	snprintf(name, sizeof(name), "dgrid-%ld-%u", (long)getpid(),
 		 atomic_fetch_add(&counter, 1));
 	if (v == 2) {
-		root = v2_root();
-		make_dir_path(cg->dirs[0], root, NULL, name);
-		if (mkdir(cg->dirs[0], 0700) < 0)
-			goto fail;
-		cg->ndirs = 1;
-		cg->version = 2;
-		if (lim->memory_bytes) {
-			snprintf(val, sizeof(val), "%" PRIu64, lim->memory_bytes);
-			if (write_file(cg->dirs[0], "memory.max", val) < 0)
-				goto fail;
-			write_file(cg->dirs[0], "memory.swap.max", "0");
-		}
-		if (lim->pids) {
-			snprintf(val, sizeof(val), "%u", lim->pids);
-			if (write_file(cg->dirs[0], "pids.max", val) < 0)
-				goto fail;
-		}
-		if (lim->cpus > 0) {
-			snprintf(val, sizeof(val), "%.0f 100000", lim->cpus * 100000);
-			write_file(cg->dirs[0], "cpu.max", val);
-		}
-		return 0;
+		struct dg_cgroup_v2 v2;
+		int ret = v2_delegated(&v2);
+
+		return ret < 0 ? ret : dg_cgroup_v2_create(cg, &v2, name, lim);
 	}
 	if (v != 1) {
 		dg_error_set("no usable cgroup hierarchy");
@@ -285,7 +297,26 @@ void dg_cgroup_remove(struct dg_cgroup *cg)
 void dg_cgroup_report(struct dg_strbuf *out)
 {
 	const char *v2 = v2_root();
+	struct dg_strbuf why = DG_STRBUF_INIT;
+	int v = dg_cgroup_detect(&why);
 
+	if (v == 2) {
+		struct dg_cgroup_v2 st;
+
+		if (v2_delegated(&st) == 0)
+			dg_strbuf_addf(out, "mode: v2, tasks below '%s' (controllers: %s)%s%s%s\n",
+				       *st.own ? st.own : "/", st.controllers,
+				       *st.leaf ? "; the worker moved itself to '" : "",
+				       *st.leaf ? st.leaf + strlen(v2) : "", *st.leaf ? "'" : "");
+		else
+			dg_strbuf_addf(out, "mode: v2, not usable: %s\n", dg_error_last());
+	} else if (v == 1) {
+		dg_strbuf_addstr(out, "mode: v1 (no cgroup v2 hierarchy offers memory and "
+				 "pids); tasks below the worker's memory, pids and cpu cgroups\n");
+	} else {
+		dg_strbuf_addf(out, "mode: none: %s\n", why.buf);
+	}
+	dg_strbuf_release(&why);
 	dg_strbuf_addf(out, "cgroup v2 (memory+pids): %s%s\n", v2 ? "yes at " : "no",
 		       v2 ? v2 : "");
 	for (int i = 0; i < 3; i++) {

@@ -11,7 +11,8 @@
  *
  * The task: rlimits, every capability dropped (bounding set, sets,
  * ambient), uid/gid 1000, no_new_privs, then the seccomp filter last, then
- * execve of /bin/sh -c with PATH, HOME=/tmp and LANG only.
+ * execve of `sh -c '. /dev/fd/3' sh` (the script's memfd, see exec.h) with
+ * PATH, HOME=/tmp and LANG only.
  */
 #include "../common.h"
 #include "../exec_child.h"
@@ -82,7 +83,7 @@ static int drop_bounding_set(void)
 
 static _Noreturn void run_task(const struct dg_sandbox_plan *plan)
 {
-	char *argv[] = { (char *)"sh", (char *)"-c", (char *)plan->script, NULL };
+	char *argv[] = DG_TASK_SH_ARGV;
 	char *envp[] = { (char *)DG_TASK_PATH, (char *)"HOME=/tmp", (char *)DG_TASK_LANG, NULL };
 	const char *step;
 
@@ -119,6 +120,7 @@ static _Noreturn void reaper(pid_t task)
 
 	close(DG_SB_FD_REPORT);
 	close(DG_SB_FD_STDIN);
+	close(DG_SB_FD_SCRIPT);
 	/* a copy of the worker's memory: not for the task to read */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* the reaper needs no privilege from here on */
