@@ -4,8 +4,8 @@
 # ref whose names carry: OSC 52 (ESC ]52;c;... BEL, a clipboard write),
 # ESC [2J (clear screen), CSI as the C1 control U+009B, a bare CR, DEL. A
 # task prints such bytes too. Then a worker runs the queue, and
-#   dgrid status, dgrid status --json, the worker's log, dgrid validate and
-#   dgrid run
+#   dgrid status, dgrid status --json, the worker's log, dgrid validate,
+#   dgrid run and a command's error message
 # must contain no raw ESC, BEL, CR, DEL or C1 byte, and what was escaped
 # must still be readable (\x1b]52;c;..., \u009b). --json must stay valid
 # JSON with the original text as its value.
@@ -107,6 +107,12 @@ assert any(i.startswith("evil\x1b[2J") for i in ids), ids
 print("json ok")
 PY
 check "status --json: valid JSON with the original text as values" grep -q '^json ok$' "$T/json.out"
+
+# a command's error message quotes what it was given
+"$DGRID" status --repo "$T/none${ESC}[2J${CSI}.git" >"$T/fail.out" 2>&1
+check_eq "status of a missing repository: exit 1" 1 $?
+check "its error message: no raw control bytes" no_raw "$T/fail.out"
+check "its error message: the path is readable, escaped" grep -qF 'none\x1b[2J\u009b.git' "$T/fail.out"
 
 # validate: the reasons name the files
 mkdir -p "$T/v"
