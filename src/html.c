@@ -1,39 +1,10 @@
 #include "html.h"
+#include "textsafe.h"
 
 #include <sodium.h>
 #include <time.h>
 
 static const char replacement[] = "\xEF\xBF\xBD";
-
-/* Length of the valid UTF-8 sequence at s (at most avail bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	size_t n;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
 
 void dg_html_escape_n(struct dg_strbuf *sb, const char *s, size_t len)
 {
@@ -61,7 +32,7 @@ void dg_html_escape_n(struct dg_strbuf *sb, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		n = utf8_len(p + i, len - i);
+		n = dg_textsafe_utf8_len(p + i, len - i);
 		if (!n) {
 			dg_strbuf_addstr(sb, replacement);
 			i++;

@@ -22,6 +22,7 @@ struct dg_http {
 	unsigned loop_interval_ms;      /* guarded by lock */
 	unsigned fetch_max_age_ms;      /* guarded by lock */
 	unsigned port;
+	char addr[80];                  /* "127.0.0.1:8001", "[::1]:8080" */
 	char title[128];
 	char csp[256];
 };
@@ -523,28 +524,35 @@ bad:
 	return DG_EINVALID;
 }
 
-int dg_http_start(struct dg_http **out, const char *addr_port, const char *title)
+bool dg_http_is_auto(const char *addr_port)
+{
+	return !addr_port || !strcmp(addr_port, DG_HTTP_AUTO);
+}
+
+/*
+ * Binds exactly host:port. On failure sets the message and *err (the errno
+ * of the bind, 0 if none) and returns DG_EINVALID when the address cannot
+ * be used as given (malformed, in use, not ours, privileged), DG_ERROR
+ * otherwise.
+ */
+static int start_one(struct dg_http **out, int *err, const char *host, const char *port,
+		     const char *shown, const char *title)
 {
 	struct addrinfo hints, *ai = NULL;
 	struct dg_http *h = NULL;
 	struct dg_strbuf csp = DG_STRBUF_INIT;
-	char *host = NULL, *port = NULL;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
 	int ret = DG_EINVALID, rc;
 
-	*out = NULL;
-	if (!addr_port)
-		addr_port = DG_HTTP_DEFAULT_ADDR;
-	if (parse_addr(addr_port, &host, &port) < 0)
-		goto out;
+	*err = 0;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(*host && strcmp(host, "*") ? host : NULL, port, &hints, &ai);
 	if (rc) {
-		dg_error_set("bad listen address '%s': %s", addr_port, gai_strerror(rc));
+		dg_error_set("bad listen address '%s': %s", shown, gai_strerror(rc));
 		goto out;
 	}
 	if (ai->ai_family == AF_INET6)
@@ -556,21 +564,29 @@ int dg_http_start(struct dg_http **out, const char *addr_port, const char *title
 	snprintf(h->title, sizeof(h->title), "%s", title && *title ? title : "dgrid worker");
 	dg_html_csp(&csp);
 	snprintf(h->csp, sizeof(h->csp), "%s", csp.buf);
+	errno = 0;
+	/*
+	 * Every connection costs the worker a descriptor, and the worker needs
+	 * its descriptors for Git and its tasks: idle clients are bounded in
+	 * number and dropped after a short silence.
+	 */
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
 				     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+				     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)DG_HTTP_THREADS,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)DG_HTTP_MAX_CONNECTIONS,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DG_HTTP_IDLE_SECONDS,
 				     MHD_OPTION_END);
 	if (!h->daemon) {
-		int err = errno;
-		dg_error_set("cannot listen on '%s': %s", addr_port,
-			     err ? strerror(err) : "libmicrohttpd refused to start");
-		ret = DG_ERROR;
+		*err = errno;
+		dg_error_set("cannot listen on '%s': %s", shown,
+			     *err ? strerror(*err) : "libmicrohttpd refused to start");
+		ret = *err == EADDRINUSE || *err == EADDRNOTAVAIL || *err == EACCES ? DG_EINVALID : DG_ERROR;
 		goto out;
 	}
 	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : 0;
+	snprintf(h->addr, sizeof(h->addr), strchr(host, ':') ? "[%s]:%u" : "%s:%u",
+		 *host ? host : "*", h->port);
 	*out = h;
 	h = NULL;
 	ret = 0;
@@ -581,15 +597,59 @@ out:
 	}
 	if (ai)
 		freeaddrinfo(ai);
+	dg_strbuf_release(&csp);
+	return ret;
+}
+
+/*
+ * Several workers on one host (a shell loop, docker-compose --scale, a
+ * systemd template) must all run: the first free port of the range wins.
+ */
+static int start_auto(struct dg_http **out, const char *title)
+{
+	char port[8], shown[32];
+	int ret = DG_ERROR, err = 0;
+
+	for (unsigned p = DG_HTTP_AUTO_FIRST_PORT; p <= DG_HTTP_AUTO_LAST_PORT; p++) {
+		snprintf(port, sizeof(port), "%u", p);
+		snprintf(shown, sizeof(shown), "%s:%u", DG_HTTP_AUTO_HOST, p);
+		ret = start_one(out, &err, DG_HTTP_AUTO_HOST, port, shown, title);
+		if (ret == 0 || err != EADDRINUSE)
+			break;
+	}
+	if (ret < 0 && err == EADDRINUSE)
+		dg_error_set("no free port for the status page: %s:%u-%u are all in use",
+			     DG_HTTP_AUTO_HOST, DG_HTTP_AUTO_FIRST_PORT, DG_HTTP_AUTO_LAST_PORT);
+	return ret < 0 ? DG_ERROR : 0;
+}
+
+int dg_http_start(struct dg_http **out, const char *addr_port, const char *title)
+{
+	char *host = NULL, *port = NULL;
+	int ret, err;
+
+	*out = NULL;
+	if (dg_http_is_auto(addr_port)) {
+		ret = start_auto(out, title);
+		goto out;
+	}
+	if ((ret = parse_addr(addr_port, &host, &port)) < 0)
+		goto out;
+	ret = start_one(out, &err, host, port, addr_port, title);
+out:
 	free(host);
 	free(port);
-	dg_strbuf_release(&csp);
 	return ret;
 }
 
 unsigned dg_http_port(const struct dg_http *h)
 {
 	return h ? h->port : 0;
+}
+
+const char *dg_http_address(const struct dg_http *h)
+{
+	return h ? h->addr : "";
 }
 
 void dg_http_stop(struct dg_http *h)

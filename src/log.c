@@ -1,5 +1,6 @@
 #include "log.h"
 #include "strbuf.h"
+#include "textsafe.h"
 
 #include <pthread.h>
 #include <strings.h>
@@ -115,7 +116,7 @@ static const char *level_name(enum dg_log_level level)
 
 void dg_log(enum dg_log_level level, const char *fmt, ...)
 {
-	struct dg_strbuf raw = DG_STRBUF_INIT, line = DG_STRBUF_INIT;
+	struct dg_strbuf raw = DG_STRBUF_INIT, red = DG_STRBUF_INIT, line = DG_STRBUF_INIT;
 	struct timespec ts;
 	struct tm tm;
 	char when[32];
@@ -130,19 +131,21 @@ void dg_log(enum dg_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	dg_strbuf_vaddf(&raw, fmt, ap);
 	va_end(ap);
-	/* one event, one line: a newline inside a message would forge another */
-	for (size_t i = 0; i < raw.len; i++) {
-		if (raw.buf[i] == '\n' || raw.buf[i] == '\r')
-			raw.buf[i] = ' ';
-	}
+	dg_redact(&red, raw.buf);
 
 	dg_strbuf_addf(&line, "%s.%03ldZ %s ", when, ts.tv_nsec / 1000000, level_name(level));
-	dg_redact(&line, raw.buf);
+	/*
+	 * The whole message, not each field: any field may hold a hostile
+	 * file name or node id. A newline would forge another event and an
+	 * escape sequence would act on the terminal that reads the log.
+	 */
+	dg_textsafe_add(&line, red.buf, red.len);
 	dg_strbuf_addch(&line, '\n');
 	/* a single write keeps lines from concurrent threads apart */
 	if (write(STDERR_FILENO, line.buf, line.len) < 0) {
 		/* nowhere left to report it */
 	}
 	dg_strbuf_release(&raw);
+	dg_strbuf_release(&red);
 	dg_strbuf_release(&line);
 }

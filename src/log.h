@@ -7,6 +7,9 @@
  * redacted here, at the one place every line passes through, not at each
  * call: register them with dg_log_add_secret() as soon as they are read.
  * Credentials inside URLs ("https://user:secret@host") are masked too.
+ * Then the whole line is escaped with dg_textsafe_add (textsafe.h): control
+ * characters, C1 controls and invalid UTF-8 become visible escapes (\x1b,
+ * \n, \u009b), so no field can forge a second line or act on a terminal.
  * Thread-safe: a line is formatted in a local buffer and written whole.
  */
 #ifndef DG_LOG_H

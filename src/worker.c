@@ -465,14 +465,22 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	w.reaper = dg_reaper_new(w.store, w.me);
 	if (opts->http && *opts->http) {
 		unsigned hb = opts->cfg.heartbeat_interval ? opts->cfg.heartbeat_interval : w.policy.heartbeat_interval;
-		if ((ret = dg_http_start(&w.http, opts->http, "dgrid worker")) < 0) {
+		ret = dg_http_start(&w.http, opts->http, "dgrid worker");
+		if (ret < 0 && dg_http_is_auto(opts->http)) {
+			/* the page must never stop a worker from working */
+			dg_log(DG_LOG_WARNING, "node=%s event=http-unavailable error=\"%s\"", w.me, dg_error_last());
+			ret = 0;
+		} else if (ret < 0) {
 			dg_error_prefix("cannot serve the status page on '%s' (--http, DGRID_HTTP)", opts->http);
 			goto out;
 		}
 		/* a busy worker may not fetch for long; its heartbeats reach the remote too */
-		dg_http_set_health(w.http, DG_HTTP_LOOP_INTERVAL_MS,
-				   hb * 3000u > DG_HTTP_FETCH_MAX_AGE_MS ? hb * 3000u : DG_HTTP_FETCH_MAX_AGE_MS);
-		dg_log(DG_LOG_INFO, "node=%s event=http-listening port=%u", w.me, dg_http_port(w.http));
+		if (w.http) {
+			dg_http_set_health(w.http, DG_HTTP_LOOP_INTERVAL_MS,
+					   hb * 3000u > DG_HTTP_FETCH_MAX_AGE_MS ? hb * 3000u : DG_HTTP_FETCH_MAX_AGE_MS);
+			dg_log(DG_LOG_INFO, "node=%s event=http-listening port=%u addr=%s", w.me,
+			       dg_http_port(w.http), dg_http_address(w.http));
+		}
 	}
 	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0)
 		goto out;

@@ -5,6 +5,7 @@
 #include "../error.h"
 #include "../log.h"
 #include "../strbuf.h"
+#include "../textsafe.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -33,13 +34,16 @@ out:
 
 int cmd_fail(const char *what)
 {
-	struct dg_strbuf msg = DG_STRBUF_INIT;
+	struct dg_strbuf red = DG_STRBUF_INIT, msg = DG_STRBUF_INIT;
 
-	dg_redact(&msg, dg_error_last());
+	dg_redact(&red, dg_error_last());
+	/* messages quote names from the repository: no raw control bytes */
+	dg_textsafe_add(&msg, red.buf, red.len);
 	if (what)
 		fprintf(stderr, "error: %s: %s\n", what, msg.buf);
 	else
 		fprintf(stderr, "error: %s\n", msg.buf);
+	dg_strbuf_release(&red);
 	dg_strbuf_release(&msg);
 	return 1;
 }

@@ -8,6 +8,7 @@
 #include "../log.h"
 #include "../strbuf.h"
 #include "../task.h"
+#include "../textsafe.h"
 #include "cmd.h"
 
 #include <getopt.h>
@@ -21,7 +22,12 @@ static const char usage_text[] =
 	"task_id), runs it under the executor (default: the best sandbox\n"
 	"available) with the grid's limits, and prints the result JSON that a\n"
 	"worker would push. Exit 0 when the task succeeded, 1 when it failed, timed\n"
-	"out or was rejected, 2 on a usage error.\n";
+	"out or was rejected, 2 on a usage error.\n"
+	"\n"
+	"The task's output is shown only inside that JSON, where every control\n"
+	"character is escaped (\\u001b, and also \\u007f and \\u0080-\\u009f,\n"
+	"which JSON allows raw): printing it on a terminal is safe, and a JSON\n"
+	"parser reads the exact text back.\n";
 
 int cmd_run(int argc, char **argv)
 {
@@ -34,6 +40,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct dg_policy pol = dg_policy_default;
 	struct dg_strbuf data = DG_STRBUF_INIT, out = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	struct dg_strbuf safe = DG_STRBUF_INIT;
 	struct dg_task task = DG_TASK_INIT;
 	struct dg_result res = DG_RESULT_INIT;
 	struct dg_exec_result er = DG_EXEC_RESULT_INIT;
@@ -119,7 +126,9 @@ int cmd_run(int argc, char **argv)
 		dg_result_from_exec(&res, &er, task.timeout_seconds);
 	}
 	dg_result_to_json(&out, &res);
-	fwrite(out.buf, 1, out.len, stdout);
+	/* the task's output is a stranger's bytes; jansson leaves DEL and C1 raw */
+	dg_textsafe_json(&safe, out.buf, out.len);
+	fwrite(safe.buf, 1, safe.len, stdout);
 	ret = res.status == DG_RESULT_SUCCESS ? 0 : 1;
 out:
 	free(pathcopy);
@@ -128,6 +137,7 @@ out:
 	dg_exec_result_release(&er);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&out);
+	dg_strbuf_release(&safe);
 	dg_strbuf_release(&why);
 	return ret;
 }

@@ -4,12 +4,15 @@
 #include "../common.h"
 #include "../error.h"
 #include "../grid.h"
+#include "../jsonio.h"
 #include "../strbuf.h"
 #include "../task.h"
+#include "../textsafe.h"
 #include "cmd.h"
 #include "cmdutil.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <time.h>
 
@@ -22,7 +25,9 @@ static const char usage_text[] =
 	"Fetches the state repository and prints its nodes (alive, stale,\n"
 	"stopped or unknown, with the age of the last heartbeat), the queue, the\n"
 	"running tasks and the number of completed and failed tasks with the\n"
-	"last ten of each (in file-name order).\n"
+	"last ten of each (in file-name order). A node's status page address is\n"
+	"shown as 'page http://ADDR:PORT/' when its heartbeat names one.\n"
+	"Control characters in names and ids are printed as escapes (\\x1b).\n"
 	"\n"
 	"      --repo URL   state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
 	"      --json       one JSON object instead of text\n"
@@ -33,6 +38,36 @@ static const char *str_or(const json_t *doc, const char *key, const char *dflt)
 	const char *v = json_string_value(json_object_get(doc, key));
 
 	return v ? v : dflt;
+}
+
+/*
+ * A JSON string from text that may not be UTF-8 (node ids from refs, file
+ * names): json_string() would refuse it and the key would go missing.
+ */
+static json_t *jstr(const char *s)
+{
+	char *text = dg_text_from_bytes(s, strlen(s));
+	json_t *v = json_string(text);
+
+	free(text);
+	return v ? v : json_null();
+}
+
+/*
+ * Prints one line of text output with every control character escaped:
+ * ids, names and states come from a repository anyone may push to.
+ */
+static void DG_PRINTF(1, 2) say(const char *fmt, ...)
+{
+	struct dg_strbuf safe = DG_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dg_textsafe_vaddf(&safe, fmt, ap);
+	va_end(ap);
+	dg_strbuf_addch(&safe, '\n');
+	fwrite(safe.buf, 1, safe.len, stdout);
+	dg_strbuf_release(&safe);
 }
 
 /* The id of a queued/running task: its task_id, else the file name less ".json". */
@@ -126,16 +161,16 @@ static json_t *running_json(const struct dg_grid *g, const char *node)
 			continue;
 		id = task_id_of(f);
 		if (node) {
-			json_array_append_new(a, json_string(id));
+			json_array_append_new(a, jstr(id));
 		} else {
 			json_t *o = json_object();
 			json_int_t attempt = json_integer_value(json_object_get(f->doc, "attempt"));
 
-			json_object_set_new(o, "task_id", json_string(id));
-			json_object_set_new(o, "node_id", *n ? json_string(n) : json_null());
+			json_object_set_new(o, "task_id", jstr(id));
+			json_object_set_new(o, "node_id", *n ? jstr(n) : json_null());
 			json_object_set_new(o, "claimed_at",
 					    json_is_string(json_object_get(f->doc, "claimed_at"))
-						    ? json_string(str_or(f->doc, "claimed_at", ""))
+						    ? jstr(str_or(f->doc, "claimed_at", ""))
 						    : json_null());
 			json_object_set_new(o, "attempt", json_integer(attempt));
 			json_array_append_new(a, o);
@@ -145,13 +180,27 @@ static json_t *running_json(const struct dg_grid *g, const char *node)
 	return a;
 }
 
+/*
+ * The node's status page as its heartbeat names it ("http": "ADDR:PORT"),
+ * or NULL. Only a plausible address is shown: it becomes a link people
+ * click, and the heartbeat is anybody's write.
+ */
+static const char *page_of(const struct dg_grid_node *n)
+{
+	const char *v = str_or(n->heartbeat, "http", NULL);
+
+	if (!v || !*v || strlen(v) > 64 || strspn(v, "0123456789abcdefABCDEF.:[]") != strlen(v))
+		return NULL;
+	return v;
+}
+
 static void print_json(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
 	json_t *o = json_object(), *nodes = json_array(), *queue = json_array();
 	json_t *cids = json_array(), *fids = json_array();
+	struct dg_strbuf text = DG_STRBUF_INIT, safe = DG_STRBUF_INIT;
 	char now[32], hb[32];
-	char *s;
 
 	dg_utc_now(now);
 	json_object_set_new(o, "tip", *g->tip ? json_string(g->tip) : json_null());
@@ -160,23 +209,25 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 		const struct dg_grid_node *n = &g->nodes[i];
 		json_t *jn = json_object();
 		const char *state = str_or(n->heartbeat, "state", NULL);
+		const char *page = page_of(n);
 
 		utc(hb, n->heartbeat_time);
-		json_object_set_new(jn, "node_id", json_string(n->node_id));
+		json_object_set_new(jn, "node_id", jstr(n->node_id));
 		json_object_set_new(jn, "liveness", json_string(dg_node_liveness_name(n->liveness)));
 		json_object_set_new(jn, "last_heartbeat",
 				    n->heartbeat_time > 0 ? json_string(hb) : json_null());
 		json_object_set_new(jn, "heartbeat_age_seconds",
 				    n->heartbeat_time > 0 ? json_integer(g->now - n->heartbeat_time)
 							  : json_null());
-		json_object_set_new(jn, "state", state ? json_string(state) : json_null());
+		json_object_set_new(jn, "state", state ? jstr(state) : json_null());
+		json_object_set_new(jn, "http", page ? jstr(page) : json_null());
 		json_object_set_new(jn, "running", running_json(g, n->node_id));
 		json_array_append_new(nodes, jn);
 	}
 	json_object_set_new(o, "nodes", nodes);
 	for (size_t i = 0; i < g->queue.nr; i++) {
 		char *id = task_id_of(&g->queue.items[i]);
-		json_array_append_new(queue, json_string(id));
+		json_array_append_new(queue, jstr(id));
 		free(id);
 	}
 	json_object_set_new(o, "queue", queue);
@@ -184,40 +235,70 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 	json_object_set_new(o, "completed", json_integer((json_int_t)g->completed.nr));
 	json_object_set_new(o, "failed", json_integer((json_int_t)g->failed.nr));
 	for (size_t i = 0; i < done_nr; i++)
-		json_array_append_new(cids, json_string(done[i].task_id));
+		json_array_append_new(cids, jstr(done[i].task_id));
 	for (size_t i = 0; i < bad_nr; i++)
-		json_array_append_new(fids, json_string(bad[i].task_id));
+		json_array_append_new(fids, jstr(bad[i].task_id));
 	json_object_set_new(o, "completed_ids", cids);
 	json_object_set_new(o, "failed_ids", fids);
-	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (s)
-		printf("%s\n", s);
-	free(s);
+	dg_json_dump(&text, o);
+	/* jansson leaves DEL and the C1 controls raw; a terminal may act on them */
+	dg_textsafe_json(&safe, text.buf, text.len);
+	fwrite(safe.buf, 1, safe.len, stdout);
+	dg_strbuf_release(&text);
+	dg_strbuf_release(&safe);
 	json_decref(o);
 }
 
-static void print_age(int64_t secs)
+static void add_age(struct dg_strbuf *sb, int64_t secs)
 {
 	if (secs < 0)
 		secs = 0;
 	if (secs < 120)
-		printf("%" PRId64 "s ago", secs);
+		dg_strbuf_addf(sb, "%" PRId64 "s ago", secs);
 	else if (secs < 7200)
-		printf("%" PRId64 "m ago", secs / 60);
+		dg_strbuf_addf(sb, "%" PRId64 "m ago", secs / 60);
 	else if (secs < 172800)
-		printf("%" PRId64 "h ago", secs / 3600);
+		dg_strbuf_addf(sb, "%" PRId64 "h ago", secs / 3600);
 	else
-		printf("%" PRId64 "d ago", secs / 86400);
+		dg_strbuf_addf(sb, "%" PRId64 "d ago", secs / 86400);
 }
 
 static void print_results(const char *what, size_t total, const struct shown_result *r, size_t nr)
 {
-	printf("%-10s %zu\n", what, total);
+	say("%-10s %zu", what, total);
 	for (size_t i = 0; i < nr; i++)
-		printf("  %-24s node %-16s %-9s %s\n", r[i].task_id, *r[i].node_id ? r[i].node_id : "-",
-		       *r[i].status ? r[i].status : "-", *r[i].timestamp ? r[i].timestamp : "-");
+		say("  %-24s node %-16s %-9s %s", r[i].task_id, *r[i].node_id ? r[i].node_id : "-",
+		    *r[i].status ? r[i].status : "-", *r[i].timestamp ? r[i].timestamp : "-");
 	if (total > nr)
-		printf("  (the last %zu in file-name order)\n", nr);
+		say("  (the last %zu in file-name order)", nr);
+}
+
+static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
+{
+	struct dg_strbuf sb = DG_STRBUF_INIT;
+	const char *page = page_of(n);
+	json_t *run = running_json(g, n->node_id);
+	size_t j;
+	json_t *v;
+
+	dg_strbuf_addf(&sb, "  %-24s %-8s ", n->node_id, dg_node_liveness_name(n->liveness));
+	if (n->heartbeat_time > 0) {
+		dg_strbuf_addstr(&sb, "heartbeat ");
+		add_age(&sb, g->now - n->heartbeat_time);
+	} else {
+		dg_strbuf_addstr(&sb, "no heartbeat");
+	}
+	dg_strbuf_addf(&sb, "  %s", str_or(n->heartbeat, "state", "-"));
+	if (page)
+		dg_strbuf_addf(&sb, "  page http://%s/", page);
+	if (json_array_size(run)) {
+		dg_strbuf_addstr(&sb, "  running:");
+		json_array_foreach(run, j, v)
+			dg_strbuf_addf(&sb, " %s", json_string_value(v));
+	}
+	say("%s", sb.buf);
+	json_decref(run);
+	dg_strbuf_release(&sb);
 }
 
 static void print_text(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
@@ -227,47 +308,26 @@ static void print_text(const struct dg_grid *g, const struct shown_result *done,
 
 	for (size_t i = 0; i < g->nodes_nr; i++)
 		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
-	printf("tip        %s\n", *g->tip ? g->tip : "(empty repository)");
-	printf("nodes      %zu (%zu alive)\n", g->nodes_nr, alive);
-	for (size_t i = 0; i < g->nodes_nr; i++) {
-		const struct dg_grid_node *n = &g->nodes[i];
-		const char *state = str_or(n->heartbeat, "state", "-");
-		json_t *run = running_json(g, n->node_id);
-		size_t j;
-		json_t *v;
-
-		printf("  %-24s %-8s ", n->node_id, dg_node_liveness_name(n->liveness));
-		if (n->heartbeat_time > 0) {
-			printf("heartbeat ");
-			print_age(g->now - n->heartbeat_time);
-		} else {
-			printf("no heartbeat");
-		}
-		printf("  %s", state);
-		if (json_array_size(run)) {
-			printf("  running:");
-			json_array_foreach(run, j, v)
-				printf(" %s", json_string_value(v));
-		}
-		printf("\n");
-		json_decref(run);
-	}
-	printf("queue      %zu\n", g->queue.nr);
+	say("tip        %s", *g->tip ? g->tip : "(empty repository)");
+	say("nodes      %zu (%zu alive)", g->nodes_nr, alive);
+	for (size_t i = 0; i < g->nodes_nr; i++)
+		print_node(g, &g->nodes[i]);
+	say("queue      %zu", g->queue.nr);
 	for (size_t i = 0; i < g->queue.nr && i < QUEUE_SHOWN; i++) {
 		char *id = task_id_of(&g->queue.items[i]);
-		printf("  %s\n", id);
+		say("  %s", id);
 		free(id);
 	}
 	if (g->queue.nr > QUEUE_SHOWN)
-		printf("  ... and %zu more\n", g->queue.nr - QUEUE_SHOWN);
-	printf("running    %zu\n", g->running.nr);
+		say("  ... and %zu more", g->queue.nr - QUEUE_SHOWN);
+	say("running    %zu", g->running.nr);
 	for (size_t i = 0; i < g->running.nr; i++) {
 		const struct dg_grid_file *f = &g->running.items[i];
 		char *id = task_id_of(f);
 
-		printf("  %-24s node %-16s claimed %s  attempt %" JSON_INTEGER_FORMAT "\n", id,
-		       str_or(f->doc, "node_id", "-"), str_or(f->doc, "claimed_at", "-"),
-		       json_integer_value(json_object_get(f->doc, "attempt")));
+		say("  %-24s node %-16s claimed %s  attempt %" JSON_INTEGER_FORMAT, id,
+		    str_or(f->doc, "node_id", "-"), str_or(f->doc, "claimed_at", "-"),
+		    json_integer_value(json_object_get(f->doc, "attempt")));
 		free(id);
 	}
 	print_results("completed", g->completed.nr, done, done_nr);

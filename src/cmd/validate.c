@@ -5,6 +5,7 @@
 #include "../error.h"
 #include "../strbuf.h"
 #include "../task.h"
+#include "../textsafe.h"
 #include "cmd.h"
 
 #include <dirent.h>
@@ -21,6 +22,23 @@ static const char usage_text[] =
 	"  -v, --verbose      also print 'path: ok' for valid files\n"
 	"      --policy FILE  limits from a dgrid.json file (default: built-in)\n"
 	"  -h, --help         this text\n";
+
+/*
+ * Prints one report line with control characters escaped: a file name (and
+ * the reason, which may quote the file) can hold an escape sequence.
+ */
+static void DG_PRINTF(2, 3) say(FILE *f, const char *fmt, ...)
+{
+	struct dg_strbuf safe = DG_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dg_textsafe_vaddf(&safe, fmt, ap);
+	va_end(ap);
+	dg_strbuf_addch(&safe, '\n');
+	fwrite(safe.buf, 1, safe.len, f);
+	dg_strbuf_release(&safe);
+}
 
 struct validate_opts {
 	struct dg_policy policy;
@@ -42,26 +60,26 @@ static int check_file(const struct validate_opts *o, const char *path, const str
 	int ok = 0;
 
 	if (S_ISLNK(st->st_mode)) {
-		printf("%s: is a symbolic link, not a regular file\n", path);
+		say(stdout, "%s: is a symbolic link, not a regular file", path);
 		goto out;
 	}
 	if (S_ISDIR(st->st_mode)) {
-		printf("%s: is a directory, not a regular file\n", path);
+		say(stdout, "%s: is a directory, not a regular file", path);
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		printf("%s: is not a regular file\n", path);
+		say(stdout, "%s: is not a regular file", path);
 		goto out;
 	}
 	if (dg_task_check_size((size_t)st->st_size, &o->policy) < 0 ||
 	    dg_strbuf_read_file(&sb, path, o->policy.file_max) < 0 ||
 	    dg_task_parse(&task, sb.buf, sb.len, base_name(path), &o->policy) < 0) {
-		printf("%s: %s\n", path, dg_error_last());
+		say(stdout, "%s: %s", path, dg_error_last());
 		goto out;
 	}
 	ok = 1;
 	if (o->verbose)
-		printf("%s: ok\n", path);
+		say(stdout, "%s: ok", path);
 out:
 	dg_task_release(&task);
 	dg_strbuf_release(&sb);
@@ -100,7 +118,7 @@ static int check_dir(const struct validate_opts *o, const char *dir)
 		struct stat st;
 
 		if (lstat(path, &st) < 0)
-			printf("%s: %s\n", path, strerror(errno));
+			say(stdout, "%s: %s", path, strerror(errno));
 		else if (check_file(o, path, &st))
 			bad--;
 		bad++;
@@ -117,11 +135,11 @@ static int load_policy(struct dg_policy *pol, const char *path)
 	int ret = -1;
 
 	if (dg_strbuf_read_file(&sb, path, 1 << 20) < 0) {
-		fprintf(stderr, "error: cannot read policy: %s\n", dg_error_last());
+		say(stderr, "error: cannot read policy: %s", dg_error_last());
 		goto out;
 	}
 	if (dg_policy_parse(pol, sb.buf, sb.len) < 0) {
-		fprintf(stderr, "error: invalid policy '%s': %s\n", path, dg_error_last());
+		say(stderr, "error: invalid policy '%s': %s", path, dg_error_last());
 		goto out;
 	}
 	ret = 0;
@@ -156,11 +174,11 @@ int cmd_validate(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		case ':':
-			fprintf(stderr, "error: option '%s' needs a value\n", argv[optind - 1]);
+			say(stderr, "error: option '%s' needs a value", argv[optind - 1]);
 			fputs(usage_text, stderr);
 			return 2;
 		default:
-			fprintf(stderr, "error: unknown option '%s'\n", argv[optind - 1]);
+			say(stderr, "error: unknown option '%s'", argv[optind - 1]);
 			fputs(usage_text, stderr);
 			return 2;
 		}
@@ -174,13 +192,13 @@ int cmd_validate(int argc, char **argv)
 		struct stat st;
 
 		if (stat(path, &st) < 0) {
-			printf("%s: %s\n", path, strerror(errno));
+			say(stdout, "%s: %s", path, strerror(errno));
 			bad++;
 		} else if (S_ISDIR(st.st_mode)) {
 			int n = check_dir(&o, path);
 
 			if (n < 0) {
-				printf("%s: %s\n", path, strerror(errno));
+				say(stdout, "%s: %s", path, strerror(errno));
 				bad++;
 			} else {
 				bad += n;

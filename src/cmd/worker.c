@@ -5,7 +5,9 @@
 #include "../common.h"
 #include "../error.h"
 #include "../exec.h"
+#include "../http.h"
 #include "../log.h"
+#include "../textsafe.h"
 #include "../worker.h"
 #include "cmd.h"
 
@@ -26,13 +28,28 @@ static const char usage_text[] =
 	"  --slots N           tasks at once, 1-256 (MAX_PARALLEL_TASKS; 1)\n"
 	"  --executor NAME     native, docker or process (DGRID_EXECUTOR; best available).\n"
 	"                      process runs tasks UNSANDBOXED and only when named.\n"
-	"  --http ADDR:PORT    status page (DGRID_HTTP; 127.0.0.1:8000); off to disable\n"
+	"  --http ADDR:PORT    status page (DGRID_HTTP). Default auto: the first free\n"
+	"                      port of 127.0.0.1:8000-8099, none free is a warning;\n"
+	"                      an ADDR:PORT given here that is busy is an error (exit 2);\n"
+	"                      off to disable\n"
 	"  --exit-when-idle    exit once nothing is queued or running anywhere\n"
 	"  --grace SECONDS     on SIGTERM, time running tasks get to finish (30)\n"
 	"  --batch-ms MS       wait for other tasks to finish before pushing (300)\n"
 	"  --spool DIR         where finished results wait for a push (DGRID_SPOOL)\n"
 	"Also: GIT_TOKEN, PULL_INTERVAL, HEARTBEAT_INTERVAL, LOG_LEVEL, DGRID_LABELS,\n"
 	"DOCKER_MEMORY, DOCKER_CPUS, DGRID_PIDS, DGRID_TMP_SIZE.\n";
+
+/* Error text can quote what a hostile repository holds: escape it. */
+static void say_error(const char *msg)
+{
+	struct dg_strbuf sb = DG_STRBUF_INIT;
+
+	dg_strbuf_addstr(&sb, "error: ");
+	dg_textsafe_addstr(&sb, msg);
+	dg_strbuf_addch(&sb, '\n');
+	fwrite(sb.buf, 1, sb.len, stderr);
+	dg_strbuf_release(&sb);
+}
 
 int cmd_worker(int argc, char **argv)
 {
@@ -60,7 +77,11 @@ int cmd_worker(int argc, char **argv)
 	if (dg_config_from_env(&o.cfg, &err) < 0 || dg_exec_limits_from_env(&o.limits, &err) < 0)
 		goto usage_error;
 	o.labels = getenv("DGRID_LABELS");
-	o.http = o.cfg.http;
+	/*
+	 * Only an address somebody chose must be honoured exactly; the default
+	 * takes the next free port, so several workers fit on one host.
+	 */
+	o.http = getenv("DGRID_HTTP") && *getenv("DGRID_HTTP") ? o.cfg.http : DG_HTTP_AUTO;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -138,15 +159,16 @@ int cmd_worker(int argc, char **argv)
 	} else {
 		o.isolation = "docker: no network, read-only, cap-drop ALL";
 	}
-	if (dg_worker_run(&o) < 0) {
-		fprintf(stderr, "error: %s\n", dg_error_last());
-		ret = 1;
+	if ((c = dg_worker_run(&o)) < 0) {
+		say_error(dg_error_last());
+		/* a configuration that cannot work (e.g. a busy --http port) is exit 2 */
+		ret = c == DG_EINVALID ? 2 : 1;
 		goto out;
 	}
 	ret = 0;
 	goto out;
 usage_error:
-	fprintf(stderr, "error: %s\n", err.buf);
+	say_error(err.buf);
 out:
 	dg_strbuf_release(&err);
 	dg_strbuf_release(&why);
