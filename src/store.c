@@ -283,6 +283,12 @@ int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 		store->opts.max_attempts = 30;
 	if (!store->opts.backoff_max_ms)
 		store->opts.backoff_max_ms = 2000;
+	if (!store->opts.max_blob)
+		store->opts.max_blob = DG_STORE_MAX_BLOB;
+	if (!store->opts.max_side_blob)
+		store->opts.max_side_blob = DG_STORE_MAX_SIDE_BLOB;
+	if (!store->opts.max_refusals)
+		store->opts.max_refusals = 4;
 	if (!store->opts.net_timeout_ms) {
 		const char *t = getenv("DGRID_NET_TIMEOUT");
 		long secs = t && *t ? strtol(t, NULL, 10) : 60;
