@@ -84,6 +84,21 @@ static int credentials_cb(git_credential **out, const char *url DG_UNUSED,
 	return GIT_EAUTH;
 }
 
+/* Server text goes into one-line messages: escape what a terminal would obey. */
+static void escape_server_text(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && src[i] && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(dst + o, size - o, "\\x%02x", c);
+		else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
 static int push_update_cb(const char *refname DG_UNUSED, const char *status, void *payload)
 {
 	struct dg_store *store = payload;
@@ -91,7 +106,7 @@ static int push_update_cb(const char *refname DG_UNUSED, const char *status, voi
 	if (status) {
 		/* the only word on a refused ref: git_remote_push still returns 0 */
 		store->push_rejected = true;
-		snprintf(store->push_status, sizeof(store->push_status), "%s", status);
+		escape_server_text(store->push_status, sizeof(store->push_status), status, strlen(status));
 	}
 	return 0;
 }
@@ -113,9 +128,20 @@ static int fetch_progress_cb(const git_indexer_progress *stats DG_UNUSED, void *
 	return 0;
 }
 
-static int sideband_cb(const char *str DG_UNUSED, int len DG_UNUSED, void *payload)
+static int sideband_cb(const char *str, int len, void *payload)
 {
-	dg_nettimer_arm(&((struct dg_store *)payload)->timer);
+	struct dg_store *store = payload;
+
+	dg_nettimer_arm(&store->timer);
+	/* during a push, this is where a declining hook says why */
+	while (store->pushing && len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	if (store->pushing && len > 0) {
+		const char *nl = memrchr(str, '\n', (size_t)len);
+		const char *line = nl ? nl + 1 : str;
+		escape_server_text(store->push_remote_msg, sizeof(store->push_remote_msg), line,
+				   (size_t)(str + len - line));
+	}
 	return 0;
 }
 
@@ -438,17 +464,28 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	store_init_callbacks(store, &po.callbacks);
 	store->push_rejected = false;
 	store->push_status[0] = '\0';
+	store->push_remote_msg[0] = '\0';
 	store->push_bytes = 0;
+	store->pushing = true;
 	dg_nettimer_arm(&store->timer);
 	err = git_remote_push(store->remote, &refspecs, &po);
 	dg_nettimer_disarm(&store->timer);
+	store->pushing = false;
 	if (err == GIT_ENONFASTFORWARD)
 		return DG_ECONFLICT;       /* libgit2 saw the remote moved */
 	if (err < 0)
 		return store_net_fail(store, err, "cannot push");
 	if (store->push_rejected) {
-		dg_error_set("push refused by the server: %s", store->push_status);
-		return DG_ECONFLICT;
+		/*
+		 * A moved branch and a declining hook look the same here; the
+		 * transaction tells them apart by fetching (store_txn.c).
+		 */
+		if (store->push_remote_msg[0])
+			dg_error_set("push to %s refused by the server: %s (remote: %s)", remote_ref,
+				     store->push_status, store->push_remote_msg);
+		else
+			dg_error_set("push to %s refused by the server: %s", remote_ref, store->push_status);
+		return DG_EREFUSED;
 	}
 	return 0;
 }
