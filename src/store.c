@@ -7,8 +7,10 @@
 #include "log.h"
 #include "store_int.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,7 +27,10 @@ int store_git_fail(struct dg_store *store, int code, const char *what)
 	int ret = DG_ERROR;
 
 	dg_redact(&msg, e && e->message ? e->message : "unknown error");
-	if (store && store->auth_failed) {
+	if (store && store->token_refused[0]) {
+		dg_error_set("%s: %s", what, store->token_refused);
+		ret = DG_EAUTH;
+	} else if (store && store->auth_failed) {
 		dg_error_set("%s: authentication failed (the server refused the credentials%s)",
 			     what, store->token ? " from GIT_TOKEN" : "; set GIT_TOKEN");
 		ret = DG_EAUTH;
@@ -57,13 +62,109 @@ int store_net_fail(struct dg_store *store, int code, const char *what)
 	return store_git_fail(store, code, what);
 }
 
+/* ------------------------------------------------------------ token safety */
+
+/* Where a URL leads: scheme, host and port, the unit a token is sent to. */
+struct origin {
+	char scheme[16];
+	char host[256];
+	unsigned port;
+};
+
+/* Parses scheme://[user[:pass]@]host[:port][/...]; -1 for anything else. */
+static int parse_origin(struct origin *o, const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth, *host, *end, *colon = NULL;
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	if (!sep || (size_t)(sep - url) >= sizeof(o->scheme))
+		return -1;
+	for (size_t i = 0; url + i < sep; i++)
+		o->scheme[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	host = memrchr(auth, '@', (size_t)(end - auth));
+	host = host ? host + 1 : auth;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close)
+			return -1;
+		n = (size_t)(close - host - 1);
+		if (n >= sizeof(o->host))
+			return -1;
+		memcpy(o->host, host + 1, n);
+		if (close + 1 < end && close[1] == ':')
+			colon = close + 1;
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		n = (size_t)((colon ? colon : end) - host);
+		if (n >= sizeof(o->host))
+			return -1;
+		memcpy(o->host, host, n);
+	}
+	if (colon && colon + 1 < end)
+		o->port = (unsigned)strtoul(colon + 1, NULL, 10);
+	else if (!strcmp(o->scheme, "https"))
+		o->port = 443;
+	else if (!strcmp(o->scheme, "http"))
+		o->port = 80;
+	return o->host[0] ? 0 : -1;
+}
+
+static bool same_origin(const struct origin *a, const struct origin *b)
+{
+	return !strcmp(a->scheme, b->scheme) && !strcasecmp(a->host, b->host) && a->port == b->port;
+}
+
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/*
+ * A token only travels encrypted: over plain http it is refused before any
+ * connection, except to loopback (the tests' servers).
+ */
+static int check_token_transport(struct dg_store *store)
+{
+	struct origin o;
+
+	if (!store->token || parse_origin(&o, store->url) < 0 || strcmp(o.scheme, "http"))
+		return 0;
+	if (host_is_loopback(o.host))
+		return 0;
+	dg_error_set("refusing to send GIT_TOKEN over plain http to '%s' (use https://)", o.host);
+	return DG_EINVALID;
+}
+
 /* ------------------------------------------------------------ callbacks */
 
-static int credentials_cb(git_credential **out, const char *url DG_UNUSED,
+static int credentials_cb(git_credential **out, const char *url,
 			  const char *username_from_url, unsigned int allowed, void *payload)
 {
 	struct dg_store *store = payload;
+	struct origin want, got;
 
+	memset(&got, 0, sizeof(got));
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && store->token &&
+	    (parse_origin(&want, store->url) < 0 || !url || parse_origin(&got, url) < 0 ||
+	     !same_origin(&want, &got))) {
+		/* a redirect or a confused transport: the token is for one origin only */
+		snprintf(store->token_refused, sizeof(store->token_refused),
+			 "refusing to send GIT_TOKEN to '%s://%s:%u', the repository is at '%s://%s:%u'",
+			 got.scheme, got.host, got.port, want.scheme, want.host, want.port);
+		git_error_set_str(GIT_ERROR_NET, store->token_refused);
+		return GIT_EAUTH;
+	}
 	if (++store->auth_tries > AUTH_TRIES) {
 		store->auth_failed = true;
 		git_error_set_str(GIT_ERROR_NET, "credentials refused");
@@ -155,6 +256,7 @@ static void store_init_callbacks(struct dg_store *store, git_remote_callbacks *c
 	cb->payload = store;
 	store->auth_tries = 0;
 	store->auth_failed = false;
+	store->token_refused[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- open */
@@ -328,6 +430,8 @@ int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 		goto fail;
 	}
 	store->local = dg_store_url_is_local(store->url);
+	if (!store->local && (ret = check_token_transport(store)) < 0)
+		goto fail;
 	ret = store->local ? open_local(store) : open_cache(store);
 	if (ret < 0)
 		goto fail;
@@ -383,6 +487,8 @@ int dg_store_fetch(struct dg_store *store)
 	store_init_callbacks(store, &fo.callbacks);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
+	/* a redirect elsewhere would carry the token to another host */
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	dg_nettimer_arm(&store->timer);
 	err = git_remote_fetch(store->remote, &refspecs, &fo, NULL);
 	dg_nettimer_disarm(&store->timer);
@@ -462,6 +568,7 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	snprintf(spec, sizeof(spec), "%s%s:%s", force ? "+" : "", local_ref, remote_ref);
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	store_init_callbacks(store, &po.callbacks);
+	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	store->push_rejected = false;
 	store->push_status[0] = '\0';
 	store->push_remote_msg[0] = '\0';

@@ -28,6 +28,7 @@ struct dg_store {
 	/* per network operation */
 	unsigned auth_tries;
 	bool auth_failed;
+	char token_refused[600];        /* why the token was withheld, if it was */
 	bool push_rejected;
 	bool pushing;                   /* sideband text is the server's word on a push */
 	char push_status[256];          /* per-ref status of a refused push, escaped */
