@@ -32,6 +32,7 @@ enum dg_error_code {
 	DG_EINVALID = -5,   /* bad input: malformed JSON, failed validation */
 	DG_EAUTH = -6,      /* credentials rejected */
 	DG_ENET = -7,       /* the remote could not be reached */
+	DG_EREFUSED = -8,   /* the server declined a push (hook, protection, throttling) */
 };
 
 #define DG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

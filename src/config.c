@@ -4,6 +4,34 @@
 
 #include <unistd.h>
 
+/*
+ * GIT_TOKEN is taken out of the environment as soon as it is read: a task
+ * run by the process executor has the worker's uid and could read
+ * /proc/<worker>/environ, and no child should inherit it. unsetenv alone
+ * leaves the bytes where the kernel shows them in /proc/PID/environ (the
+ * initial environment block), so they are overwritten too. The copy lives
+ * as long as the process; a second call keeps returning it.
+ */
+static char *token_copy;
+
+static const char *take_token(void)
+{
+	static const char name[] = "GIT_TOKEN=";
+	char *v = getenv("GIT_TOKEN");
+	char *entry = v ? v - (sizeof(name) - 1) : NULL;
+	size_t len = v ? strlen(v) : 0;
+
+	if (v && *v) {
+		free(token_copy);
+		token_copy = dg_xstrdup(v);
+	}
+	unsetenv("GIT_TOKEN");
+	/* getenv points just past "NAME=", and the entry outlives unsetenv */
+	if (entry && !memcmp(entry, name, sizeof(name) - 1))
+		explicit_bzero(entry, sizeof(name) - 1 + len);
+	return token_copy;
+}
+
 int dg_parse_uint(unsigned *out, const char *name, const char *value,
 		  unsigned min, unsigned max, struct dg_strbuf *err)
 {
@@ -44,7 +72,7 @@ int dg_config_from_env(struct dg_config *cfg, struct dg_strbuf *err)
 	cfg->repo_url = env("DGRID_REPO_URL");
 	if (!cfg->repo_url)
 		cfg->repo_url = env("DGRID_REPO_PATH");
-	cfg->token = env("GIT_TOKEN");
+	cfg->token = take_token();
 	dg_log_add_secret(cfg->token);
 	cfg->username = env("GIT_USERNAME");
 	cfg->ssh_key = env("DGRID_SSH_KEY");

@@ -4,7 +4,9 @@
  * names the variable or flag; the commands turn it into exit status 2.
  *
  *   DGRID_REPO_URL / DGRID_REPO_PATH  --repo     the state repository
- *   GIT_TOKEN                                    HTTPS token (never logged)
+ *   GIT_TOKEN                                    HTTPS token (never logged; removed from
+ *                                                the environment once read, so children
+ *                                                and /proc/PID/environ do not show it)
  *   GIT_USERNAME                                 user for the token (x-access-token)
  *   DGRID_SSH_KEY                                ssh private key (else the agent)
  *   DGRID_BRANCH                                 branch, default main

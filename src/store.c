@@ -7,13 +7,29 @@
 #include "log.h"
 #include "store_int.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define AUTH_TRIES 2
+
+/*
+ * Every fetch that brings objects leaves a pack in the cache, and libgit2
+ * keeps a descriptor open per pack it has read from: a worker fetching
+ * every 10 s ran out of descriptors within hours. So libgit2 may keep at
+ * most MWINDOW_FILE_LIMIT packs open, and a fetch repacks the cache into
+ * one pack once it holds more than REPACK_PACKS packs or, judged like
+ * `git gc --auto` from one of the 256 fan-out directories, about
+ * 256 * REPACK_LOOSE_SAMPLE loose objects (transactions write loose ones).
+ */
+#define MWINDOW_FILE_LIMIT 64
+#define REPACK_PACKS 16
+#define REPACK_LOOSE_SAMPLE 8
 
 /* ---------------------------------------------------------------- errors */
 
@@ -25,7 +41,10 @@ int store_git_fail(struct dg_store *store, int code, const char *what)
 	int ret = DG_ERROR;
 
 	dg_redact(&msg, e && e->message ? e->message : "unknown error");
-	if (store && store->auth_failed) {
+	if (store && store->token_refused[0]) {
+		dg_error_set("%s: %s", what, store->token_refused);
+		ret = DG_EAUTH;
+	} else if (store && store->auth_failed) {
 		dg_error_set("%s: authentication failed (the server refused the credentials%s)",
 			     what, store->token ? " from GIT_TOKEN" : "; set GIT_TOKEN");
 		ret = DG_EAUTH;
@@ -57,13 +76,109 @@ int store_net_fail(struct dg_store *store, int code, const char *what)
 	return store_git_fail(store, code, what);
 }
 
+/* ------------------------------------------------------------ token safety */
+
+/* Where a URL leads: scheme, host and port, the unit a token is sent to. */
+struct origin {
+	char scheme[16];
+	char host[256];
+	unsigned port;
+};
+
+/* Parses scheme://[user[:pass]@]host[:port][/...]; -1 for anything else. */
+static int parse_origin(struct origin *o, const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth, *host, *end, *colon = NULL;
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	if (!sep || (size_t)(sep - url) >= sizeof(o->scheme))
+		return -1;
+	for (size_t i = 0; url + i < sep; i++)
+		o->scheme[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	host = memrchr(auth, '@', (size_t)(end - auth));
+	host = host ? host + 1 : auth;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close)
+			return -1;
+		n = (size_t)(close - host - 1);
+		if (n >= sizeof(o->host))
+			return -1;
+		memcpy(o->host, host + 1, n);
+		if (close + 1 < end && close[1] == ':')
+			colon = close + 1;
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		n = (size_t)((colon ? colon : end) - host);
+		if (n >= sizeof(o->host))
+			return -1;
+		memcpy(o->host, host, n);
+	}
+	if (colon && colon + 1 < end)
+		o->port = (unsigned)strtoul(colon + 1, NULL, 10);
+	else if (!strcmp(o->scheme, "https"))
+		o->port = 443;
+	else if (!strcmp(o->scheme, "http"))
+		o->port = 80;
+	return o->host[0] ? 0 : -1;
+}
+
+static bool same_origin(const struct origin *a, const struct origin *b)
+{
+	return !strcmp(a->scheme, b->scheme) && !strcasecmp(a->host, b->host) && a->port == b->port;
+}
+
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/*
+ * A token only travels encrypted: over plain http it is refused before any
+ * connection, except to loopback (the tests' servers).
+ */
+static int check_token_transport(struct dg_store *store)
+{
+	struct origin o;
+
+	if (!store->token || parse_origin(&o, store->url) < 0 || strcmp(o.scheme, "http"))
+		return 0;
+	if (host_is_loopback(o.host))
+		return 0;
+	dg_error_set("refusing to send GIT_TOKEN over plain http to '%s' (use https://)", o.host);
+	return DG_EINVALID;
+}
+
 /* ------------------------------------------------------------ callbacks */
 
-static int credentials_cb(git_credential **out, const char *url DG_UNUSED,
+static int credentials_cb(git_credential **out, const char *url,
 			  const char *username_from_url, unsigned int allowed, void *payload)
 {
 	struct dg_store *store = payload;
+	struct origin want, got;
 
+	memset(&got, 0, sizeof(got));
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && store->token &&
+	    (parse_origin(&want, store->url) < 0 || !url || parse_origin(&got, url) < 0 ||
+	     !same_origin(&want, &got))) {
+		/* a redirect or a confused transport: the token is for one origin only */
+		snprintf(store->token_refused, sizeof(store->token_refused),
+			 "refusing to send GIT_TOKEN to '%s://%s:%u', the repository is at '%s://%s:%u'",
+			 got.scheme, got.host, got.port, want.scheme, want.host, want.port);
+		git_error_set_str(GIT_ERROR_NET, store->token_refused);
+		return GIT_EAUTH;
+	}
 	if (++store->auth_tries > AUTH_TRIES) {
 		store->auth_failed = true;
 		git_error_set_str(GIT_ERROR_NET, "credentials refused");
@@ -84,6 +199,21 @@ static int credentials_cb(git_credential **out, const char *url DG_UNUSED,
 	return GIT_EAUTH;
 }
 
+/* Server text goes into one-line messages: escape what a terminal would obey. */
+static void escape_server_text(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && src[i] && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(dst + o, size - o, "\\x%02x", c);
+		else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
 static int push_update_cb(const char *refname DG_UNUSED, const char *status, void *payload)
 {
 	struct dg_store *store = payload;
@@ -91,7 +221,7 @@ static int push_update_cb(const char *refname DG_UNUSED, const char *status, voi
 	if (status) {
 		/* the only word on a refused ref: git_remote_push still returns 0 */
 		store->push_rejected = true;
-		snprintf(store->push_status, sizeof(store->push_status), "%s", status);
+		escape_server_text(store->push_status, sizeof(store->push_status), status, strlen(status));
 	}
 	return 0;
 }
@@ -113,9 +243,20 @@ static int fetch_progress_cb(const git_indexer_progress *stats DG_UNUSED, void *
 	return 0;
 }
 
-static int sideband_cb(const char *str DG_UNUSED, int len DG_UNUSED, void *payload)
+static int sideband_cb(const char *str, int len, void *payload)
 {
-	dg_nettimer_arm(&((struct dg_store *)payload)->timer);
+	struct dg_store *store = payload;
+
+	dg_nettimer_arm(&store->timer);
+	/* during a push, this is where a declining hook says why */
+	while (store->pushing && len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	if (store->pushing && len > 0) {
+		const char *nl = memrchr(str, '\n', (size_t)len);
+		const char *line = nl ? nl + 1 : str;
+		escape_server_text(store->push_remote_msg, sizeof(store->push_remote_msg), line,
+				   (size_t)(str + len - line));
+	}
 	return 0;
 }
 
@@ -129,6 +270,7 @@ static void store_init_callbacks(struct dg_store *store, git_remote_callbacks *c
 	cb->payload = store;
 	store->auth_tries = 0;
 	store->auth_failed = false;
+	store->token_refused[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- open */
@@ -258,8 +400,14 @@ int store_load_tip(struct dg_store *store)
 
 int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 {
+	static bool limits_set;
 	struct dg_store *store = dg_xcalloc(1, sizeof(*store));
 	int ret;
+
+	if (!limits_set) {
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, (size_t)MWINDOW_FILE_LIMIT);
+		limits_set = true;
+	}
 
 	if (!opts->url || !*opts->url) {
 		dg_error_set("no repository given (use --repo or DGRID_REPO_URL)");
@@ -283,6 +431,12 @@ int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 		store->opts.max_attempts = 30;
 	if (!store->opts.backoff_max_ms)
 		store->opts.backoff_max_ms = 2000;
+	if (!store->opts.max_blob)
+		store->opts.max_blob = DG_STORE_MAX_BLOB;
+	if (!store->opts.max_side_blob)
+		store->opts.max_side_blob = DG_STORE_MAX_SIDE_BLOB;
+	if (!store->opts.max_refusals)
+		store->opts.max_refusals = 4;
 	if (!store->opts.net_timeout_ms) {
 		const char *t = getenv("DGRID_NET_TIMEOUT");
 		long secs = t && *t ? strtol(t, NULL, 10) : 60;
@@ -296,6 +450,8 @@ int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts)
 		goto fail;
 	}
 	store->local = dg_store_url_is_local(store->url);
+	if (!store->local && (ret = check_token_transport(store)) < 0)
+		goto fail;
 	ret = store->local ? open_local(store) : open_cache(store);
 	if (ret < 0)
 		goto fail;
@@ -351,13 +507,176 @@ int dg_store_fetch(struct dg_store *store)
 	store_init_callbacks(store, &fo.callbacks);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
+	/* a redirect elsewhere would carry the token to another host */
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	dg_nettimer_arm(&store->timer);
 	err = git_remote_fetch(store->remote, &refspecs, &fo, NULL);
 	dg_nettimer_disarm(&store->timer);
 	if (err < 0)
 		return store_net_fail(store, err, "cannot fetch");
 	store->stale = false;
-	return store_load_tip(store);
+	if ((err = store_load_tip(store)) < 0)
+		return err;
+	return store_maybe_repack(store);
+}
+
+/* ---------------------------------------------------------------- repack */
+
+/* Regular files in dir whose name ends with suffix ("" for all). */
+static size_t count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0, sl = strlen(suffix);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] != '.' && l >= sl && !strcmp(de->d_name + l - sl, suffix))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+
+	if (ret < 0)
+		dg_error_set("cannot sync '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Removes every pack but keep_name ("pack-<hash>"), and every loose object. */
+static void remove_old_objects(const char *objdir, const char *keep_name)
+{
+	char *packdir = dg_xasprintf("%s/pack", objdir);
+	DIR *d = opendir(packdir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		size_t stem = dot ? (size_t)(dot - de->d_name) : 0;
+		if (strncmp(de->d_name, "pack-", 5) || !stem ||
+		    (stem == strlen(keep_name) && !strncmp(de->d_name, keep_name, stem)))
+			continue;
+		char *keep = dg_xasprintf("%s/%.*s.keep", packdir, (int)stem, de->d_name);
+		char *path = dg_xasprintf("%s/%s", packdir, de->d_name);
+		/* a .keep file is somebody's explicit wish: honour it */
+		if (access(keep, F_OK) < 0)
+			unlink(path);
+		free(keep);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	for (unsigned i = 0; i < 256; i++) {
+		char *fan = dg_xasprintf("%s/%02x", objdir, i);
+		DIR *f = opendir(fan);
+		while (f && (de = readdir(f))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char *path = dg_xasprintf("%s/%s", fan, de->d_name);
+			unlink(path);
+			free(path);
+		}
+		if (f) {
+			closedir(f);
+			rmdir(fan);
+		}
+		free(fan);
+	}
+	free(packdir);
+}
+
+/* Closes libgit2's handles (of packs that are gone) by opening the cache afresh. */
+static int reopen_cache(struct dg_store *store)
+{
+	int err;
+
+	git_remote_free(store->remote);
+	store->remote = NULL;
+	git_repository_free(store->repo);
+	store->repo = NULL;
+	err = git_repository_open_bare(&store->repo, store->cache_path);
+	if (err < 0)
+		return store_git_fail(store, err, "cannot reopen cache repository");
+	err = git_remote_create_anonymous(&store->remote, store->repo, store->url);
+	if (err < 0)
+		return store_git_fail(store, err, "invalid repository URL");
+	return 0;
+}
+
+/*
+ * Writes everything reachable from the cache's refs into one new pack,
+ * makes it durable, and only then removes the old packs and loose objects.
+ * Safe because the store is single-threaded and holds no libgit2 object
+ * between calls (a dg_txn's objects die with its transaction, and
+ * transaction functions do not fetch), and the cache's flock keeps other
+ * processes out. A failure before the removal leaves the cache as it was.
+ */
+int store_maybe_repack(struct dg_store *store)
+{
+	const char *objdir_rel = "objects";
+	char *objdir = NULL, *packdir = NULL, *sample = NULL, *pack = NULL, *idx = NULL;
+	char *keep_name = NULL;
+	git_packbuilder *pb = NULL;
+	git_revwalk *walk = NULL;
+	int ret = 0;
+
+	if (store->local)
+		return 0;     /* somebody's own repository: not ours to repack */
+	objdir = dg_xasprintf("%s/%s", git_repository_path(store->repo), objdir_rel);
+	packdir = dg_xasprintf("%s/pack", objdir);
+	sample = dg_xasprintf("%s/17", objdir);
+	if (count_files(packdir, ".pack") <= REPACK_PACKS && count_files(sample, "") <= REPACK_LOOSE_SAMPLE)
+		goto out;
+	if (git_packbuilder_new(&pb, store->repo) < 0 || git_revwalk_new(&walk, store->repo) < 0 ||
+	    git_revwalk_push_glob(walk, "refs/*") < 0 || git_packbuilder_insert_walk(pb, walk) < 0) {
+		ret = store_git_fail(store, -1, "cannot repack the cache");
+		goto warn;
+	}
+	if (git_packbuilder_object_count(pb) == 0)
+		goto out;
+	if (git_packbuilder_write(pb, packdir, 0, NULL, NULL) < 0) {
+		ret = store_git_fail(store, -1, "cannot write the cache's new pack");
+		goto warn;
+	}
+	keep_name = dg_xasprintf("pack-%s", git_packbuilder_name(pb));
+	pack = dg_xasprintf("%s/%s.pack", packdir, keep_name);
+	idx = dg_xasprintf("%s/%s.idx", packdir, keep_name);
+	if (fsync_path(pack) < 0 || fsync_path(idx) < 0 || fsync_path(packdir) < 0) {
+		ret = DG_ERROR;
+		goto warn;
+	}
+	git_packbuilder_free(pb);
+	pb = NULL;
+	git_revwalk_free(walk);
+	walk = NULL;
+	remove_old_objects(objdir, keep_name);
+	/* without its old packs the open repository is unusable: a hard error */
+	ret = reopen_cache(store);
+	goto out;
+warn:
+	/* the cache is as it was: fetching worked, repacking waits for next time */
+	dg_log(DG_LOG_WARNING, "event=repack-failed cache=%s error=\"%s\"", store->cache_path,
+	       dg_error_last());
+	ret = 0;
+out:
+	git_packbuilder_free(pb);
+	git_revwalk_free(walk);
+	free(objdir);
+	free(packdir);
+	free(sample);
+	free(pack);
+	free(idx);
+	free(keep_name);
+	return ret;
 }
 
 /* ------------------------------------------------------------ publishing */
@@ -430,19 +749,31 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	snprintf(spec, sizeof(spec), "%s%s:%s", force ? "+" : "", local_ref, remote_ref);
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	store_init_callbacks(store, &po.callbacks);
+	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	store->push_rejected = false;
 	store->push_status[0] = '\0';
+	store->push_remote_msg[0] = '\0';
 	store->push_bytes = 0;
+	store->pushing = true;
 	dg_nettimer_arm(&store->timer);
 	err = git_remote_push(store->remote, &refspecs, &po);
 	dg_nettimer_disarm(&store->timer);
+	store->pushing = false;
 	if (err == GIT_ENONFASTFORWARD)
 		return DG_ECONFLICT;       /* libgit2 saw the remote moved */
 	if (err < 0)
 		return store_net_fail(store, err, "cannot push");
 	if (store->push_rejected) {
-		dg_error_set("push refused by the server: %s", store->push_status);
-		return DG_ECONFLICT;
+		/*
+		 * A moved branch and a declining hook look the same here; the
+		 * transaction tells them apart by fetching (store_txn.c).
+		 */
+		if (store->push_remote_msg[0])
+			dg_error_set("push to %s refused by the server: %s (remote: %s)", remote_ref,
+				     store->push_status, store->push_remote_msg);
+		else
+			dg_error_set("push to %s refused by the server: %s", remote_ref, store->push_status);
+		return DG_EREFUSED;
 	}
 	return 0;
 }

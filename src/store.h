@@ -30,6 +30,21 @@
  * Credentials: the token (GIT_TOKEN) goes to libgit2 only through the
  * credential callback, never into a URL, a config file or a log line; a
  * refused credential fails after a bounded number of tries with DG_EAUTH.
+ * The callback hands the token only to the configured scheme, host and
+ * port; redirects to another host are not followed; and a token with a
+ * plain http:// URL is refused at open (DG_EINVALID) unless the host is
+ * loopback (127.0.0.0/8, ::1, localhost), which the tests use.
+ *
+ * Server refusals: a push the server declines although the branch did not
+ * move (a pre-receive hook, branch protection, a throttling host) is not a
+ * race. The transaction tells the two apart by fetching: when the remote
+ * tip still is the base, it retries with exponential backoff a few times
+ * (host hiccups) and then fails with DG_EREFUSED and the server's reason.
+ *
+ * The cache: every fetch that brings objects adds a pack, every
+ * transaction loose objects. When the cache holds more than 16 packs or
+ * about 2,000 loose objects, a fetch repacks it into one pack (everything
+ * reachable from its refs); and libgit2 keeps at most 64 pack files open.
  *
  * Threading: a store and everything read from it belong to the thread that
  * opened it.
@@ -55,7 +70,21 @@ struct dg_store_opts {
 	unsigned backoff_max_ms;/* cap of the jittered backoff; default 2000 */
 	unsigned net_timeout_ms;/* a network call silent this long fails with DG_ENET;
 				   default $DGRID_NET_TIMEOUT seconds, else 60 s */
+	size_t max_blob;        /* largest file dg_store_read/dg_txn_read load;
+				   default DG_STORE_MAX_BLOB */
+	size_t max_side_blob;   /* largest side ref file; default DG_STORE_MAX_SIDE_BLOB */
+	unsigned max_refusals;  /* publications the server refused (not a race)
+				   before giving up with DG_EREFUSED; default 4 */
 };
+
+/*
+ * Repository content is untrusted: anybody who can push may put a huge
+ * blob where dgrid expects a small JSON file. Every read checks the size
+ * recorded in the object header before loading the object, and refuses a
+ * larger one with DG_EINVALID naming the path and its size.
+ */
+#define DG_STORE_MAX_BLOB ((size_t)1 << 20)
+#define DG_STORE_MAX_SIDE_BLOB ((size_t)64 << 10)
 
 #define DG_STORE_OPTS_INIT { 0 }
 
@@ -109,6 +138,7 @@ typedef int (*dg_txn_fn)(struct dg_txn *txn, void *payload);
 struct dg_txn_stats {
 	unsigned attempts;       /* times fn ran */
 	unsigned rejected;       /* publications refused because the tip moved */
+	unsigned refused;        /* publications the server declined (not a race) */
 	bool committed;          /* a commit was published */
 	size_t bytes_pushed;     /* pack bytes sent (remote URLs) */
 	char commit[41];         /* the published commit */
@@ -118,7 +148,9 @@ struct dg_txn_stats {
  * Runs the transaction described above. Returns 0 when a commit was
  * published or fn said there was nothing to do (stats->committed tells),
  * fn's own negative code when it gave up, DG_ECONFLICT after max_attempts
- * refusals, DG_ENET/DG_EAUTH/DG_ERROR on failures to reach the remote.
+ * lost races, DG_EREFUSED when the server kept declining the push (message:
+ * "push to refs/heads/main refused by the server: REASON"),
+ * DG_ENET/DG_EAUTH/DG_ERROR on failures to reach the remote.
  * stats may be NULL.
  */
 int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
@@ -146,7 +178,12 @@ const char *dg_txn_base(const struct dg_txn *txn);
 int dg_store_put_side(struct dg_store *store, const char *name,
 		      const char *path, const void *data, size_t len);
 
-/* Calls cb(name, commit time, file content) for each side ref under prefix. */
+/*
+ * Calls cb(name, commit time, file content) for each side ref under prefix.
+ * A side ref whose file is missing or larger than max_side_blob is skipped
+ * (the latter with a warning in the log naming the ref and the size).
+ * dg_store_put_side fails with DG_EREFUSED when the server declines.
+ */
 typedef int (*dg_side_cb)(const char *name, int64_t when, const char *data,
 			  size_t len, void *payload);
 int dg_store_list_side(struct dg_store *store, const char *prefix, const char *path,

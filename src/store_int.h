@@ -28,12 +28,21 @@ struct dg_store {
 	/* per network operation */
 	unsigned auth_tries;
 	bool auth_failed;
+	char token_refused[600];        /* why the token was withheld, if it was */
 	bool push_rejected;
-	char push_status[256];
+	bool pushing;                   /* sideband text is the server's word on a push */
+	char push_status[256];          /* per-ref status of a refused push, escaped */
+	char push_remote_msg[256];      /* the server's last sideband line during a push */
 	size_t push_bytes;
 	struct dg_nettimer timer;       /* inactivity timeout of network calls */
 };
 
+
+/* Reads a blob of at most limit bytes into out; what names it in errors. */
+int store_blob_read(struct dg_store *store, const git_oid *id, size_t limit,
+		    const char *what, struct dg_strbuf *out);
+/* Repacks the cache when it holds too many packs or loose objects. */
+int store_maybe_repack(struct dg_store *store);
 
 /* Records libgit2's last error (redacted) as ours; returns our code. */
 int store_git_fail(struct dg_store *store, int code, const char *what);

@@ -23,11 +23,84 @@ int store_tip_tree(struct dg_store *store, git_tree **out)
 	return err < 0 ? store_git_fail(store, err, "cannot read tip") : 0;
 }
 
+/* 1234567 -> "1,234,567": sizes in messages are read by people */
+static const char *group_digits(char buf[32], size_t n)
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof(digits), "%zu", n);
+	size_t o = 0;
+
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Is oid an object of this type and at most limit bytes (header only)? */
+static bool object_fits(struct dg_store *store, const git_oid *id, git_object_t want, size_t limit)
+{
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t size = 0;
+	bool fits = !git_repository_odb(&odb, store->repo) &&
+		    !git_odb_read_header(&size, &type, odb, id) && type == want && size <= limit;
+
+	git_odb_free(odb);
+	return fits;
+}
+
+/*
+ * The object header holds the size: checking it first means a hostile
+ * 150 MB blob costs a few bytes of inflation, not 150 MB of memory.
+ */
+int store_blob_read(struct dg_store *store, const git_oid *id, size_t limit,
+		    const char *what, struct dg_strbuf *out)
+{
+	git_odb *odb = NULL;
+	git_blob *blob = NULL;
+	git_object_t type;
+	size_t size = 0;
+	char a[32], b[32];
+	int err, ret = DG_ERROR;
+
+	err = git_repository_odb(&odb, store->repo);
+	if (!err)
+		err = git_odb_read_header(&size, &type, odb, id);
+	if (err < 0) {
+		ret = store_git_fail(store, err, "cannot read object header");
+		goto out;
+	}
+	if (type != GIT_OBJECT_BLOB) {
+		dg_error_set("'%s' is not a file", what);
+		ret = DG_EINVALID;
+		goto out;
+	}
+	if (size > limit) {
+		dg_error_set("'%s' is %s bytes, limit %s", what, group_digits(a, size),
+			     group_digits(b, limit));
+		ret = DG_EINVALID;
+		goto out;
+	}
+	err = git_blob_lookup(&blob, store->repo, id);
+	if (err < 0) {
+		ret = store_git_fail(store, err, "cannot read blob");
+		goto out;
+	}
+	dg_strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	ret = 0;
+out:
+	git_blob_free(blob);
+	git_odb_free(odb);
+	return ret;
+}
+
 int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, struct dg_strbuf *out)
 {
 	git_tree_entry *entry = NULL;
-	git_blob *blob = NULL;
-	int err, ret = DG_ERROR;
+	int ret = DG_ERROR;
 
 	if (!tree || git_tree_entry_bypath(&entry, tree, path) < 0) {
 		dg_error_set("'%s' does not exist", path);
@@ -38,15 +111,8 @@ int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, st
 		ret = DG_EINVALID;
 		goto out;
 	}
-	err = git_blob_lookup(&blob, store->repo, git_tree_entry_id(entry));
-	if (err < 0) {
-		ret = store_git_fail(store, err, "cannot read blob");
-		goto out;
-	}
-	dg_strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
-	ret = 0;
+	ret = store_blob_read(store, git_tree_entry_id(entry), store->opts.max_blob, path, out);
 out:
-	git_blob_free(blob);
 	git_tree_entry_free(entry);
 	return ret;
 }
@@ -135,6 +201,9 @@ int dg_store_history(struct dg_store *store, size_t max, dg_log_cb cb, void *pay
 	git_revwalk_sorting(walk, GIT_SORT_TIME);
 	for (size_t n = 0; n < max && !ret && !git_revwalk_next(&oid, walk); n++) {
 		git_commit *c = NULL;
+		/* a commit is loaded whole: a hostile message must not be */
+		if (!object_fits(store, &oid, GIT_OBJECT_COMMIT, store->opts.max_blob))
+			continue;
 		if (git_commit_lookup(&c, store->repo, &oid) < 0)
 			break;
 		const char *summary = git_commit_summary(c);
@@ -200,15 +269,32 @@ static int side_one(git_reference *ref, void *payload)
 	const char *name = git_reference_name(ref);
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
 	struct dg_strbuf data = DG_STRBUF_INIT;
+	char *what = NULL;
 	int ret = 0;
 
-	if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
-	    !git_commit_lookup(&commit, w->store->repo, git_reference_target(ref)) &&
-	    !git_commit_tree(&tree, commit) &&
-	    !store_tree_read(w->store, tree, w->path, &data))
-		ret = w->cb(name + w->skip, git_commit_time(commit), data.buf, data.len, w->payload);
+	/* a missing or malformed side ref is somebody else's problem: skip it */
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT ||
+	    !object_fits(w->store, git_reference_target(ref), GIT_OBJECT_COMMIT, w->store->opts.max_side_blob) ||
+	    git_commit_lookup(&commit, w->store->repo, git_reference_target(ref)) < 0 ||
+	    git_commit_tree(&tree, commit) < 0 ||
+	    git_tree_entry_bypath(&entry, tree, w->path) < 0 ||
+	    git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+		goto out;
+	what = dg_xasprintf("refs/dgrid/%s:%s", name + w->skip, w->path);
+	if (store_blob_read(w->store, git_tree_entry_id(entry), w->store->opts.max_side_blob,
+			    what, &data) < 0) {
+		/* one hostile heartbeat must not hide every other node */
+		dg_log(DG_LOG_WARNING, "event=side-ref-skipped ref=%s error=\"%s\"", name + w->skip,
+		       dg_error_last());
+		goto out;
+	}
+	ret = w->cb(name + w->skip, git_commit_time(commit), data.buf, data.len, w->payload);
+out:
+	free(what);
 	dg_strbuf_release(&data);
+	git_tree_entry_free(entry);
 	git_tree_free(tree);
 	git_commit_free(commit);
 	git_reference_free(ref);

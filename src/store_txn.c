@@ -216,20 +216,59 @@ static int publish(struct dg_store *store, const git_oid *commit)
 	return 0;
 }
 
-static void backoff(struct dg_store *store, unsigned attempt)
+static void sleep_ms(uint32_t ms)
 {
-	/* full jitter: uniform in [0, min(cap, 10 ms * 2^attempt)] */
-	unsigned cap = 10u << (attempt < 10 ? attempt : 10);
 	struct timespec ts;
-	uint32_t ms;
 
-	if (cap > store->opts.backoff_max_ms)
-		cap = store->opts.backoff_max_ms;
-	ms = arc4random_uniform(cap + 1);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+static void backoff(struct dg_store *store, unsigned attempt)
+{
+	/* full jitter: uniform in [0, min(cap, 10 ms * 2^attempt)] */
+	unsigned cap = 10u << (attempt < 10 ? attempt : 10);
+
+	if (cap > store->opts.backoff_max_ms)
+		cap = store->opts.backoff_max_ms;
+	sleep_ms(arc4random_uniform(cap + 1));
+}
+
+/*
+ * The server declined a push. If the branch still is where this attempt
+ * started, nobody won a race: it is a refusal (a hook, protection, a host
+ * throttling us), counted apart and retried only a few times, with
+ * exponential backoff, in case the host was having a bad moment.
+ * Returns DG_ECONFLICT for a race (retry now), 0 to retry a refusal,
+ * DG_EREFUSED to give up, or the fetch's error.
+ */
+static int classify_refusal(struct dg_store *store, const char *base_hex,
+			    struct dg_txn_stats *stats)
+{
+	char *why = dg_xstrdup(dg_error_last());
+	int ret;
+
+	if ((ret = dg_store_fetch(store)) < 0)
+		goto out;
+	if (strcmp(store->tip_hex, base_hex)) {
+		ret = DG_ECONFLICT;
+		goto out;
+	}
+	stats->refused++;
+	if (stats->refused >= store->opts.max_refusals) {
+		dg_error_set("%s", why);
+		ret = DG_EREFUSED;
+		goto out;
+	}
+	/* 100 ms, 200 ms, 400 ms ... with jitter, capped at 5 s */
+	uint32_t cap = 100u << (stats->refused < 6 ? stats->refused - 1 : 5);
+	sleep_ms(cap / 2 + arc4random_uniform(cap / 2 + 1));
+	ret = 0;
+out:
+	free(why);
+	return ret;
 }
 
 int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
@@ -267,6 +306,20 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		if ((ret = make_commit(store, &txn, &commit)) < 0)
 			goto out;
 		ret = publish(store, &commit);
+		if (ret == DG_EREFUSED) {
+			ret = classify_refusal(store, txn.base_hex, stats);
+			if (ret == 0) {
+				txn_release(&txn);
+				continue;
+			}
+			if (ret != DG_ECONFLICT)
+				goto out;
+			/* the tip moved: an ordinary lost race, and already fetched */
+			stats->rejected++;
+			txn_release(&txn);
+			backoff(store, attempt);
+			continue;
+		}
 		if (ret == 0) {
 			stats->committed = true;
 			stats->bytes_pushed = store->push_bytes;
