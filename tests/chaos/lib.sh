@@ -152,3 +152,15 @@ queue_and_running() {
 	git -C "$SRV/$1.git" ls-tree -r --name-only main -- tasks/queue/ tasks/in_progress/ 2>/dev/null |
 		grep -vc '/\.' || true
 }
+
+# wait_until SECONDS COMMAND...: polls the command once a second until it
+# passes or SECONDS of wall-clock time are over (wait_for counts polls, and
+# a slow command would stretch its bound).
+wait_until() {
+	local end=$(( $(date +%s) + $1 )); shift
+	while :; do
+		if "$@"; then return 0; fi
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 1
+	done
+}
