@@ -5,6 +5,8 @@
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang) and run each briefly
 #   make bench      benchmarks (ratios against a baseline measured in the same run)
+#   make soak       10-minute soak: descriptors, packs, memory, step time stay flat
+#   make chaos      chaos run: 6 workers, 300 tasks, kills, outages, refusals, skew
 #   make demo       a complete local grid on an embedded bare repository
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -28,7 +30,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit asan fuzz bench demo install clean
+.PHONY: all test unit asan fuzz bench demo install clean soak chaos
 all: $(BUILD)/dgrid dgrid
 
 $(BUILD)/%.o: %.c
@@ -74,6 +76,20 @@ fuzz:
 
 bench: $(BUILD)/dgrid $(TOOL_BIN)
 	@BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid bench/run
+
+# The long versions of t0700 and t0710 (make test runs their short versions);
+# sizes can be overridden: make soak SOAK_SECONDS=1200.
+SOAK_SECONDS ?= 600
+CHAOS_TASKS ?= 300
+CHAOS_WORKERS ?= 6
+CHAOS_SECONDS ?= 300
+CHAOS_DRAIN ?= 300
+soak: $(BUILD)/dgrid
+	@SOAK_SECONDS=$(SOAK_SECONDS) BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run t0700
+
+chaos: $(BUILD)/dgrid
+	@CHAOS_TASKS=$(CHAOS_TASKS) CHAOS_WORKERS=$(CHAOS_WORKERS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		CHAOS_DRAIN=$(CHAOS_DRAIN) BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run t0710
 
 demo: $(BUILD)/dgrid
 	$(BUILD)/dgrid demo
