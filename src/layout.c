@@ -85,15 +85,15 @@ static void safe_stem(struct dg_strbuf *out, const char *name)
 		dg_strbuf_addch(out, '_');
 }
 
-int dg_layout_reject_queued(struct dg_txn *txn, const char *name, const char *node_id,
-			    const char *reason)
+int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, const char *node_id,
+		     const char *reason)
 {
 	struct dg_result res = DG_RESULT_INIT;
 	struct dg_strbuf q = DG_STRBUF_INIT, stem = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
 	int ret;
 
 	safe_stem(&stem, name);
-	dg_strbuf_addf(&why, "rejected " DG_DIR_QUEUE "/%s: %s", name, reason);
+	dg_strbuf_addf(&why, "rejected %s/%s: %s", dir, name, reason);
 	res.task_id = stem.buf;
 	res.node_id = (char *)node_id;
 	res.exit_code = -1;
@@ -101,7 +101,7 @@ int dg_layout_reject_queued(struct dg_txn *txn, const char *name, const char *no
 	res.reason = why.buf;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, why.buf, why.len);
-	dg_strbuf_addf(&q, DG_DIR_QUEUE "/%s", name);
+	dg_strbuf_addf(&q, "%s/%s", dir, name);
 	if ((ret = dg_txn_remove(txn, q.buf)) == 0)
 		ret = dg_layout_write_result(txn, &res, NULL);
 	free(res.stdout_text);
@@ -125,7 +125,7 @@ int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node
 	if (dg_txn_exists(txn, q.buf)) {
 		struct dg_strbuf name = DG_STRBUF_INIT;
 		dg_strbuf_addf(&name, "%s.json", task->task_id);
-		ret = dg_layout_reject_queued(txn, name.buf, node_id,
+		ret = dg_layout_reject(txn, DG_DIR_QUEUE, name.buf, node_id,
 					      "a task with this id was already claimed; submit it again with a new id");
 		dg_strbuf_release(&name);
 		if (ret < 0)

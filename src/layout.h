@@ -65,12 +65,12 @@ int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res,
 			   struct dg_strbuf *written);
 
 /*
- * Ends a file of the queue that cannot run (name is its base name in
- * tasks/queue/): removes it and records a "rejected" result for node
- * under attempt 0, named after a sanitised stem of the file name.
+ * Ends a file that cannot run (name is its base name in dir, tasks/queue
+ * or tasks/in_progress): removes it and records a "rejected" result for
+ * node under attempt 0, named after a sanitised stem of the file name.
  */
-int dg_layout_reject_queued(struct dg_txn *txn, const char *name, const char *node_id,
-			    const char *reason);
+int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, const char *node_id,
+		     const char *reason);
 
 /*
  * Returns a claimed task to the queue with its claim removed and its

@@ -131,6 +131,33 @@ int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why)
 	return ret;
 }
 
+/*
+ * A file in tasks/in_progress/ that is no claim (unreadable, too big,
+ * invalid: written by hand) would stay there for ever. Once it has stayed
+ * unchanged for node_timeout it is ended as rejected, with the reason.
+ */
+static int reap_invalid(struct dg_reaper *r, const char *name, const char *error)
+{
+	struct dg_strbuf key = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	int64_t age;
+	int ret = 0;
+
+	dg_strbuf_addf(&why, "not a valid claim: %s", error);
+	dg_strbuf_addf(&key, "invalid %s", name);
+	age = dg_watch_see(r->watch, key.buf, why.buf, why.len);
+	if (age > (int64_t)r->policy.node_timeout * 1000) {
+		dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", r->me, name, why.buf);
+		ret = dg_layout_reject(r->txn, DG_DIR_RUNNING, name, r->me, why.buf);
+		r->st.rejected++;
+		dg_strbuf_addf(&r->msg, " reject %s", name);
+	} else {
+		r->st.watching++;
+	}
+	dg_strbuf_release(&key);
+	dg_strbuf_release(&why);
+	return ret;
+}
+
 static int reap_one(const struct dg_entry *e, void *payload)
 {
 	struct dg_reaper *r = payload;
@@ -145,15 +172,13 @@ static int reap_one(const struct dg_entry *e, void *payload)
 	r->st.examined++;
 	dg_strbuf_addf(&path, DG_DIR_RUNNING "/%s", e->name);
 	dg_strbuf_addf(&key, "claim %s", e->name);
-	if (dg_txn_read(r->txn, path.buf, &data) < 0)
-		goto out;
-	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
 	/* a claim is judged by the loosest limits: a tightened policy orphans nothing */
-	if (dg_task_parse(&t, data.buf, data.len, e->name, &dg_policy_loosest) < 0) {
-		/* not ours to judge: a worker reports it as rejected when it sees it */
-		dg_log(DG_LOG_WARNING, "event=reap-skip file=%s error=\"%s\"", path.buf, dg_error_last());
+	if (dg_txn_read(r->txn, path.buf, &data) < 0 ||
+	    dg_task_parse(&t, data.buf, data.len, e->name, &dg_policy_loosest) < 0) {
+		ret = reap_invalid(r, e->name, dg_error_last());
 		goto out;
 	}
+	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
 	why = orphan_reason(r, &t, age);
 	if (!why) {
 		if (age <= (int64_t)r->policy.node_timeout * 1000)
@@ -202,7 +227,7 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	dg_watch_end(r->watch);
 	if (ret < 0)
 		return ret;
-	if (!r->st.requeued && !r->st.abandoned)
+	if (!r->st.requeued && !r->st.abandoned && !r->st.rejected)
 		return 1;
 	dg_txn_message(txn, "reap by %s:%s", r->me, r->msg.buf);
 	return 0;

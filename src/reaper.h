@@ -14,6 +14,8 @@
  *    the claim has been there for longer than the task's timeout plus
  *    node_timeout. An owner that still holds a task - however long its
  *    pushes take - never loses it to a reaper.
+ * A file there that is no valid claim (written by hand) ends as a
+ * "rejected" result once it has stayed unchanged for node_timeout.
  * An orphan goes back to tasks/queue/ with its claim removed and its
  * attempt count kept; once it has been claimed max_attempts times it ends
  * in tasks/failed/ as "abandoned" instead. All of it happens in one
@@ -36,6 +38,7 @@ struct dg_reap_stats {
 	unsigned requeued;
 	unsigned abandoned;
 	unsigned examined;
+	unsigned rejected;      /* files in in_progress that were no valid claim */
 	unsigned watching;      /* claims not yet watched long enough to judge */
 };
 

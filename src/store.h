@@ -83,7 +83,8 @@ struct dg_store_opts {
  * recorded in the object header before loading the object, and refuses a
  * larger one with DG_EINVALID naming the path and its size.
  */
-#define DG_STORE_MAX_BLOB ((size_t)1 << 20)
+/* the largest task file a policy may allow (16 MiB), with room for its claim */
+#define DG_STORE_MAX_BLOB ((size_t)17 << 20)
 #define DG_STORE_MAX_SIDE_BLOB ((size_t)64 << 10)
 
 #define DG_STORE_OPTS_INIT { 0 }

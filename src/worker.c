@@ -388,7 +388,7 @@ static int until_reachable(struct worker *w, int sigfd, int (*fn)(struct worker 
 			wait = arc4random_uniform(50u << (failures < 7 ? failures : 7));
 			dg_log(DG_LOG_DEBUG, "node=%s event=contention step=%s retry_in_ms=%lld",
 			       w->me, what, (long long)wait);
-		} else if (ret == DG_ENET) {
+		} else if (ret == DG_ENET || ret == DG_EREFUSED) {
 			wait = net_backoff_ms(failures);
 			dg_log(DG_LOG_WARNING, "node=%s event=remote-error step=%s retry_in_ms=%lld error=\"%s\"",
 			       w->me, what, (long long)wait, dg_error_last());

@@ -5,6 +5,7 @@
 #include "jsonio.h"
 #include "error.h"
 #include "grid.h"
+#include "http.h"
 #include "log.h"
 #include "version.h"
 #include "worker_int.h"
@@ -137,7 +138,7 @@ int dg_worker_register(struct worker *w)
 	if (ret == 0 && t.found[0]) {
 		dg_error_set("node id '%s' is in use by a live worker (%s); choose another --node-id or stop it",
 			     w->me, t.found);
-		ret = DG_ECONFLICT;
+		ret = DG_EINVALID;   /* not a race: retrying would hang */
 	}
 	if (ret == 0)
 		ret = dg_store_transact(w->store, register_fn, &r, NULL);
@@ -175,6 +176,8 @@ int dg_worker_heartbeat(struct worker *w, const char *state)
 				"failed", (json_int_t)(w->snap.tasks_failed + w->snap.tasks_timed_out),
 				"started_at", started, "version", DG_VERSION,
 				"host", host, "pid", (int)getpid());
+	if (w->http)
+		json_object_set_new(doc, "http", json_string(dg_http_address(w->http)));
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	snprintf(ref, sizeof(ref), "%s%s", DG_NODE_REF_PREFIX, w->me);
 	ret = dg_store_put_side(w->store, ref, DG_HEARTBEAT_PATH, text, strlen(text));

@@ -138,7 +138,7 @@ static int hand_back(struct step *s, const struct handback *h)
 static int reject(struct step *s, const char *name, const char *reason)
 {
 	struct worker *w = s->w;
-	int ret = dg_layout_reject_queued(s->txn, name, w->me, reason);
+	int ret = dg_layout_reject(s->txn, DG_DIR_QUEUE, name, w->me, reason);
 
 	s->rejected++;
 	w->snap.tasks_rejected++;
