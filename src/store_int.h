@@ -1,7 +1,8 @@
 /*
  * store_int.h - the inside of a store, shared by store.c (opening,
- * fetching, publishing), store_read.c (reading trees and side refs) and
- * store_txn.c (transactions). Nothing outside these three includes it.
+ * fetching, publishing), store_read.c (reading trees and side refs),
+ * store_txn.c (transactions) and store_compact.c (repacking the cache).
+ * Nothing outside these includes it.
  */
 #ifndef DG_STORE_INT_H
 #define DG_STORE_INT_H

@@ -153,7 +153,7 @@ int cmd_worker(int argc, char **argv)
 	}
 	if (!strcmp(o.executor->name, "process")) {
 		o.isolation = "none (UNSANDBOXED: tasks run as ordinary processes)";
-		dg_log(DG_LOG_WARNING, "event=unsandboxed executor=process: tasks from strangers can read this machine");
+		dg_log(DG_LOG_WARNING, "event=unsandboxed executor=process: tasks run as this user and can read its files, its other processes and this worker's memory (/proc), and reach the network");
 	} else if (!strcmp(o.executor->name, "native")) {
 		o.isolation = "namespaces, seccomp, cgroups, no network, read-only root";
 	} else {

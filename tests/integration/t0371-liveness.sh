@@ -13,6 +13,8 @@
 #     task again as a new attempt (attempt 2); with max_attempts 1 the task
 #     ends abandoned instead of running past the limit.
 #  D. HEARTBEAT_INTERVAL not below the grid's node_timeout is refused.
+#  F. A second live worker with the same node id exits with an error
+#     (it used to retry its registration for ever).
 #  E. dgrid reap judges by watching: a claim of a node that never
 #     heartbeats goes back to the queue after --watch seconds, not before.
 . "$(dirname "$0")/lib.sh"
@@ -124,6 +126,20 @@ out=$(DGRID_CACHE=$T/cache-d HEARTBEAT_INTERVAL=6 timeout 60 "$DGRID" worker \
 	--repo "git://127.0.0.1:$GIT_DAEMON_PORT/a.git" --node-id D --http off --executor process 2>&1)
 check "D: HEARTBEAT_INTERVAL 6 with node_timeout 6 is refused" test $? -ne 0
 check "D: ... naming both" bash -c "echo \"\$1\" | grep -q 'HEARTBEAT_INTERVAL 6 is not below the grid.s node_timeout 6'" _ "$out"
+
+# --- F: a second live worker with the same id ------------------------------------
+worker a twin
+TW=$WPID
+check "F: the first 'twin' is up" wait_for 30 grep -q 'event=started' "$T/a-twin.log"
+sleep 2
+DGRID_CACHE=$T/cache-twin2 timeout 60 "$DGRID" worker --repo "git://127.0.0.1:$GIT_DAEMON_PORT/a.git" \
+	--node-id twin --http off --executor process >"$T/twin2.log" 2>&1
+rc=$?
+out=$(tail -1 "$T/twin2.log")
+check "F: a second worker with the same id exits at once, not after the 60 s limit (status $rc)" \
+	test "$rc" -ne 0 -a "$rc" -ne 124
+check "F: ... saying the id is in use by a live worker" bash -c "echo \"\$1\" | grep -q \"node id 'twin' is in use by a live worker\"" _ "$out"
+kill -TERM $TW; wait $TW
 
 # --- E: dgrid reap watches before it judges --------------------------------------
 new_grid e
