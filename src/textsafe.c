@@ -121,3 +121,16 @@ void dg_textsafe_json(struct dg_strbuf *sb, const char *json, size_t len)
 		}
 	}
 }
+
+void dg_textsafe_println(FILE *f, const char *fmt, ...)
+{
+	struct dg_strbuf safe = DG_STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dg_textsafe_vaddf(&safe, fmt, ap);
+	va_end(ap);
+	dg_strbuf_addch(&safe, '\n');
+	fwrite(safe.buf, 1, safe.len, f);
+	dg_strbuf_release(&safe);
+}

@@ -39,6 +39,9 @@ void dg_textsafe_addstr(struct dg_strbuf *sb, const char *s);
 void dg_textsafe_addf(struct dg_strbuf *sb, const char *fmt, ...) DG_PRINTF(2, 3);
 void dg_textsafe_vaddf(struct dg_strbuf *sb, const char *fmt, va_list ap) DG_PRINTF(2, 0);
 
+/* Prints one formatted line to f, escaped as above, ending in a newline. */
+void dg_textsafe_println(FILE *f, const char *fmt, ...) DG_PRINTF(2, 3);
+
 /*
  * Appends JSON text produced by an encoder (every control byte already
  * inside a string as \uXXXX) with DEL and the C1 controls written as

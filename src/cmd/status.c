@@ -53,22 +53,9 @@ static json_t *jstr(const char *s)
 	return v ? v : json_null();
 }
 
-/*
- * Prints one line of text output with every control character escaped:
- * ids, names and states come from a repository anyone may push to.
- */
-static void DG_PRINTF(1, 2) say(const char *fmt, ...)
-{
-	struct dg_strbuf safe = DG_STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	dg_textsafe_vaddf(&safe, fmt, ap);
-	va_end(ap);
-	dg_strbuf_addch(&safe, '\n');
-	fwrite(safe.buf, 1, safe.len, stdout);
-	dg_strbuf_release(&safe);
-}
+/* Text output goes through dg_textsafe_println: ids, names and states come
+ * from a repository anyone may push to. */
+#define say(...) dg_textsafe_println(stdout, __VA_ARGS__)
 
 /* The id of a queued/running task: its task_id, else the file name less ".json". */
 static char *task_id_of(const struct dg_grid_file *f)

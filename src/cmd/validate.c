@@ -23,22 +23,9 @@ static const char usage_text[] =
 	"      --policy FILE  limits from a dgrid.json file (default: built-in)\n"
 	"  -h, --help         this text\n";
 
-/*
- * Prints one report line with control characters escaped: a file name (and
- * the reason, which may quote the file) can hold an escape sequence.
- */
-static void DG_PRINTF(2, 3) say(FILE *f, const char *fmt, ...)
-{
-	struct dg_strbuf safe = DG_STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	dg_textsafe_vaddf(&safe, fmt, ap);
-	va_end(ap);
-	dg_strbuf_addch(&safe, '\n');
-	fwrite(safe.buf, 1, safe.len, f);
-	dg_strbuf_release(&safe);
-}
+/* Report lines go through dg_textsafe_println: a file name (and the reason,
+ * which may quote the file) can hold an escape sequence. */
+#define say dg_textsafe_println
 
 struct validate_opts {
 	struct dg_policy policy;

@@ -14,23 +14,13 @@ SRV=$T/srv
 # first call, kept afterwards) serving $SRV; sets DAEMON_PID.
 chaos_daemon_start() {
 	: "${DAEMON_PORT:=$(free_port)}"
-	git daemon --reuseaddr --listen=127.0.0.1 --port="$DAEMON_PORT" \
-		--base-path="$SRV" --export-all --enable=receive-pack \
-		--informative-errors "$SRV" >>"$T/git-daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	track "$DAEMON_PID"
-	wait_port "$DAEMON_PORT"
+	git_daemon_at "$DAEMON_PORT" "$SRV"
 }
 
 # chaos_daemon_stop: kills the daemon and its per-connection children (a
 # push in flight dies with them) and waits until the port refuses.
 chaos_daemon_stop() {
-	local kids
-	kids=$(pgrep -P "$DAEMON_PID")
-	kill "$DAEMON_PID" $kids 2>/dev/null
-	wait "$DAEMON_PID" 2>/dev/null
-	_refused() { ! (exec 3<>"/dev/tcp/127.0.0.1/$DAEMON_PORT") 2>/dev/null; }
-	wait_for 5 _refused
+	git_daemon_stop "$DAEMON_PORT"
 }
 
 # chaos_repo NAME POLICY_JSON: a bare repository $SRV/NAME.git with the

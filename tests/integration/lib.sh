@@ -69,6 +69,29 @@ start_git_daemon() {
 	wait_port "$GIT_DAEMON_PORT"
 }
 
+# git_daemon_at PORT BASEDIR: a git daemon on a fixed port, so that a test can
+# stop it (git_daemon_stop) and restart it where its workers expect it; sets
+# DAEMON_PID.
+git_daemon_at() {
+	git daemon --reuseaddr --listen=127.0.0.1 --port="$1" \
+		--base-path="$2" --export-all --enable=receive-pack \
+		--informative-errors "$2" >>"$T/git-daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	track "$DAEMON_PID"
+	wait_port "$1"
+}
+
+# git_daemon_stop PORT: kills $DAEMON_PID and its per-connection children (a
+# push in flight dies with them) and waits until the port refuses.
+git_daemon_stop() {
+	local kids port=$1
+	kids=$(pgrep -P "$DAEMON_PID")
+	kill "$DAEMON_PID" $kids 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	_port_refuses() { ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+	wait_for 5 _port_refuses
+}
+
 # start_http_git BASEDIR USER TOKEN: lighttpd serving BASEDIR through
 # git http-backend with basic authentication; sets HTTP_GIT_PORT.
 start_http_git() {

@@ -14,25 +14,8 @@
 # Tasks run in the native sandbox (the default); nothing is written on the host.
 . "$(dirname "$0")/lib.sh"
 
-# daemon_start PORT: a git daemon on 127.0.0.1:PORT serving $T/srv; sets DAEMON_PID.
-daemon_start() {
-	git daemon --reuseaddr --listen=127.0.0.1 --port="$1" \
-		--base-path="$T/srv" --export-all --enable=receive-pack \
-		--informative-errors "$T/srv" >>"$T/git-daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	track "$DAEMON_PID"
-	wait_port "$1"
-}
-# daemon_stop: kills the daemon (and its per-connection children) and waits
-# until the port refuses connections.
-daemon_stop() {
-	local kids
-	kids=$(pgrep -P "$DAEMON_PID")
-	kill "$DAEMON_PID" $kids 2>/dev/null
-	wait "$DAEMON_PID" 2>/dev/null
-	refused() { ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-	wait_for 5 refused
-}
+daemon_start() { git_daemon_at "$1" "$T/srv"; }
+daemon_stop() { git_daemon_stop "$PORT"; }
 bare() { git -C "$T/srv/$1" "${@:2}"; }
 result_field() { # REPO PATH FIELD
 	git -C "$T/srv/$1" show "main:$2" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$3"
