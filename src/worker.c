@@ -26,6 +26,11 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
 /* Full-jitter backoff for a remote that keeps failing: up to 60 s. */
 static int64_t net_backoff_ms(unsigned failures)
 {
@@ -264,6 +269,30 @@ static int network_turn(struct worker *w, bool local)
 	return ret;
 }
 
+/*
+ * When the loop next has something to do. Nothing that waits for a step
+ * (a free slot, results to report) may wake it before net_retry_at: during
+ * a backoff the loop sleeps, it does not spin.
+ */
+static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_at)
+{
+	int64_t wake = min64(w->next_heartbeat, now + 60000);
+
+	if (!w->stopping && w->jobs_nr < w->opts->cfg.slots) {
+		wake = min64(wake, max64(w->next_step, net_retry_at));
+		if (!w->net_failures)
+			wake = min64(wake, w->next_reap);
+	}
+	if (w->pending_nr || w->requeue_nr)
+		wake = min64(wake, max64(w->jobs_nr && !w->stopping ? w->batch_deadline : now, net_retry_at));
+	/* stopping: the end of the grace for running tasks, then the time to give up pushing */
+	if (w->stopping && w->jobs_nr)
+		wake = min64(wake, w->stop_deadline);
+	else if (w->stopping && w->net_failures)
+		wake = min64(wake, max64(w->stop_deadline + 15000, now + 100));
+	return wake;
+}
+
 static int loop(struct worker *w, int sigfd)
 {
 	const struct dg_config *cfg = &w->opts->cfg;
@@ -346,18 +375,7 @@ static int loop(struct worker *w, int sigfd)
 			return 0;
 		}
 
-		/* sleep until the earliest thing that needs us */
-		wake = min64(w->next_heartbeat, now + 60000);
-		if (!w->stopping && w->jobs_nr < cfg->slots)
-			wake = min64(wake, w->next_step);
-		if (!w->stopping && w->jobs_nr < cfg->slots)
-			wake = min64(wake, w->next_reap);
-		if (w->pending_nr || w->requeue_nr)
-			wake = min64(wake, w->jobs_nr && !w->stopping ? w->batch_deadline : now);
-		if (w->stopping)
-			wake = min64(wake, w->stop_deadline);
-		if (w->net_failures || w->conflicts)
-			wake = net_retry_at > now ? min64(wake, net_retry_at) : min64(wake, now + 100);
+		wake = next_wake(w, now, net_retry_at);
 		fds[nfds].fd = sigfd;
 		fds[nfds++].events = POLLIN;
 		for (size_t i = 0; i < w->jobs_nr; i++) {
