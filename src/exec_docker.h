@@ -31,10 +31,13 @@ struct dg_docker_cmd {
 
 #define DG_DOCKER_CMD_INIT { NULL, 0, 0 }
 
-/* The `docker run ...` command line for one task. */
+/*
+ * The `docker run ...` command line for one task. The script is not in it:
+ * it goes to the client's stdin and a fixed wrapper runs it (exec_docker.c
+ * says why), so a script of any size fits.
+ */
 void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
-			const char *name, const struct dg_exec_limits *lim,
-			const char *script);
+			const char *name, const struct dg_exec_limits *lim);
 void dg_docker_cmd_release(struct dg_docker_cmd *cmd);
 
 /* DGRID_DOCKER_IMAGE or the default; borrowed. */
