@@ -112,6 +112,8 @@ void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
 			const char *name, const struct dg_exec_limits *lim)
 {
 	uint64_t tmp = lim->tmp_bytes ? lim->tmp_bytes : (uint64_t)64 << 20;
+	/* as the native sandbox: one inode per 4 KiB, so tiny files fill it too */
+	uint64_t inodes = tmp / 4096 < 64 ? 64 : tmp / 4096;
 	unsigned cpu = lim->cpu_seconds;
 
 	if (!cpu && lim->timeout_ms)
@@ -119,13 +121,20 @@ void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
 	add(cmd, "docker");
 	add(cmd, "run");
 	add(cmd, "--rm");
+	/*
+	 * docker-init as PID 1: the task's shell is not PID 1, so a signal it
+	 * sends itself works as under the other executors, and orphans are reaped
+	 */
+	add(cmd, "--init");
 	add(cmd, "--name");
 	add(cmd, name);
+	add(cmd, "--hostname");
+	add(cmd, "dgrid");
 	add(cmd, "--network");
 	add(cmd, "none");
 	add(cmd, "--read-only");
 	add(cmd, "--tmpfs");
-	addf(cmd, "/tmp:rw,nosuid,nodev,size=%" PRIu64 ",mode=1777", tmp);
+	addf(cmd, "/tmp:rw,nosuid,nodev,size=%" PRIu64 ",nr_inodes=%" PRIu64 ",mode=1777", tmp, inodes);
 	add(cmd, "--user");
 	add(cmd, "1000:1000");
 	add(cmd, "--cap-drop");
@@ -160,6 +169,8 @@ void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
 	}
 	add(cmd, "--env");
 	add(cmd, "HOME=/tmp");
+	add(cmd, "--env");
+	add(cmd, "LANG=C.UTF-8");
 	add(cmd, "--workdir");
 	add(cmd, "/tmp");
 	add(cmd, "--log-driver");

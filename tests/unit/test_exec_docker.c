@@ -7,16 +7,16 @@
 static void test_run_argv_exact(void **state DG_UNUSED)
 {
 	static const char *const want[] = {
-		"docker", "run", "--rm", "--name", "dgrid-0123456789abcdef",
-		"--network", "none", "--read-only",
-		"--tmpfs", "/tmp:rw,nosuid,nodev,size=67108864,mode=1777",
+		"docker", "run", "--rm", "--init", "--name", "dgrid-0123456789abcdef",
+		"--hostname", "dgrid", "--network", "none", "--read-only",
+		"--tmpfs", "/tmp:rw,nosuid,nodev,size=67108864,nr_inodes=16384,mode=1777",
 		"--user", "1000:1000", "--cap-drop", "ALL",
 		"--security-opt", "no-new-privileges",
 		"--pids-limit", "64", "--memory", "536870912",
 		"--memory-swap", "536870912", "--cpus", "1.5",
 		"--ulimit", "core=0", "--ulimit", "nofile=256:256",
 		"--ulimit", "fsize=67108864", "--ulimit", "cpu=31:32",
-		"--env", "HOME=/tmp", "--workdir", "/tmp",
+		"--env", "HOME=/tmp", "--env", "LANG=C.UTF-8", "--workdir", "/tmp",
 		"--log-driver", "none", "--pull", "never", "-i",
 		"img@sha256:abc", "/bin/sh", "-c",
 		"dgrid_script=$(cat) || exit 126; exec </dev/null; eval \"$dgrid_script\"",
