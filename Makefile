@@ -28,7 +28,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit asan fuzz bench demo install clean
+.PHONY: all test unit asan fuzz bench demo install clean image
 all: $(BUILD)/dgrid dgrid
 
 $(BUILD)/%.o: %.c
@@ -77,6 +77,15 @@ bench: $(BUILD)/dgrid $(TOOL_BIN)
 
 demo: $(BUILD)/dgrid
 	$(BUILD)/dgrid demo
+
+# The worker image (dgrid:local) and docker-compose.yml's git daemon image
+# (dgrid-gitd:local) from the Dockerfile. --network host: apt inside the
+# build uses this machine's network and mirror (an engine started with
+# --bridge=none, as the tests do, has no other).
+IMAGE ?= dgrid:local
+image:
+	docker build --network host --target runtime -t $(IMAGE) .
+	docker build --network host --target gitd -t dgrid-gitd:local .
 
 install: $(BUILD)/dgrid
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
