@@ -89,9 +89,9 @@ if [ "$have_docker" = yes ]; then
 	mkdir -p "$T/srv"
 	start_git_daemon "$T/srv"
 	for slots in 1 4; do
-		rm -rf "$T/srv/grid.git" "$T/cache-$slots"
-		make_bare "$T/srv/grid.git"
-		url="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
+		make_bare "$T/srv/grid-$slots.git"
+		url="git://127.0.0.1:$GIT_DAEMON_PORT/grid-$slots.git"
+		export DGRID_CACHE=$T/cache-$slots
 		"$DGRID" init "$url" >/dev/null 2>&1
 		mkdir -p "$T/q-$slots"
 		for i in $(seq "$NT"); do
@@ -99,10 +99,10 @@ if [ "$have_docker" = yes ]; then
 		done
 		"$DGRID" submit --repo "$url" "$T/q-$slots"/*.json >/dev/null 2>&1
 		t0=$(date +%s%N)
-		DGRID_CACHE=$T/cache-$slots PULL_INTERVAL=1 "$DGRID" worker --repo "$url" --node-id "b$slots" \
+		PULL_INTERVAL=1 "$DGRID" worker --repo "$url" --node-id "b$slots" \
 			--executor docker --slots "$slots" --exit-when-idle --http off >"$T/w$slots.log" 2>&1
 		t1=$(date +%s%N)
-		done_n=$(count_files "$T/srv/grid.git" tasks/completed)
+		done_n=$(count_files "$T/srv/grid-$slots.git" tasks/completed)
 		awk -v s="$slots" -v ns=$((t1 - t0)) -v n="$done_n" \
 			'BEGIN { printf "%-8s %10.1f %12.2f\n", s, ns / 1e9, n / (ns / 1e9) }'
 	done
