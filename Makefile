@@ -81,9 +81,12 @@ demo: $(BUILD)/dgrid
 # The worker image (dgrid:local) and docker-compose.yml's git daemon image
 # (dgrid-gitd:local) from the Dockerfile. --network host: apt inside the
 # build uses this machine's network and mirror (an engine started with
-# --bridge=none, as the tests do, has no other).
+# --bridge=none, as the tests do, has no other). The build stage is tagged
+# too, so that its layers (the slow install-deps) stay referenced and an
+# image prune removes only stale builds.
 IMAGE ?= dgrid:local
 image:
+	docker build --network host --target build -t dgrid-build:local .
 	docker build --network host --target runtime -t $(IMAGE) .
 	docker build --network host --target gitd -t dgrid-gitd:local .
 

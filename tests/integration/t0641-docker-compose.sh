@@ -16,6 +16,7 @@ if ! command -v docker-compose >/dev/null; then
 fi
 make -C "$DGRID_SRC" image IMAGE=dgrid:local >"$T/build.log" 2>&1
 check_eq "make image (cached layers)" 0 $?
+docker image prune -f >/dev/null 2>&1
 
 export COMPOSE_PROJECT_NAME="dgridt$$"
 export DGRID_PRIVILEGED=false DGRID_WORKER_USER=10001:10001 DGRID_EXECUTOR=process
