@@ -272,28 +272,29 @@ static int docker_probe(struct dg_strbuf *why)
 	const char *image = dg_docker_image();
 	char *inspect[] = { (char *)"docker", (char *)"image", (char *)"inspect",
 			    (char *)"--format", (char *)"{{.Id}}", (char *)image, NULL };
-	int rc = run_bounded(info, NULL, DOCKER_CMD_MS);
+	int ret = DG_ENOTFOUND, rc = run_bounded(info, NULL, DOCKER_CMD_MS);
 
 	if (rc == DG_ETIMEOUT) {
 		dg_strbuf_addstr(why, "'docker info' did not answer within 5 s");
-		return DG_ENOTFOUND;
+		goto out;
 	}
 	if (rc == 127) {
 		dg_strbuf_addstr(why, "no docker client");
-		return DG_ENOTFOUND;
+		goto out;
 	}
 	if (rc != 0) {
 		dg_strbuf_addstr(why, "'docker info' failed: no Docker engine answers");
-		return DG_ENOTFOUND;
+		goto out;
 	}
-	rc = run_bounded(inspect, NULL, DOCKER_CMD_MS);
-	if (rc != 0) {
+	if (run_bounded(inspect, NULL, DOCKER_CMD_MS) != 0) {
 		dg_strbuf_addf(why, "image '%s' is not present in the Docker engine "
 			       "(tasks run with --pull never): fetch it with 'docker pull %s', "
 			       "or build one and name it in DGRID_DOCKER_IMAGE", image, image);
-		return DG_ENOTFOUND;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	return ret;
 }
 
 int dg_docker_remove_leftovers(void)

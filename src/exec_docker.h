@@ -11,11 +11,14 @@
 
 /*
  * The default image, pinned by digest so that a task always meets the same
- * bytes. It must be present locally (runs use --pull never). This digest is
- * one published for python:3.11-alpine (linux/amd64) and was NOT verified
- * from this build host (no network): update it with
+ * bytes. It must be present locally (runs use --pull never): the probe
+ * checks it, so a worker whose image is missing refuses to start with the
+ * `docker pull` command that fixes it (doc/running.md). This digest is one
+ * published for python:3.11-alpine (linux/amd64) and was NOT verified from
+ * this build host (no registry reachable): update it with
  *   docker buildx imagetools inspect python:3.11-alpine
- * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it.
+ * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it; any image
+ * with /bin/sh and cat works.
  */
 #define DG_DOCKER_DEFAULT_IMAGE \
 	"python:3.11-alpine@sha256:8b5bfdb1fd2d78aa94e21c4d61be52487693f54be7f1021647751ff365795703"
