@@ -13,9 +13,11 @@
  * The default image, pinned by digest so that a task always meets the same
  * bytes. It must be present locally (runs use --pull never): the probe
  * checks it, so a worker whose image is missing refuses to start with the
- * `docker pull` command that fixes it (doc/running.md). This digest is one
- * published for python:3.11-alpine (linux/amd64) and was NOT verified from
- * this build host (no registry reachable): update it with
+ * `docker pull` command that fixes it (doc/running.md). This digest is
+ * python:3.11-alpine's (3.11.15, April 2026) as `docker pull` reports it,
+ * i.e. the multi-platform index: it was cross-checked against public build
+ * logs that pulled it, not pulled from this build host (no registry
+ * reachable). Update it with
  *   docker buildx imagetools inspect python:3.11-alpine
  * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it; any image
  * with /bin/sh and cat works.
