@@ -17,8 +17,8 @@
  *
  * Why a guardian: the container belongs to the engine, not to the worker;
  * a worker killed with SIGKILL would leave it running, with no deadline.
- * Each job forks a small process in its own session that blocks on a pipe
- * whose write end only the worker holds; when the worker dies the pipe
+ * Each job starts a small shell in its own session that blocks reading a
+ * pipe whose write end only the worker holds; when the worker dies the pipe
  * reads EOF and the guardian runs `docker rm -f` on the container. On a
  * normal end the worker kills the guardian first.
  */
@@ -47,7 +47,6 @@ struct docker_job {
 /* The fixed wrapper: the script arrives on stdin (see the top of this file). */
 #define DOCKER_WRAPPER \
 	"dgrid_script=$(cat) || exit 126; exec </dev/null; eval \"$dgrid_script\""
-
 
 /* What the docker client needs of the worker's environment; no tokens. */
 static const char *const client_env[] = {
