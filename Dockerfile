@@ -1,6 +1,6 @@
 # dgrid worker image.
 #
-#   docker build -t dgrid .
+#   docker build -t dgrid .        (or `make image`: dgrid:local, offline-friendly)
 #   docker run --rm -e NODE_ID=worker-1 -e DGRID_REPO_URL=https://github.com/OWNER/grid.git \
 #              -e GIT_TOKEN=... --privileged --user 0 dgrid          (see "Executor" below)
 #
@@ -31,7 +31,11 @@
 # The image's default user is the unprivileged `dgrid` (uid 10001): enough
 # for `doctor`, `status`, `dashboard`, `reap` and the process executor.
 #
-# NOT BUILT IN CI HERE: the machine this was written on has no Docker engine.
+# Built and run by the tests (tests/integration/t0640-docker-image.sh, via
+# `make image`; t0641 brings up docker-compose.yml) on a private dockerd. Not
+# run there: a privileged container (the native sandbox inside the image),
+# which those machines refuse ("unable to apply caps: operation not
+# permitted").
 
 # ---- build ------------------------------------------------------------------
 FROM debian:12 AS build

@@ -30,7 +30,7 @@ TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test unit asan fuzz bench demo install clean soak chaos
+.PHONY: all test unit asan fuzz bench demo install clean soak chaos image
 all: $(BUILD)/dgrid dgrid
 
 $(BUILD)/%.o: %.c
@@ -93,6 +93,18 @@ chaos: $(BUILD)/dgrid
 
 demo: $(BUILD)/dgrid
 	$(BUILD)/dgrid demo
+
+# The worker image (dgrid:local) and docker-compose.yml's git daemon image
+# (dgrid-gitd:local) from the Dockerfile. --network host: apt inside the
+# build uses this machine's network and mirror (an engine started with
+# --bridge=none, as the tests do, has no other). The build stage is tagged
+# too, so that its layers (the slow install-deps) stay referenced and an
+# image prune removes only stale builds.
+IMAGE ?= dgrid:local
+image:
+	docker build --network host --target build -t dgrid-build:local .
+	docker build --network host --target runtime -t $(IMAGE) .
+	docker build --network host --target gitd -t dgrid-gitd:local .
 
 install: $(BUILD)/dgrid
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -11,11 +11,16 @@
 
 /*
  * The default image, pinned by digest so that a task always meets the same
- * bytes. It must be present locally (runs use --pull never). This digest is
- * one published for python:3.11-alpine (linux/amd64) and was NOT verified
- * from this build host (no network): update it with
+ * bytes. It must be present locally (runs use --pull never): the probe
+ * checks it, so a worker whose image is missing refuses to start with the
+ * `docker pull` command that fixes it (doc/running.md). This digest is
+ * python:3.11-alpine's (3.11.15, April 2026) as `docker pull` reports it,
+ * i.e. the multi-platform index: it was cross-checked against public build
+ * logs that pulled it, not pulled from this build host (no registry
+ * reachable). Update it with
  *   docker buildx imagetools inspect python:3.11-alpine
- * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it.
+ * and pre-pull it on each worker. DGRID_DOCKER_IMAGE overrides it; any image
+ * with /bin/sh and cat works.
  */
 #define DG_DOCKER_DEFAULT_IMAGE \
 	"python:3.11-alpine@sha256:8b5bfdb1fd2d78aa94e21c4d61be52487693f54be7f1021647751ff365795703"
@@ -31,10 +36,13 @@ struct dg_docker_cmd {
 
 #define DG_DOCKER_CMD_INIT { NULL, 0, 0 }
 
-/* The `docker run ...` command line for one task. */
+/*
+ * The `docker run ...` command line for one task. The script is not in it:
+ * it goes to the client's stdin and a fixed wrapper runs it (exec_docker.c
+ * says why), so a script of any size fits.
+ */
 void dg_docker_run_argv(struct dg_docker_cmd *cmd, const char *image,
-			const char *name, const struct dg_exec_limits *lim,
-			const char *script);
+			const char *name, const struct dg_exec_limits *lim);
 void dg_docker_cmd_release(struct dg_docker_cmd *cmd);
 
 /* DGRID_DOCKER_IMAGE or the default; borrowed. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Packaging, checked as far as this machine allows (no Docker engine, no
-# systemd as PID 1, no Kubernetes cluster): the Dockerfile's shape, the
-# entry point's NODE_ID rule, docker-compose.yml through `docker-compose
-# config`, the systemd unit through `systemd-analyze verify`, its wrapper's
-# credential handling, and the Kubernetes manifest's structure.
+# Packaging, checked statically (no systemd as PID 1, no Kubernetes
+# cluster): the Dockerfile's shape, the entry point's NODE_ID rule,
+# docker-compose.yml through `docker-compose config`, the systemd unit
+# through `systemd-analyze verify`, its wrapper's credential handling, and
+# the Kubernetes manifest's structure. The image and the compose file are
+# also built and run on a real engine: t0640 and t0641.
 . "$(dirname "$0")/lib.sh"
 
 S=$DGRID_SRC
@@ -74,6 +75,11 @@ if command -v docker-compose >/dev/null; then
 	check "... two workers with their own NODE_ID" \
 		bash -c "grep -c 'NODE_ID: worker-[12]' '$T/compose.out' | grep -qx 2"
 	check "... a git daemon service on the repository volume" grep -q 'target: gitd' "$T/compose.out"
+	check "... privileged native workers unless DGRID_PRIVILEGED=false" \
+		bash -c "grep -c 'privileged: true' '$T/compose.out' | grep -qx 2"
+	(cd "$S" && DGRID_PRIVILEGED=false DGRID_EXECUTOR=process docker-compose -f docker-compose.yml config) >"$T/compose2.out" 2>&1
+	check "... the documented unprivileged variant: process executor, not privileged" \
+		bash -c "grep -c 'privileged: false' '$T/compose2.out' | grep -qx 2 && grep -c 'DGRID_EXECUTOR: process' '$T/compose2.out' | grep -qx 2"
 elif docker compose version >/dev/null 2>&1; then
 	check "docker compose config accepts docker-compose.yml" \
 		bash -c "cd '$S' && docker compose -f docker-compose.yml config >/dev/null"
