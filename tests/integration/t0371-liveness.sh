@@ -46,6 +46,8 @@ worker() { # GRID NODE [env...] -- [args]: background, pid in $WPID, log $T/GRID
 	track $WPID
 }
 bare() { local g=$1; shift; git -C "$T/srv/$g.git" "$@"; }
+# kill9 PID: SIGKILL for the worker that `timeout` PID runs, as a dying machine
+kill9() { local child; child=$(pgrep -P "$1"); kill -9 $child "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 field() { # GRID PATH KEY
 	bare "$1" show "main:$2" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['$3'])" 2>/dev/null
 }
@@ -81,7 +83,7 @@ check "B: the node whose clock is slow started 'slow'" wait_for 30 started b-beh
 worker b ahead DGRID_TEST_CLOCK_SKEW=600
 F=$WPID
 check "B: the node whose clock is fast started 'fast'" wait_for 30 started b-ahead fast
-kill -9 $F; wait $F 2>/dev/null
+kill9 $F
 pkill -9 -f 'sleep 100' ; touch "$T/fast-killed"
 worker b observer
 O=$WPID
@@ -107,7 +109,7 @@ for max in 3 1; do
 	worker $g R
 	R=$WPID
 	check "C$max: R started the task" wait_for 30 started $g-R ad$max
-	kill -9 $R; wait $R 2>/dev/null
+	kill9 $R
 	pkill -9 -f 'sleep 101'; touch "$T/ad$max-killed"
 	worker $g R -- --exit-when-idle
 	R=$WPID
