@@ -19,8 +19,8 @@ int dg_layout_result_task(const char *name, struct dg_strbuf *task_id)
 	const char *dot = strchr(name, '.');
 	size_t n = strlen(name);
 
-	/* "{task}.{node}.{attempt}.json": at least three dots, the first one ending the task id */
-	if (!dot || dot == name || n < 5 || strcmp(name + n - 5, ".json") ||
+	/* "{task}.{node}.{attempt}.json": the first dot ends the task id, another precedes ".json" */
+	if (n < 5 || strcmp(name + n - 5, ".json") || !dot || dot == name || dot >= name + n - 5 ||
 	    !memchr(dot + 1, '.', (size_t)(name + n - 5 - (dot + 1))))
 		return DG_ENOTFOUND;
 	for (const char *p = name; p < dot; p++) {

@@ -1,0 +1,58 @@
+/*
+ * test_layout.c - result names: the path of a run, and which task a file
+ * name belongs to. Original-layout names ({node}-{task}.json) are ambiguous
+ * and must be left to their content (DG_ENOTFOUND), never guessed.
+ */
+#include "common.h"
+#include "layout.h"
+#include "strbuf.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+static void test_result_path(void **state DG_UNUSED)
+{
+	struct dg_strbuf p = DG_STRBUF_INIT;
+
+	dg_layout_result_path(&p, DG_RESULT_SUCCESS, "1-t", "w", 1);
+	assert_string_equal(p.buf, "tasks/completed/1-t.w.1.json");
+	dg_strbuf_reset(&p);
+	dg_layout_result_path(&p, DG_RESULT_TIMEOUT, "t", "w-1.example.com", 12);
+	assert_string_equal(p.buf, "tasks/failed/t.w-1.example.com.12.json");
+	dg_strbuf_release(&p);
+}
+
+static void check_task(const char *name, int want_ret, const char *want_id)
+{
+	struct dg_strbuf id = DG_STRBUF_INIT;
+
+	assert_int_equal(dg_layout_result_task(name, &id), want_ret);
+	assert_string_equal(id.buf, want_ret == 0 ? want_id : "");
+	dg_strbuf_release(&id);
+}
+
+static void test_result_task(void **state DG_UNUSED)
+{
+	check_task("t.w.1.json", 0, "t");
+	check_task("1-t.host.example.com.3.json", 0, "1-t");
+	check_task("t2.w.1~2.json", 0, "t2");
+	/* the original layout: only the content can tell */
+	check_task("w-1-done-1.json", DG_ENOTFOUND, NULL);
+	check_task("node-x-y.json", DG_ENOTFOUND, NULL);
+	check_task("x.json", DG_ENOTFOUND, NULL);
+	check_task("a.b.json", DG_ENOTFOUND, NULL);
+	check_task(".json", DG_ENOTFOUND, NULL);
+	check_task("t..json", DG_ENOTFOUND, NULL);
+	check_task("json", DG_ENOTFOUND, NULL);
+	check_task("t.w.1.txt", DG_ENOTFOUND, NULL);
+	check_task("t\xc3\xa2.w.1.json", DG_ENOTFOUND, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_result_path),
+		cmocka_unit_test(test_result_task),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
