@@ -98,6 +98,32 @@ struct twin {
 	char found[512];
 };
 
+/*
+ * Is pid a running dgrid process? A worker killed a moment ago may still be
+ * a zombie (kill(pid, 0) succeeds on it), and an old pid may have been
+ * reused by anything: neither is a twin.
+ */
+static bool pid_is_live_worker(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *state;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')' */
+	state = strrchr(buf, ')');
+	if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+		return false;
+	return !strncmp(buf + strcspn(buf, "(") + 1, "dgrid)", 6);
+}
+
 static int twin_check(const char *name, int64_t when, const char *data, size_t len, void *payload)
 {
 	struct twin *t = payload;
@@ -120,7 +146,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 	if (doc && t->now - at <= (int64_t)t->node_timeout && !(state && !strcmp(state, "stopped"))) {
 		bool same_host = host && !strcmp(host, myhost);
 		/* on this host, a dead pid means it was our own earlier life */
-		if (!same_host || (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0))
+		if (!same_host || (pid > 0 && pid != getpid() && pid_is_live_worker((pid_t)pid)))
 			snprintf(t->found, sizeof(t->found), "last heartbeat %llds ago from host '%s' pid %lld",
 				 (long long)(t->now - at), host ? host : "?", (long long)pid);
 	}

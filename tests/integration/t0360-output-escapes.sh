@@ -34,7 +34,9 @@ printf '{"task_id": "x", "script": "echo hi", "timeout_seconds": 30}\n' >"$Q/cr$
 printf '{"task_id": "loud", "script": "printf %s", "timeout_seconds": 30}\n' \
 	"'osc \\\\033]52;c;cHduZWQ=\\\\007 clear \\\\033[2J csi \\\\302\\\\233 cr \\\\r del \\\\177 end\\\\n'" >"$Q/loud.json"
 printf '{"node_id": "evil%s", "name": "evil"}\n' '\u001b[2J\u009b' >"$T/work/nodes/evil${ESC}[2J${CSI}${DEL}.json"
-# a claim whose owner has a hostile name: the reaper quotes it in its log
+# a claim whose owner has a hostile name: the reaper ends it as rejected
+# (after node_timeout, short here) and quotes the name in its log
+printf '{"heartbeat_interval": 1, "node_timeout": 4}\n' >"$T/work/dgrid.json"
 mkdir -p "$T/work/tasks/in_progress"
 printf '{"task_id": "orphan", "script": "echo orphan", "timeout_seconds": 10, "node_id": "%s", "claimed_at": "2020-01-01T00:00:00Z", "attempt": 1}\n' \
 	'dead\u001b]52;c;cHduZWQ=\u0007\u009b\r' >"$T/work/tasks/in_progress/orphan.json"
@@ -63,16 +65,15 @@ check "status of the queue: a C1 in a file name shown escaped" \
 	grep -qF 'csi\u009b31m' "$T/queued.txt"
 
 # The worker rejects the hostile files (their names end up in its log) and runs loud.
-# (not --exit-when-idle: the bad claim stays in tasks/in_progress)
 DGRID_CACHE=$T/cache PULL_INTERVAL=1 HEARTBEAT_INTERVAL=1 timeout 120 "$DGRID" worker --repo "$URL" \
 	--node-id w --http off --executor process >"$T/w.log" 2>&1 &
 W=$!
 track "$W"
 done_all() {
 	[ "$(count_files "$T/srv/grid.git" tasks/completed)" -eq 1 ] &&
-		[ "$(count_files "$T/srv/grid.git" tasks/failed)" -eq 4 ] && grep -q 'event=reap-skip' "$T/w.log"
+		[ "$(count_files "$T/srv/grid.git" tasks/failed)" -eq 5 ] && grep -q 'file=orphan.json event=rejected' "$T/w.log"
 }
-check "worker ran loud, rejected 4 files and looked at the bad claim" wait_for 60 done_all
+check "worker ran loud, rejected 4 files and the bad claim" wait_for 60 done_all
 kill -TERM "$W"
 wait "$W"
 check_eq "worker exits 0 on SIGTERM" 0 $?
@@ -82,7 +83,7 @@ check "worker log: the claim's hostile owner is readable, escaped" \
 	grep -qE "node_id 'dead.x1b]52;c;cHduZWQ=.x07.u009b.(r|x0d)'" "$T/w.log"
 check "worker log: the bare CR is readable, escaped" grep -qE 'cr\\(r|x0d)fake' "$T/w.log"
 check "loud ran and its raw output is stored as it was" \
-	bash -c "git -C '$T/srv/grid.git' show main:tasks/completed/w-loud.json | grep -qiF '\\u001b]52;c;cHduZWQ='"
+	bash -c "git -C '$T/srv/grid.git' show main:tasks/completed/loud.w.1.json | grep -qiF '\\u001b]52;c;cHduZWQ='"
 
 "$DGRID" status --repo "$URL" >"$T/status.txt" 2>"$T/status.err"
 check_eq "status exits 0" 0 $?

@@ -118,5 +118,5 @@ DGRID_CACHE=$T/cache-y PULL_INTERVAL=1 timeout 60 "$DGRID" worker --repo "$URL" 
 check_eq "no free port: the worker still works and exits 0" 0 $?
 kill "$HOLD" 2>/dev/null
 check "no free port: a warning says so" grep -q 'warning node=y event=http-unavailable .*no free port' "$T/y.log"
-check "no free port: the task ran" git -C "$T/srv/grid.git" cat-file -e main:tasks/completed/y-late.json
+check "no free port: the task ran" git -C "$T/srv/grid.git" cat-file -e main:tasks/completed/late.y.1.json
 finish

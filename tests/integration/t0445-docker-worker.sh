@@ -35,7 +35,7 @@ check_eq "$N results in tasks/completed" $N "$(count_files "$T/srv/grid.git" tas
 check_eq "nothing failed" 0 "$(count_files "$T/srv/grid.git" tasks/failed)"
 bad=""
 for i in $(seq $N); do
-	r=$(git -C "$T/srv/grid.git" show "main:tasks/completed/w1-t$i.json" 2>/dev/null |
+	r=$(git -C "$T/srv/grid.git" show "main:tasks/completed/t$i.w1.1.json" 2>/dev/null |
 		"$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["executor"], d["status"], d["stdout"].split())')
 	[ "$r" = "docker success ['$((6 * i))', '4']" ] || bad="$bad t$i:$r"
 done

@@ -60,6 +60,6 @@ check_eq "every example task has a result" "$n" \
 	"$(( $(count_files "$T/srv/grid.git" tasks/completed) + $(count_files "$T/srv/grid.git" tasks/failed) ))"
 check_eq "the queue is empty" 0 "$(count_files "$T/srv/grid.git" tasks/queue)"
 check "hello ran in the image" bash -c \
-	"git -C '$T/srv/grid.git' show main:tasks/completed/img-1-hello.json | grep -q 'Hello, D-GRID'"
+	"git -C '$T/srv/grid.git' show main:tasks/completed/hello.img-1.1.json | grep -q 'Hello, D-GRID'"
 check_eq "no container is left" "" "$(docker ps -aq --filter ancestor=dgrid:local)"
 finish
