@@ -15,7 +15,7 @@ outcome() {
 	local f
 	for f in $(git -C "$repo" ls-tree --name-only main tasks/completed/ tasks/failed/); do
 		case $f in
-		*-"$1".json)
+		*/"$1".*.json)
 			git -C "$repo" show "main:$f" |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
 			return
