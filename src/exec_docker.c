@@ -530,6 +530,13 @@ static void docker_cleanup(struct dg_job *job)
 	/* --rm removes it when the client saw the end; not when we killed it */
 	if (job->res.killed)
 		run_bounded(argv, NULL, DOCKER_CMD_MS);
+	/*
+	 * When we killed it, `docker kill` ends the container first and the
+	 * client, if it outlives that by a moment, exits with 137 instead of
+	 * dying of our SIGKILL: the same end either way, reported the same way.
+	 */
+	if (job->res.killed && WIFEXITED(job->wait_status) && WEXITSTATUS(job->wait_status) == 128 + SIGKILL)
+		job->wait_status = SIGKILL;   /* the wait status of "killed by SIGKILL" */
 	stop_guardian(dj);
 	free(dj);
 	job->impl = NULL;
