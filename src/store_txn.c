@@ -277,6 +277,7 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 	struct dg_txn_stats local_stats;
 	struct dg_txn txn;
 	int ret = DG_ECONFLICT;
+	bool fresh = false;           /* classify_refusal fetched just now */
 
 	if (!stats)
 		stats = &local_stats;
@@ -285,10 +286,11 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		git_oid commit;
 
 		/* a refused publication means the known tip is old: fetch first */
-		if (attempt > 1 || store->local || store->stale) {
+		if (!fresh && (attempt > 1 || store->local || store->stale)) {
 			if ((ret = dg_store_fetch(store)) < 0)
 				return ret;
 		}
+		fresh = false;
 		memset(&txn, 0, sizeof(txn));
 		txn.store = store;
 		dg_strbuf_init(&txn.message, 0);
@@ -308,6 +310,7 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		ret = publish(store, &commit);
 		if (ret == DG_EREFUSED) {
 			ret = classify_refusal(store, txn.base_hex, stats);
+			fresh = ret == 0 || ret == DG_ECONFLICT;
 			if (ret == 0) {
 				txn_release(&txn);
 				continue;
