@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAX_POLLFDS (1 + 3 * 256)
-#define WORKER_GIT_CACHE_BYTES (4 << 20)
+#define WORKER_GIT_CACHE_BYTES (1 << 20)
 
 static int64_t min64(int64_t a, int64_t b)
 {

@@ -91,8 +91,11 @@ def status(args):
 
 # Growth beyond noise, metric by metric (first window -> last window medians):
 #  - fds: a worker's descriptors are its log, pipes of running tasks (2 per
-#    slot), the git connection and the HTTP socket; a few come and go with
-#    the tasks, so 5 more is noise, a leak per task or per fetch is not.
+#    slot), the git connection and the HTTP socket, and one per pack file of
+#    its cache that libgit2 has read. The cache is repacked into one pack
+#    once it holds more than 16 (store_compact.c), so that part saw-tooths
+#    between 1 and 17 whatever the run's length: 5 of noise plus those 16 is
+#    the bound; a leak per task or per fetch (hundreds of each) is not.
 #  - packs: every fetch that brings objects adds a pack to the cache unless
 #    someone repacks; a bounded cache must stay under a constant whatever the
 #    run's length (50 packs), so this is judged on the maximum, not on growth.
@@ -106,13 +109,13 @@ def status(args):
 #  - status ms: the same rule with 100 ms of slack (the status reads every
 #    result, and their number grows by design).
 RULES = {
-    "fds": lambda a, b: b <= a + 5,
+    "fds": lambda a, b: b <= a + 5 + 16,
     "rss_kb": lambda a, b: b <= 1.3 * a + 2048,
     "step_ms": lambda a, b: b <= 2 * a + 50,
     "ms": lambda a, b: b <= 2 * a + 100,
 }
 RULE_TEXT = {
-    "fds": "last <= first + 5",
+    "fds": "last <= first + 5 + 16 packs",
     "rss_kb": "last <= 1.3 x first + 2 MB",
     "step_ms": "last <= 2 x first + 50 ms",
     "ms": "last <= 2 x first + 100 ms",
