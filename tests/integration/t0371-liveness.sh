@@ -99,6 +99,7 @@ check_eq "B: ... and its result is the slow-clock node's first attempt" success 
 fastres=$(bare b ls-tree --name-only main:tasks/completed | grep '^fast\.' | head -1)
 check_eq "B: 'fast' ended as attempt 2 of a live node" "fast-done 2" \
 	"$(field b "tasks/completed/$fastres" stdout | head -1) $(field b "tasks/completed/$fastres" attempt)"
+note "$(grep -h 'task=fast event=reaped' "$T/b-observer.log" "$T/b-behind.log" | cut -d' ' -f3-)"
 # (killed before its first heartbeat was pushed, it "never sent" one)
 check "B: it was reaped because the dead node's heartbeat stopped changing (or never came)" \
 	grep -qE "task=fast event=reaped owner=ahead attempt=1 reason=\"owner('s heartbeat is stale| never sent a heartbeat)\"" \
