@@ -312,6 +312,29 @@ static int mkdir_p(const char *path)
 	return ret;
 }
 
+/*
+ * An in-memory remote for the grid's URL. Not git_remote_create_anonymous:
+ * libgit2 1.5 applies url.*.insteadOf through a regular-expression search
+ * that never frees its PCRE2 match data when nothing matches (libgit2
+ * PR #6382, fixed after 1.5.1), about 20 KiB per config entry per call.
+ * The cache is reopened after every repack, so a busy worker lost ~1 MB a
+ * minute. The URL given is used as written; rewriting it through the
+ * user's git config was never part of dgrid's contract.
+ */
+int store_remote_open(struct dg_store *store)
+{
+	git_remote_create_options opts;
+	int err;
+
+	git_remote_create_options_init(&opts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	opts.repository = store->repo;
+	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	err = git_remote_create_with_opts(&store->remote, store->url, &opts);
+	if (err < 0)
+		return store_git_fail(store, err, "invalid repository URL");
+	return 0;
+}
+
 static int open_cache(struct dg_store *store)
 {
 	unsigned char hash[8];
@@ -345,11 +368,8 @@ static int open_cache(struct dg_store *store)
 		ret = store_git_fail(store, err, "cannot open cache repository");
 		goto out;
 	}
-	err = git_remote_create_anonymous(&store->remote, store->repo, store->url);
-	if (err < 0) {
-		ret = store_git_fail(store, err, "invalid repository URL");
+	if (store_remote_open(store) < 0)
 		goto out;
-	}
 	snprintf(store->tracking_ref, sizeof(store->tracking_ref), "refs/remotes/origin/%s", store->branch);
 	if (dg_nettimer_init(&store->timer, store->opts.net_timeout_ms) < 0)
 		goto out;

@@ -105,10 +105,7 @@ static int reopen_cache(struct dg_store *store)
 	err = git_repository_open_bare(&store->repo, store->cache_path);
 	if (err < 0)
 		return store_git_fail(store, err, "cannot reopen cache repository");
-	err = git_remote_create_anonymous(&store->remote, store->repo, store->url);
-	if (err < 0)
-		return store_git_fail(store, err, "invalid repository URL");
-	return 0;
+	return store_remote_open(store);
 }
 
 /*

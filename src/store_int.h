@@ -42,6 +42,8 @@ struct dg_store {
 /* Reads a blob of at most limit bytes into out; what names it in errors. */
 int store_blob_read(struct dg_store *store, const git_oid *id, size_t limit,
 		    const char *what, struct dg_strbuf *out);
+/* Creates store->remote for store->repo (see store.c for why not anonymous). */
+int store_remote_open(struct dg_store *store);
 /* Repacks the cache when it holds too many packs or loose objects. */
 int store_maybe_repack(struct dg_store *store);
 
