@@ -33,6 +33,7 @@ enum dg_error_code {
 	DG_EAUTH = -6,      /* credentials rejected */
 	DG_ENET = -7,       /* the remote could not be reached */
 	DG_EREFUSED = -8,   /* the server declined a push (hook, protection, throttling) */
+	DG_EPROTOCOL = -9,  /* the grid needs a newer dgrid (dgrid.json "protocol") */
 };
 
 #define DG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -267,7 +267,7 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 	} else {
 		dg_strbuf_addstr(sb, "<table><thead><tr><th>Node</th><th>Liveness</th><th>State</th>"
 				 "<th>Last seen</th><th>Slots</th><th>Executor</th><th>Isolation</th>"
-				 "<th>Labels</th><th>Succeeded</th><th>Did not</th></tr></thead><tbody>\n");
+				 "<th>Labels</th><th>Version</th><th>Succeeded</th><th>Did not</th></tr></thead><tbody>\n");
 	}
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *n = &g->nodes[i];
@@ -293,6 +293,11 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 		put_json_scalar(sb, node_field(n, "isolation"));
 		dg_strbuf_addstr(sb, "</td><td>");
 		put_labels(sb, json_object_get(n->registration, "labels"));
+		dg_strbuf_addstr(sb, "</td><td>");
+		put(sb, dg_grid_node_version(n));
+		if (dg_grid_node_protocol(n) < g->policy.protocol)
+			dg_strbuf_addf(sb, " <strong class=\"stale\">needs upgrade: protocol %u, the grid needs %u</strong>",
+				       dg_grid_node_protocol(n), g->policy.protocol);
 		dg_strbuf_addf(sb, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
 			       "</td></tr>\n", d->node_ok[i], d->node_bad[i]);
 	}
@@ -591,6 +596,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 
 	json_object_set_new(root, "generated_at", jtime(d->now));
 	json_object_set_new(root, "tip", json_string(g->tip));
+	json_object_set_new(root, "protocol", json_integer(g->policy.protocol));
 	json_object_set_new(root, "repo", jstr(d->opts->repo));
 	json_object_set_new(counts, "nodes", json_integer((json_int_t)g->nodes_nr));
 	json_object_set_new(counts, "queue", json_integer((json_int_t)g->queue.nr));
@@ -614,6 +620,9 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_object_set_new(o, "executor", jcopy(node_field(n, "executor")));
 		json_object_set_new(o, "isolation", jcopy(node_field(n, "isolation")));
 		json_object_set_new(o, "labels", jcopy(json_object_get(n->registration, "labels")));
+		json_object_set_new(o, "version", jstr(dg_grid_node_version(n)));
+		json_object_set_new(o, "protocol", json_integer(dg_grid_node_protocol(n)));
+		json_object_set_new(o, "needs_upgrade", json_boolean(dg_grid_node_protocol(n) < g->policy.protocol));
 		json_object_set_new(o, "succeeded", json_integer((json_int_t)d->node_ok[i]));
 		json_object_set_new(o, "not_succeeded", json_integer((json_int_t)d->node_bad[i]));
 		json_array_append_new(nodes, o);

@@ -48,6 +48,28 @@ enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
 	return now - when <= (int64_t)node_timeout ? DG_NODE_ALIVE : DG_NODE_STALE;
 }
 
+/* A field of the heartbeat, else of the registration. */
+static json_t *node_fact(const struct dg_grid_node *n, const char *key)
+{
+	json_t *v = json_object_get(n->heartbeat, key);
+
+	return v ? v : json_object_get(n->registration, key);
+}
+
+unsigned dg_grid_node_protocol(const struct dg_grid_node *n)
+{
+	json_int_t p = json_integer_value(node_fact(n, "protocol"));
+
+	return p >= 1 && p <= 1000000 ? (unsigned)p : 1;
+}
+
+const char *dg_grid_node_version(const struct dg_grid_node *n)
+{
+	const char *v = json_string_value(node_fact(n, "version"));
+
+	return v && *v ? v : "?";
+}
+
 struct list_ctx {
 	struct dg_store *store;
 	struct dg_grid_list *list;

@@ -82,6 +82,14 @@ void dg_grid_release(struct dg_grid *grid);
 enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
 					int64_t now, unsigned node_timeout);
 
+/*
+ * What a node says it runs: from its newest heartbeat, else its
+ * registration. Nodes older than the "protocol" field speak protocol 1;
+ * version is "?" when neither says.
+ */
+unsigned dg_grid_node_protocol(const struct dg_grid_node *n);
+const char *dg_grid_node_version(const struct dg_grid_node *n);
+
 /* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
 int64_t dg_parse_utc(const char *s);
 

@@ -4,6 +4,7 @@
 #include "task.h"
 #include "error.h"
 #include "jsonio.h"
+#include "version.h"
 
 const struct dg_policy dg_policy_default = {
 	.id_max = 64,
@@ -18,6 +19,7 @@ const struct dg_policy dg_policy_default = {
 	.memory_bytes = UINT64_C(512) << 20,
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
+	.protocol = 1,
 };
 
 const struct dg_policy dg_policy_loosest = {
@@ -33,6 +35,7 @@ const struct dg_policy dg_policy_loosest = {
 	.memory_bytes = UINT64_C(512) << 20,
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
+	.protocol = 1,
 };
 
 enum field_type { F_SIZE, F_UNSIGNED, F_U64 };
@@ -57,6 +60,8 @@ static const struct policy_field {
 	F(memory_bytes, F_U64, UINT64_C(16) << 20, UINT64_C(1) << 40),
 	F(pids, F_UNSIGNED, 1, 65536),
 	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
+	/* any future number parses: an old dgrid must read it to refuse */
+	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F
 };
 
@@ -82,6 +87,8 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 	root = dg_json_load_object(json, len);
 	if (!root)
 		goto out;
+	tmp.ignored_nr = 0;
+	tmp.ignored[0] = '\0';
 	json_object_foreach(root, key, value) {
 		const struct policy_field *f = NULL;
 		json_int_t v;
@@ -92,10 +99,9 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 			if (!strcmp(key, fields[i].name))
 				f = &fields[i];
 		if (!f) {
-			dg_fmt_quoted(a, sizeof(a), key, strlen(key), 24);
-			dg_json_key_pos(pos, sizeof(pos), json, len, key);
-			dg_error_set("%sunknown policy key '%s'", pos, a);
-			goto out;
+			if (!tmp.ignored_nr++)
+				dg_fmt_quoted(tmp.ignored, sizeof(tmp.ignored), key, strlen(key), 24);
+			continue;
 		}
 		if (!json_is_integer(value)) {
 			dg_json_key_pos(pos, sizeof(pos), json, len, key);
@@ -128,4 +134,14 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 out:
 	json_decref(root);
 	return ret;
+}
+
+int dg_policy_check_protocol(const struct dg_policy *pol)
+{
+	if (pol->protocol <= DG_PROTOCOL)
+		return 0;
+	dg_error_set("the grid requires protocol %u (dgrid.json \"protocol\") but dgrid %s speaks "
+		     "protocol %u: upgrade dgrid on this node; it writes nothing to this grid until then",
+		     pol->protocol, DG_VERSION, DG_PROTOCOL);
+	return DG_EPROTOCOL;
 }

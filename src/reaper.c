@@ -219,6 +219,9 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	if (!dg_txn_read(txn, "dgrid.json", &pol) && dg_policy_parse(&r->policy, pol.buf, pol.len) < 0)
 		r->policy = dg_policy_default;
 	dg_strbuf_release(&pol);
+	/* a newer protocol may judge claims differently (leases): hands off */
+	if ((ret = dg_policy_check_protocol(&r->policy)) < 0)
+		return ret;
 	/* this attempt's look at the grid: the store fetched just before */
 	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);

@@ -38,7 +38,20 @@ struct dg_policy {
 	uint64_t memory_bytes;      /* sandbox memory, 512 MiB */
 	unsigned pids;              /* sandbox processes, 64 */
 	uint64_t tmp_bytes;         /* sandbox /tmp, 64 MiB */
+	unsigned protocol;          /* the grid's protocol version, 1 */
+	unsigned ignored_nr;        /* keys this version does not know, skipped */
+	char ignored[40];           /* the first of them, quoted for a log line */
 };
+
+/*
+ * The protocol this dgrid speaks: how the repository is laid out and what
+ * a worker must do (doc/policy.md, "Protocol version"). A grid states its own in dgrid.json
+ * ("protocol", default 1). A dgrid that finds a higher one writes nothing
+ * to that grid - no claim, result, reap or heartbeat - and says why.
+ * Unknown policy keys, by contrast, are only skipped: a newer dgrid adds
+ * keys, and a key an older one may ignore safely needs no new protocol.
+ */
+#define DG_PROTOCOL 1
 
 extern const struct dg_policy dg_policy_default;
 
@@ -53,10 +66,18 @@ extern const struct dg_policy dg_policy_loosest;
 
 /*
  * Applies the overrides in a dgrid.json document to *pol (which should
- * start as dg_policy_default). Unknown keys and out-of-range values are
+ * start as dg_policy_default). Out-of-range values and wrong types are
  * errors (DG_EINVALID) naming the key; *pol is unchanged on error.
+ * Unknown keys are counted in pol->ignored_nr, the first named in
+ * pol->ignored.
  */
 int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len);
+
+/*
+ * 0 when this dgrid may write to a grid with this policy; DG_EPROTOCOL,
+ * with a message that says what the grid needs, when the grid is newer.
+ */
+int dg_policy_check_protocol(const struct dg_policy *pol);
 
 struct dg_task {
 	char *task_id;

@@ -319,6 +319,8 @@ static int loop(struct worker *w, int sigfd)
 			want_step = true;
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
+			if (ret == DG_EPROTOCOL)
+				return ret;
 			if (ret == DG_ECONFLICT) {
 				/*
 				 * Lost a few races in a row: not a fault. Back off
@@ -348,7 +350,10 @@ static int loop(struct worker *w, int sigfd)
 		/* a worker with a free slot looks for orphans it could take over */
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures) {
 			struct dg_reap_stats rs;
-			if (dg_reaper_run(w->reaper, &rs) < 0)
+			int ret = dg_reaper_run(w->reaper, &rs);
+			if (ret == DG_EPROTOCOL)
+				return ret;
+			if (ret < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
 			else if (rs.requeued || rs.abandoned)
 				w->queue_seen_empty = false, w->next_step = 0;
@@ -428,15 +433,27 @@ static int start_fetch(struct worker *w)
 	struct dg_strbuf pol = DG_STRBUF_INIT;
 	int ret = dg_store_fetch(w->store);
 
-	if (ret == 0 && !dg_store_read(w->store, "dgrid.json", &pol) &&
-	    dg_policy_parse(&w->policy, pol.buf, pol.len) < 0)
-		dg_log(DG_LOG_WARNING, "node=%s event=policy-invalid error=\"%s\"", w->me, dg_error_last());
+	if (ret == 0)
+		ret = dg_worker_policy(w, dg_store_read(w->store, "dgrid.json", &pol) ? NULL : &pol);
 	dg_strbuf_release(&pol);
 	return ret;
 }
 
+/*
+ * The grid moved to a newer protocol: this worker writes nothing more to
+ * it (not even a "stopped" heartbeat). What it ran stays in its spool for
+ * an upgraded dgrid on this node; its claims lapse and are reaped.
+ */
+static void refuse(struct worker *w, char *why, size_t size)
+{
+	snprintf(why, size, "%s", dg_error_last());
+	dg_log(DG_LOG_ERROR, "node=%s event=protocol-refused protocol=%u grid_protocol=%u spooled=%zu error=\"%s\"",
+	       w->me, DG_PROTOCOL, w->policy.protocol, w->pending_nr, why);
+}
+
 int dg_worker_run(const struct dg_worker_opts *opts)
 {
+	char refusal[512] = "";
 	struct worker w;
 	struct dg_store_opts so;
 	char *spool_dir = NULL;
@@ -509,8 +526,11 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 			       dg_http_port(w.http), dg_http_address(w.http));
 		}
 	}
-	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0)
+	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0) {
+		if (ret == DG_EPROTOCOL)
+			refuse(&w, refusal, sizeof(refusal));
 		goto out;
+	}
 	if (opts->cfg.heartbeat_interval >= w.policy.node_timeout) {
 		dg_error_set("HEARTBEAT_INTERVAL %u is not below the grid's node_timeout %u (dgrid.json): "
 			     "other workers would take this worker's tasks between two heartbeats",
@@ -523,7 +543,11 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	dg_log(DG_LOG_INFO, "node=%s event=started executor=%s slots=%u spooled=%zu repo=%s",
 	       w.me, opts->executor->name, opts->cfg.slots, w.pending_nr, opts->cfg.repo_url);
 	ret = loop(&w, sigfd);
+	if (ret == DG_EPROTOCOL)
+		refuse(&w, refusal, sizeof(refusal));
 	kill_jobs(&w, true);
+	if (ret == DG_EPROTOCOL)
+		goto out;
 	if (dg_worker_heartbeat(&w, "stopped") < 0)
 		dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w.me, dg_error_last());
 	dg_log(DG_LOG_INFO, "node=%s event=stopped completed=%llu failed=%llu spooled=%zu", w.me,
@@ -559,5 +583,7 @@ out:
 	dg_store_free(w.store);
 	if (sigfd >= 0)
 		close(sigfd);
+	if (ret == DG_EPROTOCOL)
+		dg_error_set("%s", refusal);
 	return ret;
 }

@@ -36,6 +36,7 @@ struct worker {
 	struct dg_reaper *reaper;     /* remembers what it saw between runs */
 	struct dg_spool spool;
 	struct dg_policy policy;      /* last seen dgrid.json */
+	char policy_noted[40];        /* the unknown key last logged */
 
 	struct running *jobs;
 	size_t jobs_nr, jobs_alloc;
@@ -66,6 +67,12 @@ struct worker {
 
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);
+/*
+ * Makes a dgrid.json (NULL: the grid has none) the worker's policy; an
+ * invalid one leaves the defaults and a warning. DG_EPROTOCOL when the grid
+ * needs a newer dgrid: the worker must then write nothing more.
+ */
+int dg_worker_policy(struct worker *w, const struct dg_strbuf *json);
 
 /* worker_node.c */
 int dg_worker_register(struct worker *w);

@@ -41,7 +41,7 @@ static json_t *node_facts(struct worker *w)
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 
 	uname(&u);
-	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:o, s:s, s:s, s:s, s:i}",
+	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:o, s:s, s:i, s:s, s:s, s:i}",
 			 "node_id", w->me,
 			 "name", w->opts->cfg.hostname[0] ? w->opts->cfg.hostname : w->me,
 			 "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
@@ -49,6 +49,7 @@ static json_t *node_facts(struct worker *w)
 			 "arch", u.machine,
 			 "labels", labels_json(w->opts->labels),
 			 "version", DG_VERSION,
+			 "protocol", DG_PROTOCOL,
 			 "executor", w->opts->executor->name,
 			 "isolation", w->opts->isolation ? w->opts->isolation : "",
 			 "slots", (int)w->opts->cfg.slots);
@@ -194,13 +195,13 @@ int dg_worker_heartbeat(struct worker *w, const char *state)
 	gmtime_r(&st, &tm);
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	gethostname(host, sizeof(host) - 1);
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:s, s:i}",
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:I, s:I, s:s, s:s, s:i, s:s, s:i}",
 				"node_id", w->me, "time", now, "state", state,
 				"slots", (int)w->opts->cfg.slots, "running", running, "held", held,
 				"executor", w->opts->executor->name,
 				"completed", (json_int_t)w->snap.tasks_completed,
 				"failed", (json_int_t)(w->snap.tasks_failed + w->snap.tasks_timed_out),
-				"started_at", started, "version", DG_VERSION,
+				"started_at", started, "version", DG_VERSION, "protocol", DG_PROTOCOL,
 				"host", host, "pid", (int)getpid());
 	if (w->http)
 		json_object_set_new(doc, "http", json_string(dg_http_address(w->http)));

@@ -294,6 +294,21 @@ out:
 	return ret;
 }
 
+int dg_worker_policy(struct worker *w, const struct dg_strbuf *json)
+{
+	w->policy = dg_policy_default;
+	if (json && dg_policy_parse(&w->policy, json->buf, json->len) < 0) {
+		dg_log(DG_LOG_WARNING, "node=%s event=policy-invalid error=\"%s\"", w->me, dg_error_last());
+		w->policy = dg_policy_default;
+	}
+	/* keys of a newer dgrid: worth one line each time they change */
+	if (w->policy.ignored_nr && strcmp(w->policy.ignored, w->policy_noted))
+		dg_log(DG_LOG_INFO, "node=%s event=policy-keys-ignored count=%u first=\"%s\"",
+		       w->me, w->policy.ignored_nr, w->policy.ignored);
+	snprintf(w->policy_noted, sizeof(w->policy_noted), "%s", w->policy.ignored);
+	return dg_policy_check_protocol(&w->policy);
+}
+
 static int step_fn(struct dg_txn *txn, void *payload)
 {
 	struct step *s = payload;
@@ -312,13 +327,10 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
 
-	w->policy = dg_policy_default;
-	if (!dg_txn_read(txn, "dgrid.json", &pol) &&
-	    dg_policy_parse(&w->policy, pol.buf, pol.len) < 0) {
-		dg_log(DG_LOG_WARNING, "node=%s event=policy-invalid error=\"%s\"", w->me, dg_error_last());
-		w->policy = dg_policy_default;
-	}
+	ret = dg_worker_policy(w, dg_txn_read(txn, "dgrid.json", &pol) ? NULL : &pol);
 	dg_strbuf_release(&pol);
+	if (ret < 0)
+		return ret;
 
 	for (size_t i = 0; i < w->pending_nr && !ret; i++)
 		ret = deliver(s, i);

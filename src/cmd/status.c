@@ -8,6 +8,7 @@
 #include "../strbuf.h"
 #include "../task.h"
 #include "../textsafe.h"
+#include "../version.h"
 #include "cmd.h"
 #include "cmdutil.h"
 
@@ -192,6 +193,7 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 	dg_utc_now(now);
 	json_object_set_new(o, "tip", *g->tip ? json_string(g->tip) : json_null());
 	json_object_set_new(o, "generated_at", json_string(now));
+	json_object_set_new(o, "protocol", json_integer(g->policy.protocol));
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *n = &g->nodes[i];
 		json_t *jn = json_object();
@@ -208,6 +210,10 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 							  : json_null());
 		json_object_set_new(jn, "state", state ? jstr(state) : json_null());
 		json_object_set_new(jn, "http", page ? jstr(page) : json_null());
+		json_object_set_new(jn, "version", jstr(dg_grid_node_version(n)));
+		json_object_set_new(jn, "protocol", json_integer(dg_grid_node_protocol(n)));
+		json_object_set_new(jn, "needs_upgrade",
+				    json_boolean(dg_grid_node_protocol(n) < g->policy.protocol));
 		json_object_set_new(jn, "running", running_json(g, n->node_id));
 		json_array_append_new(nodes, jn);
 	}
@@ -276,6 +282,10 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 		dg_strbuf_addstr(&sb, "no heartbeat");
 	}
 	dg_strbuf_addf(&sb, "  %s", str_or(n->heartbeat, "state", "-"));
+	dg_strbuf_addf(&sb, "  dgrid %s", dg_grid_node_version(n));
+	if (dg_grid_node_protocol(n) < g->policy.protocol)
+		dg_strbuf_addf(&sb, " (NEEDS UPGRADE: speaks protocol %u, the grid needs %u)",
+			       dg_grid_node_protocol(n), g->policy.protocol);
 	if (page)
 		dg_strbuf_addf(&sb, "  page http://%s/", page);
 	if (json_array_size(run)) {
@@ -296,6 +306,11 @@ static void print_text(const struct dg_grid *g, const struct shown_result *done,
 	for (size_t i = 0; i < g->nodes_nr; i++)
 		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
 	say("tip        %s", *g->tip ? g->tip : "(empty repository)");
+	if (g->policy.protocol > DG_PROTOCOL)
+		say("protocol   %u: NEWER than this dgrid %s (protocol %u); upgrade it, what follows may be incomplete",
+		    g->policy.protocol, DG_VERSION, DG_PROTOCOL);
+	else
+		say("protocol   %u", g->policy.protocol);
 	say("nodes      %zu (%zu alive)", g->nodes_nr, alive);
 	for (size_t i = 0; i < g->nodes_nr; i++)
 		print_node(g, &g->nodes[i]);

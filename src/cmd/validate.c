@@ -4,6 +4,7 @@
 #include "../common.h"
 #include "../error.h"
 #include "../strbuf.h"
+#include "../version.h"
 #include "../task.h"
 #include "../textsafe.h"
 #include "cmd.h"
@@ -129,6 +130,12 @@ static int load_policy(struct dg_policy *pol, const char *path)
 		say(stderr, "error: invalid policy '%s': %s", path, dg_error_last());
 		goto out;
 	}
+	if (pol->ignored_nr)
+		say(stderr, "warning: policy '%s': unknown key '%s'%s, ignored by dgrid %s "
+		    "(a typo, or a key of a newer version)", path, pol->ignored,
+		    pol->ignored_nr > 1 ? " and others" : "", DG_VERSION);
+	if (dg_policy_check_protocol(pol) < 0)
+		say(stderr, "warning: policy '%s': %s", path, dg_error_last());
 	ret = 0;
 out:
 	dg_strbuf_release(&sb);

@@ -67,7 +67,14 @@ printf '{"$comment": "lenient grid", "timeout_min": 5}\n' >"$T/dgrid.json"
 check_eq "policy lowers timeout_min: exit 0" 0 $?
 printf '{"timeout_min": 5, "colour": "red"}\n' >"$T/bad-policy.json"
 "$DGRID" validate --policy "$T/bad-policy.json" "$q/t4.json" >"$T/out" 2>"$T/err"
+check_eq "unknown policy key: only a warning, exit 0" 0 $?
+check "unknown policy key is named" grep -qF "unknown key 'colour', ignored by dgrid" "$T/err"
+printf '{"timeout_min": "5"}\n' >"$T/bad-policy.json"
+"$DGRID" validate --policy "$T/bad-policy.json" "$q/t4.json" >"$T/out" 2>"$T/err"
 check_eq "bad policy: exit 2" 2 $?
-check "bad policy names the key" grep -qF "unknown policy key 'colour'" "$T/err"
+check "bad policy names the key" grep -qF "expected integer for timeout_min" "$T/err"
+printf '{"protocol": 7}\n' >"$T/new-policy.json"
+"$DGRID" validate --policy "$T/new-policy.json" "$q/t4.json" >"$T/out" 2>"$T/err"
+check "a newer protocol is named" grep -qF "the grid requires protocol 7" "$T/err"
 
 finish

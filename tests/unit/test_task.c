@@ -313,7 +313,9 @@ static void check_policy_error(const char *json, const char *reason)
 
 static void test_policy_errors(void **state DG_UNUSED)
 {
-	check_policy_error("{\"script_max\": 9000, \"colour\": 3}", "unknown policy key 'colour'");
+	check_policy_error("{\"script_max\": 9000, \"colour\": 3, \"pids\": 0}",
+			   "policy pids 0 is outside");
+	check_policy_error("{\"protocol\": 0}", "policy protocol 0 is outside");
 	check_policy_error("{\"timeout_max\": 0}", "policy timeout_max 0 is outside 1..86,400");
 	check_policy_error("{\"pids\": -5}", "policy pids -5 is outside 1..65,536");
 	check_policy_error("{\"memory_bytes\": 1024}", "policy memory_bytes 1024 is outside");
@@ -325,6 +327,28 @@ static void test_policy_errors(void **state DG_UNUSED)
 	check_policy_error("{\"pids\": 6, \"pids\": 7}", "duplicate object key");
 	check_policy_error("[]", "expected a JSON object, got array");
 	check_policy_error("{", "line 1 column");
+}
+
+/* Keys of newer versions are skipped, counted and named; the rest applies. */
+static void test_policy_unknown_keys(void **state DG_UNUSED)
+{
+	struct dg_policy pol = dg_policy_default;
+	const char *json = "{\"push_budget\": 6, \"script_max\": 9000, \"colour\": {\"x\": 1}}";
+
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(pol.script_max, 9000);
+	assert_int_equal(pol.ignored_nr, 2);
+	assert_string_equal(pol.ignored, "push_budget");
+	assert_int_equal(dg_policy_check_protocol(&pol), 0);
+	json = "{\"protocol\": 2}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(pol.ignored_nr, 0);
+	assert_int_equal(pol.protocol, 2);
+	assert_int_equal(dg_policy_check_protocol(&pol), DG_EPROTOCOL);
+	assert_non_null(strstr(dg_error_last(), "the grid requires protocol 2"));
+	json = "{\"protocol\": 1}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_check_protocol(&pol), 0);
 }
 
 static void test_result_round_trip(void **state DG_UNUSED)
@@ -521,6 +545,7 @@ static const struct CMUnitTest good_tests[] = {
 	cmocka_unit_test(test_id_64_accepted),
 	cmocka_unit_test(test_policy_overrides),
 	cmocka_unit_test(test_policy_errors),
+	cmocka_unit_test(test_policy_unknown_keys),
 	cmocka_unit_test(test_result_round_trip),
 	cmocka_unit_test(test_result_seed_order),
 	cmocka_unit_test(test_result_seed_file),
