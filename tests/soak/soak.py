@@ -31,12 +31,15 @@ def count_packs(path):
     return n
 
 
-def rss_kb(pid):
+def memory_kb(pid):
+    """VmRSS, RssAnon and RssFile of a process, in KiB."""
+    got = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":", 1)[0]
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                got[key] = int(line.split()[1])
+    return got.get("VmRSS", 0), got.get("RssAnon", 0), got.get("RssFile", 0)
 
 
 def sample(args):
@@ -52,12 +55,14 @@ def sample(args):
             for w in watched:
                 try:
                     fds = len(os.listdir("/proc/%d/fd" % w["pid"]))
-                    rss = rss_kb(w["pid"])
+                    rss, anon, mapped = memory_kb(w["pid"])
                 except OSError:
                     f.write("%d %s gone 1\n" % (now, w["name"]))
                     continue
                 f.write("%d %s fds %d\n" % (now, w["name"], fds))
                 f.write("%d %s rss_kb %d\n" % (now, w["name"], rss))
+                f.write("%d %s anon_kb %d\n" % (now, w["name"], anon))
+                f.write("%d %s file_kb %d\n" % (now, w["name"], mapped))
                 f.write("%d %s packs %d\n" % (now, w["name"], count_packs(w["cache"])))
                 try:
                     with open(w["log"], errors="replace") as lg:
@@ -84,7 +89,7 @@ def status(args):
             now = int(time.time())
             code = os.waitstatus_to_exitcode(st)
             f.write("%d status ms %d\n" % (now, ms))
-            f.write("%d status rss_kb %d\n" % (now, ru.ru_maxrss))
+            f.write("%d status peak_kb %d\n" % (now, ru.ru_maxrss))
             f.write("%d status exit %d\n" % (now, code))
             time.sleep(interval)
 
@@ -99,10 +104,17 @@ def status(args):
 #  - packs: every fetch that brings objects adds a pack to the cache unless
 #    someone repacks; a bounded cache must stay under a constant whatever the
 #    run's length (50 packs), so this is judged on the maximum, not on growth.
-#  - rss_kb: allocator noise and libgit2's caches warm up in the first
+#  - anon_kb (RssAnon: the heap and other private memory, where a leak
+#    shows): allocator noise and libgit2's caches warm up in the first
 #    minute; 30 % plus 2 MB covers that, a leak per task of even 1 KB over
 #    ten minutes of tasks does not fit (and the short run only catches
 #    bigger leaks).
+#  - peak_kb: the peak resident set of each `dgrid status` run, same rule.
+#  - rss_kb (VmRSS) and file_kb (RssFile) are reported, not judged: the
+#    file-backed part is the binary, its libraries and the pages of the
+#    cache's pack files that libgit2 has mapped, and those packs hold the
+#    grid's whole history in protocol 1, so they grow with it (a cost of
+#    the layout, not a leak: issue 10, doc/protocol-v2.md).
 #  - step_ms: the push round trip through a loaded 2-core machine varies a
 #    lot; twice the first median plus 50 ms is noise, a step that scans a
 #    growing history or cache is not.
@@ -110,13 +122,15 @@ def status(args):
 #    result, and their number grows by design).
 RULES = {
     "fds": lambda a, b: b <= a + 5 + 16,
-    "rss_kb": lambda a, b: b <= 1.3 * a + 2048,
+    "anon_kb": lambda a, b: b <= 1.3 * a + 2048,
+    "peak_kb": lambda a, b: b <= 1.3 * a + 2048,
     "step_ms": lambda a, b: b <= 2 * a + 50,
     "ms": lambda a, b: b <= 2 * a + 100,
 }
 RULE_TEXT = {
     "fds": "last <= first + 5 + 16 packs",
-    "rss_kb": "last <= 1.3 x first + 2 MB",
+    "anon_kb": "last <= 1.3 x first + 2 MB",
+    "peak_kb": "last <= 1.3 x first + 2 MB",
     "step_ms": "last <= 2 x first + 50 ms",
     "ms": "last <= 2 x first + 100 ms",
 }
