@@ -6,7 +6,7 @@
 #   make fuzz       build the libFuzzer targets (clang) and run each briefly
 #   make bench      benchmarks (ratios against a baseline measured in the same run)
 #   make soak       10-minute soak: descriptors, packs, memory, step time stay flat
-#   make chaos      chaos run: 6 workers, 300 tasks, kills, outages, refusals, skew
+#   make chaos      chaos runs (heartbeats, then leases): 6 workers, 300 tasks, kills, outages, refusals, skew
 #   make demo       a complete local grid on an embedded bare repository
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -87,9 +87,12 @@ CHAOS_DRAIN ?= 300
 soak: $(BUILD)/dgrid
 	@SOAK_SECONDS=$(SOAK_SECONDS) BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run t0700
 
+# both protocols: heartbeats (t0710) and leases (t0711)
 chaos: $(BUILD)/dgrid
-	@CHAOS_TASKS=$(CHAOS_TASKS) CHAOS_WORKERS=$(CHAOS_WORKERS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
-		CHAOS_DRAIN=$(CHAOS_DRAIN) BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run t0710
+	@for t in t0710 t0711; do \
+		CHAOS_TASKS=$(CHAOS_TASKS) CHAOS_WORKERS=$(CHAOS_WORKERS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		CHAOS_DRAIN=$(CHAOS_DRAIN) BUILD=$(BUILD) DGRID=$(CURDIR)/$(BUILD)/dgrid tests/run $$t || exit 1; \
+	done
 
 demo: $(BUILD)/dgrid
 	$(BUILD)/dgrid demo

@@ -284,7 +284,7 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 		dg_strbuf_addf(sb, "</td><td class=\"%s\">%s</td><td>", live, live);
 		put(sb, dash_str(n->heartbeat, "state"));
 		dg_strbuf_addstr(sb, "</td><td>");
-		dg_html_time(sb, n->heartbeat_time);
+		dg_html_time(sb, n->last_activity);
 		dg_strbuf_addstr(sb, "</td><td class=\"num\">");
 		put_json_scalar(sb, node_field(n, "slots"));
 		dg_strbuf_addstr(sb, "</td><td>");
@@ -615,7 +615,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_object_set_new(o, "name", jstr(dash_str(n->registration, "name")));
 		json_object_set_new(o, "liveness", json_string(dg_node_liveness_name(n->liveness)));
 		json_object_set_new(o, "state", jstr(dash_str(n->heartbeat, "state")));
-		json_object_set_new(o, "last_seen", jtime(n->heartbeat_time));
+		json_object_set_new(o, "last_seen", jtime(n->last_activity));
 		json_object_set_new(o, "slots", jcopy(node_field(n, "slots")));
 		json_object_set_new(o, "executor", jcopy(node_field(n, "executor")));
 		json_object_set_new(o, "isolation", jcopy(node_field(n, "isolation")));

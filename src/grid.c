@@ -161,6 +161,49 @@ static int add_node(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
+/* The newest time (the writer's clock) of one of the node's files in l. */
+static int64_t newest_of(const struct dg_grid_list *l, const char *node, const char *key)
+{
+	int64_t newest = 0;
+
+	for (size_t i = 0; i < l->nr; i++) {
+		const char *owner = json_string_value(json_object_get(l->items[i].doc, "node_id"));
+		int64_t t;
+
+		if (owner && !strcmp(owner, node) &&
+		    (t = dg_parse_utc(json_string_value(json_object_get(l->items[i].doc, key)))) > newest)
+			newest = t;
+	}
+	return newest;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * Last activity: the newest of its heartbeat, registration, claims and
+ * (when loaded) results. With leases and no heartbeats (protocol 2) a node
+ * holding a claim is alive and an idle one is silent: "unknown".
+ */
+static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
+{
+	int64_t claimed = newest_of(&grid->running, n->node_id, "claimed_at");
+	int64_t reg = dg_parse_utc(json_string_value(json_object_get(n->registration, "registered_at")));
+
+	n->last_activity = max64(max64(n->heartbeat_time, reg), claimed);
+	n->last_activity = max64(n->last_activity, newest_of(&grid->completed, n->node_id, "timestamp"));
+	n->last_activity = max64(n->last_activity, newest_of(&grid->failed, n->node_id, "timestamp"));
+	n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now, grid->policy.node_timeout);
+	if (dg_policy_heartbeats(&grid->policy))
+		return;
+	if (claimed)
+		n->liveness = DG_NODE_ALIVE;
+	else if (n->liveness != DG_NODE_STOPPED)
+		n->liveness = DG_NODE_UNKNOWN;
+}
+
 int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 {
 	struct dg_strbuf policy = DG_STRBUF_INIT;
@@ -184,11 +227,8 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 	    (ret = load_list(&grid->completed, store, "tasks/completed", flags & DG_GRID_LOAD_RESULTS)) < 0 ||
 	    (ret = load_list(&grid->failed, store, "tasks/failed", flags & DG_GRID_LOAD_RESULTS)) < 0)
 		goto out;
-	for (size_t i = 0; i < grid->nodes_nr; i++) {
-		struct dg_grid_node *n = &grid->nodes[i];
-		n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now,
-					       grid->policy.node_timeout);
-	}
+	for (size_t i = 0; i < grid->nodes_nr; i++)
+		judge_node(grid, &grid->nodes[i]);
 	ret = 0;
 out:
 	dg_strbuf_release(&policy);

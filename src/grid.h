@@ -33,10 +33,12 @@
 #define DG_NODE_REF_PREFIX "nodes/"
 
 enum dg_node_liveness {
-	DG_NODE_ALIVE,     /* heartbeat younger than the node timeout */
+	DG_NODE_ALIVE,     /* heartbeat younger than the node timeout; without
+			    * heartbeats (protocol 2): holds a claim */
 	DG_NODE_STALE,     /* heartbeat too old: presumed dead */
 	DG_NODE_STOPPED,   /* said goodbye */
-	DG_NODE_UNKNOWN,   /* registered, never sent a heartbeat */
+	DG_NODE_UNKNOWN,   /* registered, never sent a heartbeat; or idle
+			    * without heartbeats (protocol 2) */
 };
 
 const char *dg_node_liveness_name(enum dg_node_liveness l);
@@ -46,6 +48,7 @@ struct dg_grid_node {
 	json_t *registration;      /* nodes/{id}.json, NULL if unreadable */
 	json_t *heartbeat;         /* heartbeat.json, NULL if none */
 	int64_t heartbeat_time;    /* unix seconds of the last heartbeat, 0 if none */
+	int64_t last_activity;     /* newest heartbeat, registration, claim or result; 0 if none */
 	enum dg_node_liveness liveness;
 };
 

@@ -19,6 +19,7 @@ const struct dg_policy dg_policy_default = {
 	.memory_bytes = UINT64_C(512) << 20,
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
+	.lease_margin = 60,
 	.protocol = 1,
 };
 
@@ -35,6 +36,7 @@ const struct dg_policy dg_policy_loosest = {
 	.memory_bytes = UINT64_C(512) << 20,
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
+	.lease_margin = 60,
 	.protocol = 1,
 };
 
@@ -60,6 +62,7 @@ static const struct policy_field {
 	F(memory_bytes, F_U64, UINT64_C(16) << 20, UINT64_C(1) << 40),
 	F(pids, F_UNSIGNED, 1, 65536),
 	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
+	F(lease_margin, F_UNSIGNED, 1, 86400),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F
@@ -87,6 +90,7 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 	root = dg_json_load_object(json, len);
 	if (!root)
 		goto out;
+	tmp.heartbeat_set = false;
 	tmp.ignored_nr = 0;
 	tmp.ignored[0] = '\0';
 	json_object_foreach(root, key, value) {
@@ -117,6 +121,8 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 			goto out;
 		}
 		store(&tmp, f, (uint64_t)v);
+		if (!strcmp(key, "heartbeat_interval") || !strcmp(key, "node_timeout"))
+			tmp.heartbeat_set = true;
 	}
 	if (tmp.timeout_min > tmp.timeout_max) {
 		dg_error_set("policy timeout_min %u is above timeout_max %u",
@@ -134,6 +140,16 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 out:
 	json_decref(root);
 	return ret;
+}
+
+bool dg_policy_heartbeats(const struct dg_policy *pol)
+{
+	return pol->protocol < 2 || pol->heartbeat_set;
+}
+
+unsigned dg_policy_lease_seconds(const struct dg_policy *pol, unsigned timeout_seconds)
+{
+	return timeout_seconds + pol->lease_margin;
 }
 
 int dg_policy_check_protocol(const struct dg_policy *pol)

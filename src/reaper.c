@@ -84,13 +84,22 @@ static bool beat_holds(const json_t *doc, const struct dg_task *t)
 	return false;
 }
 
-/* Why the claim is orphaned, or NULL when its owner may still hold it. */
+/*
+ * Why the claim is orphaned, or NULL when its owner may still hold it.
+ * With heartbeats (protocol 1, or a policy that asks for them) a silent or
+ * stopped owner gives its claims up; from protocol 2 on, a claim is also a
+ * lease that lapses on its own, whatever the owner's heartbeats.
+ */
 static const char *orphan_reason(struct dg_reaper *r, const struct dg_task *t, int64_t claim_age)
 {
 	const struct beat *b = t->node_id ? beat_of(r, t->node_id) : NULL;
 	int64_t timeout_ms = (int64_t)r->policy.node_timeout * 1000;
 	const char *state;
 
+	if (r->policy.protocol >= 2 && claim_age > (int64_t)dg_task_lease(t, &r->policy) * 1000)
+		return "its lease lapsed";
+	if (!dg_policy_heartbeats(&r->policy))
+		return NULL;
 	if (!t->node_id)
 		return claim_age > timeout_ms ? "claim without owner" : NULL;
 	if (!b)
@@ -259,9 +268,11 @@ void dg_reaper_free(struct dg_reaper *r)
 	free(r);
 }
 
-unsigned dg_reaper_node_timeout(const struct dg_reaper *r)
+unsigned dg_reaper_patience(const struct dg_reaper *r)
 {
-	return r->policy.node_timeout;
+	if (dg_policy_heartbeats(&r->policy))
+		return r->policy.node_timeout;
+	return dg_policy_lease_seconds(&r->policy, r->policy.timeout_max);
 }
 
 int dg_reaper_run(struct dg_reaper *r, struct dg_reap_stats *stats)

@@ -54,8 +54,12 @@ void dg_reaper_free(struct dg_reaper *reaper);
  */
 int dg_reaper_run(struct dg_reaper *reaper, struct dg_reap_stats *stats);
 
-/* The node timeout of the policy the last run read (seconds). */
-unsigned dg_reaper_node_timeout(const struct dg_reaper *reaper);
+/*
+ * How long a claim must be watched before it can be judged, by the policy
+ * the last run read (seconds): the node timeout with heartbeats, else the
+ * longest lease a valid task can have (timeout_max + lease_margin).
+ */
+unsigned dg_reaper_patience(const struct dg_reaper *reaper);
 
 /*
  * Within a transaction: removes claimed task t from tasks/in_progress/ and

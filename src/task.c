@@ -283,6 +283,23 @@ void dg_task_set_claim(struct dg_task *task, const char *node_id,
 	json_object_set_new(task->doc, "attempt", json_integer(attempt));
 }
 
+void dg_task_set_lease(struct dg_task *task, unsigned seconds)
+{
+	ensure_doc(task);
+	json_object_set_new(task->doc, "lease_seconds", json_integer(seconds));
+}
+
+unsigned dg_task_lease(const struct dg_task *task, const struct dg_policy *pol)
+{
+	json_int_t v = json_integer_value(json_object_get(task->doc, "lease_seconds"));
+
+	/* a claim never lapses before its task could end (a submitter may have
+	 * put any number in the queued file, and older claimers kept it) */
+	if (v > (json_int_t)task->timeout_seconds && v <= (json_int_t)task->timeout_seconds + 86400)
+		return (unsigned)v;
+	return dg_policy_lease_seconds(pol, task->timeout_seconds);
+}
+
 void dg_task_clear_claim(struct dg_task *task)
 {
 	free(task->node_id);
@@ -294,6 +311,7 @@ void dg_task_clear_claim(struct dg_task *task)
 		json_object_del(task->doc, "node_id");
 		json_object_del(task->doc, "claimed_at");
 		json_object_del(task->doc, "attempt");
+		json_object_del(task->doc, "lease_seconds");
 	}
 }
 

@@ -38,7 +38,9 @@ struct dg_policy {
 	uint64_t memory_bytes;      /* sandbox memory, 512 MiB */
 	unsigned pids;              /* sandbox processes, 64 */
 	uint64_t tmp_bytes;         /* sandbox /tmp, 64 MiB */
+	unsigned lease_margin;      /* seconds a claim outlives its timeout (protocol 2), 60 */
 	unsigned protocol;          /* the grid's protocol version, 1 */
+	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */
 	char ignored[40];           /* the first of them, quoted for a log line */
 };
@@ -51,7 +53,19 @@ struct dg_policy {
  * Unknown policy keys, by contrast, are only skipped: a newer dgrid adds
  * keys, and a key an older one may ignore safely needs no new protocol.
  */
-#define DG_PROTOCOL 1
+#define DG_PROTOCOL 2
+
+/*
+ * Protocol 1 judges a claim by its owner's heartbeats, which every worker
+ * pushes to a side ref every heartbeat_interval, busy or idle. Protocol 2
+ * makes a claim a lease: it lapses when an observer has seen it unchanged
+ * for longer than its "lease_seconds" (the task's timeout + lease_margin),
+ * so workers push nothing while idle. Heartbeats stay for grids whose
+ * dgrid.json sets heartbeat_interval or node_timeout (fast detection of
+ * dead workers on small grids); then both rules apply.
+ */
+bool dg_policy_heartbeats(const struct dg_policy *pol);
+unsigned dg_policy_lease_seconds(const struct dg_policy *pol, unsigned timeout_seconds);
 
 extern const struct dg_policy dg_policy_default;
 
@@ -111,6 +125,12 @@ void dg_task_release(struct dg_task *task);
 /* Records a claim (node, time, attempt) in the task and its doc. */
 void dg_task_set_claim(struct dg_task *task, const char *node_id,
 		       const char *claimed_at, unsigned attempt);
+/*
+ * A claim's lease (protocol 2): "lease_seconds" in the claim, written by the
+ * claimer, or the policy's for a claim without a usable one.
+ */
+void dg_task_set_lease(struct dg_task *task, unsigned seconds);
+unsigned dg_task_lease(const struct dg_task *task, const struct dg_policy *pol);
 /* Removes the claim fields (for returning a task to the queue). */
 void dg_task_clear_claim(struct dg_task *task);
 

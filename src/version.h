@@ -1,4 +1,4 @@
 #ifndef DG_VERSION_H
 #define DG_VERSION_H
-#define DG_VERSION "0.2.0"
+#define DG_VERSION "0.3.0"
 #endif

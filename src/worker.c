@@ -361,7 +361,8 @@ static int loop(struct worker *w, int sigfd)
 		}
 		if (now >= w->next_heartbeat) {
 			int64_t hb_ms = (int64_t)heartbeat_seconds(w) * 1000;
-			int ret = dg_worker_heartbeat(w, state_of(w));
+			/* leases (protocol 2) need no heartbeat: an idle worker pushes nothing */
+			int ret = dg_policy_heartbeats(&w->policy) ? dg_worker_heartbeat(w, state_of(w)) : 0;
 			w->next_heartbeat = now + (ret < 0 ? min64(hb_ms, 5000) : hb_ms);
 			if (ret < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w->me, dg_error_last());
@@ -548,7 +549,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	kill_jobs(&w, true);
 	if (ret == DG_EPROTOCOL)
 		goto out;
-	if (dg_worker_heartbeat(&w, "stopped") < 0)
+	if (dg_policy_heartbeats(&w.policy) && dg_worker_heartbeat(&w, "stopped") < 0)
 		dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w.me, dg_error_last());
 	dg_log(DG_LOG_INFO, "node=%s event=stopped completed=%llu failed=%llu spooled=%zu", w.me,
 	       (unsigned long long)w.snap.tasks_completed,

@@ -190,6 +190,7 @@ static int claim_one(struct step *s, const char *name)
 		goto out;
 	}
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
+	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
 	dg_task_to_json(&json, &t);
 	if ((ret = dg_txn_remove(s->txn, q.buf)) < 0 ||
 	    (ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
@@ -279,6 +280,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 		goto out;
 	}
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
+	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
 	dg_task_to_json(&json, &t);
 	if ((ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
 		goto out;

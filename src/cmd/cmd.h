@@ -14,6 +14,7 @@ int cmd_status(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 int cmd_dashboard(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

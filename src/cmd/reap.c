@@ -14,12 +14,15 @@
 static const char usage_text[] =
 	"usage: dgrid reap --repo URL [--watch SECONDS]\n"
 	"\n"
-	"Returns tasks in tasks/in_progress/ whose worker is dead (heartbeat\n"
-	"unchanged for node_timeout, never sent, stopped, or no longer holding\n"
-	"the task) to the queue, or records them as abandoned after max_attempts\n"
-	"claims. Liveness is judged only from what this command saw itself, on\n"
-	"its own clock (other machines' clocks may be wrong), so it looks at the\n"
-	"grid, watches for SECONDS (default: the grid's node_timeout + 5), and\n"
+	"Returns tasks in tasks/in_progress/ whose worker is dead to the queue,\n"
+	"or records them as abandoned after max_attempts claims. Dead means: the\n"
+	"claim's lease lapsed (protocol 2: the task's timeout + lease_margin), or,\n"
+	"on grids with heartbeats, the owner's heartbeat unchanged for\n"
+	"node_timeout, never sent, stopped, or no longer holding the task.\n"
+	"Liveness is judged only from what this command saw itself, on its own\n"
+	"clock (other machines' clocks may be wrong), so it looks at the grid,\n"
+	"watches for SECONDS (default: node_timeout + 5 with heartbeats, else\n"
+	"timeout_max + lease_margin + 5), and\n"
 	"looks again. Safe to run from several places at once: each reap is one\n"
 	"compare-and-swap transaction.\n";
 
@@ -70,7 +73,7 @@ int cmd_reap(int argc, char **argv)
 	if (dg_reaper_run(reaper, &st) < 0)
 		goto fail;
 	if (watch < 0)
-		watch = dg_reaper_node_timeout(reaper) + 5;
+		watch = dg_reaper_patience(reaper) + 5;
 	if (st.examined && watch > 0) {
 		fprintf(stderr, "watching %u running task(s) for %lds\n", st.examined, watch);
 		sleep((unsigned)watch);

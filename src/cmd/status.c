@@ -209,6 +209,8 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 				    n->heartbeat_time > 0 ? json_integer(g->now - n->heartbeat_time)
 							  : json_null());
 		json_object_set_new(jn, "state", state ? jstr(state) : json_null());
+		utc(hb, n->last_activity);
+		json_object_set_new(jn, "last_activity", n->last_activity > 0 ? json_string(hb) : json_null());
 		json_object_set_new(jn, "http", page ? jstr(page) : json_null());
 		json_object_set_new(jn, "version", jstr(dg_grid_node_version(n)));
 		json_object_set_new(jn, "protocol", json_integer(dg_grid_node_protocol(n)));
@@ -280,6 +282,10 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 		add_age(&sb, g->now - n->heartbeat_time);
 	} else {
 		dg_strbuf_addstr(&sb, "no heartbeat");
+	}
+	if (n->last_activity > n->heartbeat_time) {
+		dg_strbuf_addstr(&sb, ", active ");
+		add_age(&sb, g->now - n->last_activity);
 	}
 	dg_strbuf_addf(&sb, "  %s", str_or(n->heartbeat, "state", "-"));
 	dg_strbuf_addf(&sb, "  dgrid %s", dg_grid_node_version(n));

@@ -27,6 +27,8 @@
 #   CHAOS_TASKS (60) CHAOS_WORKERS (4, at most 6) CHAOS_SECONDS (75)
 #   CHAOS_DRAIN (90: bound on the drain) CHAOS_REFUSE_PCT (10) CHAOS_SEED
 #   CHAOS_NODES (node ids, space-separated, instead of the list above)
+#   CHAOS_PROTOCOL (1: heartbeats, node_timeout 8; 2: leases of the tasks'
+#   timeout + 8 s and no heartbeats at all)
 . "$(dirname "$0")/lib.sh"
 . "$DGRID_SRC/tests/chaos/lib.sh"
 
@@ -60,7 +62,13 @@ mkdir -p "$SRV" "$T/logs"
 : >"$T/submitted"
 : >"$T/pushes.log"
 chaos_daemon_start
-chaos_repo grid "{\"heartbeat_interval\": 2, \"node_timeout\": $NODE_TIMEOUT}"
+PROTOCOL=${CHAOS_PROTOCOL:-1}
+if [ "$PROTOCOL" -ge 2 ]; then
+	chaos_repo grid "{\"protocol\": $PROTOCOL, \"lease_margin\": $NODE_TIMEOUT}"
+else
+	chaos_repo grid "{\"heartbeat_interval\": 2, \"node_timeout\": $NODE_TIMEOUT}"
+fi
+note "chaos: protocol $PROTOCOL"
 chaos_hook grid "$REFUSE"
 
 # -- task ids: the colliding and dashed ones first, then numbered ones

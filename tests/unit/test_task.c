@@ -340,15 +340,43 @@ static void test_policy_unknown_keys(void **state DG_UNUSED)
 	assert_int_equal(pol.ignored_nr, 2);
 	assert_string_equal(pol.ignored, "push_budget");
 	assert_int_equal(dg_policy_check_protocol(&pol), 0);
-	json = "{\"protocol\": 2}";
+	json = "{\"protocol\": 3}";
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(pol.ignored_nr, 0);
-	assert_int_equal(pol.protocol, 2);
+	assert_int_equal(pol.protocol, 3);
 	assert_int_equal(dg_policy_check_protocol(&pol), DG_EPROTOCOL);
-	assert_non_null(strstr(dg_error_last(), "the grid requires protocol 2"));
+	assert_non_null(strstr(dg_error_last(), "the grid requires protocol 3"));
 	json = "{\"protocol\": 1}";
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(dg_policy_check_protocol(&pol), 0);
+}
+
+/* Heartbeats: always on protocol 1; on 2 only when the policy asks. */
+static void test_policy_leases(void **state DG_UNUSED)
+{
+	struct dg_policy pol = dg_policy_default;
+	struct dg_task t = DG_TASK_INIT;
+	const char *json;
+
+	assert_true(dg_policy_heartbeats(&pol));
+	json = "{\"protocol\": 2}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_false(dg_policy_heartbeats(&pol));
+	assert_int_equal(dg_policy_lease_seconds(&pol, 30), 90);
+	json = "{\"protocol\": 2, \"node_timeout\": 120, \"lease_margin\": 5}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_true(dg_policy_heartbeats(&pol));
+	assert_int_equal(dg_policy_lease_seconds(&pol, 30), 35);
+
+	/* a claim's own lease counts only when the task could end within it */
+	json = "{\"task_id\": \"t\", \"script\": \"true\", \"timeout_seconds\": 30, \"lease_seconds\": 3}";
+	assert_int_equal(dg_task_parse(&t, json, strlen(json), "t.json", &dg_policy_default), 0);
+	assert_int_equal(dg_task_lease(&t, &pol), 35);
+	dg_task_set_lease(&t, 100);
+	assert_int_equal(dg_task_lease(&t, &pol), 100);
+	dg_task_clear_claim(&t);
+	assert_null(json_object_get(t.doc, "lease_seconds"));
+	dg_task_release(&t);
 }
 
 static void test_result_round_trip(void **state DG_UNUSED)
@@ -546,6 +574,7 @@ static const struct CMUnitTest good_tests[] = {
 	cmocka_unit_test(test_policy_overrides),
 	cmocka_unit_test(test_policy_errors),
 	cmocka_unit_test(test_policy_unknown_keys),
+	cmocka_unit_test(test_policy_leases),
 	cmocka_unit_test(test_result_round_trip),
 	cmocka_unit_test(test_result_seed_order),
 	cmocka_unit_test(test_result_seed_file),
