@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,6 +158,12 @@ int store_maybe_repack(struct dg_store *store)
 	remove_old_objects(objdir, keep_name);
 	/* without its old packs the open repository is unusable: a hard error */
 	ret = reopen_cache(store);
+	/*
+	 * The pack builder's tables (megabytes, growing with the cache) are
+	 * free now; without a trim, glibc keeps the pages, so the process's
+	 * memory would follow the largest repack ever made (make soak).
+	 */
+	malloc_trim(0);
 	goto out;
 warn:
 	/* the cache is as it was: fetching worked, repacking waits for next time */

@@ -14,6 +14,7 @@
 #include "worker_int.h"
 
 #include <git2.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -490,6 +491,14 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	 * cache holds what one step reads twice and keeps the worker flat.
 	 */
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)WORKER_GIT_CACHE_BYTES);
+	/*
+	 * glibc raises its mmap threshold to the largest block ever freed, so
+	 * libgit2's big, short-lived buffers (pack indexes, the repack's
+	 * tables) end up on the heap, whose pages are rarely returned: a long
+	 * running worker's memory then follows its largest step. A fixed
+	 * threshold keeps such blocks in their own mappings, unmapped on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	dg_config_store_opts(&opts->cfg, &so, w.me);
 	so.author = w.me;
 	/*
