@@ -2,78 +2,18 @@
  * dashboard.c - dg_dashboard_write (dashboard.h): the top of the dashboard.
  * It counts the grid (dashboard_model.h), has both views drawn from those
  * counts (dashboard_render.h) and writes the site: each file under a
- * temporary name, fsynced and renamed, so that a web server never serves
- * half a page; and only the result copies the page links to, so that the
+ * temporary name, fsynced and renamed (fs.h), so that a web server never
+ * serves half a page; and only the result copies the page links to, so that the
  * site stays small however many results the grid keeps.
  */
 #include "dashboard.h"
 #include "dashboard_model.h"
 #include "dashboard_render.h"
 #include "error.h"
+#include "fs.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static int write_file(const char *dir, const char *name, const char *data, size_t len)
-{
-	char *path = dg_xasprintf("%s/%s", dir, name);
-	char *tmp = dg_xasprintf("%s/.%s.tmp", dir, name);
-	int fd = -1, ret = DG_ERROR, err;
-	size_t off = 0;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = errno;
-		dg_error_set("cannot create '%s': %s", tmp, strerror(err));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			dg_error_set("cannot write '%s': %s", tmp, strerror(err));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		err = errno;
-		fd = -1;
-		dg_error_set("cannot write '%s': %s", tmp, strerror(err));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err = errno;
-		dg_error_set("cannot rename '%s': %s", tmp, strerror(err));
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret)
-		unlink(tmp);
-	free(path);
-	free(tmp);
-	return ret;
-}
-
-static int make_dir(const char *path)
-{
-	int err;
-
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-		err = errno;
-		dg_error_set("cannot create directory '%s': %s", path, strerror(err));
-		return DG_ERROR;
-	}
-	return 0;
-}
 
 /* Is name in dir one of the results the page links to? */
 static bool keep_copy(const struct dash *d, const char *dir, const char *name)
@@ -102,7 +42,7 @@ static int write_copy(const char *dir, const struct dash_result *r)
 		dg_error_set("cannot serialise '%s'", r->file->name);
 		return DG_ERROR;
 	}
-	ret = write_file(dir, r->file->name, text, strlen(text));
+	ret = dg_fs_write(dir, r->file->name, text, strlen(text));
 	free(text);
 	return ret;
 }
@@ -118,7 +58,7 @@ static int write_results(const struct dash *d)
 	};
 	int ret = DG_ERROR;
 
-	if (make_dir(top) < 0 || make_dir(sub[0]) < 0 || make_dir(sub[1]) < 0)
+	if (dg_fs_mkdir(top) < 0 || dg_fs_mkdir(sub[0]) < 0 || dg_fs_mkdir(sub[1]) < 0)
 		goto out;
 	for (size_t i = 0; i < d->res_nr && i < d->opts->recent_max; i++) {
 		const struct dash_result *r = &d->res[i];
@@ -170,13 +110,13 @@ int dg_dashboard_write(const struct dg_grid *grid, const struct dg_dashboard_opt
 	if (!opts.running_max)
 		opts.running_max = 200;
 	dash_init(&d, grid, &opts);
-	if (make_dir(opts.out_dir) < 0 || write_results(&d) < 0)
+	if (dg_fs_mkdir(opts.out_dir) < 0 || write_results(&d) < 0)
 		goto out;
 	dash_render_json(&json, &d);
-	if (write_file(opts.out_dir, "status.json", json.buf, json.len) < 0)
+	if (dg_fs_write(opts.out_dir, "status.json", json.buf, json.len) < 0)
 		goto out;
 	dash_render_html(&html, &d);
-	if (write_file(opts.out_dir, "index.html", html.buf, html.len) < 0)
+	if (dg_fs_write(opts.out_dir, "index.html", html.buf, html.len) < 0)
 		goto out;
 	ret = 0;
 out:
