@@ -6,7 +6,6 @@
 #include "exec_child.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -130,21 +129,6 @@ int dg_child_read_error(int fd, const char *what)
 	e.step[sizeof(e.step) - 1] = '\0';
 	dg_error_set("%s: %s: %s", what, e.step, strerror(e.err));
 	return DG_ERROR;
-}
-
-static int rm_one(const char *path, const struct stat *st DG_UNUSED,
-		  int type, struct FTW *ftw DG_UNUSED)
-{
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-void dg_rmtree(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 int dg_child_io_open(struct dg_child_io *io)

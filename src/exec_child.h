@@ -96,7 +96,4 @@ void dg_restore_signals(const sigset_t *saved);
  */
 int dg_child_read_error(int fd, const char *what);
 
-/* Removes a directory tree without following symlinks. */
-void dg_rmtree(const char *path);
-
 #endif

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "exec.h"
 #include "exec_child.h"
+#include "fs.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -74,7 +75,7 @@ out:
 	dg_child_io_close(&io);
 	if (pj) {
 		if (pj->dir[0])
-			dg_rmtree(pj->dir);
+			dg_fs_rmtree(pj->dir);
 		free(pj);
 	}
 	return ret;
@@ -95,7 +96,7 @@ static void process_cleanup(struct dg_job *job)
 
 	if (!pj)
 		return;
-	dg_rmtree(pj->dir);
+	dg_fs_rmtree(pj->dir);
 	free(pj);
 	job->impl = NULL;
 }

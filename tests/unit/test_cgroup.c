@@ -12,6 +12,7 @@
 #include "error.h"
 #include "exec.h"
 #include "exec_child.h"
+#include "fs.h"
 #include "sandbox/sandbox.h"
 
 #include <setjmp.h>
@@ -108,7 +109,7 @@ static int setup(void **state DG_UNUSED)
 
 static int teardown(void **state DG_UNUSED)
 {
-	dg_rmtree(root);
+	dg_fs_rmtree(root);
 	return 0;
 }
 

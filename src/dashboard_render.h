@@ -1,0 +1,22 @@
+/*
+ * dashboard_render.h - the two views of a counted dashboard
+ * (dashboard_model.h): index.html (dashboard_html.c) and status.json
+ * (dashboard_json.c). Each appends to out and cannot fail; neither
+ * touches a file, that is dashboard.c's job.
+ *
+ * Every string from the repository is passed through dg_redact before it
+ * is shown, and in HTML escaped as well (html.h); numbers and the
+ * dashboard's own words are written as they are. Queue, running tasks and
+ * results are listed up to the caps in d->opts (every node is listed), so
+ * the output does not grow with the number of results.
+ */
+#ifndef DG_DASHBOARD_RENDER_H
+#define DG_DASHBOARD_RENDER_H
+
+#include "dashboard_model.h"
+#include "strbuf.h"
+
+void dash_render_html(struct dg_strbuf *out, const struct dash *d);
+void dash_render_json(struct dg_strbuf *out, const struct dash *d);
+
+#endif
