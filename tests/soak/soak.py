@@ -112,14 +112,8 @@ def status(args):
 #  - peak_kb: the peak resident set of each `dgrid status` run, same rule.
 #  - rss_kb (VmRSS) and file_kb (RssFile) are reported, not judged: the
 #    file-backed part is the binary, its libraries and the pages of the
-#    cache's pack files that libgit2 has mapped, and those packs hold the
-#    grid's whole history in protocol 1, so they grow with it (a cost of
-#    the layout, not a leak: issue 10, doc/protocol-v2.md).
-#  - step_ms: the push round trip through a loaded 2-core machine varies a
-#    lot; twice the first median plus 50 ms is noise, a step that scans a
-#    growing history or cache is not.
-#  - status ms: the same rule with 100 ms of slack (the status reads every
-#    result, and their number grows by design).
+#    cache's pack files that libgit2 has mapped, which follow the cache's
+#    size (the grid's whole history in protocol 1), not the worker's heap.
 RULES = {
     "fds": lambda a, b: b <= a + 5 + 16,
     "anon_kb": lambda a, b: b <= 1.3 * a + 2048,
