@@ -6,6 +6,8 @@
 #include "jsonio.h"
 #include "version.h"
 
+#include <strings.h>
+
 const struct dg_policy dg_policy_default = {
 	.id_max = 64,
 	.script_max = 5000,
@@ -63,6 +65,7 @@ static const struct policy_field {
 	F(pids, F_UNSIGNED, 1, 65536),
 	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
 	F(lease_margin, F_UNSIGNED, 1, 86400),
+	F(fetch_budget, F_UNSIGNED, 0, 1000000),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F
@@ -91,6 +94,7 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 	if (!root)
 		goto out;
 	tmp.heartbeat_set = false;
+	tmp.fetch_budget_set = false;
 	tmp.ignored_nr = 0;
 	tmp.ignored[0] = '\0';
 	json_object_foreach(root, key, value) {
@@ -123,6 +127,8 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 		store(&tmp, f, (uint64_t)v);
 		if (!strcmp(key, "heartbeat_interval") || !strcmp(key, "node_timeout"))
 			tmp.heartbeat_set = true;
+		if (!strcmp(key, "fetch_budget"))
+			tmp.fetch_budget_set = true;
 	}
 	if (tmp.timeout_min > tmp.timeout_max) {
 		dg_error_set("policy timeout_min %u is above timeout_max %u",
@@ -150,6 +156,25 @@ bool dg_policy_heartbeats(const struct dg_policy *pol)
 unsigned dg_policy_lease_seconds(const struct dg_policy *pol, unsigned timeout_seconds)
 {
 	return timeout_seconds + pol->lease_margin;
+}
+
+/* Is the repository's host github.com? (scheme://[user[:pw]@]host[:port]/... or user@host:path) */
+static bool on_github(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *host = scheme ? scheme + 3 : url;
+	size_t auth = strcspn(host, scheme ? "/" : ":");
+	const char *at = memrchr(host, '@', auth);
+
+	if (at)
+		host = at + 1;
+	return strcspn(host, ":/") == 10 && !strncasecmp(host, "github.com", 10);
+}
+
+unsigned dg_policy_fetch_budget(const struct dg_policy *pol, const char *repo_url)
+{
+	if (pol->fetch_budget_set)
+		return pol->fetch_budget;
+	return repo_url && on_github(repo_url) ? 900 : 0;
 }
 
 int dg_policy_check_protocol(const struct dg_policy *pol)

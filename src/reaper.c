@@ -275,15 +275,25 @@ unsigned dg_reaper_patience(const struct dg_reaper *r)
 	return dg_policy_lease_seconds(&r->policy, r->policy.timeout_max);
 }
 
+int dg_reaper_judge(struct dg_reaper *r, struct dg_reap_stats *stats)
+{
+	int ret = dg_store_transact(r->store, reap_fn, r, NULL);
+
+	if (stats)
+		*stats = r->st;
+	beats_clear(r);
+	return ret;
+}
+
 int dg_reaper_run(struct dg_reaper *r, struct dg_reap_stats *stats)
 {
 	/* never judge liveness from a stale cache */
 	int ret = dg_store_fetch(r->store);
 
-	if (ret == 0)
-		ret = dg_store_transact(r->store, reap_fn, r, NULL);
-	if (stats)
-		*stats = r->st;
-	beats_clear(r);
-	return ret;
+	if (ret < 0) {
+		if (stats)
+			memset(stats, 0, sizeof(*stats));
+		return ret;
+	}
+	return dg_reaper_judge(r, stats);
 }

@@ -53,6 +53,12 @@ void dg_reaper_free(struct dg_reaper *reaper);
  * is orphaned by the rules above. The policy is read from the tip.
  */
 int dg_reaper_run(struct dg_reaper *reaper, struct dg_reap_stats *stats);
+/*
+ * dg_reaper_run for a caller that fetched a moment ago (a worker reaps
+ * right after the fetch of its own step, so reaping costs the host no
+ * fetch of its own).
+ */
+int dg_reaper_judge(struct dg_reaper *reaper, struct dg_reap_stats *stats);
 
 /*
  * How long a claim must be watched before it can be judged, by the policy

@@ -39,6 +39,8 @@ struct dg_policy {
 	unsigned pids;              /* sandbox processes, 64 */
 	uint64_t tmp_bytes;         /* sandbox /tmp, 64 MiB */
 	unsigned lease_margin;      /* seconds a claim outlives its timeout (protocol 2), 60 */
+	unsigned fetch_budget;      /* idle polls a minute, whole grid; 0 unlimited */
+	bool fetch_budget_set;      /* else the host's default (github.com: 900) */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */
@@ -92,6 +94,13 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len);
  * with a message that says what the grid needs, when the grid is newer.
  */
 int dg_policy_check_protocol(const struct dg_policy *pol);
+
+/*
+ * The grid's fetch budget in fetches a minute, 0 for none: the policy's
+ * "fetch_budget", else 900 for a repository on github.com (its guidance is
+ * about 15 reads a second), else none.
+ */
+unsigned dg_policy_fetch_budget(const struct dg_policy *pol, const char *repo_url);
 
 struct dg_task {
 	char *task_id;

@@ -213,6 +213,34 @@ static int count_entry(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
+/*
+ * How long an idle worker waits before it polls again: PULL_INTERVAL, or
+ * longer when the grid has a fetch budget (dgrid.json "fetch_budget", 900
+ * a minute on github.com). The registered nodes share the budget, so each
+ * polls every 72 s x nodes / budget: a fifth of it stays free for workers
+ * that have work and fetch between tasks, and a jitter of up to 10 % keeps
+ * idle workers from polling in step. Registrations of dead nodes count
+ * too: the estimate errs on the host's side.
+ */
+static int64_t idle_poll_ms(struct worker *w)
+{
+	unsigned budget = dg_policy_fetch_budget(&w->policy, w->opts->cfg.repo_url);
+	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share;
+	size_t nodes = 0;
+
+	if (!budget)
+		return ms;
+	dg_store_list(w->store, "nodes", count_entry, &nodes);
+	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
+	if (share <= ms)
+		return ms;
+	if (share != w->poll_ms_logged)
+		dg_log(DG_LOG_INFO, "node=%s event=poll-interval ms=%lld nodes=%zu fetch_budget=%u",
+		       w->me, (long long)share, nodes, budget);
+	w->poll_ms_logged = share;
+	return share + arc4random_uniform((uint32_t)(share / 10) + 1);
+}
+
 /* For --exit-when-idle: nothing queued and nothing running anywhere. */
 static bool grid_drained(struct worker *w)
 {
@@ -262,6 +290,12 @@ static int network_turn(struct worker *w, bool local)
 		if ((ret = dg_store_fetch(w->store)) < 0)
 			return ret;
 		w->snap.last_fetch_ok = dg_wall_ms();
+		w->fetched_ms = dg_now_ms();
+	} else if (local) {
+		/* a local "fetch" only reads the branch's tip: nothing to save */
+		if ((ret = dg_store_fetch(w->store)) < 0)
+			return ret;
+		w->fetched_ms = dg_now_ms();
 	}
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
@@ -281,11 +315,9 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
 {
 	int64_t wake = min64(w->next_heartbeat, now + 60000);
 
-	if (!w->stopping && w->jobs_nr < w->opts->cfg.slots) {
+	/* no wake-up of its own for reaping: it rides on a step's fetch */
+	if (!w->stopping && w->jobs_nr < w->opts->cfg.slots)
 		wake = min64(wake, max64(w->next_step, net_retry_at));
-		if (!w->net_failures)
-			wake = min64(wake, w->next_reap);
-	}
 	if (w->pending_nr || w->requeue_nr)
 		wake = min64(wake, max64(w->jobs_nr && !w->stopping ? w->batch_deadline : now, net_retry_at));
 	/* stopping: the end of the grace for running tasks, then the time to give up pushing */
@@ -344,14 +376,19 @@ static int loop(struct worker *w, int sigfd)
 				w->net_failures = 0;
 				w->conflicts = 0;
 				w->batch_deadline = 0;
-				w->next_step = now + (w->queue_seen_empty ? (int64_t)cfg->pull_interval * 1000 : 0);
+				w->next_step = now + (w->queue_seen_empty ? idle_poll_ms(w) : 0);
 			}
 		}
 		now = dg_now_ms();
-		/* a worker with a free slot looks for orphans it could take over */
-		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures) {
+		/*
+		 * A worker with a free slot looks for orphans it could take over,
+		 * right after a fetch of its own step: its view is fresh, and
+		 * reaping costs the host no extra fetch (the fetch budget).
+		 */
+		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures &&
+		    now - w->fetched_ms < 1000) {
 			struct dg_reap_stats rs;
-			int ret = dg_reaper_run(w->reaper, &rs);
+			int ret = dg_reaper_judge(w->reaper, &rs);
 			if (ret == DG_EPROTOCOL)
 				return ret;
 			if (ret < 0)

@@ -55,7 +55,9 @@ struct worker {
 
 	int64_t next_step;            /* monotonic ms */
 	int64_t next_heartbeat;
-	int64_t next_reap;
+	int64_t next_reap;            /* reap at the first fetch after this */
+	int64_t fetched_ms;           /* monotonic ms of the last fetch that worked */
+	int64_t poll_ms_logged;       /* the idle poll interval last logged */
 	int64_t batch_deadline;       /* 0: no result waiting for company */
 	unsigned net_failures;
 	unsigned conflicts;           /* steps lost to other writers in a row */

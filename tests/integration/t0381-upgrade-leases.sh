@@ -67,7 +67,7 @@ start n1 "$DGRID" "$T/n1.log"; N1=$PID
 check "protocol 1: old and new drain the queue together" wait_for 90 bash -c \
 	"[ \$(git -C '$BARE' ls-tree -r --name-only main tasks/completed | wc -l) -eq 6 ]"
 check "on protocol 1 this dgrid still heartbeats (old reapers need it)" \
-	git -C "$BARE" rev-parse -q --verify refs/dgrid/nodes/n1 >/dev/null
+	bash -c "git -C '$BARE' rev-parse -q --verify refs/dgrid/nodes/n1 >/dev/null"
 check "the old release skipped the key it does not know" grep -q 'policy-keys-ignored.*lease_margin' "$T/old.log"
 
 DGRID_CACHE=$T/cache-u "$DGRID" upgrade --repo "$URL" >"$T/up1.out" 2>&1

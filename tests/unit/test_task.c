@@ -379,6 +379,27 @@ static void test_policy_leases(void **state DG_UNUSED)
 	dg_task_release(&t);
 }
 
+/* The fetch budget: the policy's, else GitHub's guidance on github.com only. */
+static void test_policy_fetch_budget(void **state DG_UNUSED)
+{
+	struct dg_policy pol = dg_policy_default;
+	const char *json = "{\"fetch_budget\": 0}";
+
+	assert_int_equal(dg_policy_fetch_budget(&pol, "https://github.com/o/r.git"), 900);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "https://x-access-token:t@GitHub.com/o/r"), 900);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "git@github.com:o/r.git"), 900);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "ssh://git@github.com:22/o/r"), 900);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "https://github.company.com/o/r"), 0);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "https://evil.example/github.com/r"), 0);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "git://127.0.0.1:9418/grid.git"), 0);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "/srv/github.com/grid.git"), 0);
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "https://github.com/o/r.git"), 0);
+	json = "{\"fetch_budget\": 60}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_fetch_budget(&pol, "git://127.0.0.1/g.git"), 60);
+}
+
 static void test_result_round_trip(void **state DG_UNUSED)
 {
 	static const char raw[] = "ok\0bin\xff\xc0\x80 \xed\xa0\x80 \xe2\x82 caf\xc3\xa9 \xf0\x9f\x9a\x80\n";
@@ -575,6 +596,7 @@ static const struct CMUnitTest good_tests[] = {
 	cmocka_unit_test(test_policy_errors),
 	cmocka_unit_test(test_policy_unknown_keys),
 	cmocka_unit_test(test_policy_leases),
+	cmocka_unit_test(test_policy_fetch_budget),
 	cmocka_unit_test(test_result_round_trip),
 	cmocka_unit_test(test_result_seed_order),
 	cmocka_unit_test(test_result_seed_file),
