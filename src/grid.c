@@ -108,12 +108,21 @@ static int load_list(struct dg_grid_list *l, struct dg_store *store, const char 
 	return dg_store_list(store, dir, add_file, &ctx);
 }
 
-static struct dg_grid_node *node_get(struct dg_grid *grid, const char *id)
+static struct dg_grid_node *node_find(struct dg_grid *grid, const char *id)
 {
 	for (size_t i = 0; i < grid->nodes_nr; i++) {
 		if (!strcmp(grid->nodes[i].node_id, id))
 			return &grid->nodes[i];
 	}
+	return NULL;
+}
+
+static struct dg_grid_node *node_get(struct dg_grid *grid, const char *id)
+{
+	struct dg_grid_node *found = node_find(grid, id);
+
+	if (found)
+		return found;
 	DG_ALLOC_GROW(grid->nodes, grid->nodes_nr + 1, grid->nodes_alloc);
 	struct dg_grid_node *n = &grid->nodes[grid->nodes_nr++];
 	memset(n, 0, sizeof(*n));
@@ -161,25 +170,28 @@ static int add_node(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
-/* The newest time (the writer's clock) of one of the node's files in l. */
-static int64_t newest_of(const struct dg_grid_list *l, const char *node, const char *key)
-{
-	int64_t newest = 0;
-
-	for (size_t i = 0; i < l->nr; i++) {
-		const char *owner = json_string_value(json_object_get(l->items[i].doc, "node_id"));
-		int64_t t;
-
-		if (owner && !strcmp(owner, node) &&
-		    (t = dg_parse_utc(json_string_value(json_object_get(l->items[i].doc, key)))) > newest)
-			newest = t;
-	}
-	return newest;
-}
-
 static int64_t max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
+}
+
+/*
+ * Credits each node with the newest time (the writer's clock) of its files
+ * in l: one pass over the list, whatever the number of nodes.
+ */
+static void note_activity(struct dg_grid *grid, const struct dg_grid_list *l, const char *key,
+			  bool claims)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		const char *owner = json_string_value(json_object_get(l->items[i].doc, "node_id"));
+		struct dg_grid_node *n = owner ? node_find(grid, owner) : NULL;
+
+		if (!n)
+			continue;
+		n->holds_claim |= claims;
+		n->last_activity = max64(n->last_activity,
+					 dg_parse_utc(json_string_value(json_object_get(l->items[i].doc, key))));
+	}
 }
 
 /*
@@ -189,16 +201,13 @@ static int64_t max64(int64_t a, int64_t b)
  */
 static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
 {
-	int64_t claimed = newest_of(&grid->running, n->node_id, "claimed_at");
 	int64_t reg = dg_parse_utc(json_string_value(json_object_get(n->registration, "registered_at")));
 
-	n->last_activity = max64(max64(n->heartbeat_time, reg), claimed);
-	n->last_activity = max64(n->last_activity, newest_of(&grid->completed, n->node_id, "timestamp"));
-	n->last_activity = max64(n->last_activity, newest_of(&grid->failed, n->node_id, "timestamp"));
+	n->last_activity = max64(n->last_activity, max64(n->heartbeat_time, reg));
 	n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now, grid->policy.node_timeout);
 	if (dg_policy_heartbeats(&grid->policy))
 		return;
-	if (claimed)
+	if (n->holds_claim)
 		n->liveness = DG_NODE_ALIVE;
 	else if (n->liveness != DG_NODE_STOPPED)
 		n->liveness = DG_NODE_UNKNOWN;
@@ -227,6 +236,9 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 	    (ret = load_list(&grid->completed, store, "tasks/completed", flags & DG_GRID_LOAD_RESULTS)) < 0 ||
 	    (ret = load_list(&grid->failed, store, "tasks/failed", flags & DG_GRID_LOAD_RESULTS)) < 0)
 		goto out;
+	note_activity(grid, &grid->running, "claimed_at", true);
+	note_activity(grid, &grid->completed, "timestamp", false);
+	note_activity(grid, &grid->failed, "timestamp", false);
 	for (size_t i = 0; i < grid->nodes_nr; i++)
 		judge_node(grid, &grid->nodes[i]);
 	ret = 0;

@@ -49,6 +49,7 @@ struct dg_grid_node {
 	json_t *heartbeat;         /* heartbeat.json, NULL if none */
 	int64_t heartbeat_time;    /* unix seconds of the last heartbeat, 0 if none */
 	int64_t last_activity;     /* newest heartbeat, registration, claim or result; 0 if none */
+	bool holds_claim;          /* a file in tasks/in_progress names it (when loaded) */
 	enum dg_node_liveness liveness;
 };
 

@@ -43,14 +43,10 @@ static size_t active_old_nodes(const struct dg_grid *g, struct dg_strbuf *list)
 
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *node = &g->nodes[i];
-		bool holds = false;
+		bool holds = node->holds_claim;
 
 		if (dg_grid_node_protocol(node) >= DG_PROTOCOL)
 			continue;
-		for (size_t j = 0; j < g->running.nr && !holds; j++) {
-			const char *owner = json_string_value(json_object_get(g->running.items[j].doc, "node_id"));
-			holds = owner && !strcmp(owner, node->node_id);
-		}
 		if (node->liveness != DG_NODE_ALIVE && !holds)
 			continue;
 		dg_textsafe_addf(list, "  node %s (dgrid %s, protocol %u)%s", node->node_id,
