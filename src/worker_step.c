@@ -384,8 +384,8 @@ int dg_worker_step(struct worker *w)
 			if (ms <= (int64_t)bounds[i])
 				w->snap.push_latency_buckets[i]++;
 		}
-		dg_log(DG_LOG_DEBUG, "node=%s event=pushed commit=%.12s attempts=%u ms=%lld",
-		       w->me, st.commit, st.attempts, (long long)ms);
+		dg_log(DG_LOG_DEBUG, "node=%s event=pushed commit=%.12s attempts=%u ms=%lld bytes=%zu",
+		       w->me, st.commit, st.attempts, (long long)ms, st.bytes_pushed);
 	}
 	w->need_adopt = s.adopt_later;
 	w->queue_seen_empty = s.eligible_left == 0 && s.claimed_nr == 0;
