@@ -1,6 +1,7 @@
 #include "grid.h"
 #include "clock.h"
 #include "error.h"
+#include "layout.h"
 
 #include <time.h>
 
@@ -88,24 +89,34 @@ static int add_file(const struct dg_entry *e, void *payload)
 	DG_ALLOC_GROW(l->items, l->nr + 1, l->alloc);
 	f = &l->items[l->nr++];
 	f->name = dg_xstrdup(e->name);
+	f->path = dg_xstrdup(e->path);
 	f->size = e->size;
 	f->doc = NULL;
 	if (ctx->parse && e->size <= (1u << 20)) {
-		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
-		dg_strbuf_addf(&path, "%s/%s", ctx->dir, e->name);
-		if (!dg_store_read(ctx->store, path.buf, &data))
+		struct dg_strbuf data = DG_STRBUF_INIT;
+		if (!dg_store_read(ctx->store, e->path, &data))
 			f->doc = json_loadb(data.buf, data.len, 0, NULL);
-		dg_strbuf_release(&path);
 		dg_strbuf_release(&data);
 	}
 	return 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct dg_grid_file *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Flat and sharded files alike (layout.h), in name order. */
 static int load_list(struct dg_grid_list *l, struct dg_store *store, const char *dir, bool parse)
 {
 	struct list_ctx ctx = { store, l, dir, parse };
+	int ret = dg_layout_walk_store(store, dir, add_file, &ctx);
 
-	return dg_store_list(store, dir, add_file, &ctx);
+	if (l->nr > 1)
+		qsort(l->items, l->nr, sizeof(*l->items), by_name);
+	return ret;
 }
 
 static struct dg_grid_node *node_find(struct dg_grid *grid, const char *id)
@@ -251,6 +262,7 @@ static void list_release(struct dg_grid_list *l)
 {
 	for (size_t i = 0; i < l->nr; i++) {
 		free(l->items[i].name);
+		free(l->items[i].path);
 		json_decref(l->items[i].doc);
 	}
 	free(l->items);

@@ -10,7 +10,9 @@
  *                                    executor, isolation, slots, registered_at
  *   tasks/queue/{task_id}.json       pending tasks
  *   tasks/in_progress/{task_id}.json claimed: the task + node_id, claimed_at, attempt
- *   tasks/completed/{node}-{task}.json, tasks/failed/{node}-{task}.json  results
+ *   tasks/completed/, tasks/failed/  results (names and shards: layout.h)
+ * From protocol 3 on, tasks and results live in shards (layout.h); the
+ * lists below hold both layouts' files, each with its path.
  * Heartbeats live outside the branch's history: side ref
  * refs/dgrid/nodes/{node_id} -> a parentless commit with heartbeat.json:
  *   {"node_id", "time" (RFC 3339), "state": "idle"|"busy"|"stopping"|"stopped",
@@ -55,6 +57,7 @@ struct dg_grid_node {
 
 struct dg_grid_file {
 	char *name;                /* base name in its directory */
+	char *path;                /* where it is: flat or in a shard (layout.h) */
 	size_t size;
 	json_t *doc;               /* parsed content; NULL if not loaded or not valid JSON */
 };

@@ -2,6 +2,129 @@
 #include "error.h"
 
 #include <ctype.h>
+#include <sodium.h>
+
+void dg_layout_shard(struct dg_strbuf *out, const char *task_id, unsigned depth)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	static const char hex[] = "0123456789abcdef";
+
+	crypto_hash_sha256(h, (const unsigned char *)task_id, strlen(task_id));
+	for (unsigned i = 0; i < depth && i < 2 * sizeof(h); i++) {
+		unsigned nibble = i % 2 ? h[i / 2] & 0xf : h[i / 2] >> 4;
+		if (i)
+			dg_strbuf_addch(out, '/');
+		dg_strbuf_addch(out, hex[nibble]);
+	}
+}
+
+void dg_layout_task_path(struct dg_strbuf *out, const char *dir, const char *task_id,
+			 unsigned protocol)
+{
+	dg_strbuf_addf(out, "%s/", dir);
+	if (protocol >= DG_SHARDED_PROTOCOL) {
+		dg_layout_shard(out, task_id, DG_TASK_SHARD_DEPTH);
+		dg_strbuf_addch(out, '/');
+	}
+	dg_strbuf_addf(out, "%s.json", task_id);
+}
+
+int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id,
+			struct dg_strbuf *path)
+{
+	dg_strbuf_reset(path);
+	dg_layout_task_path(path, dir, task_id, DG_SHARDED_PROTOCOL);
+	if (dg_txn_exists(txn, path->buf))
+		return 0;
+	dg_strbuf_reset(path);
+	dg_layout_task_path(path, dir, task_id, 1);
+	return dg_txn_exists(txn, path->buf) ? 0 : DG_ENOTFOUND;
+}
+
+int dg_layout_remove_claim(struct dg_txn *txn, const char *task_id)
+{
+	struct dg_strbuf ip = DG_STRBUF_INIT;
+	int ret = dg_layout_find_task(txn, DG_DIR_RUNNING, task_id, &ip);
+
+	if (ret == 0)
+		ret = dg_txn_remove(txn, ip.buf);
+	else
+		dg_error_set("no claim of task '%s' in " DG_DIR_RUNNING, task_id);
+	dg_strbuf_release(&ip);
+	return ret;
+}
+
+/* ---- walking a directory and its shards ---- */
+
+typedef int (*list_fn)(void *src, const char *dir, dg_list_cb cb, void *payload);
+
+struct walk {
+	list_fn list;
+	void *src;
+	dg_list_cb cb;
+	void *payload;
+	unsigned depth;          /* shard levels below this one that may follow */
+	bool shards_pass;        /* second pass: enter the shards */
+};
+
+static bool is_shard_name(const char *name)
+{
+	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
+}
+
+static int walk_dir(struct walk *w, const char *dir, unsigned depth);
+
+static int walk_entry(const struct dg_entry *e, void *payload)
+{
+	struct walk *w = payload;
+	bool shard = e->is_dir && w->depth > 0 && is_shard_name(e->name);
+
+	if (!w->shards_pass)
+		return shard ? 0 : w->cb(e, w->payload);
+	return shard ? walk_dir(w, e->path, w->depth - 1) : 0;
+}
+
+/* Files (and foreign subdirectories) first, then the shards in order. */
+static int walk_dir(struct walk *w, const char *dir, unsigned depth)
+{
+	struct walk sub = *w;
+	char *copy = dg_xstrdup(dir);   /* the caller's entry path is reused */
+	int ret;
+
+	sub.depth = depth;
+	sub.shards_pass = false;
+	ret = w->list(w->src, copy, walk_entry, &sub);
+	if (ret == 0 && depth > 0) {
+		sub.shards_pass = true;
+		ret = w->list(w->src, copy, walk_entry, &sub);
+	}
+	free(copy);
+	return ret;
+}
+
+static int list_store(void *src, const char *dir, dg_list_cb cb, void *payload)
+{
+	return dg_store_list(src, dir, cb, payload);
+}
+
+static int list_txn(void *src, const char *dir, dg_list_cb cb, void *payload)
+{
+	return dg_txn_list(src, dir, cb, payload);
+}
+
+int dg_layout_walk_store(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload)
+{
+	struct walk w = { list_store, store, cb, payload, 0, false };
+
+	return walk_dir(&w, dir, DG_RESULT_SHARD_DEPTH);
+}
+
+int dg_layout_walk_txn(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload)
+{
+	struct walk w = { list_txn, txn, cb, payload, 0, false };
+
+	return walk_dir(&w, dir, DG_RESULT_SHARD_DEPTH);
+}
 
 const char *dg_layout_result_dir(enum dg_result_status status)
 {
@@ -9,9 +132,15 @@ const char *dg_layout_result_dir(enum dg_result_status status)
 }
 
 void dg_layout_result_path(struct dg_strbuf *out, enum dg_result_status status,
-			   const char *task_id, const char *node_id, unsigned attempt)
+			   const char *task_id, const char *node_id, unsigned attempt,
+			   unsigned protocol)
 {
-	dg_strbuf_addf(out, "%s/%s.%s.%u.json", dg_layout_result_dir(status), task_id, node_id, attempt);
+	dg_strbuf_addf(out, "%s/", dg_layout_result_dir(status));
+	if (protocol >= DG_SHARDED_PROTOCOL) {
+		dg_layout_shard(out, task_id, DG_RESULT_SHARD_DEPTH);
+		dg_strbuf_addch(out, '/');
+	}
+	dg_strbuf_addf(out, "%s.%s.%u.json", task_id, node_id, attempt);
 }
 
 int dg_layout_result_task(const char *name, struct dg_strbuf *task_id)
@@ -56,13 +185,13 @@ out:
 	return ret;
 }
 
-int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res,
+int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res, unsigned protocol,
 			   struct dg_strbuf *written)
 {
 	struct dg_strbuf path = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
 	int ret;
 
-	dg_layout_result_path(&path, res->status, res->task_id, res->node_id, res->attempt);
+	dg_layout_result_path(&path, res->status, res->task_id, res->node_id, res->attempt, protocol);
 	dg_result_to_json(&json, res);
 	ret = dg_layout_write_new(txn, path.buf, json.buf, json.len, written);
 	dg_strbuf_release(&path);
@@ -85,15 +214,16 @@ static void safe_stem(struct dg_strbuf *out, const char *name)
 		dg_strbuf_addch(out, '_');
 }
 
-int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, const char *node_id,
-		     const char *reason)
+int dg_layout_reject(struct dg_txn *txn, const char *path, const char *node_id,
+		     const char *reason, unsigned protocol)
 {
 	struct dg_result res = DG_RESULT_INIT;
-	struct dg_strbuf q = DG_STRBUF_INIT, stem = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	struct dg_strbuf stem = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
 	int ret;
 
-	safe_stem(&stem, name);
-	dg_strbuf_addf(&why, "rejected %s/%s: %s", dir, name, reason);
+	safe_stem(&stem, slash ? slash + 1 : path);
+	dg_strbuf_addf(&why, "rejected %s: %s", path, reason);
 	res.task_id = stem.buf;
 	res.node_id = (char *)node_id;
 	res.exit_code = -1;
@@ -101,33 +231,30 @@ int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, cons
 	res.reason = why.buf;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, why.buf, why.len);
-	dg_strbuf_addf(&q, "%s/%s", dir, name);
-	if ((ret = dg_txn_remove(txn, q.buf)) == 0)
-		ret = dg_layout_write_result(txn, &res, NULL);
+	if ((ret = dg_txn_remove(txn, path)) == 0)
+		ret = dg_layout_write_result(txn, &res, protocol, NULL);
 	free(res.stdout_text);
 	free(res.stderr_text);
-	dg_strbuf_release(&q);
 	dg_strbuf_release(&stem);
 	dg_strbuf_release(&why);
 	return ret;
 }
 
-int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node_id)
+int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node_id,
+		      unsigned protocol)
 {
-	struct dg_strbuf ip = DG_STRBUF_INIT, q = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
+	struct dg_strbuf q = DG_STRBUF_INIT, dup = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
 	unsigned attempt = task->attempt;
 	int ret;
 
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s.json", task->task_id);
-	dg_strbuf_addf(&q, DG_DIR_QUEUE "/%s.json", task->task_id);
-	if ((ret = dg_txn_remove(txn, ip.buf)) < 0)
+	dg_layout_task_path(&q, DG_DIR_QUEUE, task->task_id, protocol);
+	if ((ret = dg_layout_remove_claim(txn, task->task_id)) < 0)
 		goto out;
-	if (dg_txn_exists(txn, q.buf)) {
-		struct dg_strbuf name = DG_STRBUF_INIT;
-		dg_strbuf_addf(&name, "%s.json", task->task_id);
-		ret = dg_layout_reject(txn, DG_DIR_QUEUE, name.buf, node_id,
-					      "a task with this id was already claimed; submit it again with a new id");
-		dg_strbuf_release(&name);
+	/* a duplicate may wait flat (a submission) or in its shard */
+	while (dg_layout_find_task(txn, DG_DIR_QUEUE, task->task_id, &dup) == 0) {
+		ret = dg_layout_reject(txn, dup.buf, node_id,
+				       "a task with this id was already claimed; submit it again with a new id",
+				       protocol);
 		if (ret < 0)
 			goto out;
 	}
@@ -138,7 +265,7 @@ int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node
 	dg_task_to_json(&json, task);
 	ret = dg_txn_write(txn, q.buf, json.buf, json.len);
 out:
-	dg_strbuf_release(&ip);
+	dg_strbuf_release(&dup);
 	dg_strbuf_release(&q);
 	dg_strbuf_release(&json);
 	return ret;

@@ -18,6 +18,22 @@
  * with task "t" both give "w-1-t.json"). Such files are still read - by
  * their content, never by their name - but never written.
  *
+ * Shards (protocol 3, doc/protocol.md): a directory that every push
+ * rewrites must not grow with the grid. From protocol 3 on, a task lives
+ * in tasks/queue/ and tasks/in_progress/ under two levels of shards, and a
+ * result under three:
+ *
+ *     tasks/queue/a/b/{task_id}.json
+ *     tasks/in_progress/a/b/{task_id}.json
+ *     tasks/completed/a/b/c/{task_id}.{node_id}.{attempt}.json
+ *
+ * where a, b, c are the first hex digits of SHA-256(task id). Every tree
+ * on such a path holds at most 16 subdirectories, and a leaf of results
+ * holds about (results kept) / 4096 files. A submission may still be the
+ * flat tasks/queue/{task_id}.json of every version: workers move it into
+ * its shard (intake). Readers accept both layouts everywhere, because a
+ * grid that moved from protocol 2 may still hold flat files.
+ *
  * The writers here refuse to replace anything: a path that exists already
  * (written by another run, or by hand) gets a "~2", "~3"... before its
  * ".json" instead, so no result, queued task or claim is ever overwritten.
@@ -35,12 +51,44 @@
 #define DG_DIR_COMPLETED "tasks/completed"
 #define DG_DIR_FAILED "tasks/failed"
 
+#define DG_SHARDED_PROTOCOL 3     /* the first protocol with shards */
+#define DG_TASK_SHARD_DEPTH 2
+#define DG_RESULT_SHARD_DEPTH 3
+
+/* Appends "a/b/..." (depth hex digits of SHA-256(task_id)) to out. */
+void dg_layout_shard(struct dg_strbuf *out, const char *task_id, unsigned depth);
+
+/*
+ * Appends where task task_id goes in dir (tasks/queue or tasks/in_progress)
+ * on a grid of protocol: "dir/a/b/ID.json" from protocol 3, else "dir/ID.json".
+ */
+void dg_layout_task_path(struct dg_strbuf *out, const char *dir, const char *task_id,
+			 unsigned protocol);
+
+/*
+ * Finds the file of task task_id in dir as the transaction sees it: its
+ * shard first, then the flat name. Sets path (reset first). DG_ENOTFOUND.
+ */
+int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id,
+			struct dg_strbuf *path);
+
+/*
+ * Lists the files of dir and of its shards (subdirectories named by one
+ * hex digit, down to DG_RESULT_SHARD_DEPTH levels): cb sees every file
+ * entry with its full path, flat ones first, then shard by shard.
+ * Other subdirectories are passed to cb as they are, not entered.
+ * Either store (the known tip) or txn (its base) is read.
+ */
+int dg_layout_walk_store(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload);
+int dg_layout_walk_txn(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload);
+
 /* tasks/completed for a success, tasks/failed for every other status. */
 const char *dg_layout_result_dir(enum dg_result_status status);
 
-/* Appends the result path described above to out. */
+/* Appends the result path described above to out, sharded from protocol 3. */
 void dg_layout_result_path(struct dg_strbuf *out, enum dg_result_status status,
-			   const char *task_id, const char *node_id, unsigned attempt);
+			   const char *task_id, const char *node_id, unsigned attempt,
+			   unsigned protocol);
 
 /*
  * The task id a result file name (base name) was written for, by the
@@ -61,16 +109,16 @@ int dg_layout_write_new(struct dg_txn *txn, const char *path, const void *data, 
  * Writes a result at its run's path (dg_layout_result_path) with
  * dg_layout_write_new. The path used is appended to written (may be NULL).
  */
-int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res,
+int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res, unsigned protocol,
 			   struct dg_strbuf *written);
 
 /*
- * Ends a file that cannot run (name is its base name in dir, tasks/queue
- * or tasks/in_progress): removes it and records a "rejected" result for
- * node under attempt 0, named after a sanitised stem of the file name.
+ * Ends a file that cannot run (path is where it is, under tasks/queue or
+ * tasks/in_progress): removes it and records a "rejected" result for node
+ * under attempt 0, named after a sanitised stem of its base name.
  */
-int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, const char *node_id,
-		     const char *reason);
+int dg_layout_reject(struct dg_txn *txn, const char *path, const char *node_id,
+		     const char *reason, unsigned protocol);
 
 /*
  * Returns a claimed task to the queue with its claim removed and its
@@ -78,6 +126,10 @@ int dg_layout_reject(struct dg_txn *txn, const char *dir, const char *name, cons
  * file queued under the same id meanwhile is the duplicate - a submitter
  * reused a live id - and is rejected by node rather than overwritten.
  */
-int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node_id);
+int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node_id,
+		      unsigned protocol);
+
+/* Removes the claim of task_id from tasks/in_progress, sharded or flat. */
+int dg_layout_remove_claim(struct dg_txn *txn, const char *task_id);
 
 #endif

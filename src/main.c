@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "upgrade", cmd_upgrade, "move the grid to the protocol this dgrid speaks" },
+	{ "compact", cmd_compact, "restart the branch's history from its current state" },
 	{ "dashboard", cmd_dashboard, "write the static dashboard" },
 	{ "exec", cmd_exec, "run one script in a sandbox, print the result as JSON" },
 	{ "doctor", cmd_doctor, "show which isolation features this host supports" },

@@ -115,14 +115,13 @@ static const char *orphan_reason(struct dg_reaper *r, const struct dg_task *t, i
 	return NULL;
 }
 
-int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why)
+int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why, unsigned protocol)
 {
 	struct dg_result res = DG_RESULT_INIT;
-	struct dg_strbuf ip = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
+	struct dg_strbuf reason = DG_STRBUF_INIT;
 	int ret;
 
 	dg_strbuf_addf(&reason, "abandoned after %u attempts (last: %s)", t->attempt, why);
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s.json", t->task_id);
 	res.task_id = t->task_id;
 	res.node_id = t->node_id ? t->node_id : (char *)"none";
 	res.exit_code = -1;
@@ -131,11 +130,10 @@ int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why)
 	res.attempt = t->attempt;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, "", 0);
-	if ((ret = dg_txn_remove(txn, ip.buf)) == 0)
-		ret = dg_layout_write_result(txn, &res, NULL);
+	if ((ret = dg_layout_remove_claim(txn, t->task_id)) == 0)
+		ret = dg_layout_write_result(txn, &res, protocol, NULL);
 	free(res.stdout_text);
 	free(res.stderr_text);
-	dg_strbuf_release(&ip);
 	dg_strbuf_release(&reason);
 	return ret;
 }
@@ -145,20 +143,20 @@ int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why)
  * invalid: written by hand) would stay there for ever. Once it has stayed
  * unchanged for node_timeout it is ended as rejected, with the reason.
  */
-static int reap_invalid(struct dg_reaper *r, const char *name, const char *error)
+static int reap_invalid(struct dg_reaper *r, const char *path, const char *error)
 {
 	struct dg_strbuf key = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
 	int64_t age;
 	int ret = 0;
 
 	dg_strbuf_addf(&why, "not a valid claim: %s", error);
-	dg_strbuf_addf(&key, "invalid %s", name);
+	dg_strbuf_addf(&key, "invalid %s", path);
 	age = dg_watch_see(r->watch, key.buf, why.buf, why.len);
 	if (age > (int64_t)r->policy.node_timeout * 1000) {
-		dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", r->me, name, why.buf);
-		ret = dg_layout_reject(r->txn, DG_DIR_RUNNING, name, r->me, why.buf);
+		dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", r->me, path, why.buf);
+		ret = dg_layout_reject(r->txn, path, r->me, why.buf, r->policy.protocol);
 		r->st.rejected++;
-		dg_strbuf_addf(&r->msg, " reject %s", name);
+		dg_strbuf_addf(&r->msg, " reject %s", path);
 	} else {
 		r->st.watching++;
 	}
@@ -170,7 +168,7 @@ static int reap_invalid(struct dg_reaper *r, const char *name, const char *error
 static int reap_one(const struct dg_entry *e, void *payload)
 {
 	struct dg_reaper *r = payload;
-	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, key = DG_STRBUF_INIT;
+	struct dg_strbuf data = DG_STRBUF_INIT, key = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	const char *why;
 	int64_t age;
@@ -179,12 +177,11 @@ static int reap_one(const struct dg_entry *e, void *payload)
 	if (!e->is_file || e->name[0] == '.')
 		return 0;
 	r->st.examined++;
-	dg_strbuf_addf(&path, DG_DIR_RUNNING "/%s", e->name);
-	dg_strbuf_addf(&key, "claim %s", e->name);
+	dg_strbuf_addf(&key, "claim %s", e->path);
 	/* a claim is judged by the loosest limits: a tightened policy orphans nothing */
-	if (dg_txn_read(r->txn, path.buf, &data) < 0 ||
+	if (dg_txn_read(r->txn, e->path, &data) < 0 ||
 	    dg_task_parse(&t, data.buf, data.len, e->name, &dg_policy_loosest) < 0) {
-		ret = reap_invalid(r, e->name, dg_error_last());
+		ret = reap_invalid(r, e->path, dg_error_last());
 		goto out;
 	}
 	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
@@ -195,20 +192,19 @@ static int reap_one(const struct dg_entry *e, void *payload)
 		goto out;
 	}
 	if (t.attempt >= r->policy.max_attempts) {
-		ret = dg_reap_abandon(r->txn, &t, why);
+		ret = dg_reap_abandon(r->txn, &t, why, r->policy.protocol);
 		r->st.abandoned++;
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned owner=%s attempt=%u reason=\"%s\"",
 		       r->me, t.task_id, t.node_id ? t.node_id : "-", t.attempt, why);
 	} else {
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=reaped owner=%s attempt=%u reason=\"%s\"",
 		       r->me, t.task_id, t.node_id ? t.node_id : "-", t.attempt, why);
-		ret = dg_layout_requeue(r->txn, &t, r->me);
+		ret = dg_layout_requeue(r->txn, &t, r->me, r->policy.protocol);
 		r->st.requeued++;
 	}
 	dg_strbuf_addf(&r->msg, " %s", t.task_id);
 out:
 	dg_task_release(&t);
-	dg_strbuf_release(&path);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&key);
 	return ret;
@@ -235,7 +231,7 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);
 	if (ret == 0)
-		ret = dg_txn_list(txn, DG_DIR_RUNNING, reap_one, r);
+		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, reap_one, r);
 	dg_watch_end(r->watch);
 	if (ret < 0)
 		return ret;

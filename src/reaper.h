@@ -69,8 +69,9 @@ unsigned dg_reaper_patience(const struct dg_reaper *reaper);
 
 /*
  * Within a transaction: removes claimed task t from tasks/in_progress/ and
- * records it as "abandoned" (by its last owner, with its attempt count).
+ * records it as "abandoned" (by its last owner, with its attempt count) in
+ * the layout of protocol.
  */
-int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why);
+int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why, unsigned protocol);
 
 #endif

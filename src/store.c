@@ -205,13 +205,14 @@ static void escape_server_text(char *dst, size_t size, const char *src, size_t l
 	dst[o] = '\0';
 }
 
-static int push_update_cb(const char *refname DG_UNUSED, const char *status, void *payload)
+static int push_update_cb(const char *refname, const char *status, void *payload)
 {
 	struct dg_store *store = payload;
 
 	if (status) {
 		/* the only word on a refused ref: git_remote_push still returns 0 */
 		store->push_rejected = true;
+		snprintf(store->push_refused_ref, sizeof(store->push_refused_ref), "%s", refname);
 		escape_server_text(store->push_status, sizeof(store->push_status), status, strlen(status));
 	}
 	return 0;
@@ -251,7 +252,7 @@ static int sideband_cb(const char *str, int len, void *payload)
 	return 0;
 }
 
-static void store_init_callbacks(struct dg_store *store, git_remote_callbacks *cb)
+void store_init_callbacks(struct dg_store *store, git_remote_callbacks *cb)
 {
 	cb->credentials = credentials_cb;
 	cb->push_update_reference = push_update_cb;
@@ -507,7 +508,8 @@ int dg_store_fetch(struct dg_store *store)
 {
 	git_fetch_options fo;
 	char spec_branch[300];
-	char *specs[2] = { spec_branch, (char *)"+refs/dgrid/*:refs/remotes/dgrid/*" };
+	/* heartbeats only: the archive and old epochs are fetched when asked for */
+	char *specs[2] = { spec_branch, (char *)"+refs/dgrid/nodes/*:refs/remotes/dgrid/nodes/*" };
 	git_strarray refspecs = { specs, 2 };
 	int err;
 
@@ -603,6 +605,7 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	store_init_callbacks(store, &po.callbacks);
 	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	store->push_rejected = false;
+	store->push_refused_ref[0] = '\0';
 	store->push_status[0] = '\0';
 	store->push_remote_msg[0] = '\0';
 	store->push_bytes = 0;

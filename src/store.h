@@ -112,6 +112,7 @@ int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *ou
 /* One entry of a directory listing. */
 struct dg_entry {
 	const char *name;       /* base name, borrowed for the callback's duration */
+	const char *path;       /* the full path in the repository, likewise */
 	bool is_file;           /* a regular blob (not a tree, link or submodule) */
 	bool is_dir;
 	size_t size;            /* bytes, for blobs */
@@ -165,6 +166,11 @@ int dg_txn_list(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payloa
 int dg_txn_write(struct dg_txn *txn, const char *path, const void *data, size_t len);
 /* Removing a path that does not exist is DG_ENOTFOUND. */
 int dg_txn_remove(struct dg_txn *txn, const char *path);
+/*
+ * Moves the file at from to to, bytes unchanged (no blob is read or
+ * written). DG_ENOTFOUND when from is missing, DG_ECONFLICT when to exists.
+ */
+int dg_txn_move(struct dg_txn *txn, const char *from, const char *to);
 /* Sets the commit message (default "dgrid: update"). */
 void dg_txn_message(struct dg_txn *txn, const char *fmt, ...) DG_PRINTF(2, 3);
 /* The commit the transaction builds on ("" for an empty branch). */
@@ -189,5 +195,25 @@ typedef int (*dg_side_cb)(const char *name, int64_t when, const char *data,
 			  size_t len, void *payload);
 int dg_store_list_side(struct dg_store *store, const char *prefix, const char *path,
 		       dg_side_cb cb, void *payload);
+
+/* ---- other refs ---- */
+
+/*
+ * Points the store at ref (under refs/dgrid/, e.g. refs/dgrid/archive)
+ * instead of its branch: fetches, reads and transactions then work on
+ * that ref and its own history, with the same compare-and-swap. NULL
+ * returns to the branch, as it was. The ref is fetched only while in use.
+ */
+int dg_store_use_ref(struct dg_store *store, const char *ref);
+
+/*
+ * History compaction (doc/protocol.md): fetches, then replaces the branch
+ * by a parentless commit (message) holding its current tree, keeping the
+ * old history as refs/dgrid/epochs/N (*epoch = N). The forced update is a
+ * compare-and-swap against the fetched tip: DG_ECONFLICT when the branch
+ * moved meanwhile (nothing changed; try again), DG_EREFUSED when the host
+ * refuses forced updates of the branch (protected).
+ */
+int dg_store_compact_history(struct dg_store *store, const char *message, unsigned *epoch);
 
 #endif

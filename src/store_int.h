@@ -33,12 +33,22 @@ struct dg_store {
 	bool push_rejected;
 	bool pushing;                   /* sideband text is the server's word on a push */
 	char push_status[256];          /* per-ref status of a refused push, escaped */
+	char push_refused_ref[256];     /* the ref it was about */
 	char push_remote_msg[256];      /* the server's last sideband line during a push */
 	size_t push_bytes;
 	struct dg_nettimer timer;       /* inactivity timeout of network calls */
+	/* dg_store_use_ref: the branch's state while a side ref is in use */
+	bool on_side;
+	struct {
+		char branch_ref[256], tracking_ref[256], tip_hex[41];
+		git_oid tip;
+		bool has_tip, stale;
+	} saved;
 };
 
 
+/* Our credential, certificate, progress and push-status callbacks. */
+void store_init_callbacks(struct dg_store *store, git_remote_callbacks *cb);
 /* Reads a blob of at most limit bytes into out; what names it in errors. */
 int store_blob_read(struct dg_store *store, const git_oid *id, size_t limit,
 		    const char *what, struct dg_strbuf *out);

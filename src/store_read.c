@@ -137,11 +137,17 @@ int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
 	}
 	git_tree *walk = tree ? tree : root;
 	size_t n = git_tree_entrycount(walk);
+	struct dg_strbuf path = DG_STRBUF_INIT;
 	for (size_t i = 0; i < n && !ret; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(walk, i);
 		git_filemode_t mode = git_tree_entry_filemode(e);
+		dg_strbuf_reset(&path);
+		if (dir && *dir)
+			dg_strbuf_addf(&path, "%s/", dir);
+		dg_strbuf_addstr(&path, git_tree_entry_name(e));
 		struct dg_entry de = {
 			.name = git_tree_entry_name(e),
+			.path = path.buf,
 			.is_file = mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE,
 			.is_dir = mode == GIT_FILEMODE_TREE,
 			.size = 0,
@@ -158,6 +164,7 @@ int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
 		}
 		ret = cb(&de, payload);
 	}
+	dg_strbuf_release(&path);
 out:
 	git_tree_free(tree);
 	git_tree_entry_free(entry);

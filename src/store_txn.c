@@ -112,6 +112,35 @@ int dg_txn_remove(struct dg_txn *txn, const char *path)
 	return 0;
 }
 
+int dg_txn_move(struct dg_txn *txn, const char *from, const char *to)
+{
+	struct txn_edit *e = find_edit(txn, from);
+	git_tree_entry *entry = NULL;
+	git_oid blob;
+
+	if (e && !e->remove) {
+		blob = e->blob;
+	} else if (!e && txn->base && git_tree_entry_bypath(&entry, txn->base, from) == 0 &&
+		   git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+		blob = *git_tree_entry_id(entry);
+	} else {
+		git_tree_entry_free(entry);
+		dg_error_set("'%s' does not exist", from);
+		return DG_ENOTFOUND;
+	}
+	git_tree_entry_free(entry);
+	if (dg_txn_exists(txn, to)) {
+		dg_error_set("cannot move '%s': '%s' exists", from, to);
+		return DG_ECONFLICT;
+	}
+	e = add_edit(txn, to);
+	e->remove = false;
+	e->blob = blob;
+	e = add_edit(txn, from);
+	e->remove = true;
+	return 0;
+}
+
 void dg_txn_message(struct dg_txn *txn, const char *fmt, ...)
 {
 	va_list ap;

@@ -55,7 +55,7 @@ struct dg_policy {
  * Unknown policy keys, by contrast, are only skipped: a newer dgrid adds
  * keys, and a key an older one may ignore safely needs no new protocol.
  */
-#define DG_PROTOCOL 2
+#define DG_PROTOCOL 3
 
 /*
  * Protocol 1 judges a claim by its owner's heartbeats, which every worker

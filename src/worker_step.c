@@ -14,6 +14,8 @@
 #include <time.h>
 
 #define REJECTS_PER_STEP 16
+/* flat submissions moved into their shards per step (protocol 3) */
+#define INTAKE_PER_STEP 500
 
 struct step {
 	struct worker *w;
@@ -25,13 +27,17 @@ struct step {
 	struct dg_task *adopted;
 	size_t adopted_nr, adopted_alloc;
 	bool *delivered;              /* per pending result: done with it */
-	unsigned rejected, eligible_left;
+	unsigned rejected, eligible_left, intaken;
+	bool more_queued;             /* shards left unsampled held tasks */
 	bool adopt_later;             /* claims of ours left for a free slot */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
-	/* candidates for claiming, shuffled */
+	/* candidates for claiming (paths), shuffled */
 	char **names;
 	size_t names_nr, names_alloc;
+	/* flat submissions (paths) not claimed: intake moves them to shards */
+	char **flat;
+	size_t flat_nr, flat_alloc;
 };
 
 static void tasks_clear(struct dg_task *t, size_t *nr)
@@ -46,6 +52,21 @@ static void names_clear(struct step *s)
 	for (size_t i = 0; i < s->names_nr; i++)
 		free(s->names[i]);
 	s->names_nr = 0;
+	for (size_t i = 0; i < s->flat_nr; i++)
+		free(s->flat[i]);
+	s->flat_nr = 0;
+}
+
+static unsigned protocol(const struct step *s)
+{
+	return s->w->policy.protocol;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
 }
 
 /*
@@ -59,8 +80,8 @@ static int read_claim(struct step *s, const char *id, struct dg_task *t)
 	int ret;
 
 	dg_strbuf_addf(&file, "%s.json", id);
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", file.buf);
-	if ((ret = dg_txn_read(s->txn, ip.buf, &data)) == 0)
+	if ((ret = dg_layout_find_task(s->txn, DG_DIR_RUNNING, id, &ip)) == 0 &&
+	    (ret = dg_txn_read(s->txn, ip.buf, &data)) == 0)
 		ret = dg_task_parse(t, data.buf, data.len, file.buf, &dg_policy_loosest);
 	dg_strbuf_release(&ip);
 	dg_strbuf_release(&data);
@@ -73,16 +94,23 @@ static bool is_our_claim(const struct step *s, const struct dg_task *t, unsigned
 	return t->node_id && !strcmp(t->node_id, s->w->me) && t->attempt == attempt;
 }
 
-/* Did an earlier push of ours deliver exactly this result already? */
+/*
+ * Did an earlier push of ours deliver exactly this result already? It is
+ * in the layout of the protocol then, or moved into its shard since.
+ */
 static bool delivered_before(struct step *s, const struct dg_result *r)
 {
 	struct dg_strbuf path = DG_STRBUF_INIT, have = DG_STRBUF_INIT, want = DG_STRBUF_INIT;
-	bool same;
+	bool same = false;
 
-	dg_layout_result_path(&path, r->status, r->task_id, s->w->me, r->attempt);
 	dg_result_to_json(&want, r);
-	same = dg_txn_read(s->txn, path.buf, &have) == 0 && have.len == want.len &&
-	       !memcmp(have.buf, want.buf, want.len);
+	for (unsigned p = 1; p <= DG_SHARDED_PROTOCOL && !same; p += DG_SHARDED_PROTOCOL - 1) {
+		dg_strbuf_reset(&path);
+		dg_strbuf_reset(&have);
+		dg_layout_result_path(&path, r->status, r->task_id, s->w->me, r->attempt, p);
+		same = dg_txn_read(s->txn, path.buf, &have) == 0 && have.len == want.len &&
+		       !memcmp(have.buf, want.buf, want.len);
+	}
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&have);
 	dg_strbuf_release(&want);
@@ -94,14 +122,12 @@ static int deliver(struct step *s, size_t i)
 {
 	struct worker *w = s->w;
 	struct dg_result *r = &w->pending[i];
-	struct dg_strbuf ip = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s.json", r->task_id);
 	if (read_claim(s, r->task_id, &t) == 0 && is_our_claim(s, &t, r->attempt)) {
-		if ((ret = dg_txn_remove(s->txn, ip.buf)) == 0)
-			ret = dg_layout_write_result(s->txn, r, NULL);
+		if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0)
+			ret = dg_layout_write_result(s->txn, r, protocol(s), NULL);
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
 	} else if (delivered_before(s, r)) {
 		/* an earlier push landed but we died before clearing the spool */
@@ -117,7 +143,6 @@ static int deliver(struct step *s, size_t i)
 	if (!ret)
 		s->delivered[i] = true;
 	dg_task_release(&t);
-	dg_strbuf_release(&ip);
 	return ret;
 }
 
@@ -128,22 +153,23 @@ static int hand_back(struct step *s, const struct handback *h)
 	int ret = 0;
 
 	if (read_claim(s, h->task_id, &t) == 0 && is_our_claim(s, &t, h->attempt)) {
-		ret = dg_layout_requeue(s->txn, &t, s->w->me);
+		ret = dg_layout_requeue(s->txn, &t, s->w->me, protocol(s));
 		dg_strbuf_addf(&s->msg, " hand back %s", h->task_id);
 	}
 	dg_task_release(&t);
 	return ret;
 }
 
-static int reject(struct step *s, const char *name, const char *reason)
+/* Ends the queued file at path as "rejected", with the reason. */
+static int reject(struct step *s, const char *path, const char *reason)
 {
 	struct worker *w = s->w;
-	int ret = dg_layout_reject(s->txn, DG_DIR_QUEUE, name, w->me, reason);
+	int ret = dg_layout_reject(s->txn, path, w->me, reason, protocol(s));
 
 	s->rejected++;
 	w->snap.tasks_rejected++;
-	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, name, reason);
-	dg_strbuf_addf(&s->msg, " reject %s", name);
+	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, path, reason);
+	dg_strbuf_addf(&s->msg, " reject %s", base_name(path));
 	return ret;
 }
 
@@ -161,66 +187,134 @@ static int collect_name(const struct dg_entry *e, void *payload)
 	/* directories, dot files, READMEs, signatures: not tasks, never claimed */
 	if (e->is_dir || !is_task_name(e->name))
 		return 0;
+	if (s->rejected >= REJECTS_PER_STEP) {
+		s->eligible_left++;
+		return 0;
+	}
 	if (!e->is_file)   /* a symlink or submodule named like a task */
-		return reject(s, e->name, "not a regular file");
+		return reject(s, e->path, "not a regular file");
 	if (dg_task_check_size(e->size, &s->w->policy) < 0)
-		return reject(s, e->name, dg_error_last());
+		return reject(s, e->path, dg_error_last());
 	DG_ALLOC_GROW(s->names, s->names_nr + 1, s->names_alloc);
-	s->names[s->names_nr++] = dg_xstrdup(e->name);
+	s->names[s->names_nr++] = dg_xstrdup(e->path);
 	return 0;
 }
 
-static int claim_one(struct step *s, const char *name)
+/* Claims the queued file at path q, or rejects it. */
+static int claim_one(struct step *s, const char *q)
 {
 	struct worker *w = s->w;
-	struct dg_strbuf q = DG_STRBUF_INIT, ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
+	struct dg_strbuf ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	dg_strbuf_addf(&q, DG_DIR_QUEUE "/%s", name);
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", name);
-	if ((ret = dg_txn_read(s->txn, q.buf, &data)) < 0)
+	if ((ret = dg_txn_read(s->txn, q, &data)) < 0)
 		goto out;
-	if (dg_task_parse(&t, data.buf, data.len, name, &w->policy) < 0) {
-		ret = reject(s, name, dg_error_last());
+	if (dg_task_parse(&t, data.buf, data.len, base_name(q), &w->policy) < 0) {
+		ret = reject(s, q, dg_error_last());
 		goto out;
 	}
-	if (dg_txn_exists(s->txn, ip.buf)) {
-		ret = reject(s, name, "a task with this id is already in progress");
+	if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, t.task_id, &ip) == 0) {
+		ret = reject(s, q, "a task with this id is already in progress");
 		goto out;
 	}
+	dg_strbuf_reset(&ip);
+	dg_layout_task_path(&ip, DG_DIR_RUNNING, t.task_id, protocol(s));
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
 	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
 	dg_task_to_json(&json, &t);
-	if ((ret = dg_txn_remove(s->txn, q.buf)) < 0 ||
+	if ((ret = dg_txn_remove(s->txn, q)) < 0 ||
 	    (ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
 		goto out;
 	DG_ALLOC_GROW(s->claimed, s->claimed_nr + 1, s->claimed_alloc);
 	s->claimed[s->claimed_nr++] = t;
 	memset(&t, 0, sizeof(t));
-	dg_strbuf_addf(&s->msg, " claim %s", name);
+	dg_strbuf_addf(&s->msg, " claim %s", base_name(q));
 out:
 	dg_task_release(&t);
-	dg_strbuf_release(&q);
 	dg_strbuf_release(&ip);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&json);
 	return ret;
 }
 
+static void shuffle(char **v, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = arc4random_uniform((uint32_t)i);
+		char *tmp = v[i - 1];
+		v[i - 1] = v[j];
+		v[j] = tmp;
+	}
+}
+
+static int collect_shard(const struct dg_entry *e, void *payload)
+{
+	struct step *s = payload;
+
+	if (e->is_dir && !e->name[1] && strchr("0123456789abcdef", e->name[0])) {
+		DG_ALLOC_GROW(s->flat, s->flat_nr + 1, s->flat_alloc);
+		s->flat[s->flat_nr++] = dg_xstrdup(e->path);
+	}
+	return 0;
+}
+
+/*
+ * Adds candidates from the queue's shards, visited in a random order,
+ * until there are want of them: a step reads a few small trees, never the
+ * whole queue. s->flat is scratch space here.
+ */
+static int sample_shards(struct step *s, const char *dir, unsigned depth, size_t want)
+{
+	size_t first = s->flat_nr, n;
+	char **mine;
+	int ret = 0;
+
+	if (depth == 0)
+		return dg_txn_list(s->txn, dir, collect_name, s);
+	if ((ret = dg_txn_list(s->txn, dir, collect_shard, s)) < 0)
+		return ret;
+	n = s->flat_nr - first;
+	mine = dg_xcalloc(n + 1, sizeof(*mine));
+	memcpy(mine, s->flat + first, n * sizeof(*mine));
+	s->flat_nr = first;
+	shuffle(mine, n);
+	for (size_t i = 0; i < n; i++) {
+		if (ret == 0 && s->names_nr >= want)
+			s->more_queued = true;
+		else if (ret == 0)
+			ret = sample_shards(s, mine[i], depth - 1, want);
+		free(mine[i]);
+	}
+	free(mine);
+	return ret;
+}
+
+static int collect_flat(const struct dg_entry *e, void *payload)
+{
+	struct step *s = payload;
+	size_t before = s->names_nr;
+	int ret = collect_name(e, s);
+
+	/* remember the flat submissions: those not claimed go to their shards */
+	if (ret == 0 && s->names_nr > before) {
+		DG_ALLOC_GROW(s->flat, s->flat_nr + 1, s->flat_alloc);
+		s->flat[s->flat_nr++] = dg_xstrdup(e->path);
+	}
+	return ret;
+}
+
 static int claim(struct step *s)
 {
-	int ret = dg_txn_list(s->txn, "tasks/queue", collect_name, s);
+	int ret = dg_txn_list(s->txn, DG_DIR_QUEUE, collect_flat, s);
 
+	if (ret == 0 && protocol(s) >= DG_SHARDED_PROTOCOL)
+		ret = sample_shards(s, DG_DIR_QUEUE, DG_TASK_SHARD_DEPTH,
+				    s->names_nr + s->free_slots + REJECTS_PER_STEP);
 	if (ret < 0)
 		return ret;
 	/* a random order: workers must not all fight over the first file */
-	for (size_t i = s->names_nr; i > 1; i--) {
-		size_t j = arc4random_uniform((uint32_t)i);
-		char *tmp = s->names[i - 1];
-		s->names[i - 1] = s->names[j];
-		s->names[j] = tmp;
-	}
+	shuffle(s->names, s->names_nr);
 	for (size_t i = 0; i < s->names_nr; i++) {
 		if (s->claimed_nr >= s->free_slots || s->rejected >= REJECTS_PER_STEP) {
 			s->eligible_left++;
@@ -229,7 +323,52 @@ static int claim(struct step *s)
 		if ((ret = claim_one(s, s->names[i])) < 0)
 			return ret;
 	}
+	if (s->more_queued)
+		s->eligible_left++;
 	return 0;
+}
+
+/*
+ * Intake (protocol 3): moves flat submissions tasks/queue/ID.json into
+ * their shards, bytes unchanged, so the flat directory every submission
+ * and claim rewrites stays small. A file whose id is queued in its shard
+ * already is a duplicate and is rejected rather than overwritten.
+ */
+static int intake(struct step *s)
+{
+	struct dg_strbuf to = DG_STRBUF_INIT, data = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
+	int ret = 0;
+
+	for (size_t i = 0; i < s->flat_nr && s->intaken < INTAKE_PER_STEP && !ret; i++) {
+		const char *from = s->flat[i], *name = base_name(from);
+
+		if (!dg_txn_exists(s->txn, from))   /* claimed or rejected in this step */
+			continue;
+		dg_strbuf_reset(&id);
+		dg_strbuf_reset(&to);
+		dg_strbuf_add(&id, name, strlen(name) - 5);
+		dg_layout_task_path(&to, DG_DIR_QUEUE, id.buf, protocol(s));
+		/* the same id in the shard, or claimed from it (in this step, too) */
+		if (dg_txn_exists(s->txn, to.buf) ||
+		    dg_layout_find_task(s->txn, DG_DIR_RUNNING, id.buf, &data) == 0) {
+			if (s->rejected < REJECTS_PER_STEP)
+				ret = reject(s, from, "a task with this id is queued or running already; "
+					     "submit it again with a new id");
+			continue;
+		}
+		dg_strbuf_reset(&data);
+		if ((ret = dg_txn_read(s->txn, from, &data)) < 0 ||
+		    (ret = dg_txn_remove(s->txn, from)) < 0 ||
+		    (ret = dg_txn_write(s->txn, to.buf, data.buf, data.len)) < 0)
+			break;
+		s->intaken++;
+	}
+	if (s->intaken)
+		dg_strbuf_addf(&s->msg, " intake %u", s->intaken);
+	dg_strbuf_release(&to);
+	dg_strbuf_release(&data);
+	dg_strbuf_release(&id);
+	return ret;
 }
 
 /* Do we run this claim, or hold its result? */
@@ -257,19 +396,18 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 {
 	struct step *s = payload;
 	struct worker *w = s->w;
-	struct dg_strbuf ip = DG_STRBUF_INIT, json = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
+	struct dg_strbuf json = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
 	if (!e->is_file || !is_task_name(e->name))
 		return 0;
 	dg_strbuf_add(&id, e->name, strlen(e->name) - 5);
-	dg_strbuf_addf(&ip, DG_DIR_RUNNING "/%s", e->name);
 	if (read_claim(s, id.buf, &t) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
 	    is_ours_running(w, t.task_id, t.attempt))
 		goto out;
 	if (t.attempt >= w->policy.max_attempts) {
-		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it");
+		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it", protocol(s));
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned attempt=%u reason=\"restarted while running it\"",
 		       w->me, t.task_id, t.attempt);
 		dg_strbuf_addf(&s->msg, " abandon %s", t.task_id);
@@ -282,7 +420,8 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
 	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
 	dg_task_to_json(&json, &t);
-	if ((ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
+	/* rewritten where it is: a flat claim from protocol 2 stays flat */
+	if ((ret = dg_txn_write(s->txn, e->path, json.buf, json.len)) < 0)
 		goto out;
 	dg_strbuf_addf(&s->msg, " adopt %s", t.task_id);
 	DG_ALLOC_GROW(s->adopted, s->adopted_nr + 1, s->adopted_alloc);
@@ -290,7 +429,6 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	memset(&t, 0, sizeof(t));
 out:
 	dg_task_release(&t);
-	dg_strbuf_release(&ip);
 	dg_strbuf_release(&json);
 	dg_strbuf_release(&id);
 	return ret;
@@ -325,6 +463,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	memset(s->delivered, 0, w->pending_nr * sizeof(*s->delivered));
 	s->rejected = 0;
 	s->eligible_left = 0;
+	s->intaken = 0;
+	s->more_queued = false;
 	s->adopt_later = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
@@ -339,11 +479,15 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	for (size_t i = 0; i < w->requeue_nr && !ret; i++)
 		ret = hand_back(s, &w->requeue[i]);
 	if (!ret && w->need_adopt)
-		ret = dg_txn_list(txn, "tasks/in_progress", adopt_one, s);
+		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, adopt_one, s);
 	if (!ret && s->free_slots > s->adopted_nr) {
 		s->free_slots -= s->adopted_nr;
 		ret = claim(s);
+	} else if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL) {
+		ret = dg_txn_list(txn, DG_DIR_QUEUE, collect_flat, s);
 	}
+	if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL)
+		ret = intake(s);
 	if (ret < 0)
 		return ret;
 	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : " update");
@@ -445,6 +589,7 @@ out:
 	free(s.claimed);
 	free(s.adopted);
 	free(s.names);
+	free(s.flat);
 	free(s.delivered);
 	dg_strbuf_release(&s.msg);
 	return ret;

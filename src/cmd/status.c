@@ -92,7 +92,7 @@ struct shown_result {
 };
 
 static void load_last(struct shown_result **out, size_t *nr, struct dg_store *store,
-		      const char *dir, const struct dg_grid_list *l)
+		      const struct dg_grid_list *l)
 {
 	size_t start = l->nr > LAST_RESULTS ? l->nr - LAST_RESULTS : 0;
 
@@ -100,12 +100,11 @@ static void load_last(struct shown_result **out, size_t *nr, struct dg_store *st
 	*out = dg_xcalloc(*nr ? *nr : 1, sizeof(**out));
 	for (size_t i = start; i < l->nr; i++) {
 		struct shown_result *r = &(*out)[i - start];
-		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+		struct dg_strbuf data = DG_STRBUF_INIT;
 		json_t *doc = NULL;
 		size_t n = strlen(l->items[i].name);
 
-		dg_strbuf_addf(&path, "%s/%s", dir, l->items[i].name);
-		if (l->items[i].size <= (1u << 20) && !dg_store_read(store, path.buf, &data))
+		if (l->items[i].size <= (1u << 20) && !dg_store_read(store, l->items[i].path, &data))
 			doc = json_loadb(data.buf, data.len, 0, NULL);
 		r->file = dg_xstrdup(l->items[i].name);
 		if (n > 5 && !strcmp(r->file + n - 5, ".json"))
@@ -119,7 +118,6 @@ static void load_last(struct shown_result **out, size_t *nr, struct dg_store *st
 		r->status = dg_xstrdup(str_or(doc, "status", ""));
 		r->timestamp = dg_xstrdup(str_or(doc, "timestamp", ""));
 		json_decref(doc);
-		dg_strbuf_release(&path);
 		dg_strbuf_release(&data);
 	}
 }
@@ -387,8 +385,8 @@ int cmd_status(int argc, char **argv)
 		goto out;
 	}
 	loaded = true;
-	load_last(&done, &done_nr, store, "tasks/completed", &grid.completed);
-	load_last(&bad, &bad_nr, store, "tasks/failed", &grid.failed);
+	load_last(&done, &done_nr, store, &grid.completed);
+	load_last(&bad, &bad_nr, store, &grid.failed);
 	if (json)
 		print_json(&grid, done, done_nr, bad, bad_nr);
 	else

@@ -148,7 +148,7 @@ static int collect_result(const struct dg_entry *e, void *payload)
 	if (!e->is_file)
 		return 0;
 	DG_ALLOC_GROW(s->results, s->results_nr + 1, s->results_alloc);
-	s->results[s->results_nr++] = dg_xstrdup(e->name);
+	s->results[s->results_nr++] = dg_xstrdup(e->path);
 	return 0;
 }
 
@@ -159,19 +159,20 @@ static int collect_result(const struct dg_entry *e, void *payload)
  * "-{id}.json" only counts when the file's own task_id says so (or cannot
  * be read, to err on the side of refusing a duplicate).
  */
-static int has_result(struct dg_txn *txn, struct submit *s, const char *dir, const char *id,
+static int has_result(struct dg_txn *txn, struct submit *s, const char *id,
 		      char **found)
 {
 	size_t idlen = strlen(id);
 	int ret = 0;
 
 	for (size_t i = 0; i < s->results_nr && !ret; i++) {
-		const char *name = s->results[i];
+		const char *slash = strrchr(s->results[i], '/');
+		const char *name = slash ? slash + 1 : s->results[i];
 		size_t n = strlen(name);
 		struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, tid = DG_STRBUF_INIT;
 		json_t *doc;
 
-		dg_strbuf_addf(&path, "%s/%s", dir, name);
+		dg_strbuf_addstr(&path, s->results[i]);
 		if (dg_layout_result_task(name, &tid) == 0) {
 			ret = !strcmp(tid.buf, id);
 		} else if (n < idlen + 6 || strcmp(name + n - 5, ".json") ||
@@ -194,8 +195,14 @@ static int has_result(struct dg_txn *txn, struct submit *s, const char *dir, con
 	return ret;
 }
 
+/*
+ * Results of a task are in dir itself (layouts before protocol 3, which a
+ * migrated grid keeps no more of) or in the task's shard (layout.h): the
+ * check reads those trees only, never the whole history.
+ */
 static int check_results(struct dg_txn *txn, struct submit *s, const char *dir)
 {
+	struct dg_strbuf shard = DG_STRBUF_INIT;
 	int ret;
 
 	clear_results(s);
@@ -204,13 +211,20 @@ static int check_results(struct dg_txn *txn, struct submit *s, const char *dir)
 	for (size_t i = 0; i < s->nr; i++) {
 		char *found = NULL;
 
-		if (has_result(txn, s, dir, s->items[i].task.task_id, &found)) {
+		dg_strbuf_reset(&shard);
+		dg_strbuf_addf(&shard, "%s/", dir);
+		dg_layout_shard(&shard, s->items[i].task.task_id, DG_RESULT_SHARD_DEPTH);
+		if ((ret = dg_txn_list(txn, shard.buf, collect_result, s)) < 0)
+			break;
+		if (has_result(txn, s, s->items[i].task.task_id, &found)) {
 			dg_error_set("task '%s' already exists: %s", s->items[i].task.task_id, found);
 			free(found);
-			return DG_ECONFLICT;
+			ret = DG_ECONFLICT;
+			break;
 		}
 	}
-	return 0;
+	dg_strbuf_release(&shard);
+	return ret;
 }
 
 static int queue_tasks(struct dg_txn *txn, void *payload)
@@ -225,13 +239,11 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 	if ((ret = policy_from(&pol, err, &doc)) < 0 || (ret = parse_all(s, &pol, false)) < 0)
 		goto out;
 	for (size_t i = 0; i < s->nr; i++) {
-		static const char *const dirs[] = { "tasks/queue", "tasks/in_progress" };
+		static const char *const dirs[] = { DG_DIR_QUEUE, DG_DIR_RUNNING };
 		const char *id = s->items[i].task.task_id;
 
 		for (size_t d = 0; d < DG_ARRAY_SIZE(dirs); d++) {
-			dg_strbuf_reset(&path);
-			dg_strbuf_addf(&path, "%s/%s.json", dirs[d], id);
-			if (dg_txn_exists(txn, path.buf)) {
+			if (dg_layout_find_task(txn, dirs[d], id, &path) == 0) {
 				dg_error_set("task '%s' already exists: %s", id, path.buf);
 				ret = DG_ECONFLICT;
 				goto out;
@@ -246,7 +258,7 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 
 		dg_strbuf_reset(&path);
 		dg_strbuf_reset(&doc);
-		dg_strbuf_addf(&path, "tasks/queue/%s.json", t->task_id);
+		dg_layout_task_path(&path, DG_DIR_QUEUE, t->task_id, pol.protocol);
 		dg_task_to_json(&doc, t);
 		if ((ret = dg_txn_write(txn, path.buf, doc.buf, doc.len)) < 0)
 			goto out;

@@ -7,11 +7,16 @@
  * upgrades a grid on its own. Before writing, the command looks for nodes
  * that speak an older protocol and still look active, because those would
  * be cut off mid-work (and builds before 0.2.0 would not even notice).
+ * Reaching protocol 3 also moves the flat files of older layouts into
+ * their shards (migrate.h); run again, the command finishes a migration
+ * that was interrupted.
  */
 #include "../common.h"
 #include "../error.h"
 #include "../grid.h"
 #include "../jsonio.h"
+#include "../layout.h"
+#include "../migrate.h"
 #include "../strbuf.h"
 #include "../task.h"
 #include "../textsafe.h"
@@ -24,9 +29,13 @@
 static const char usage_text[] =
 	"usage: dgrid upgrade --repo URL [--force]\n"
 	"\n"
-	"Sets \"protocol\" in the grid's dgrid.json to the one this dgrid speaks (2:\n"
-	"claims are leases, so workers push nothing while idle), keeping every\n"
-	"other key, in one compare-and-swap commit. From then on, dgrid 0.2.0 and\n"
+	"Sets \"protocol\" in the grid's dgrid.json to the one this dgrid speaks\n"
+	"(3: tasks and results in shards, so a push costs the same whatever the\n"
+	"grid's age; since 2, claims are leases and idle workers push nothing),\n"
+	"keeping every other key, in one compare-and-swap commit. Then it moves\n"
+	"the flat files of older layouts into their shards, 5000 per commit,\n"
+	"while workers go on (run it again to finish an interrupted migration).\n"
+	"From then on, dgrid 0.2.0 and\n"
 	"later builds of an older protocol write nothing to the grid; builds\n"
 	"before 0.2.0 do not know the key: stop them first. The command refuses\n"
 	"while a node of an older protocol looks active (a heartbeat younger than\n"
@@ -106,6 +115,7 @@ int cmd_upgrade(int argc, char **argv)
 	struct dg_grid grid;
 	struct dg_strbuf list = DG_STRBUF_INIT;
 	struct dg_txn_stats st;
+	struct dg_migrate_stats ms = { 0 };
 	struct upgrade u = { 0 };
 	const char *repo = NULL;
 	bool force = false, loaded = false;
@@ -148,6 +158,14 @@ int cmd_upgrade(int argc, char **argv)
 		printf("the grid is at protocol %u already (this dgrid speaks %u)\n", u.from, DG_PROTOCOL);
 	else
 		printf("upgraded the grid from protocol %u to %u\n", u.from, DG_PROTOCOL);
+	fflush(stdout);
+	if (dg_migrate_flat(store, 0, &ms) < 0) {
+		ret = cmd_fail("cannot move the flat files into shards (run 'dgrid upgrade' again to go on)");
+		goto out;
+	}
+	if (ms.moved)
+		printf("moved %zu flat files into shards in %u commits (%zu bytes pushed)\n",
+		       ms.moved, ms.commits, ms.bytes_pushed);
 	ret = 0;
 out:
 	if (loaded)

@@ -14,11 +14,34 @@ static void test_result_path(void **state DG_UNUSED)
 {
 	struct dg_strbuf p = DG_STRBUF_INIT;
 
-	dg_layout_result_path(&p, DG_RESULT_SUCCESS, "1-t", "w", 1);
+	dg_layout_result_path(&p, DG_RESULT_SUCCESS, "1-t", "w", 1, 2);
 	assert_string_equal(p.buf, "tasks/completed/1-t.w.1.json");
 	dg_strbuf_reset(&p);
-	dg_layout_result_path(&p, DG_RESULT_TIMEOUT, "t", "w-1.example.com", 12);
+	dg_layout_result_path(&p, DG_RESULT_TIMEOUT, "t", "w-1.example.com", 12, 1);
 	assert_string_equal(p.buf, "tasks/failed/t.w-1.example.com.12.json");
+	dg_strbuf_reset(&p);
+	/* protocol 3: three levels of SHA-256("1-t") = a3e... */
+	dg_layout_result_path(&p, DG_RESULT_SUCCESS, "1-t", "w", 1, 3);
+	assert_string_equal(p.buf, "tasks/completed/a/3/e/1-t.w.1.json");
+	dg_strbuf_release(&p);
+}
+
+/* The shards are SHA-256 hex digits: the documented format others compute too. */
+static void test_task_path(void **state DG_UNUSED)
+{
+	struct dg_strbuf p = DG_STRBUF_INIT;
+
+	dg_layout_task_path(&p, "tasks/queue", "hello", 3);
+	assert_string_equal(p.buf, "tasks/queue/2/c/hello.json");
+	dg_strbuf_reset(&p);
+	dg_layout_task_path(&p, "tasks/in_progress", "t", 3);
+	assert_string_equal(p.buf, "tasks/in_progress/e/3/t.json");
+	dg_strbuf_reset(&p);
+	dg_layout_task_path(&p, "tasks/queue", "hello", 2);
+	assert_string_equal(p.buf, "tasks/queue/hello.json");
+	dg_strbuf_reset(&p);
+	dg_layout_shard(&p, "t", 3);
+	assert_string_equal(p.buf, "e/3/b");
 	dg_strbuf_release(&p);
 }
 
@@ -52,6 +75,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_result_path),
+		cmocka_unit_test(test_task_path),
 		cmocka_unit_test(test_result_task),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

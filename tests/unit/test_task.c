@@ -340,12 +340,15 @@ static void test_policy_unknown_keys(void **state DG_UNUSED)
 	assert_int_equal(pol.ignored_nr, 2);
 	assert_string_equal(pol.ignored, "push_budget");
 	assert_int_equal(dg_policy_check_protocol(&pol), 0);
-	json = "{\"protocol\": 3}";
+	json = "{\"protocol\": 4}";
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(pol.ignored_nr, 0);
-	assert_int_equal(pol.protocol, 3);
+	assert_int_equal(pol.protocol, 4);
 	assert_int_equal(dg_policy_check_protocol(&pol), DG_EPROTOCOL);
-	assert_non_null(strstr(dg_error_last(), "the grid requires protocol 3"));
+	assert_non_null(strstr(dg_error_last(), "the grid requires protocol 4"));
+	json = "{\"protocol\": 3}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_check_protocol(&pol), 0);
 	json = "{\"protocol\": 1}";
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(dg_policy_check_protocol(&pol), 0);
