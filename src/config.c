@@ -94,6 +94,10 @@ int dg_config_from_env(struct dg_config *cfg, struct dg_strbuf *err)
 	if ((v = env("PULL_INTERVAL")) &&
 	    dg_parse_uint(&cfg->pull_interval, "PULL_INTERVAL", v, 1, 3600, err) < 0)
 		return DG_EINVALID;
+	cfg->upkeep_interval = 300;
+	if ((v = env("DGRID_UPKEEP_INTERVAL")) &&
+	    dg_parse_uint(&cfg->upkeep_interval, "DGRID_UPKEEP_INTERVAL", v, 1, 86400, err) < 0)
+		return DG_EINVALID;
 	if ((v = env("HEARTBEAT_INTERVAL")) &&
 	    dg_parse_uint(&cfg->heartbeat_interval, "HEARTBEAT_INTERVAL", v, 1, 3600, err) < 0)
 		return DG_EINVALID;

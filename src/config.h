@@ -13,6 +13,8 @@
  *   DGRID_CACHE                                  cache directory base
  *   NODE_ID                           --node-id  default: the host name
  *   PULL_INTERVAL                                seconds between fetches when idle (10)
+ *   DGRID_UPKEEP_INTERVAL                        seconds between a worker's archive and
+ *                                                compaction checks (300)
  *   HEARTBEAT_INTERVAL                           seconds between heartbeats (the policy's, 30)
  *   MAX_PARALLEL_TASKS                --slots    tasks at once (1)
  *   DGRID_EXECUTOR                    --executor native|docker|process (best available)
@@ -36,6 +38,7 @@ struct dg_config {
 	const char *node_id;
 	unsigned pull_interval;
 	unsigned heartbeat_interval;
+	unsigned upkeep_interval;   /* seconds between archive/compaction checks */
 	unsigned slots;
 	const char *executor;
 	const char *http;

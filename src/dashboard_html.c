@@ -4,6 +4,7 @@
  * the repository passes through put() (redact, then escape); numbers and
  * our own words are written as they are.
  */
+#include "archive.h"
 #include "dashboard_render.h"
 #include "html.h"
 #include "log.h"
@@ -450,6 +451,10 @@ static void section_results(struct dg_strbuf *sb, const struct dash *d)
 
 	dg_strbuf_addf(sb, "<section id=\"recent\"><h2>Recent results (%zu of %zu)</h2>\n",
 		       shown, d->res_nr);
+	if (d->archived)
+		dg_strbuf_addf(sb, "<p>%" PRIu64 " older results are archived in <code>" DG_ARCHIVE_REF
+			       "</code> (<code>dgrid result ID</code> finds any of them); the totals and "
+			       "charts include them.</p>\n", d->archived);
 	if (!d->res_nr) {
 		dg_strbuf_addstr(sb, "<p class=\"empty\">No task has finished yet.</p>\n");
 	} else {

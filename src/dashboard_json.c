@@ -83,6 +83,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	json_object_set_new(counts, "running", json_integer((json_int_t)g->running.nr));
 	json_object_set_new(counts, "completed", json_integer((json_int_t)g->completed.nr));
 	json_object_set_new(counts, "failed", json_integer((json_int_t)g->failed.nr));
+	json_object_set_new(counts, "archived", json_integer((json_int_t)d->archived));
 	for (int i = 0; i < DASH_ST_NR; i++)
 		json_object_set_new(by, dash_status_names[i], json_integer((json_int_t)d->status[i]));
 	json_object_set_new(counts, "by_status", by);

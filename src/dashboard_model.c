@@ -92,6 +92,8 @@ static void count_interval(uint64_t *counts, const struct dash *d, int64_t from,
 static void add_results(struct dash *d, const struct dg_grid_list *l, const char *dir)
 {
 	for (size_t i = 0; i < l->nr; i++) {
+		if (l->items[i].archived)   /* counted in the archive's summary */
+			continue;
 		struct dash_result *r = &d->res[d->res_nr++];
 		const json_t *doc = l->items[i].doc;
 		json_int_t ms;
@@ -175,6 +177,53 @@ static void count_charts(struct dash *d)
 	}
 }
 
+static size_t node_index(const struct dg_grid *g, const char *node)
+{
+	size_t j;
+
+	for (j = 0; j < g->nodes_nr; j++)
+		if (!strcmp(g->nodes[j].node_id, node))
+			break;
+	return j;
+}
+
+/* The archive's totals (archive.h summary.json) on top of main's counts. */
+static void count_archive(struct dash *d)
+{
+	const json_t *sum = d->grid->archive;
+	const char *key;
+	json_t *v;
+
+	if (!sum)
+		return;
+	json_int_t total = json_integer_value(json_object_get(sum, "results"));
+	d->archived = total > 0 ? (uint64_t)total : 0;
+	json_object_foreach(json_object_get(sum, "status"), key, v) {
+		json_t *doc = json_pack("{s:s}", "status", key);
+		json_int_t n = json_integer_value(v);
+		if (n > 0)
+			d->status[classify(doc)] += (uint64_t)n;
+		json_decref(doc);
+	}
+	json_object_foreach(json_object_get(sum, "nodes"), key, v) {
+		size_t j = node_index(d->grid, key);
+		json_int_t ok = json_integer_value(json_array_get(v, 0));
+		json_int_t bad = json_integer_value(json_array_get(v, 1));
+		d->node_ok[j] += ok > 0 ? (uint64_t)ok : 0;
+		d->node_bad[j] += bad > 0 ? (uint64_t)bad : 0;
+	}
+	json_object_foreach(json_object_get(sum, "hours"), key, v) {
+		int64_t t = strtoll(key, NULL, 10);
+		json_int_t ok = json_integer_value(json_array_get(v, 0));
+		json_int_t bad = json_integer_value(json_array_get(v, 1));
+		if (t < d->hour0 || t >= d->hour0 + DASH_HOURS * 3600)
+			continue;
+		size_t h = (size_t)((t - d->hour0) / 3600);
+		d->hour_ok[h] += ok > 0 ? (uint64_t)ok : 0;
+		d->hour_bad[h] += bad > 0 ? (uint64_t)bad : 0;
+	}
+}
+
 void dash_init(struct dash *d, const struct dg_grid *grid, const struct dg_dashboard_opts *opts)
 {
 	memset(d, 0, sizeof(*d));
@@ -187,6 +236,7 @@ void dash_init(struct dash *d, const struct dg_grid *grid, const struct dg_dashb
 	qsort(d->res, d->res_nr, sizeof(*d->res), cmp_newest);
 	count_nodes(d);
 	count_charts(d);
+	count_archive(d);
 	for (size_t i = 0; i < d->res_nr && d->recent_fail_nr < DASH_FAILURES_MAX; i++) {
 		if (d->res[i].status != DASH_ST_SUCCESS)
 			d->recent_fail[d->recent_fail_nr++] = i;

@@ -15,7 +15,9 @@
  * Lifecycle: dash_init() fills a caller-owned struct dash (no allocation of
  * the struct); it borrows the grid and the options, which must outlive it.
  * dash_release() frees what dash_init allocated. Counting is linear in the
- * number of results, plus the sort.
+ * number of results on main, plus the sort; archived results are counted
+ * from the archive's summary (archive.h), so a grid of a million results
+ * costs what its main branch holds.
  *
  * The field helpers read one member of a document from the repository,
  * which anyone may push to: a NULL document, a missing member or one of
@@ -49,8 +51,9 @@ struct dash {
 	const struct dg_grid *grid;
 	const struct dg_dashboard_opts *opts;
 	int64_t now;
-	struct dash_result *res;    /* all results, newest first */
+	struct dash_result *res;    /* all results on main, newest first */
 	size_t res_nr;
+	uint64_t archived;          /* results in the archive (its summary.json) */
 	size_t recent_fail[DASH_FAILURES_MAX]; /* indexes into res */
 	size_t recent_fail_nr;
 	uint64_t status[DASH_ST_NR];

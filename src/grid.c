@@ -1,4 +1,5 @@
 #include "grid.h"
+#include "archive.h"
 #include "clock.h"
 #include "error.h"
 #include "layout.h"
@@ -92,6 +93,7 @@ static int add_file(const struct dg_entry *e, void *payload)
 	f->path = dg_xstrdup(e->path);
 	f->size = e->size;
 	f->doc = NULL;
+	f->archived = false;
 	if (ctx->parse && e->size <= (1u << 20)) {
 		struct dg_strbuf data = DG_STRBUF_INIT;
 		if (!dg_store_read(ctx->store, e->path, &data))
@@ -224,6 +226,42 @@ static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
 		n->liveness = DG_NODE_UNKNOWN;
 }
 
+/* Is "name" in l (sorted by name)? */
+static struct dg_grid_file *find_name(struct dg_grid_list *l, const char *name)
+{
+	struct dg_grid_file key = { .name = (char *)name };
+
+	return l->nr ? bsearch(&key, l->items, l->nr, sizeof(*l->items), by_name) : NULL;
+}
+
+/*
+ * The archive's totals, and which results on main are in its newest batch
+ * too (archived, not yet removed from main): those count once, there.
+ */
+static int load_archive(struct dg_grid *grid, struct dg_store *store)
+{
+	struct dg_strbuf newest = DG_STRBUF_INIT;
+	int ret = dg_archive_read_summary(store, &grid->archive, &newest);
+
+	for (char *line = newest.buf, *nl; ret == 0 && *line; line = nl + 1) {
+		struct dg_grid_file *f;
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		if (!strncmp(line, "completed/", 10))
+			f = find_name(&grid->completed, line + 10);
+		else
+			f = find_name(&grid->failed, line + 7);
+		if (f)
+			f->archived = true;
+	}
+	if (grid->archive && !json_is_object(grid->archive)) {
+		json_decref(grid->archive);
+		grid->archive = NULL;
+	}
+	dg_strbuf_release(&newest);
+	return ret;
+}
+
 int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 {
 	struct dg_strbuf policy = DG_STRBUF_INIT;
@@ -246,6 +284,9 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 	    (ret = load_list(&grid->running, store, "tasks/in_progress", flags & DG_GRID_LOAD_TASKS)) < 0 ||
 	    (ret = load_list(&grid->completed, store, "tasks/completed", flags & DG_GRID_LOAD_RESULTS)) < 0 ||
 	    (ret = load_list(&grid->failed, store, "tasks/failed", flags & DG_GRID_LOAD_RESULTS)) < 0)
+		goto out;
+	if ((flags & DG_GRID_LOAD_ARCHIVE) && grid->policy.protocol >= DG_SHARDED_PROTOCOL &&
+	    (ret = load_archive(grid, store)) < 0)
 		goto out;
 	note_activity(grid, &grid->running, "claimed_at", true);
 	note_activity(grid, &grid->completed, "timestamp", false);
@@ -280,5 +321,6 @@ void dg_grid_release(struct dg_grid *grid)
 	list_release(&grid->running);
 	list_release(&grid->completed);
 	list_release(&grid->failed);
+	json_decref(grid->archive);
 	memset(grid, 0, sizeof(*grid));
 }

@@ -60,6 +60,7 @@ struct dg_grid_file {
 	char *path;                /* where it is: flat or in a shard (layout.h) */
 	size_t size;
 	json_t *doc;               /* parsed content; NULL if not loaded or not valid JSON */
+	bool archived;             /* also in the archive's newest batch: counted there */
 };
 
 struct dg_grid_list {
@@ -74,11 +75,13 @@ struct dg_grid {
 	struct dg_grid_node *nodes;
 	size_t nodes_nr, nodes_alloc;
 	struct dg_grid_list queue, running, completed, failed;
+	json_t *archive;           /* the archive's summary.json (archive.h); NULL if none */
 };
 
 enum dg_grid_flags {
 	DG_GRID_LOAD_TASKS = 1 << 0,    /* parse queue and in_progress files */
 	DG_GRID_LOAD_RESULTS = 1 << 1,  /* parse completed and failed files */
+	DG_GRID_LOAD_ARCHIVE = 1 << 2,  /* fetch the archive's summary (protocol 3) */
 };
 
 /* Reads the store's known tip (call dg_store_fetch first for fresh data). */

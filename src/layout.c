@@ -160,6 +160,25 @@ int dg_layout_result_task(const char *name, struct dg_strbuf *task_id)
 	return 0;
 }
 
+bool dg_layout_result_of(const char *name, const char *data, size_t len, const char *task_id)
+{
+	size_t n = strlen(name), idlen = strlen(task_id);
+	struct dg_strbuf id = DG_STRBUF_INIT;
+	bool ours = false;
+	json_t *doc;
+
+	if (dg_layout_result_task(name, &id) == 0) {
+		ours = !strcmp(id.buf, task_id);
+	} else if (data && n >= idlen + 6 && !strcmp(name + n - 5, ".json") &&
+		   name[n - 6 - idlen] == '-' && !memcmp(name + n - 5 - idlen, task_id, idlen) &&
+		   (doc = json_loadb(data, len, 0, NULL)) != NULL) {
+		ours = !strcmp(json_string_value(json_object_get(doc, "task_id")) ?: "", task_id);
+		json_decref(doc);
+	}
+	dg_strbuf_release(&id);
+	return ours;
+}
+
 int dg_layout_write_new(struct dg_txn *txn, const char *path, const void *data, size_t len,
 			struct dg_strbuf *written)
 {

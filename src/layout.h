@@ -98,6 +98,13 @@ void dg_layout_result_path(struct dg_strbuf *out, enum dg_result_status status,
 int dg_layout_result_task(const char *name, struct dg_strbuf *task_id);
 
 /*
+ * Is the result file name a result of task_id? Current names say so by
+ * themselves; an original-layout name ending in "-{task_id}.json" only
+ * when its content (data, may be NULL: then no) says so.
+ */
+bool dg_layout_result_of(const char *name, const char *data, size_t len, const char *task_id);
+
+/*
  * Writes data at path in the transaction, or, when something is there
  * already, at the first free "path~N.json" (N = 2..999). The path used is
  * appended to written (may be NULL). DG_ECONFLICT when all are taken.

@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "upgrade", cmd_upgrade, "move the grid to the protocol this dgrid speaks" },
 	{ "compact", cmd_compact, "restart the branch's history from its current state" },
+	{ "archive", cmd_archive, "move old results from main to the archive ref" },
+	{ "result", cmd_result, "print the results of one task, on main or archived" },
 	{ "dashboard", cmd_dashboard, "write the static dashboard" },
 	{ "exec", cmd_exec, "run one script in a sandbox, print the result as JSON" },
 	{ "doctor", cmd_doctor, "show which isolation features this host supports" },

@@ -22,6 +22,7 @@ const struct dg_policy dg_policy_default = {
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
+	.keep_results = 10000,
 	.protocol = 1,
 };
 
@@ -39,6 +40,7 @@ const struct dg_policy dg_policy_loosest = {
 	.pids = 64,
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
+	.keep_results = 10000,
 	.protocol = 1,
 };
 
@@ -66,6 +68,8 @@ static const struct policy_field {
 	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
 	F(lease_margin, F_UNSIGNED, 1, 86400),
 	F(fetch_budget, F_UNSIGNED, 0, 1000000),
+	F(keep_results, F_UNSIGNED, 0, 100000000),
+	F(compact_after, F_UNSIGNED, 0, 100000000),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F

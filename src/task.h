@@ -41,6 +41,8 @@ struct dg_policy {
 	unsigned lease_margin;      /* seconds a claim outlives its timeout (protocol 2), 60 */
 	unsigned fetch_budget;      /* idle polls a minute, whole grid; 0 unlimited */
 	bool fetch_budget_set;      /* else the host's default (github.com: 900) */
+	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
+	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */

@@ -397,6 +397,12 @@ static int loop(struct worker *w, int sigfd)
 				w->queue_seen_empty = false, w->next_step = 0;
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
+		/* archive and compaction: rare, after a fresh fetch, never while stopping */
+		if (!w->stopping && now >= w->next_upkeep && !w->net_failures && now - w->fetched_ms < 1000) {
+			int64_t every = (int64_t)cfg->upkeep_interval * 1000;
+			dg_worker_upkeep(w);
+			w->next_upkeep = dg_now_ms() + every - every / 5 + arc4random_uniform((uint32_t)(every / 5 * 2) + 1);
+		}
 		if (now >= w->next_heartbeat) {
 			int64_t hb_ms = (int64_t)heartbeat_seconds(w) * 1000;
 			/* leases (protocol 2) need no heartbeat: an idle worker pushes nothing */

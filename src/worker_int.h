@@ -56,6 +56,8 @@ struct worker {
 	int64_t next_step;            /* monotonic ms */
 	int64_t next_heartbeat;
 	int64_t next_reap;            /* reap at the first fetch after this */
+	int64_t next_upkeep;          /* archive and compaction check (worker_upkeep.c) */
+	bool compact_refused;         /* the host refused a compaction: do not ask again */
 	int64_t fetched_ms;           /* monotonic ms of the last fetch that worked */
 	int64_t poll_ms_logged;       /* the idle poll interval last logged */
 	int64_t batch_deadline;       /* 0: no result waiting for company */
@@ -66,6 +68,13 @@ struct worker {
 	struct dg_node_status snap;
 	struct dg_http *http;
 };
+
+/*
+ * worker_upkeep.c: on protocol 3 grids, archives results beyond the
+ * policy's keep_results and compacts main's history past compact_after
+ * commits (doc/protocol.md). Errors are logged; the worker goes on.
+ */
+void dg_worker_upkeep(struct worker *w);
 
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);

@@ -112,7 +112,7 @@ int cmd_dashboard(int argc, char **argv)
 		dg_log(DG_LOG_ERROR, "event=fetch_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
 		goto out;
 	}
-	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS | DG_GRID_LOAD_RESULTS) < 0) {
+	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS | DG_GRID_LOAD_RESULTS | DG_GRID_LOAD_ARCHIVE) < 0) {
 		dg_log(DG_LOG_ERROR, "event=load_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
 		goto out;
 	}

@@ -1,6 +1,7 @@
 /*
  * status.c - dgrid status: nodes, queue, running tasks and results.
  */
+#include "../archive.h"
 #include "../common.h"
 #include "../error.h"
 #include "../grid.h"
@@ -90,6 +91,16 @@ struct shown_result {
 	char *status;
 	char *timestamp;
 };
+
+/* Results on main not counted in the archive already (archive.h). */
+static size_t on_main(const struct dg_grid_list *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nr; i++)
+		n += !l->items[i].archived;
+	return n;
+}
 
 static void load_last(struct shown_result **out, size_t *nr, struct dg_store *store,
 		      const struct dg_grid_list *l)
@@ -225,8 +236,11 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 	}
 	json_object_set_new(o, "queue", queue);
 	json_object_set_new(o, "running", running_json(g, NULL));
-	json_object_set_new(o, "completed", json_integer((json_int_t)g->completed.nr));
-	json_object_set_new(o, "failed", json_integer((json_int_t)g->failed.nr));
+	json_object_set_new(o, "completed", json_integer((json_int_t)on_main(&g->completed)));
+	json_object_set_new(o, "failed", json_integer((json_int_t)on_main(&g->failed)));
+	json_object_set_new(o, "archived", g->archive ? json_pack("{s:I, s:O}", "results",
+		json_integer_value(json_object_get(g->archive, "results")),
+		"status", json_object_get(g->archive, "status") ?: json_object()) : json_null());
 	for (size_t i = 0; i < done_nr; i++)
 		json_array_append_new(cids, jstr(done[i].task_id));
 	for (size_t i = 0; i < bad_nr; i++)
@@ -336,8 +350,20 @@ static void print_text(const struct dg_grid *g, const struct shown_result *done,
 		    json_integer_value(json_object_get(f->doc, "attempt")));
 		free(id);
 	}
-	print_results("completed", g->completed.nr, done, done_nr);
-	print_results("failed", g->failed.nr, bad, bad_nr);
+	print_results("completed", on_main(&g->completed), done, done_nr);
+	print_results("failed", on_main(&g->failed), bad, bad_nr);
+	if (g->archive) {
+		struct dg_strbuf line = DG_STRBUF_INIT;
+		const char *key;
+		json_t *v;
+		dg_strbuf_addf(&line, "archived   %" JSON_INTEGER_FORMAT " (" DG_ARCHIVE_REF,
+			       json_integer_value(json_object_get(g->archive, "results")));
+		json_object_foreach(json_object_get(g->archive, "status"), key, v)
+			dg_strbuf_addf(&line, ", %s %" JSON_INTEGER_FORMAT, key, json_integer_value(v));
+		dg_strbuf_addch(&line, ')');
+		say("%s", line.buf);
+		dg_strbuf_release(&line);
+	}
 }
 
 int cmd_status(int argc, char **argv)
@@ -380,7 +406,7 @@ int cmd_status(int argc, char **argv)
 	ret = 1;
 	if (cmd_open_store(&store, &cfg, true))
 		goto out;
-	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS) < 0) {
+	if (dg_grid_load(&grid, store, DG_GRID_LOAD_TASKS | DG_GRID_LOAD_ARCHIVE) < 0) {
 		cmd_fail(NULL);
 		goto out;
 	}

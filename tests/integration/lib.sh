@@ -144,6 +144,17 @@ count_files() {
 	git -C "$1" ls-tree --name-only "main:$2" 2>/dev/null | grep -vc '^\.' || true
 }
 
+# count_all BARE DIR: files (not dot files) in a directory of main and in
+# its shards (protocol 3 puts tasks and results in DIR/a/b[/c]/).
+count_all() {
+	git -C "$1" ls-tree -r --name-only main -- "$2" 2>/dev/null | grep -vc '/\.[^/]*$' || true
+}
+
+# shard ID DEPTH: "a/b" (DEPTH hex digits of SHA-256 of ID), as layout.h says.
+shard() {
+	printf %s "$1" | sha256sum | cut -c1-"$2" | sed 's/./&\//g; s/\/$//'
+}
+
 # wait_for SECONDS COMMAND...: polls the command every 0.2 s until it passes.
 wait_for() {
 	local limit=$1 i; shift

@@ -41,15 +41,15 @@ printf '{"task_id": "t2", "script": "sleep 15", "timeout_seconds": 120}\n' >"$T/
 commit_push "$T/work" "task t2"
 check "t2 started" wait_for 30 grep -q 'task=t2 event=started' "$T/a.log"
 git -C "$T/work" pull -q --rebase origin main
-printf '{"push_budget": 6, "timeout_max": 600, "protocol": 3}\n' >"$T/work/dgrid.json"
-commit_push "$T/work" "protocol 3"
+printf '{"push_budget": 6, "timeout_max": 600, "protocol": 4}\n' >"$T/work/dgrid.json"
+commit_push "$T/work" "protocol 4"
 bumped=$(git -C "$BARE" rev-parse main)
 
 check "the running worker refuses the newer grid" wait_for 30 bash -c "! kill -0 $A 2>/dev/null"
 wait $A
 check_eq "it exits with status 1" 1 $?
 check "its log says what the grid needs" \
-	grep -q 'event=protocol-refused protocol=2 grid_protocol=3 .*the grid requires protocol 3' "$T/a.log"
+	grep -q 'event=protocol-refused protocol=3 grid_protocol=4 .*the grid requires protocol 4' "$T/a.log"
 check "its last words name the upgrade" grep -q 'upgrade dgrid on this node' "$T/a.log"
 check_eq "it wrote nothing to main after the bump" "$bumped" "$(git -C "$BARE" rev-parse main)"
 check "no goodbye heartbeat either" bash -c \
@@ -60,25 +60,25 @@ check "t2 is still a's claim (not reported, not handed back)" \
 before=$(all_refs)
 worker b >"$T/b.log" 2>&1
 check_eq "a new worker on the newer grid exits with status 1" 1 $?
-check "it says why" grep -q 'the grid requires protocol 3 .*speaks protocol 2' "$T/b.log"
+check "it says why" grep -q 'the grid requires protocol 4 .*speaks protocol 3' "$T/b.log"
 DGRID_CACHE=$T/cache-r "$DGRID" reap --repo "$URL" >"$T/reap.out" 2>&1
 check_eq "dgrid reap refuses too (status 1)" 1 $?
-check "reap says why" grep -q 'the grid requires protocol 3' "$T/reap.out"
+check "reap says why" grep -q 'the grid requires protocol 4' "$T/reap.out"
 check_eq "neither wrote anything: no registration, heartbeat or reap" "$before" "$(all_refs)"
 
 DGRID_CACHE=$T/cache-s "$DGRID" status --repo "$URL" >"$T/status.out" 2>&1
-check "status says the grid is newer than this dgrid" grep -q '^protocol   3: NEWER than this dgrid' "$T/status.out"
+check "status says the grid is newer than this dgrid" grep -q '^protocol   4: NEWER than this dgrid' "$T/status.out"
 check "status names the node that needs an upgrade" \
-	grep -q '^  a .*dgrid [0-9.]* (NEEDS UPGRADE: speaks protocol 2, the grid needs 3)' "$T/status.out"
+	grep -q '^  a .*dgrid [0-9.]* (NEEDS UPGRADE: speaks protocol 3, the grid needs 4)' "$T/status.out"
 DGRID_CACHE=$T/cache-s "$DGRID" status --repo "$URL" --json >"$T/status.json"
 check "status --json: the grid's protocol and the node's" python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 a = [n for n in s["nodes"] if n["node_id"] == "a"][0]
-assert s["protocol"] == 3 and a["protocol"] == 2 and a["needs_upgrade"] is True, (s["protocol"], a)
+assert s["protocol"] == 4 and a["protocol"] == 3 and a["needs_upgrade"] is True, (s["protocol"], a)
 ' "$T/status.json"
 DGRID_CACHE=$T/cache-s "$DGRID" dashboard --repo "$URL" --out "$T/site" >/dev/null 2>&1
-check "the dashboard marks the node" grep -q 'needs upgrade: protocol 2, the grid needs 3' "$T/site/index.html"
+check "the dashboard marks the node" grep -q 'needs upgrade: protocol 3, the grid needs 4' "$T/site/index.html"
 
 # back on protocol 1 (as if this dgrid had been upgraded): nothing was lost
 git -C "$T/work" pull -q --rebase origin main

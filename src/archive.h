@@ -1,0 +1,69 @@
+/*
+ * archive.h - results older than the policy's window leave main for
+ * refs/dgrid/archive, a ref with a history of its own that workers never
+ * fetch (doc/protocol.md, "Archive").
+ *
+ * The archive's tree:
+ *
+ *     summary.json                          totals of everything archived
+ *     batches/BBB/bbb/completed/NAME        batch k = BBB * 1000 + bbb
+ *     batches/BBB/bbb/failed/NAME
+ *
+ * A batch moves in two compare-and-swap commits: first added to the
+ * archive (with the summary), then removed from main. Whoever archives
+ * first completes the newest batch if its files are still on main, so a
+ * crash between the two leaves a result in both places, never in neither,
+ * and only ever for the newest batch. The archive commit re-checks that
+ * the newest batch is the one the batch was chosen after, so two
+ * archivers never put one result in two batches.
+ *
+ * Costs: a check lists main's result shards (no file read); archiving
+ * reads the results on main once to find the oldest. Reads of the archive
+ * go through dg_store_use_ref and leave the store on its branch.
+ */
+#ifndef DG_ARCHIVE_H
+#define DG_ARCHIVE_H
+
+#include "common.h"
+#include "store.h"
+#include "strbuf.h"
+
+#include <jansson.h>
+
+#define DG_ARCHIVE_REF "refs/dgrid/archive"
+#define DG_ARCHIVE_BATCH 500
+/* hours of finished counts kept in summary.json, before the newest archived */
+#define DG_ARCHIVE_HOURS 48
+
+struct dg_archive_stats {
+	size_t on_main;          /* results on main when last counted */
+	size_t archived;         /* results moved by this call */
+	unsigned batches;        /* batches added by this call */
+	unsigned completed;      /* pending batches whose removal this call completed */
+};
+
+/*
+ * Archives the oldest results, a batch at a time, until main holds at most
+ * keep + DG_ARCHIVE_BATCH of them, or max_batches were added (0: no limit).
+ * keep 0 archives nothing. The store must be on its branch; it is fetched.
+ */
+int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
+		   struct dg_archive_stats *st);
+
+/*
+ * Reads the archive (fetching it): *summary gets summary.json (NULL when
+ * there is no archive), and newest (may be NULL) the names "completed/NAME"
+ * and "failed/NAME" of the newest batch, one per line, so that a reader
+ * can count a result that is in both places once.
+ */
+int dg_archive_read_summary(struct dg_store *store, json_t **summary, struct dg_strbuf *newest);
+
+/*
+ * Calls cb(path in the archive, content) for every archived result of
+ * task_id, newest batch first. Returns the number found, or an error.
+ */
+typedef int (*dg_archive_found_cb)(const char *path, const struct dg_strbuf *data, void *payload);
+int dg_archive_find(struct dg_store *store, const char *task_id, dg_archive_found_cb cb,
+		    void *payload);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * worker_upkeep.c - what any worker does now and then so that the grid
+ * stays cheap as it ages (doc/protocol.md): move old results to the
+ * archive, and restart main's history once it is long. Both are the same
+ * compare-and-swap transactions as everything else, so any number of
+ * workers may try at once; the checks read the worker's last fetch only
+ * and cost the host nothing until there is work.
+ */
+#include "archive.h"
+#include "error.h"
+#include "layout.h"
+#include "log.h"
+#include "worker_int.h"
+
+/* a worker moves at most this many batches per check: its own tasks wait meanwhile */
+#define UPKEEP_BATCHES 4
+
+struct counter {
+	size_t n;
+	size_t max;
+};
+
+static int count_file(const struct dg_entry *e, void *payload)
+{
+	struct counter *c = payload;
+
+	if (e->is_file && e->name[0] != '.')
+		c->n++;
+	return c->n > c->max;   /* enough seen: stop walking */
+}
+
+static int count_commit(int64_t when DG_UNUSED, const char *summary DG_UNUSED, void *payload)
+{
+	((struct counter *)payload)->n++;
+	return 0;
+}
+
+static void archive_if_needed(struct worker *w)
+{
+	struct counter c = { 0, (size_t)w->policy.keep_results + DG_ARCHIVE_BATCH };
+	struct dg_archive_stats st;
+
+	if (dg_layout_walk_store(w->store, DG_DIR_COMPLETED, count_file, &c) < 0 ||
+	    (c.n <= c.max && dg_layout_walk_store(w->store, DG_DIR_FAILED, count_file, &c) < 0) ||
+	    c.n <= c.max)
+		return;
+	if (dg_archive_run(w->store, w->policy.keep_results, UPKEEP_BATCHES, &st) < 0)
+		dg_log(DG_LOG_WARNING, "node=%s event=archive-failed error=\"%s\"", w->me, dg_error_last());
+	else
+		dg_log(DG_LOG_INFO, "node=%s event=archive batches=%u results=%zu completed=%u on_main=%zu",
+		       w->me, st.batches, st.archived, st.completed, st.on_main);
+}
+
+static void compact_if_needed(struct worker *w)
+{
+	struct counter c = { 0, 0 };
+	unsigned epoch = 0;
+	int ret;
+
+	if (dg_store_history(w->store, (size_t)w->policy.compact_after + 1, count_commit, &c) < 0 ||
+	    c.n <= w->policy.compact_after)
+		return;
+	ret = dg_store_compact_history(w->store, "compact: history restarts here; what came before "
+				       "is under refs/dgrid/epochs/", &epoch);
+	if (ret == DG_EREFUSED) {
+		w->compact_refused = true;
+		dg_log(DG_LOG_WARNING, "node=%s event=compact-refused error=\"%s\" (the branch is protected? "
+		       "this worker will not try again)", w->me, dg_error_last());
+	} else if (ret < 0 && ret != DG_ECONFLICT) {
+		dg_log(DG_LOG_WARNING, "node=%s event=compact-failed error=\"%s\"", w->me, dg_error_last());
+	} else if (ret == 0) {
+		dg_log(DG_LOG_INFO, "node=%s event=compacted epoch=%u commits=%zu", w->me, epoch, c.n);
+	}
+}
+
+void dg_worker_upkeep(struct worker *w)
+{
+	if (w->policy.protocol < DG_SHARDED_PROTOCOL)
+		return;
+	if (w->policy.keep_results)
+		archive_if_needed(w);
+	if (w->policy.compact_after && !w->compact_refused)
+		compact_if_needed(w);
+}
