@@ -5,8 +5,15 @@
 
 #include <jansson.h>
 
+/* the smallest batch a lost race shrinks to */
+#define MIGRATE_BATCH_MIN 200
+/* transactions given up on (each after max_attempts lost races) before failing */
+#define MIGRATE_GIVE_UPS 5
+
 struct migrate {
 	size_t batch;
+	unsigned runs;                  /* attempts of the current transaction */
+	json_t *ids;                    /* path -> task id, read once across attempts */
 	size_t moved;                   /* in this attempt */
 	char **names;
 	size_t names_nr, names_alloc;
@@ -36,7 +43,8 @@ static int collect(const struct dg_entry *e, void *payload)
 }
 
 /* The task id a flat result belongs to (see migrate.h). */
-static void result_task(struct dg_txn *txn, const char *path, const char *name, struct dg_strbuf *id)
+static void result_task(struct migrate *m, struct dg_txn *txn, const char *path, const char *name,
+			struct dg_strbuf *id)
 {
 	struct dg_strbuf data = DG_STRBUF_INIT;
 	json_t *doc;
@@ -44,6 +52,10 @@ static void result_task(struct dg_txn *txn, const char *path, const char *name, 
 
 	if (dg_layout_result_task(name, id) == 0)
 		return;
+	if (json_object_get(m->ids, path)) {
+		dg_strbuf_addstr(id, json_string_value(json_object_get(m->ids, path)));
+		return;
+	}
 	if (dg_txn_read(txn, path, &data) == 0 &&
 	    (doc = json_loadb(data.buf, data.len, 0, NULL)) != NULL) {
 		t = json_string_value(json_object_get(doc, "task_id"));
@@ -53,6 +65,7 @@ static void result_task(struct dg_txn *txn, const char *path, const char *name, 
 	}
 	if (!id->len)
 		dg_strbuf_add(id, name, strlen(name) - 5);
+	json_object_set_new(m->ids, path, json_string(id->buf));
 	dg_strbuf_release(&data);
 }
 
@@ -92,7 +105,7 @@ static int move_dir(struct migrate *m, const char *dir, bool results)
 
 		dg_strbuf_reset(&id);
 		if (results)
-			result_task(m->txn, path, name, &id);
+			result_task(m, m->txn, path, name, &id);
 		else
 			dg_strbuf_add(&id, name, strlen(name) - 5);
 		ret = move_one(m, dir, path, id.buf, results ? DG_RESULT_SHARD_DEPTH : DG_TASK_SHARD_DEPTH);
@@ -111,6 +124,12 @@ static int migrate_fn(struct dg_txn *txn, void *payload)
 	m->txn = txn;
 	m->moved = 0;
 	names_clear(m);
+	/*
+	 * A re-run lost a race to a worker's push: a smaller commit is quicker
+	 * to build and to send, so it has a better chance against busy workers.
+	 */
+	if (m->runs++ && m->batch / 2 >= MIGRATE_BATCH_MIN)
+		m->batch /= 2;
 	if ((ret = move_dir(m, DG_DIR_COMPLETED, true)) < 0 ||
 	    (ret = move_dir(m, DG_DIR_FAILED, true)) < 0 ||
 	    (ret = move_dir(m, DG_DIR_QUEUE, false)) < 0)
@@ -126,12 +145,22 @@ int dg_migrate_flat(struct dg_store *store, size_t batch, struct dg_migrate_stat
 {
 	struct migrate m = { .batch = batch ? batch : DG_MIGRATE_BATCH };
 	struct dg_txn_stats ts;
+	unsigned give_ups = 0;
 	int ret;
 
+	m.ids = json_object();
 	do {
+		m.runs = 0;
 		ret = dg_store_transact(store, migrate_fn, &m, &ts);
+		if (ret == DG_ECONFLICT && ++give_ups < MIGRATE_GIVE_UPS) {
+			dg_log(DG_LOG_INFO, "event=migrate-contention batch=%zu", m.batch);
+			m.moved = 1;   /* go on */
+			continue;
+		}
 		if (ret < 0 || !ts.committed)
 			break;
+		if (m.runs == 1 && m.batch * 2 <= (batch ? batch : DG_MIGRATE_BATCH))
+			m.batch *= 2;   /* won at once: the host is quiet again */
 		if (st) {
 			st->moved += m.moved;
 			st->commits++;
@@ -142,5 +171,6 @@ int dg_migrate_flat(struct dg_store *store, size_t batch, struct dg_migrate_stat
 	} while (m.moved);
 	names_clear(&m);
 	free(m.names);
+	json_decref(m.ids);
 	return ret;
 }

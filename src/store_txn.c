@@ -19,19 +19,51 @@ struct dg_txn {
 	git_tree *base;                 /* NULL for an empty branch */
 	struct txn_edit *edits;
 	size_t edits_nr, edits_alloc;
+	/* path -> edit index + 1 (0: free), open addressing: a migration edits thousands */
+	size_t *slots;
+	size_t slots_nr;                /* a power of two, at least twice edits_nr */
 	struct dg_strbuf message;
 	char base_hex[41];
 };
 
 /* ---------------------------------------------------------------- txn API */
 
+static size_t path_hash(const char *path)
+{
+	size_t h = 14695981039346656037u;   /* FNV-1a */
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 1099511628211u;
+	return h;
+}
+
+/* The slot of path: where it is, or the free one where it would go. */
+static size_t *slot_of(const struct dg_txn *txn, const char *path)
+{
+	size_t mask = txn->slots_nr - 1, i = path_hash(path) & mask;
+
+	while (txn->slots[i] && strcmp(txn->edits[txn->slots[i] - 1].path, path))
+		i = (i + 1) & mask;
+	return &txn->slots[i];
+}
+
+static void rehash(struct dg_txn *txn)
+{
+	free(txn->slots);
+	txn->slots_nr = txn->slots_nr ? txn->slots_nr * 2 : 64;
+	txn->slots = dg_xcalloc(txn->slots_nr, sizeof(*txn->slots));
+	for (size_t i = 0; i < txn->edits_nr; i++)
+		*slot_of(txn, txn->edits[i].path) = i + 1;
+}
+
 static struct txn_edit *find_edit(struct dg_txn *txn, const char *path)
 {
-	for (size_t i = txn->edits_nr; i-- > 0;) {
-		if (!strcmp(txn->edits[i].path, path))
-			return &txn->edits[i];
-	}
-	return NULL;
+	size_t *slot;
+
+	if (!txn->slots_nr)
+		return NULL;
+	slot = slot_of(txn, path);
+	return *slot ? &txn->edits[*slot - 1] : NULL;
 }
 
 static struct txn_edit *add_edit(struct dg_txn *txn, const char *path)
@@ -40,10 +72,13 @@ static struct txn_edit *add_edit(struct dg_txn *txn, const char *path)
 
 	if (e)
 		return e;
+	if (2 * (txn->edits_nr + 1) > txn->slots_nr)
+		rehash(txn);
 	DG_ALLOC_GROW(txn->edits, txn->edits_nr + 1, txn->edits_alloc);
 	e = &txn->edits[txn->edits_nr++];
 	memset(e, 0, sizeof(*e));
 	e->path = dg_xstrdup(path);
+	*slot_of(txn, path) = txn->edits_nr;
 	return e;
 }
 
@@ -161,6 +196,7 @@ static void txn_release(struct dg_txn *txn)
 	for (size_t i = 0; i < txn->edits_nr; i++)
 		free(txn->edits[i].path);
 	free(txn->edits);
+	free(txn->slots);
 	git_tree_free(txn->base);
 	dg_strbuf_release(&txn->message);
 	memset(txn, 0, sizeof(*txn));

@@ -560,6 +560,9 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		goto out;
 	w.pending_alloc = w.pending_nr;
 	w.reaper = dg_reaper_new(w.store, w.me);
+	/* the first archive/compaction check comes after a random part of the
+	   interval: a fleet started at once does not check at once */
+	w.next_upkeep = dg_now_ms() + 1000 * (int64_t)arc4random_uniform(w.opts->cfg.upkeep_interval + 1);
 	if (opts->http && *opts->http) {
 		unsigned hb = opts->cfg.heartbeat_interval ? opts->cfg.heartbeat_interval : w.policy.heartbeat_interval;
 		ret = dg_http_start(&w.http, opts->http, "dgrid worker");
