@@ -276,7 +276,8 @@ static int sample_shards(struct step *s, const char *dir, unsigned depth, size_t
 		return ret;
 	n = s->flat_nr - first;
 	mine = dg_xcalloc(n + 1, sizeof(*mine));
-	memcpy(mine, s->flat + first, n * sizeof(*mine));
+	if (n)
+		memcpy(mine, s->flat + first, n * sizeof(*mine));
 	s->flat_nr = first;
 	shuffle(mine, n);
 	for (size_t i = 0; i < n; i++) {

@@ -79,13 +79,23 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Returns the number of invalid files, or -1 if the directory is unreadable. */
-static int check_dir(const struct validate_opts *o, const char *dir)
+static bool is_shard_name(const char *name)
+{
+	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
+}
+
+/*
+ * Returns the number of invalid files, or -1 if the directory is
+ * unreadable. Shards (subdirectories named by one hex digit, layout.h) are
+ * entered, depth levels deep: a checkout of a protocol 3 grid keeps its
+ * queued tasks in tasks/queue/a/b/.
+ */
+static int check_dir(const struct validate_opts *o, const char *dir, unsigned depth)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **names = NULL;
-	size_t nr = 0, alloc = 0, dlen = strlen(dir);
+	char **names = NULL, **shards = NULL;
+	size_t nr = 0, alloc = 0, shards_nr = 0, shards_alloc = 0, dlen = strlen(dir);
 	int bad = 0;
 
 	if (!d)
@@ -93,6 +103,11 @@ static int check_dir(const struct validate_opts *o, const char *dir)
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 
+		if (depth && is_shard_name(de->d_name)) {
+			DG_ALLOC_GROW(shards, shards_nr + 1, shards_alloc);
+			shards[shards_nr++] = dg_xstrdup(de->d_name);
+			continue;
+		}
 		if (len < 5 || strcmp(de->d_name + len - 5, ".json"))
 			continue;
 		DG_ALLOC_GROW(names, nr + 1, alloc);
@@ -114,6 +129,19 @@ static int check_dir(const struct validate_opts *o, const char *dir)
 		free(names[i]);
 	}
 	free(names);
+	qsort(shards, shards_nr, sizeof(*shards), cmp_names);
+	for (size_t i = 0; i < shards_nr; i++) {
+		char *path = dg_xasprintf("%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", shards[i]);
+		struct stat st;
+		int sub;
+
+		/* a symlink named like a shard is not followed */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && (sub = check_dir(o, path, depth - 1)) > 0)
+			bad += sub;
+		free(path);
+		free(shards[i]);
+	}
+	free(shards);
 	return bad;
 }
 
@@ -189,7 +217,7 @@ int cmd_validate(int argc, char **argv)
 			say(stdout, "%s: %s", path, strerror(errno));
 			bad++;
 		} else if (S_ISDIR(st.st_mode)) {
-			int n = check_dir(&o, path);
+			int n = check_dir(&o, path, 3);
 
 			if (n < 0) {
 				say(stdout, "%s: %s", path, strerror(errno));
