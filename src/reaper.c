@@ -153,7 +153,9 @@ static int reap_invalid(struct dg_reaper *r, const char *path, const char *error
 	dg_strbuf_addf(&key, "invalid %s", path);
 	age = dg_watch_see(r->watch, key.buf, why.buf, why.len);
 	if (age > (int64_t)r->policy.node_timeout * 1000) {
-		dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", r->me, path, why.buf);
+		const char *slash = strrchr(path, '/');
+		dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", r->me,
+		       slash ? slash + 1 : path, why.buf);
 		ret = dg_layout_reject(r->txn, path, r->me, why.buf, r->policy.protocol);
 		r->st.rejected++;
 		dg_strbuf_addf(&r->msg, " reject %s", path);

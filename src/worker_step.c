@@ -168,7 +168,7 @@ static int reject(struct step *s, const char *path, const char *reason)
 
 	s->rejected++;
 	w->snap.tasks_rejected++;
-	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, path, reason);
+	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, base_name(path), reason);
 	dg_strbuf_addf(&s->msg, " reject %s", base_name(path));
 	return ret;
 }
