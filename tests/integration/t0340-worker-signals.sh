@@ -9,7 +9,7 @@
 #      for the process executor (b2).
 #  (c) --slots 4, 4 tasks recording start and end times on the host (process
 #      executor): the intervals overlap, max concurrency 4.
-#  (d) an idle worker for 60 s (PULL_INTERVAL=1, HEARTBEAT_INTERVAL=1) adds no
+#  (d) an idle worker for 20 s (PULL_INTERVAL=1, HEARTBEAT_INTERVAL=1) adds no
 #      commit to main after its registration while its heartbeat ref moves:
 #      heartbeats stay off main. It runs while (a)-(c) do.
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +42,14 @@ json_get() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.arg
 # ---------------------------------------------------------------- (d) start
 mkdir -p "$T/tasks-d"
 new_grid d
+# Everything an idle worker does comes back periodically: a fetch every
+# PULL_INTERVAL, a heartbeat every HEARTBEAT_INTERVAL and a reaping pass
+# every node_timeout / 3. With node_timeout 6 the window of D_SECONDS
+# (20 s) sees each of them ten times or more; with the default policy
+# (reaping every 30 s) it took 60 s to see a reaping pass twice.
+D_SECONDS=20
+printf '{"heartbeat_interval": 1, "node_timeout": 6}\n' >"$T/work-d/dgrid.json"
+commit_push "$T/work-d" "policy d"
 worker d 120
 WD=$WPID
 check "(d) idle worker registered" wait_for 20 grep -q 'event=started executor' "$T/d.log"
@@ -143,9 +151,9 @@ note "(c) times: $(tr '\n' ';' <"$T/times" 2>/dev/null)"
 check_eq "(c) max concurrency is 4 (all intervals overlap)" 4 "$conc"
 
 # ---------------------------------------------------------------- (d) end
-rest=$((60 - ($(date +%s) - d_start)))
+rest=$((D_SECONDS - ($(date +%s) - d_start)))
 [ "$rest" -gt 0 ] && sleep "$rest"
-check "(d) idle worker still running after 60 s" kill -0 "$WD"
+check "(d) idle worker still running after $D_SECONDS s" kill -0 "$WD"
 check_eq "(d) no commit on main after registration" "$d_main0" "$(bare d rev-list --count main)"
 check "(d) the heartbeat ref moved" test "$(bare d rev-parse refs/dgrid/nodes/d)" != "$d_hbid0"
 d_hb1=$(bare d log -1 --format=%ct refs/dgrid/nodes/d)

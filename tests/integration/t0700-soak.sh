@@ -10,14 +10,20 @@
 # why they are noise are in soak.py (RULES). Figures are printed as
 # "# soak: ..." lines.
 #
-# Sizes: SOAK_SECONDS (90 here; `make soak` runs 600), SOAK_SAMPLE (5 s, or
-# 10 s from 300 s on), SOAK_TASK_EVERY (2 s).
+# Sizes: SOAK_SECONDS (75 here; `make soak` runs 600), SOAK_SAMPLE (3 s, or
+# 10 s from 300 s on), SOAK_TASK_EVERY (2 s). The short run compares its
+# first and last 25 s: 3 s samples give each window about 8 samples of
+# descriptors and memory (5 s samples gave 30 s windows 6), each window
+# holds about 12 tasks and 10 status runs, and the window centres are 50 s
+# apart - enough for a descriptor leaked per push (a worker pushes about
+# one commit every 2 s) to exceed the 21 descriptors of slack. At 60 s
+# (centres 40 s apart) it would not.
 . "$(dirname "$0")/lib.sh"
 . "$DGRID_SRC/tests/chaos/lib.sh"
 trap 'kill_leftover_tasks; _cleanup' EXIT
 
-DURATION=${SOAK_SECONDS:-90}
-if [ "$DURATION" -ge 300 ]; then SAMPLE=${SOAK_SAMPLE:-10}; else SAMPLE=${SOAK_SAMPLE:-5}; fi
+DURATION=${SOAK_SECONDS:-75}
+if [ "$DURATION" -ge 300 ]; then SAMPLE=${SOAK_SAMPLE:-10}; else SAMPLE=${SOAK_SAMPLE:-3}; fi
 EVERY=${SOAK_TASK_EVERY:-2}
 note "soak: ${DURATION}s, a sample every ${SAMPLE}s, a task every ${EVERY}s"
 
