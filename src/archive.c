@@ -343,6 +343,49 @@ static void sort_by_age(struct dg_store *store, struct items *l)
 	dg_strbuf_release(&data);
 }
 
+/*
+ * The summary readers fetch (archive.h): the archive's summary.json plus
+ * "newest", the names of its newest batch, built from the archive's tip
+ * the store is on.
+ */
+static int summary_doc(struct dg_store *store, struct dg_strbuf *out)
+{
+	struct dg_strbuf data = DG_STRBUF_INIT, names = DG_STRBUF_INIT;
+	json_t *doc = NULL, *list;
+	unsigned k = 0;
+	int ret;
+
+	if ((ret = dg_store_read(store, "summary.json", &data)) < 0 ||
+	    (ret = newest_batch(list_store, store, &k)) < 0 || (k && (ret = batch_names(store, k, &names)) < 0))
+		goto out;
+	if (!json_is_object(doc = json_loadb(data.buf, data.len, 0, NULL))) {
+		dg_error_set("the archive's summary.json is not a JSON object");
+		ret = DG_EINVALID;
+		goto out;
+	}
+	list = json_array();
+	for (char *line = names.buf, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		json_array_append_new(list, json_string(line));
+	}
+	json_object_set_new(doc, "newest", list);
+	json_object_set_new(doc, "batches", json_integer(k));
+	dg_json_dump(out, doc);
+out:
+	json_decref(doc);
+	dg_strbuf_release(&data);
+	dg_strbuf_release(&names);
+	return ret;
+}
+
+/* Publishes text as the summary ref (a derived copy: the archive is the truth). */
+static void publish_summary(struct dg_store *store, const struct dg_strbuf *text)
+{
+	if (dg_store_put_side(store, DG_ARCHIVE_SUMMARY_NAME, "summary.json", text->buf, text->len) < 0)
+		dg_log(DG_LOG_WARNING, "event=archive-summary-failed error=\"%s\"", dg_error_last());
+}
+
 /* Adds the nr oldest of l as batch k + 1, then removes them from main. */
 static int archive_batch(struct dg_store *store, struct items *l, size_t nr, unsigned k,
 			 struct dg_archive_stats *st)
@@ -361,8 +404,13 @@ static int archive_batch(struct dg_store *store, struct items *l, size_t nr, uns
 			a.docs[i] = json_loadb(a.data[i].buf, a.data[i].len, 0, NULL);
 	}
 	if (ret == 0 && (ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) == 0) {
-		ret = dg_store_transact(store, add_fn, &a, NULL);
+		struct dg_strbuf text = DG_STRBUF_INIT;
+		if ((ret = dg_store_transact(store, add_fn, &a, NULL)) == 0)
+			summary_doc(store, &text);
 		dg_store_use_ref(store, NULL);
+		if (text.len)
+			publish_summary(store, &text);
+		dg_strbuf_release(&text);
 	}
 	if (ret == 0)
 		ret = dg_store_transact(store, remove_fn, &r, NULL);
@@ -427,12 +475,43 @@ static int complete_pending(struct dg_store *store, struct dg_strbuf *paths, str
 	return ret;
 }
 
+/* Reads the summary ref (fetching it): *doc, NULL when there is none. */
+static int read_summary_ref(struct dg_store *store, json_t **doc)
+{
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	int ret;
+
+	*doc = NULL;
+	if ((ret = dg_store_use_ref(store, DG_ARCHIVE_SUMMARY_REF)) < 0)
+		return ret;
+	if ((ret = dg_store_fetch(store)) == 0 && *dg_store_tip(store) &&
+	    dg_store_read(store, "summary.json", &data) == 0)
+		*doc = json_loadb(data.buf, data.len, 0, NULL);
+	dg_store_use_ref(store, NULL);
+	if (*doc && !json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+	}
+	dg_strbuf_release(&data);
+	return ret;
+}
+
+static bool summary_behind(struct dg_store *store, unsigned k)
+{
+	json_t *doc = NULL;
+	bool behind = read_summary_ref(store, &doc) < 0 ||
+		      json_integer_value(json_object_get(doc, "batches")) != (json_int_t)k;
+
+	json_decref(doc);
+	return behind;
+}
+
 int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		   struct dg_archive_stats *st)
 {
 	struct dg_archive_stats local;
 	struct items l = { 0 };
-	struct dg_strbuf pending = DG_STRBUF_INIT;
+	struct dg_strbuf pending = DG_STRBUF_INIT, text = DG_STRBUF_INIT;
 	int ret = 0;
 
 	if (!st)
@@ -445,9 +524,14 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		if ((ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) < 0)
 			break;
 		dg_strbuf_reset(&pending);
-		if ((ret = dg_store_fetch(store)) == 0 && (ret = newest_batch(list_store, store, &k)) == 0 && k)
-			ret = pending_paths(store, k, &pending);
+		dg_strbuf_reset(&text);
+		if ((ret = dg_store_fetch(store)) == 0 && (ret = newest_batch(list_store, store, &k)) == 0 && k &&
+		    (ret = pending_paths(store, k, &pending)) == 0 && round == 0)
+			summary_doc(store, &text);
 		dg_store_use_ref(store, NULL);
+		/* an archiver that died between its commit and the summary: catch up */
+		if (ret == 0 && text.len && summary_behind(store, k))
+			publish_summary(store, &text);
 		if (ret < 0 || (ret = dg_store_fetch(store)) < 0)
 			break;
 		if (pending.len) {
@@ -486,6 +570,7 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 	items_clear(&l);
 	free(l.v);
 	dg_strbuf_release(&pending);
+	dg_strbuf_release(&text);
 	return ret;
 }
 
@@ -493,21 +578,16 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 
 int dg_archive_read_summary(struct dg_store *store, json_t **summary, struct dg_strbuf *newest)
 {
-	struct dg_strbuf data = DG_STRBUF_INIT;
-	unsigned k = 0;
-	int ret;
+	json_t *v;
+	size_t i;
+	int ret = read_summary_ref(store, summary);
 
-	*summary = NULL;
-	if ((ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) < 0)
-		return ret;
-	if ((ret = dg_store_fetch(store)) == 0 && *dg_store_tip(store)) {
-		if (dg_store_read(store, "summary.json", &data) == 0)
-			*summary = json_loadb(data.buf, data.len, 0, NULL);
-		if (newest && (ret = newest_batch(list_store, store, &k)) == 0 && k)
-			ret = batch_names(store, k, newest);
+	if (ret == 0 && *summary && newest) {
+		json_array_foreach(json_object_get(*summary, "newest"), i, v) {
+			if (json_is_string(v))
+				dg_strbuf_addf(newest, "%s\n", json_string_value(v));
+		}
 	}
-	dg_store_use_ref(store, NULL);
-	dg_strbuf_release(&data);
 	return ret;
 }
 

@@ -17,6 +17,14 @@
  * the newest batch is the one the batch was chosen after, so two
  * archivers never put one result in two batches.
  *
+ * Readers (status, dashboard) never fetch the archive, whose objects grow
+ * with the grid's age: after each batch the archiver publishes
+ * refs/dgrid/archive-summary, one parentless commit holding summary.json
+ * plus "batches" and "newest" (the names of the newest batch). It is a
+ * derived copy, written after the archive commit; an archiver that finds
+ * it behind the archive rewrites it, so it lags by one batch at most, and
+ * only until the next archiver runs.
+ *
  * Costs: a check lists main's result shards (no file read); archiving
  * reads the results on main once to find the oldest. Reads of the archive
  * go through dg_store_use_ref and leave the store on its branch.
@@ -31,6 +39,9 @@
 #include <jansson.h>
 
 #define DG_ARCHIVE_REF "refs/dgrid/archive"
+/* a one-commit copy of summary.json and the newest batch's names, for readers */
+#define DG_ARCHIVE_SUMMARY_NAME "archive-summary"
+#define DG_ARCHIVE_SUMMARY_REF "refs/dgrid/" DG_ARCHIVE_SUMMARY_NAME
 #define DG_ARCHIVE_BATCH 500
 /* hours of finished counts kept in summary.json, before the newest archived */
 #define DG_ARCHIVE_HOURS 48
@@ -51,8 +62,9 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		   struct dg_archive_stats *st);
 
 /*
- * Reads the archive (fetching it): *summary gets summary.json (NULL when
- * there is no archive), and newest (may be NULL) the names "completed/NAME"
+ * Reads the summary ref, fetching only it (never the archive itself):
+ * *summary gets summary.json (NULL when there is no archive), and newest
+ * (may be NULL) the names "completed/NAME"
  * and "failed/NAME" of the newest batch, one per line, so that a reader
  * can count a result that is in both places once.
  */
