@@ -559,13 +559,27 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		if (!keep || l.nr <= (size_t)keep + DG_ARCHIVE_BATCH ||
 		    (max_batches && st->batches >= max_batches))
 			break;
-		/* 3. the oldest batch, added after batch k or not at all */
+		/*
+		 * 3. the oldest batches, each added after batch k or not at all.
+		 * One sort serves every batch of this round: the list stays
+		 * valid while nobody else archives, which add_fn checks.
+		 */
 		sort_by_age(store, &l);
-		ret = archive_batch(store, &l, DG_ARCHIVE_BATCH, k, st);
-		if (ret == DG_ECONFLICT)
+		size_t done = 0;
+		while (l.nr - done > (size_t)keep + DG_ARCHIVE_BATCH &&
+		       !(max_batches && st->batches >= max_batches)) {
+			struct items rest = { l.v + done, l.nr - done, 0 };
+			if ((ret = archive_batch(store, &rest, DG_ARCHIVE_BATCH, k, st)) < 0)
+				break;
+			done += DG_ARCHIVE_BATCH;
+			k++;
+		}
+		st->on_main = l.nr - done;
+		if (ret == DG_ECONFLICT) {
+			ret = 0;
 			continue;   /* somebody archived first: complete theirs, then go on */
-		if (ret < 0)
-			break;
+		}
+		break;
 	}
 	items_clear(&l);
 	free(l.v);
