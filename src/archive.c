@@ -345,7 +345,7 @@ static void sort_by_age(struct dg_store *store, struct items *l)
 
 /*
  * The summary readers fetch (archive.h): the archive's summary.json plus
- * "newest", the names of its newest batch, built from the archive's tip
+ * "newest_batch", the names of its newest batch, built from the archive's tip
  * the store is on.
  */
 static int summary_doc(struct dg_store *store, struct dg_strbuf *out)
@@ -358,7 +358,9 @@ static int summary_doc(struct dg_store *store, struct dg_strbuf *out)
 	if ((ret = dg_store_read(store, "summary.json", &data)) < 0 ||
 	    (ret = newest_batch(list_store, store, &k)) < 0 || (k && (ret = batch_names(store, k, &names)) < 0))
 		goto out;
-	if (!json_is_object(doc = json_loadb(data.buf, data.len, 0, NULL))) {
+	/* json_is_object is a macro that evaluates its argument twice */
+	doc = json_loadb(data.buf, data.len, 0, NULL);
+	if (!json_is_object(doc)) {
 		dg_error_set("the archive's summary.json is not a JSON object");
 		ret = DG_EINVALID;
 		goto out;
@@ -369,7 +371,7 @@ static int summary_doc(struct dg_store *store, struct dg_strbuf *out)
 		*nl = '\0';
 		json_array_append_new(list, json_string(line));
 	}
-	json_object_set_new(doc, "newest", list);
+	json_object_set_new(doc, "newest_batch", list);
 	json_object_set_new(doc, "batches", json_integer(k));
 	dg_json_dump(out, doc);
 out:
@@ -597,7 +599,7 @@ int dg_archive_read_summary(struct dg_store *store, json_t **summary, struct dg_
 	int ret = read_summary_ref(store, summary);
 
 	if (ret == 0 && *summary && newest) {
-		json_array_foreach(json_object_get(*summary, "newest"), i, v) {
+		json_array_foreach(json_object_get(*summary, "newest_batch"), i, v) {
 			if (json_is_string(v))
 				dg_strbuf_addf(newest, "%s\n", json_string_value(v));
 		}

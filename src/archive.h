@@ -20,7 +20,7 @@
  * Readers (status, dashboard) never fetch the archive, whose objects grow
  * with the grid's age: after each batch the archiver publishes
  * refs/dgrid/archive-summary, one parentless commit holding summary.json
- * plus "batches" and "newest" (the names of the newest batch). It is a
+ * plus "batches" and "newest_batch" (the names of the newest batch). It is a
  * derived copy, written after the archive commit; an archiver that finds
  * it behind the archive rewrites it, so it lags by one batch at most, and
  * only until the next archiver runs.
