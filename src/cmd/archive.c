@@ -35,7 +35,7 @@ int cmd_archive(int argc, char **argv)
 	};
 	struct dg_config cfg;
 	struct dg_store *store = NULL;
-	struct dg_strbuf doc = DG_STRBUF_INIT, err = DG_STRBUF_INIT;
+	struct dg_strbuf err = DG_STRBUF_INIT;
 	struct dg_policy pol = dg_policy_default;
 	struct dg_archive_stats st;
 	const char *repo = NULL, *keep_arg = NULL;
@@ -65,17 +65,8 @@ int cmd_archive(int argc, char **argv)
 		return ret;
 	if ((ret = cmd_open_store(&store, &cfg, true)) != 0)
 		return ret;
-	ret = dg_store_read(store, "dgrid.json", &doc);
-	if ((ret < 0 && ret != DG_ENOTFOUND) || (ret == 0 && dg_policy_parse(&pol, doc.buf, doc.len) < 0)) {
-		ret = cmd_fail("cannot read the policy (dgrid.json)");
+	if ((ret = cmd_sharded_policy(store, &pol, "archiving")) != 0)
 		goto out;
-	}
-	if (pol.protocol < 3 || pol.protocol > DG_PROTOCOL) {
-		fprintf(stderr, "error: archiving needs a grid of protocol 3 (this one is at %u; %s)\n",
-			pol.protocol, pol.protocol < 3 ? "run 'dgrid upgrade' first" : "upgrade this dgrid");
-		ret = 1;
-		goto out;
-	}
 	if (!keep)
 		keep = pol.keep_results;
 	if (!keep) {
@@ -91,7 +82,6 @@ int cmd_archive(int argc, char **argv)
 	       st.archived, st.batches, st.completed, st.on_main);
 	ret = 0;
 out:
-	dg_strbuf_release(&doc);
 	dg_store_free(store);
 	return ret;
 }

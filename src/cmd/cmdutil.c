@@ -3,6 +3,7 @@
  */
 #include "cmdutil.h"
 #include "../error.h"
+#include "../layout.h"
 #include "../log.h"
 #include "../strbuf.h"
 #include "../textsafe.h"
@@ -94,4 +95,23 @@ bool cmd_path_is_empty(const char *path)
 	}
 	closedir(d);
 	return empty;
+}
+
+int cmd_sharded_policy(struct dg_store *store, struct dg_policy *pol, const char *what)
+{
+	struct dg_strbuf doc = DG_STRBUF_INIT;
+	int ret = dg_store_read(store, "dgrid.json", &doc);
+
+	*pol = dg_policy_default;
+	if ((ret < 0 && ret != DG_ENOTFOUND) || (ret == 0 && dg_policy_parse(pol, doc.buf, doc.len) < 0)) {
+		dg_strbuf_release(&doc);
+		return cmd_fail("cannot read the policy (dgrid.json)");
+	}
+	dg_strbuf_release(&doc);
+	if (pol->protocol >= DG_SHARDED_PROTOCOL && pol->protocol <= DG_PROTOCOL)
+		return 0;
+	fprintf(stderr, "error: %s needs a grid of protocol %u (this one is at %u; %s)\n", what,
+		DG_SHARDED_PROTOCOL, pol->protocol,
+		pol->protocol < DG_SHARDED_PROTOCOL ? "run 'dgrid upgrade' first" : "upgrade this dgrid");
+	return 1;
 }

@@ -10,6 +10,7 @@
 #include "../common.h"
 #include "../config.h"
 #include "../store.h"
+#include "../task.h"
 
 /*
  * Reads the environment into cfg and puts repo_flag (when not NULL) over
@@ -27,6 +28,14 @@ int cmd_open_store(struct dg_store **out, const struct dg_config *cfg, bool fetc
 
 /* Is path missing, or an empty directory? */
 bool cmd_path_is_empty(const char *path);
+
+/*
+ * Reads the grid's policy (dgrid.json at the known tip, the defaults when
+ * absent) into pol and requires a protocol with shards (3) that this dgrid
+ * speaks, for what ("archiving", "compaction"). Returns 0, or 1 after
+ * printing why.
+ */
+int cmd_sharded_policy(struct dg_store *store, struct dg_policy *pol, const char *what);
 
 /* Prints "error: <dg_error_last()>" with secrets masked; returns 1. */
 int cmd_fail(const char *what);

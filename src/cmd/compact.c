@@ -31,23 +31,6 @@ static const char usage_text[] =
 	"  --repo URL   state repository (default: $DGRID_REPO_URL)\n"
 	"  -h, --help   this text\n";
 
-static int grid_protocol(struct dg_store *store, unsigned *protocol)
-{
-	struct dg_strbuf doc = DG_STRBUF_INIT;
-	struct dg_policy pol = dg_policy_default;
-	int ret = dg_store_read(store, "dgrid.json", &doc);
-
-	if (ret == 0 && dg_policy_parse(&pol, doc.buf, doc.len) < 0) {
-		dg_error_prefix("dgrid.json");
-		ret = DG_EINVALID;
-	} else if (ret == DG_ENOTFOUND) {
-		ret = 0;
-	}
-	*protocol = pol.protocol;
-	dg_strbuf_release(&doc);
-	return ret;
-}
-
 int cmd_compact(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -58,7 +41,8 @@ int cmd_compact(int argc, char **argv)
 	struct dg_config cfg;
 	struct dg_store *store = NULL;
 	const char *repo = NULL;
-	unsigned protocol = 1, epoch = 0, tries = 0;
+	struct dg_policy pol;
+	unsigned epoch = 0, tries = 0;
 	char message[128], old_tip[41];
 	int c, ret;
 
@@ -79,16 +63,8 @@ int cmd_compact(int argc, char **argv)
 		return ret;
 	if ((ret = cmd_open_store(&store, &cfg, true)) != 0)
 		return ret;
-	if (grid_protocol(store, &protocol) < 0) {
-		ret = cmd_fail("cannot read the policy");
+	if ((ret = cmd_sharded_policy(store, &pol, "compaction")) != 0)
 		goto out;
-	}
-	if (protocol < 3 || protocol > DG_PROTOCOL) {
-		fprintf(stderr, "error: compaction needs a grid of protocol 3 (this one is at %u; %s)\n",
-			protocol, protocol < 3 ? "run 'dgrid upgrade' first" : "upgrade this dgrid");
-		ret = 1;
-		goto out;
-	}
 	do {
 		snprintf(old_tip, sizeof(old_tip), "%s", dg_store_tip(store));
 		snprintf(message, sizeof(message), "compact: history restarts here; what came before is under refs/dgrid/epochs/");
