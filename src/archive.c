@@ -146,10 +146,28 @@ static int batch_names(struct dg_store *store, unsigned k, struct dg_strbuf *out
 }
 
 /*
+ * The archive's own store (dg_store_open_sibling: its objects never enter
+ * the branch's cache), on DG_ARCHIVE_REF and fetched.
+ */
+static int open_archive(struct dg_store *store, struct dg_store **out)
+{
+	int ret;
+
+	*out = NULL;
+	if ((ret = dg_store_open_sibling(store, "archive", out)) < 0)
+		return ret;
+	if ((ret = dg_store_use_ref(*out, DG_ARCHIVE_REF)) < 0 || (ret = dg_store_fetch(*out)) < 0) {
+		dg_store_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+/*
  * Where an archived file ("completed/NAME", read from the archive) lived on
  * main: its shard, from the task id its name or its content tells.
  */
-static void main_path(struct dg_store *store, unsigned k, const char *entry, struct dg_strbuf *out)
+static void main_path(struct dg_store *arch, unsigned k, const char *entry, struct dg_strbuf *out)
 {
 	const char *name = base_name(entry);
 	size_t sublen = (size_t)(name - 1 - entry);
@@ -162,7 +180,7 @@ static void main_path(struct dg_store *store, unsigned k, const char *entry, str
 		dg_strbuf_addf(&data, "%s/%s", path, entry);
 		snprintf(path, sizeof(path), "%s", data.buf);
 		dg_strbuf_reset(&data);
-		if (dg_store_read(store, path, &data) == 0 &&
+		if (dg_store_read(arch, path, &data) == 0 &&
 		    (doc = json_loadb(data.buf, data.len, 0, NULL)) != NULL) {
 			dg_strbuf_addstr(&id, json_string_value(json_object_get(doc, "task_id")) ?: "");
 			json_decref(doc);
@@ -389,8 +407,8 @@ static void publish_summary(struct dg_store *store, const struct dg_strbuf *text
 }
 
 /* Adds the nr oldest of l as batch k + 1, then removes them from main. */
-static int archive_batch(struct dg_store *store, struct items *l, size_t nr, unsigned k,
-			 struct dg_archive_stats *st)
+static int archive_batch(struct dg_store *store, struct dg_store *arch, struct items *l, size_t nr,
+			 unsigned k, struct dg_archive_stats *st)
 {
 	struct addition a = { .k = k, .items = l->v, .nr = nr };
 	struct removal r = { .nr = nr, .why = "move" };
@@ -405,13 +423,12 @@ static int archive_batch(struct dg_store *store, struct items *l, size_t nr, uns
 		if ((ret = dg_store_read(store, l->v[i].path, &a.data[i])) == 0)
 			a.docs[i] = json_loadb(a.data[i].buf, a.data[i].len, 0, NULL);
 	}
-	if (ret == 0 && (ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) == 0) {
+	if (ret == 0) {
 		struct dg_strbuf text = DG_STRBUF_INIT;
-		if ((ret = dg_store_transact(store, add_fn, &a, NULL)) == 0)
-			summary_doc(store, &text);
-		dg_store_use_ref(store, NULL);
+		if ((ret = dg_store_transact(arch, add_fn, &a, NULL)) == 0)
+			summary_doc(arch, &text);
 		if (text.len)
-			publish_summary(store, &text);
+			publish_summary(arch, &text);
 		dg_strbuf_release(&text);
 	}
 	if (ret == 0)
@@ -435,18 +452,18 @@ static int archive_batch(struct dg_store *store, struct items *l, size_t nr, uns
  * The newest batch's files that are still on main (a crash, or a racing
  * archiver, between its two commits): their paths, one per line.
  */
-static int pending_paths(struct dg_store *store, unsigned k, struct dg_strbuf *out)
+static int pending_paths(struct dg_store *arch, unsigned k, struct dg_strbuf *out)
 {
 	struct dg_strbuf names = DG_STRBUF_INIT, path = DG_STRBUF_INIT, scratch = DG_STRBUF_INIT;
 	int ret;
 
-	if ((ret = batch_names(store, k, &names)) < 0)
+	if ((ret = batch_names(arch, k, &names)) < 0)
 		goto out;
 	for (char *line = names.buf, *nl; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
 		*nl = '\0';
 		dg_strbuf_reset(&path);
-		main_path(store, k, line, &path);
+		main_path(arch, k, line, &path);
 		dg_strbuf_addf(out, "%s\n", path.buf);
 	}
 out:
@@ -514,6 +531,7 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 	struct dg_archive_stats local;
 	struct items l = { 0 };
 	struct dg_strbuf pending = DG_STRBUF_INIT, text = DG_STRBUF_INIT;
+	struct dg_store *arch = NULL;
 	int ret = 0;
 
 	if (!st)
@@ -523,17 +541,18 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		unsigned k = 0;
 
 		/* 1. the archive's newest batch, and whether main still has it */
-		if ((ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) < 0)
-			break;
 		dg_strbuf_reset(&pending);
 		dg_strbuf_reset(&text);
-		if ((ret = dg_store_fetch(store)) == 0 && (ret = newest_batch(list_store, store, &k)) == 0 && k &&
-		    (ret = pending_paths(store, k, &pending)) == 0 && round == 0)
-			summary_doc(store, &text);
-		dg_store_use_ref(store, NULL);
+		if (!arch)
+			ret = open_archive(store, &arch);
+		else
+			ret = dg_store_fetch(arch);
+		if (ret == 0 && (ret = newest_batch(list_store, arch, &k)) == 0 && k &&
+		    (ret = pending_paths(arch, k, &pending)) == 0 && round == 0)
+			summary_doc(arch, &text);
 		/* an archiver that died between its commit and the summary: catch up */
 		if (ret == 0 && text.len && summary_behind(store, k))
-			publish_summary(store, &text);
+			publish_summary(arch, &text);
 		if (ret < 0 || (ret = dg_store_fetch(store)) < 0)
 			break;
 		if (pending.len) {
@@ -571,7 +590,7 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		while (l.nr - done > (size_t)keep + DG_ARCHIVE_BATCH &&
 		       !(max_batches && st->batches >= max_batches)) {
 			struct items rest = { l.v + done, l.nr - done, 0 };
-			if ((ret = archive_batch(store, &rest, DG_ARCHIVE_BATCH, k, st)) < 0)
+			if ((ret = archive_batch(store, arch, &rest, DG_ARCHIVE_BATCH, k, st)) < 0)
 				break;
 			done += DG_ARCHIVE_BATCH;
 			k++;
@@ -585,6 +604,7 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 	}
 	items_clear(&l);
 	free(l.v);
+	dg_store_free(arch);
 	dg_strbuf_release(&pending);
 	dg_strbuf_release(&text);
 	return ret;
@@ -638,23 +658,25 @@ static int find_in(const struct dg_entry *e, void *payload)
 int dg_archive_find(struct dg_store *store, const char *task_id, dg_archive_found_cb cb,
 		    void *payload)
 {
-	struct find f = { .store = store, .task_id = task_id, .cb = cb, .payload = payload };
+	struct find f = { .task_id = task_id, .cb = cb, .payload = payload };
+	struct dg_store *arch;
 	unsigned k = 0;
 	int ret;
 
-	if ((ret = dg_store_use_ref(store, DG_ARCHIVE_REF)) < 0)
+	if ((ret = open_archive(store, &arch)) < 0)
 		return ret;
-	if ((ret = dg_store_fetch(store)) == 0 && *dg_store_tip(store))
-		ret = newest_batch(list_store, store, &k);
+	f.store = arch;
+	if (*dg_store_tip(arch))
+		ret = newest_batch(list_store, arch, &k);
 	for (; ret >= 0 && k > 0; k--) {
 		char base[64];
 		batch_dir(base, sizeof(base), k);
 		snprintf(f.dir, sizeof(f.dir), "%s/completed", base);
-		ret = dg_store_list(store, f.dir, find_in, &f);
+		ret = dg_store_list(arch, f.dir, find_in, &f);
 		snprintf(f.dir, sizeof(f.dir), "%s/failed", base);
 		if (ret >= 0)
-			ret = dg_store_list(store, f.dir, find_in, &f);
+			ret = dg_store_list(arch, f.dir, find_in, &f);
 	}
-	dg_store_use_ref(store, NULL);
+	dg_store_free(arch);
 	return ret < 0 ? ret : f.found;
 }

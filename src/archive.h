@@ -27,7 +27,9 @@
  *
  * Costs: a check lists main's result shards (no file read); archiving
  * reads the results on main once to find the oldest. Reads of the archive
- * go through dg_store_use_ref and leave the store on its branch.
+ * and writes go through a store of their own (dg_store_open_sibling), so
+ * the archive's objects never enter the cache that claims and reports
+ * push from.
  */
 #ifndef DG_ARCHIVE_H
 #define DG_ARCHIVE_H

@@ -476,6 +476,25 @@ fail:
 	return ret;
 }
 
+int dg_store_open_sibling(const struct dg_store *store, const char *tag, struct dg_store **out)
+{
+	struct dg_store_opts o = store->opts;
+	char *dir = store->local ? NULL : dg_xasprintf("%s-%s", store->cache_path, tag);
+	int ret;
+
+	o.url = store->url;
+	o.branch = store->branch;
+	o.token = store->token;
+	o.username = store->username;
+	o.ssh_key = store->ssh_key;
+	o.author = store->author;
+	o.cache_dir = dir;
+	o.cache_tag = NULL;
+	ret = dg_store_open(out, &o);
+	free(dir);
+	return ret;
+}
+
 void dg_store_free(struct dg_store *store)
 {
 	if (!store)

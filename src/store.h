@@ -94,6 +94,17 @@ struct dg_store;
 int dg_store_open(struct dg_store **out, const struct dg_store_opts *opts);
 void dg_store_free(struct dg_store *store);
 
+/*
+ * A second store on the same grid and credentials whose cache holds only
+ * what it is used for (a remote store's cache path plus "-" tag; a local
+ * repository is simply opened again). Side refs whose objects grow with the
+ * grid's age (the archive) belong there, not in the branch's cache: a
+ * libgit2 1.5 push walks the whole tree of every advertised ref whose
+ * commit the cache holds (pack-objects.c, mark_edges_uninteresting), so
+ * every claim would cost what the archive holds.
+ */
+int dg_store_open_sibling(const struct dg_store *store, const char *tag, struct dg_store **out);
+
 /* Is this URL handled as a local path (no network, own compare-and-swap)? */
 bool dg_store_url_is_local(const char *url);
 
