@@ -155,6 +155,23 @@ shard() {
 	printf %s "$1" | sha256sum | cut -c1-"$2" | sed 's/./&\//g; s/\/$//'
 }
 
+# build_release TAG: builds the dgrid of an earlier release from its Git tag
+# (once per checkout, in $BUILD/prev-TAG, with its own flags, not those of a
+# sanitizer run that may have started us) and prints the binary's path.
+# Prints nothing when the tag is not in this clone (a shallow clone).
+build_release() {
+	local tag=$1 dir=$DGRID_SRC/${BUILD:-build}/prev-$1
+	git -C "$DGRID_SRC" rev-parse -q --verify "$tag^{commit}" >/dev/null 2>&1 || return 0
+	if [ ! -x "$dir/build/dgrid" ]; then
+		rm -rf "$dir" && mkdir -p "$dir"
+		git -C "$DGRID_SRC" archive "$tag" | tar -x -C "$dir"
+		env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u CFLAGS -u EXTRA_CFLAGS \
+			make -C "$dir" -s BUILD=build build/dgrid >"$T/build-$tag.log" 2>&1 ||
+			cat "$T/build-$tag.log" >&2
+	fi
+	echo "$dir/build/dgrid"
+}
+
 # wait_for SECONDS COMMAND...: polls the command every 0.2 s until it passes.
 wait_for() {
 	local limit=$1 i; shift

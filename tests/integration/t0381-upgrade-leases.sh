@@ -11,20 +11,11 @@
 . "$(dirname "$0")/lib.sh"
 
 PREV=v0.2.0
-if ! git -C "$DGRID_SRC" rev-parse -q --verify "$PREV^{commit}" >/dev/null 2>&1; then
+OLD=$(build_release $PREV)
+if [ -z "$OLD" ]; then
 	skip "no tag $PREV in this clone (a shallow clone?): the previous release cannot be built"
 	finish
 	exit 0
-fi
-# built once per checkout, beside this build
-OLD_DIR=$DGRID_SRC/${BUILD:-build}/prev-$PREV
-OLD=$OLD_DIR/build/dgrid
-if [ ! -x "$OLD" ]; then
-	rm -rf "$OLD_DIR" && mkdir -p "$OLD_DIR"
-	git -C "$DGRID_SRC" archive "$PREV" | tar -x -C "$OLD_DIR"
-	# its own flags, not those of a sanitizer run that may have started us
-	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u CFLAGS -u EXTRA_CFLAGS \
-		make -C "$OLD_DIR" -s BUILD=build build/dgrid >"$T/old-build.log" 2>&1 || cat "$T/old-build.log"
 fi
 check "the previous release $PREV builds from its tag" test -x "$OLD"
 check "it is version 0.2.0" bash -c "'$OLD' version | grep -q '0\.2\.0'"
