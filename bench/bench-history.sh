@@ -20,7 +20,9 @@
 #  2. If this dgrid migrates flat results (supports_protocol3), run
 #     `dgrid upgrade --repo URL` and report its wall time and how much the
 #     bare repository grew (a failed upgrade is reported; the run goes on);
-#     then host_repack.
+#     then, if this dgrid archives, `dgrid archive --repo URL` (main keeps
+#     the policy's keep_results, 10,000: the rest of the one-time
+#     migration, so the worker runs on a grid as it stays); then host_repack.
 #  3. A new volunteer's first fetch: `dgrid status` with an empty
 #     DGRID_CACHE (seconds, du -sk of the cache).
 #  4. One worker, empty DGRID_CACHE: `dgrid worker --node-id bench
@@ -494,6 +496,14 @@ run_size() {
 			k1=$(objects_kib "$repo")
 			mig="$(fsub "$t1" "$t0")s / $((k1 - k0))KB"
 			echo "# N=$n: upgrade took $(fsub "$t1" "$t0")s, repository +$((k1 - k0)) KiB"
+			if supports_compact; then
+				# the rest of the one-time migration: main keeps keep_results (10,000)
+				t0=$(now)
+				"$DGRID" archive --repo "$url" >"$T/logs/archive0-$n.log" 2>&1
+				t1=$(now)
+				mig="$mig + archive $(fsub "$t1" "$t0")s"
+				echo "# N=$n: dgrid archive took $(fsub "$t1" "$t0")s: $(grep -h '^archived' "$T/logs/archive0-$n.log")"
+			fi
 			host_repack "$repo"
 		else
 			mig="FAILED"
