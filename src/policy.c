@@ -23,6 +23,7 @@ const struct dg_policy dg_policy_default = {
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
 	.keep_results = 10000,
+	.claim_batch_max = 8,
 	.protocol = 1,
 };
 
@@ -41,6 +42,7 @@ const struct dg_policy dg_policy_loosest = {
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
 	.keep_results = 10000,
+	.claim_batch_max = 8,
 	.protocol = 1,
 };
 
@@ -68,6 +70,8 @@ static const struct policy_field {
 	F(tmp_bytes, F_U64, UINT64_C(1) << 20, UINT64_C(1) << 40),
 	F(lease_margin, F_UNSIGNED, 1, 86400),
 	F(fetch_budget, F_UNSIGNED, 0, 1000000),
+	F(push_budget, F_UNSIGNED, 0, 1000000),
+	F(claim_batch_max, F_UNSIGNED, 1, 1000),
 	F(keep_results, F_UNSIGNED, 0, 100000000),
 	F(compact_after, F_UNSIGNED, 0, 100000000),
 	/* any future number parses: an old dgrid must read it to refuse */
@@ -99,6 +103,7 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 		goto out;
 	tmp.heartbeat_set = false;
 	tmp.fetch_budget_set = false;
+	tmp.push_budget_set = false;
 	tmp.ignored_nr = 0;
 	tmp.ignored[0] = '\0';
 	json_object_foreach(root, key, value) {
@@ -133,6 +138,8 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 			tmp.heartbeat_set = true;
 		if (!strcmp(key, "fetch_budget"))
 			tmp.fetch_budget_set = true;
+		if (!strcmp(key, "push_budget"))
+			tmp.push_budget_set = true;
 	}
 	if (tmp.timeout_min > tmp.timeout_max) {
 		dg_error_set("policy timeout_min %u is above timeout_max %u",
@@ -179,6 +186,13 @@ unsigned dg_policy_fetch_budget(const struct dg_policy *pol, const char *repo_ur
 	if (pol->fetch_budget_set)
 		return pol->fetch_budget;
 	return repo_url && on_github(repo_url) ? 900 : 0;
+}
+
+unsigned dg_policy_push_budget(const struct dg_policy *pol, const char *repo_url)
+{
+	if (pol->push_budget_set)
+		return pol->push_budget;
+	return repo_url && on_github(repo_url) ? 6 : 0;
 }
 
 int dg_policy_check_protocol(const struct dg_policy *pol)

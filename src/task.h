@@ -41,6 +41,9 @@ struct dg_policy {
 	unsigned lease_margin;      /* seconds a claim outlives its timeout (protocol 2), 60 */
 	unsigned fetch_budget;      /* idle polls a minute, whole grid; 0 unlimited */
 	bool fetch_budget_set;      /* else the host's default (github.com: 900) */
+	unsigned push_budget;       /* pushes a minute, whole grid, all refs; 0 unlimited */
+	bool push_budget_set;       /* else the host's default (github.com: 6) */
+	unsigned claim_batch_max;   /* most tasks one push claims on a budget grid, 8 */
 	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned protocol;          /* the grid's protocol version, 1 */
@@ -103,6 +106,13 @@ int dg_policy_check_protocol(const struct dg_policy *pol);
  * about 15 reads a second), else none.
  */
 unsigned dg_policy_fetch_budget(const struct dg_policy *pol, const char *repo_url);
+
+/*
+ * Pushes a minute the whole grid may make (pushslot.h): dgrid.json's
+ * "push_budget", else 6 for a repository on github.com (its guidance),
+ * else 0: no limit.
+ */
+unsigned dg_policy_push_budget(const struct dg_policy *pol, const char *repo_url);
 
 struct dg_task {
 	char *task_id;

@@ -123,6 +123,9 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	       res.task_id, dg_result_status_name(res.status), res.exit_code,
 	       (unsigned long long)res.duration_ms);
 	remember_result(w, &res);
+	/* what a batch on a budget grid is sized by: a moving mean */
+	w->task_ms_avg = w->task_ms_avg ? (3 * w->task_ms_avg + (int64_t)res.duration_ms) / 4
+				       : (int64_t)res.duration_ms + 1;
 	DG_ALLOC_GROW(w->pending, w->pending_nr + 1, w->pending_alloc);
 	w->pending[w->pending_nr++] = res;
 	if (!w->batch_deadline)
@@ -272,6 +275,13 @@ static unsigned heartbeat_seconds(struct worker *w)
 	return hb;
 }
 
+/* With nothing to run or report, waiting to see the grid drained. */
+static bool idle_looker(const struct worker *w)
+{
+	return w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr &&
+	       !w->pending_nr && !w->requeue_nr && w->queue_seen_empty;
+}
+
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
 {
@@ -297,6 +307,10 @@ static int network_turn(struct worker *w, bool local)
 			return ret;
 		w->fetched_ms = dg_now_ms();
 	}
+	/* the members may have changed: is this still our slot? */
+	dg_worker_budget_update(w);
+	if (!dg_worker_may_push(w))
+		return 0;
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return 0;
@@ -315,6 +329,14 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
 {
 	int64_t wake = min64(w->next_heartbeat, now + 60000);
 
+	/* with a push budget, a turn at each of our slots; nothing between them */
+	if (w->budget && (!w->stopping || w->pending_nr || w->requeue_nr)) {
+		int64_t slot = now + (dg_worker_next_push(w) - dg_wall_ms());
+		if (idle_looker(w))
+			wake = min64(wake, w->next_step);
+		return min64(min64(wake, w->stopping && w->jobs_nr ? w->stop_deadline : wake),
+			     max64(max64(slot, now), net_retry_at));
+	}
 	/* no wake-up of its own for reaping: it rides on a step's fetch */
 	if (!w->stopping && w->jobs_nr < w->opts->cfg.slots)
 		wake = min64(wake, max64(w->next_step, net_retry_at));
@@ -341,6 +363,7 @@ static int loop(struct worker *w, int sigfd)
 		bool want_step = false;
 
 		service_jobs(w);
+		dg_worker_start_backlog(w);
 		if (w->stopping && now >= w->stop_deadline && w->jobs_nr) {
 			dg_log(DG_LOG_WARNING, "node=%s event=grace-over killing=%zu", w->me, w->jobs_nr);
 			kill_jobs(w, true);
@@ -350,8 +373,18 @@ static int loop(struct worker *w, int sigfd)
 			want_step = !w->jobs_nr || w->stopping || now >= w->batch_deadline;
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_step)
 			want_step = true;
+		/* with a push budget: a turn at each of our slots, busy or idle */
+		if (w->budget)
+			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w);
+		/* between slots, an idle --exit-when-idle worker still looks: a fetch is no push */
+		if (w->budget && !want_step && idle_looker(w) && now >= w->next_step) {
+			if (dg_store_fetch(w->store) == 0)
+				w->fetched_ms = now;
+			w->next_step = now + idle_poll_ms(w);
+		}
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
+			dg_worker_budget_used(w);
 			if (ret == DG_EPROTOCOL)
 				return ret;
 			if (ret == DG_ECONFLICT) {
@@ -363,7 +396,10 @@ static int loop(struct worker *w, int sigfd)
 				 */
 				unsigned k = w->conflicts < 7 ? w->conflicts : 7;
 				w->conflicts++;
-				net_retry_at = now + arc4random_uniform(50u << k);
+				/* with a budget, our next slot is the retry; a lost join waits again */
+				net_retry_at = w->budget ? 0 : now + arc4random_uniform(50u << k);
+				if (w->budget && w->slot.rank >= w->slot.members)
+					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
 			} else if (ret < 0) {
 				w->net_failures++;
@@ -398,7 +434,9 @@ static int loop(struct worker *w, int sigfd)
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
 		/* archive and compaction: rare, after a fresh fetch, never while stopping */
-		if (!w->stopping && now >= w->next_upkeep && !w->net_failures && now - w->fetched_ms < 1000) {
+		/* archiving pushes several times: not on a budget grid (doc/protocol.md) */
+		if (!w->stopping && !w->budget && now >= w->next_upkeep && !w->net_failures &&
+		    now - w->fetched_ms < 1000) {
 			int64_t every = (int64_t)cfg->upkeep_interval * 1000;
 			dg_worker_upkeep(w);
 			w->next_upkeep = dg_now_ms() + every - every / 5 + arc4random_uniform((uint32_t)(every / 5 * 2) + 1);
@@ -421,7 +459,7 @@ static int loop(struct worker *w, int sigfd)
 			dg_log(DG_LOG_WARNING, "node=%s event=stop-unpushed spooled=%zu", w->me, w->pending_nr);
 			return 0;
 		}
-		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->pending_nr &&
+		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr && !w->pending_nr &&
 		    w->queue_seen_empty && !w->net_failures && grid_drained(w)) {
 			dg_log(DG_LOG_INFO, "node=%s event=idle-exit", w->me);
 			return 0;
@@ -587,6 +625,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 			refuse(&w, refusal, sizeof(refusal));
 		goto out;
 	}
+	dg_worker_budget_update(&w);
 	if (opts->cfg.heartbeat_interval >= w.policy.node_timeout) {
 		dg_error_set("HEARTBEAT_INTERVAL %u is not below the grid's node_timeout %u (dgrid.json): "
 			     "other workers would take this worker's tasks between two heartbeats",
@@ -622,6 +661,9 @@ out:
 		dg_task_release(&w.jobs[i].task);
 	}
 	free(w.jobs);
+	for (size_t i = 0; i < w.backlog_nr; i++)
+		dg_task_release(&w.backlog[i]);
+	free(w.backlog);
 	for (size_t i = 0; i < w.pending_nr; i++)
 		dg_result_release(&w.pending[i]);
 	free(w.pending);

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "exec.h"
+#include "pushslot.h"
 #include "reaper.h"
 #include "nodestatus.h"
 #include "spool.h"
@@ -65,9 +66,35 @@ struct worker {
 	unsigned conflicts;           /* steps lost to other writers in a row */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
+	/* the push budget (worker_budget.c); budget 0: push whenever */
+	unsigned budget;
+	struct dg_pushslot slot;      /* members and our rank, as of the last fetch */
+	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
+	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
+	bool registered;              /* nodes/ME.json on main says what we would write */
+	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
+	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */
+	size_t backlog_nr, backlog_alloc;
+
 	struct dg_node_status snap;
 	struct dg_http *http;
 };
+
+/* nodes/ID.json: set when its node stopped (it no longer owns push slots) */
+#define DG_NODE_STOPPED_KEY "stopped_at"
+
+/*
+ * worker_budget.c: after a fetch, the grid's push budget, its members and
+ * our rank; whether we may push now; when next; how many tasks a step
+ * claims (the free slots without a budget; a batch for the cycle with one).
+ */
+void dg_worker_budget_update(struct worker *w);
+void dg_worker_budget_rejoin(struct worker *w);       /* a lost join: wait again */
+int64_t dg_worker_next_push(const struct worker *w);  /* wall ms; 0 without a budget */
+bool dg_worker_may_push(const struct worker *w);
+void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
+size_t dg_worker_claim_want(const struct worker *w, size_t queued);
+unsigned dg_worker_cycle_seconds(const struct worker *w);
 
 /*
  * worker_upkeep.c: on protocol 3 grids, archives results beyond the
@@ -85,8 +112,13 @@ int dg_worker_step(struct worker *w);
  */
 int dg_worker_policy(struct worker *w, const struct dg_strbuf *json);
 
+/* worker_step.c: starts claimed tasks on free slots, keeps the rest in the backlog */
+void dg_worker_start_backlog(struct worker *w);
+
 /* worker_node.c */
 int dg_worker_register(struct worker *w);
+/* the registration inside another transaction; stopped marks it so */
+int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped);
 int dg_worker_heartbeat(struct worker *w, const char *state);
 void dg_worker_snapshot(struct worker *w, const char *state);
 

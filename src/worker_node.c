@@ -58,6 +58,7 @@ static json_t *node_facts(struct worker *w)
 struct reg {
 	struct worker *w;
 	json_t *facts;
+	bool stopped;             /* mark the node stopped: it owns no push slots */
 };
 
 static int register_fn(struct dg_txn *txn, void *payload)
@@ -74,10 +75,14 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	doc = json_deep_copy(r->facts);
 	if (prev && json_is_string(json_object_get(prev, "registered_at")))
 		json_object_set(doc, "registered_at", json_object_get(prev, "registered_at"));
+	dg_utc_now(now);
+	if (r->stopped) {
+		json_t *was = prev ? json_object_get(prev, DG_NODE_STOPPED_KEY) : NULL;
+		json_object_set_new(doc, DG_NODE_STOPPED_KEY, json_is_string(was) ? json_copy(was) : json_string(now));
+	}
 	/* the same facts again are no state change: no commit */
 	if (prev && json_equal(prev, doc))
 		goto out;
-	dg_utc_now(now);
 	json_object_set_new(doc, "registered_at", json_string(now));
 	dg_json_dump(&out, doc);
 	dg_txn_message(txn, "%s: register node", r->w->me);
@@ -158,7 +163,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 int dg_worker_register(struct worker *w)
 {
 	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "" };
-	struct reg r = { w, node_facts(w) };
+	struct reg r = { w, node_facts(w), false };
 	int ret;
 
 	ret = dg_store_list_side(w->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, twin_check, &t);
@@ -167,10 +172,21 @@ int dg_worker_register(struct worker *w)
 			     w->me, t.found);
 		ret = DG_EINVALID;   /* not a race: retrying would hang */
 	}
-	if (ret == 0)
+	/* with a push budget, the registration rides on the first step's push */
+	if (ret == 0 && !w->budget)
 		ret = dg_store_transact(w->store, register_fn, &r, NULL);
+	w->registered = ret == 0 && !w->budget;
 	json_decref(r.facts);
 	return ret;
+}
+
+int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
+{
+	struct reg r = { w, node_facts(w), stopped };
+	int ret = register_fn(txn, &r);
+
+	json_decref(r.facts);
+	return ret == 1 ? 0 : ret;
 }
 
 int dg_worker_heartbeat(struct worker *w, const char *state)

@@ -19,7 +19,9 @@
 
 struct step {
 	struct worker *w;
-	size_t free_slots;
+	size_t free_slots;            /* tasks to claim (a batch on a budget grid) */
+	unsigned ahead_seconds;       /* run time of the tasks we hold, before a new claim's */
+	bool registering;             /* this step writes our registration */
 	char now[32];
 	/* outputs of the last attempt */
 	struct dg_task *claimed;
@@ -200,6 +202,24 @@ static int collect_name(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
+/*
+ * A claim's lease. Without a budget a task starts at once: its timeout
+ * plus lease_margin. A batch's tasks wait for those ahead of them on our
+ * slots, and the results for our next push slot: the lease covers both.
+ */
+static unsigned batch_lease(struct step *s, unsigned timeout_seconds)
+{
+	struct worker *w = s->w;
+	unsigned lease = dg_policy_lease_seconds(&w->policy, timeout_seconds);
+	unsigned slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1;
+
+	if (!w->budget)
+		return lease;
+	lease += (s->ahead_seconds + slots - 1) / slots + dg_worker_cycle_seconds(w);
+	s->ahead_seconds += timeout_seconds;
+	return lease;
+}
+
 /* Claims the queued file at path q, or rejects it. */
 static int claim_one(struct step *s, const char *q)
 {
@@ -221,7 +241,7 @@ static int claim_one(struct step *s, const char *q)
 	dg_strbuf_reset(&ip);
 	dg_layout_task_path(&ip, DG_DIR_RUNNING, t.task_id, protocol(s));
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
-	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
+	dg_task_set_lease(&t, batch_lease(s, t.timeout_seconds));
 	dg_task_to_json(&json, &t);
 	if ((ret = dg_txn_remove(s->txn, q)) < 0 ||
 	    (ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
@@ -372,11 +392,15 @@ static int intake(struct step *s)
 	return ret;
 }
 
-/* Do we run this claim, or hold its result? */
+/* Do we run this claim, hold it in our batch, or hold its result? */
 static bool is_ours_running(struct worker *w, const char *id, unsigned attempt)
 {
 	for (size_t i = 0; i < w->jobs_nr; i++) {
 		if (!strcmp(w->jobs[i].task.task_id, id) && w->jobs[i].task.attempt == attempt)
+			return true;
+	}
+	for (size_t i = 0; i < w->backlog_nr; i++) {
+		if (!strcmp(w->backlog[i].task_id, id) && w->backlog[i].attempt == attempt)
 			return true;
 	}
 	for (size_t i = 0; i < w->pending_nr; i++) {
@@ -450,6 +474,30 @@ int dg_worker_policy(struct worker *w, const struct dg_strbuf *json)
 	return dg_policy_check_protocol(&w->policy);
 }
 
+static int count_task(const struct dg_entry *e, void *payload)
+{
+	size_t *n = payload;
+
+	*n += e->is_file && is_task_name(e->name);
+	return 0;
+}
+
+/* On a budget grid: how many tasks this step claims, and what we hold already. */
+static int batch_size(struct step *s)
+{
+	struct worker *w = s->w;
+	size_t queued = 0;
+	int ret = dg_layout_walk_txn(s->txn, DG_DIR_QUEUE, count_task, &queued);
+
+	s->free_slots = dg_worker_claim_want(w, queued);
+	s->ahead_seconds = 0;
+	for (size_t i = 0; i < w->jobs_nr; i++)
+		s->ahead_seconds += w->jobs[i].task.timeout_seconds;
+	for (size_t i = 0; i < w->backlog_nr; i++)
+		s->ahead_seconds += w->backlog[i].timeout_seconds;
+	return ret;
+}
+
 static int step_fn(struct dg_txn *txn, void *payload)
 {
 	struct step *s = payload;
@@ -474,6 +522,10 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_release(&pol);
 	if (ret < 0)
 		return ret;
+	if (w->budget && !w->stopping)
+		ret = batch_size(s);
+	if (ret < 0)
+		return ret;
 
 	for (size_t i = 0; i < w->pending_nr && !ret; i++)
 		ret = deliver(s, i);
@@ -489,10 +541,65 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	}
 	if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL)
 		ret = intake(s);
+	/*
+	 * With a push budget the registration rides on a step that pushes
+	 * anyway: a newcomer's first claim (an idle one pushes nothing), and
+	 * the last report of a stopping worker, which says it stopped and so
+	 * frees its push slots.
+	 */
+	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
+	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
+		s->registering = false;
+	if (!ret && s->registering)
+		ret = dg_worker_register_txn(w, txn, w->stopping);
 	if (ret < 0)
 		return ret;
 	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : " update");
 	return 0;
+}
+
+static void start_task(struct worker *w, struct dg_task *t)
+{
+	struct running *r;
+	struct dg_exec_limits lim = w->opts->limits;
+
+	DG_ALLOC_GROW(w->jobs, w->jobs_nr + 1, w->jobs_alloc);
+	r = &w->jobs[w->jobs_nr];
+	memset(r, 0, sizeof(*r));
+	r->task = *t;
+	memset(t, 0, sizeof(*t));
+	lim.timeout_ms = r->task.timeout_seconds * 1000u;
+	lim.output_cap = w->policy.output_cap;
+	/* the grid may tighten what the operator allows, never loosen it */
+	if (!lim.memory_bytes || w->policy.memory_bytes < lim.memory_bytes)
+		lim.memory_bytes = w->policy.memory_bytes;
+	if (!lim.pids || w->policy.pids < lim.pids)
+		lim.pids = w->policy.pids;
+	if (!lim.tmp_bytes || w->policy.tmp_bytes < lim.tmp_bytes)
+		lim.tmp_bytes = w->policy.tmp_bytes;
+	r->started_ms = dg_wall_ms();
+	dg_utc_now(r->started_at);
+	if (dg_job_start(&r->job, w->opts->executor, r->task.script, &lim) < 0) {
+		dg_log(DG_LOG_ERROR, "node=%s task=%s event=start-failed error=\"%s\"",
+		       w->me, r->task.task_id, dg_error_last());
+		r->job = NULL;
+	} else {
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=started executor=%s", w->me,
+		       r->task.task_id, w->opts->executor->name);
+	}
+	w->jobs_nr++;
+}
+
+void dg_worker_start_backlog(struct worker *w)
+{
+	size_t n = 0;
+
+	while (n < w->backlog_nr && w->jobs_nr < w->opts->cfg.slots && !w->stopping)
+		start_task(w, &w->backlog[n++]);
+	if (n) {
+		memmove(w->backlog, w->backlog + n, (w->backlog_nr - n) * sizeof(*w->backlog));
+		w->backlog_nr -= n;
+	}
 }
 
 int dg_worker_step(struct worker *w)
@@ -504,7 +611,17 @@ int dg_worker_step(struct worker *w)
 
 	memset(&s, 0, sizeof(s));
 	s.w = w;
-	s.free_slots = w->stopping ? 0 : w->opts->cfg.slots - w->jobs_nr;
+	/* a stopping worker hands back the batch it has not started, in this push */
+	for (size_t i = 0; w->stopping && i < w->backlog_nr; i++) {
+		DG_ALLOC_GROW(w->requeue, w->requeue_nr + 1, w->requeue_alloc);
+		w->requeue[w->requeue_nr].task_id = dg_xstrdup(w->backlog[i].task_id);
+		w->requeue[w->requeue_nr++].attempt = w->backlog[i].attempt;
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back unstarted=1", w->me, w->backlog[i].task_id);
+		dg_task_release(&w->backlog[i]);
+	}
+	if (w->stopping)
+		w->backlog_nr = 0;
+	s.free_slots = w->stopping ? 0 : dg_worker_claim_want(w, 0);
 	s.delivered = dg_xcalloc(w->pending_nr + 1, sizeof(*s.delivered));
 	dg_strbuf_init(&s.msg, 0);
 
@@ -547,41 +664,20 @@ int dg_worker_step(struct worker *w)
 		free(w->requeue[i].task_id);
 	w->requeue_nr = 0;
 
-	/* now, and only now, are the claims ours: start them */
+	if (s.registering)
+		w->registered = true;
+	/* now, and only now, are the claims ours: start them, or keep them for a free slot */
 	for (size_t i = 0; i < s.adopted_nr + s.claimed_nr; i++) {
 		struct dg_task *t = i < s.adopted_nr ? &s.adopted[i] : &s.claimed[i - s.adopted_nr];
-		struct running *r;
-		struct dg_exec_limits lim = w->opts->limits;
 
-		DG_ALLOC_GROW(w->jobs, w->jobs_nr + 1, w->jobs_alloc);
-		r = &w->jobs[w->jobs_nr];
-		memset(r, 0, sizeof(*r));
-		r->task = *t;
-		memset(t, 0, sizeof(*t));
-		lim.timeout_ms = r->task.timeout_seconds * 1000u;
-		lim.output_cap = w->policy.output_cap;
-		/* the grid may tighten what the operator allows, never loosen it */
-		if (!lim.memory_bytes || w->policy.memory_bytes < lim.memory_bytes)
-			lim.memory_bytes = w->policy.memory_bytes;
-		if (!lim.pids || w->policy.pids < lim.pids)
-			lim.pids = w->policy.pids;
-		if (!lim.tmp_bytes || w->policy.tmp_bytes < lim.tmp_bytes)
-			lim.tmp_bytes = w->policy.tmp_bytes;
-		r->started_ms = dg_wall_ms();
-		dg_utc_now(r->started_at);
 		w->snap.tasks_claimed++;
-		dg_log(DG_LOG_INFO, "node=%s task=%s event=%s attempt=%u", w->me, r->task.task_id,
-		       i < s.adopted_nr ? "adopted" : "claimed", r->task.attempt);
-		if (dg_job_start(&r->job, w->opts->executor, r->task.script, &lim) < 0) {
-			dg_log(DG_LOG_ERROR, "node=%s task=%s event=start-failed error=\"%s\"",
-			       w->me, r->task.task_id, dg_error_last());
-			r->job = NULL;
-		} else {
-			dg_log(DG_LOG_INFO, "node=%s task=%s event=started executor=%s", w->me,
-			       r->task.task_id, w->opts->executor->name);
-		}
-		w->jobs_nr++;
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=%s attempt=%u", w->me, t->task_id,
+		       i < s.adopted_nr ? "adopted" : "claimed", t->attempt);
+		DG_ALLOC_GROW(w->backlog, w->backlog_nr + 1, w->backlog_alloc);
+		w->backlog[w->backlog_nr++] = *t;
+		memset(t, 0, sizeof(*t));
 	}
+	dg_worker_start_backlog(w);
 	ret = 0;
 out:
 	tasks_clear(s.claimed, &s.claimed_nr);

@@ -14,8 +14,8 @@ URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
 BARE=$T/srv/grid.git
 clone_work "$BARE" "$T/work"
 mkdir -p "$T/work/tasks/queue"
-# push_budget is a key of a later version; timeout_max 600 must still apply
-printf '{"push_budget": 6, "timeout_max": 600}\n' >"$T/work/dgrid.json"
+# fan_out is a key of a later version; timeout_max 600 must still apply
+printf '{"fan_out": 6, "timeout_max": 600}\n' >"$T/work/dgrid.json"
 printf '{"task_id": "t1", "script": "echo one", "timeout_seconds": 400}\n' >"$T/work/tasks/queue/t1.json"
 commit_push "$T/work" "policy with a newer key, task t1"
 
@@ -29,7 +29,7 @@ worker a >"$T/a.log" 2>&1 &
 A=$!
 track $A
 check "an unknown policy key is logged once, by name" \
-	wait_for 30 grep -q 'event=policy-keys-ignored count=1 first="push_budget"' "$T/a.log"
+	wait_for 30 grep -q 'event=policy-keys-ignored count=1 first="fan_out"' "$T/a.log"
 check "the rest of the policy applies: t1 (timeout 400 > the default 300) completes" \
 	wait_for 60 bash -c "git -C '$BARE' ls-tree -r --name-only main tasks/completed | grep -q '^tasks/completed/t1\.a\.1\.json$'"
 check_eq "the unknown key is logged once, not at every step" 1 "$(grep -c 'event=policy-keys-ignored' "$T/a.log")"
@@ -41,7 +41,7 @@ printf '{"task_id": "t2", "script": "sleep 15", "timeout_seconds": 120}\n' >"$T/
 commit_push "$T/work" "task t2"
 check "t2 started" wait_for 30 grep -q 'task=t2 event=started' "$T/a.log"
 git -C "$T/work" pull -q --rebase origin main
-printf '{"push_budget": 6, "timeout_max": 600, "protocol": 4}\n' >"$T/work/dgrid.json"
+printf '{"fan_out": 6, "timeout_max": 600, "protocol": 4}\n' >"$T/work/dgrid.json"
 commit_push "$T/work" "protocol 4"
 bumped=$(git -C "$BARE" rev-parse main)
 

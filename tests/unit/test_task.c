@@ -329,16 +329,35 @@ static void test_policy_errors(void **state DG_UNUSED)
 	check_policy_error("{", "line 1 column");
 }
 
+/* The push budget: the policy's, else GitHub's guidance on github.com, else none. */
+static void test_policy_push_budget(void **state DG_UNUSED)
+{
+	struct dg_policy pol = dg_policy_default;
+	const char *json = "{\"push_budget\": 60, \"claim_batch_max\": 4}";
+
+	assert_int_equal(dg_policy_push_budget(&pol, "https://github.com/o/r.git"), 6);
+	assert_int_equal(dg_policy_push_budget(&pol, "git@github.com:o/r.git"), 6);
+	assert_int_equal(dg_policy_push_budget(&pol, "git://127.0.0.1:9418/g.git"), 0);
+	assert_int_equal(pol.claim_batch_max, 8);
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_push_budget(&pol, "https://github.com/o/r.git"), 60);
+	assert_int_equal(pol.claim_batch_max, 4);
+	json = "{\"push_budget\": 0}";
+	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
+	assert_int_equal(dg_policy_push_budget(&pol, "https://github.com/o/r.git"), 0);
+	check_policy_error("{\"claim_batch_max\": 0}", "policy claim_batch_max 0 is outside 1..1,000");
+}
+
 /* Keys of newer versions are skipped, counted and named; the rest applies. */
 static void test_policy_unknown_keys(void **state DG_UNUSED)
 {
 	struct dg_policy pol = dg_policy_default;
-	const char *json = "{\"push_budget\": 6, \"script_max\": 9000, \"colour\": {\"x\": 1}}";
+	const char *json = "{\"fan_out\": 6, \"script_max\": 9000, \"colour\": {\"x\": 1}}";
 
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(pol.script_max, 9000);
 	assert_int_equal(pol.ignored_nr, 2);
-	assert_string_equal(pol.ignored, "push_budget");
+	assert_string_equal(pol.ignored, "fan_out");
 	assert_int_equal(dg_policy_check_protocol(&pol), 0);
 	json = "{\"protocol\": 4}";
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
@@ -600,6 +619,7 @@ static const struct CMUnitTest good_tests[] = {
 	cmocka_unit_test(test_policy_unknown_keys),
 	cmocka_unit_test(test_policy_leases),
 	cmocka_unit_test(test_policy_fetch_budget),
+	cmocka_unit_test(test_policy_push_budget),
 	cmocka_unit_test(test_result_round_trip),
 	cmocka_unit_test(test_result_seed_order),
 	cmocka_unit_test(test_result_seed_file),

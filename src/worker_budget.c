@@ -1,0 +1,134 @@
+/*
+ * worker_budget.c - the worker's side of the push budget (pushslot.h,
+ * doc/protocol.md "Push budget"): when it may push, and how many tasks one
+ * push claims. Without a budget every function here says "now" and "your
+ * free slots", so the worker behaves as before.
+ */
+#include "log.h"
+#include "pushslot.h"
+#include "worker_int.h"
+
+struct members {
+	const char *me;
+	struct dg_store *store;
+	size_t n;
+	size_t rank;            /* ours, or n when we are not among them */
+};
+
+/* A registration counts unless it says its node stopped. */
+static int count_member(const struct dg_entry *e, void *payload)
+{
+	struct members *m = payload;
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	size_t len = strlen(e->name);
+	bool stopped = false;
+
+	if (!e->is_file || len <= 5 || strcmp(e->name + len - 5, ".json"))
+		return 0;
+	if (dg_store_read(m->store, e->path, &data) == 0) {
+		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
+		stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
+		json_decref(doc);
+	}
+	dg_strbuf_release(&data);
+	if (stopped)
+		return 0;
+	if (len - 5 == strlen(m->me) && !strncmp(e->name, m->me, len - 5))
+		m->rank = m->n;
+	m->n++;
+	return 0;
+}
+
+void dg_worker_budget_update(struct worker *w)
+{
+	unsigned budget = dg_policy_push_budget(&w->policy, w->opts->cfg.repo_url);
+	struct members m = { w->me, w->store, 0, SIZE_MAX };
+
+	if (budget != w->budget)
+		dg_log(DG_LOG_INFO, "node=%s event=push-budget budget=%u slot_ms=%lld", w->me, budget,
+		       (long long)(budget ? dg_pushslot_len_ms(budget) : 0));
+	w->budget = budget;
+	if (!budget)
+		return;
+	/* tree order: every worker sorts the members alike */
+	dg_store_list(w->store, "nodes", count_member, &m);
+	w->slot.budget = budget;
+	w->slot.members = m.n;
+	w->slot.rank = m.rank == SIZE_MAX ? m.n : m.rank;
+	if (!w->join_after_ms && w->slot.rank == m.n)
+		dg_worker_budget_rejoin(w);
+}
+
+void dg_worker_budget_rejoin(struct worker *w)
+{
+	uint32_t spread = (uint32_t)dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
+
+	w->join_after_ms = dg_wall_ms() + arc4random_uniform(spread + 1);
+}
+
+int64_t dg_worker_next_push(const struct worker *w)
+{
+	int64_t len, not_before;
+
+	if (!w->budget)
+		return 0;
+	/* the slot we are in, if it is ours, else the next one of ours */
+	len = dg_pushslot_len_ms(w->budget);
+	not_before = dg_wall_ms() - len + 1;
+	if (w->next_push_ms > not_before)
+		not_before = w->next_push_ms;
+	if (w->slot.rank >= w->slot.members && w->join_after_ms > not_before)
+		not_before = w->join_after_ms;
+	return dg_pushslot_next(&w->slot, not_before);
+}
+
+bool dg_worker_may_push(const struct worker *w)
+{
+	return !w->budget || dg_wall_ms() >= dg_worker_next_push(w);
+}
+
+void dg_worker_budget_used(struct worker *w)
+{
+	if (w->budget)
+		w->next_push_ms = dg_wall_ms() + 1;
+}
+
+/*
+ * Without a budget: the free slots. With one: what keeps our slots busy
+ * until our next push (the cycle over the tasks' mean run time, measured
+ * on this node; one per slot until a task has run here), never more than
+ * a fair share of the queue nor claim_batch_max.
+ */
+size_t dg_worker_claim_want(const struct worker *w, size_t queued)
+{
+	size_t slots = w->opts->cfg.slots, held = w->jobs_nr + w->backlog_nr, want = slots;
+	/* a newcomer counts itself among those sharing the queue */
+	size_t sharing = w->slot.members + (w->slot.rank >= w->slot.members);
+	size_t share = (queued + sharing - 1) / (sharing ? sharing : 1);
+
+	if (!w->budget)
+		return held < slots ? slots - held : 0;
+	if (w->task_ms_avg > 0) {
+		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
+		want = (size_t)((cycle + w->task_ms_avg - 1) / w->task_ms_avg) * slots;
+	}
+	if (want > share)
+		want = share;
+	if (want > w->policy.claim_batch_max)
+		want = w->policy.claim_batch_max;
+	if (want < slots)
+		want = slots;
+	return held < want ? want - held : 0;
+}
+
+unsigned dg_worker_cycle_seconds(const struct worker *w)
+{
+	/* a newcomer's cycle once it is a member */
+	struct dg_pushslot ps = w->slot;
+
+	if (!w->budget)
+		return 0;
+	if (ps.rank >= ps.members)
+		ps.members++;
+	return (unsigned)((dg_pushslot_cycle_ms(&ps) + 999) / 1000);
+}
