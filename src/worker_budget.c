@@ -59,11 +59,19 @@ void dg_worker_budget_update(struct worker *w)
 		dg_worker_budget_rejoin(w);
 }
 
+/*
+ * A newcomer waits a random part of the join spread; each join slot lost to
+ * another newcomer doubles the spread (up to 4 times), so that many that
+ * start together collide less instead of retrying together.
+ */
 void dg_worker_budget_rejoin(struct worker *w)
 {
-	uint32_t spread = (uint32_t)dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
+	int64_t spread = dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
 
-	w->join_after_ms = dg_wall_ms() + arc4random_uniform(spread + 1);
+	if (w->join_after_ms)
+		w->join_losses++;
+	spread <<= w->join_losses < 2 ? w->join_losses : 2;
+	w->join_after_ms = dg_wall_ms() + arc4random_uniform((uint32_t)(spread < INT32_MAX ? spread : INT32_MAX) + 1);
 }
 
 int64_t dg_worker_next_push(const struct worker *w)

@@ -71,6 +71,7 @@ struct worker {
 	struct dg_pushslot slot;      /* members and our rank, as of the last fetch */
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
+	unsigned join_losses;         /* join slots lost to other newcomers */
 	bool registered;              /* nodes/ME.json on main says what we would write */
 	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */

@@ -16,6 +16,15 @@
 #define REJECTS_PER_STEP 16
 /* flat submissions moved into their shards per step (protocol 3) */
 #define INTAKE_PER_STEP 500
+/*
+ * What a claim's lease on a budget grid allows for the wait for our slots
+ * (batch_lease): LEASE_CYCLES cycles, and never less than LEASE_WAIT_MIN
+ * seconds, because while workers join the cycle grows and a worker can
+ * lose several slots in a row (32 workers at 60 pushes a minute: one
+ * waited 3 minutes to report, and its tasks ran twice).
+ */
+#define LEASE_CYCLES 3
+#define LEASE_WAIT_MIN 600
 
 struct step {
 	struct worker *w;
@@ -211,13 +220,53 @@ static unsigned batch_lease(struct step *s, unsigned timeout_seconds)
 {
 	struct worker *w = s->w;
 	unsigned lease = dg_policy_lease_seconds(&w->policy, timeout_seconds);
-	unsigned slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1;
+	unsigned slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1, wait;
 
 	if (!w->budget)
 		return lease;
-	lease += (s->ahead_seconds + slots - 1) / slots + dg_worker_cycle_seconds(w);
+	wait = LEASE_CYCLES * dg_worker_cycle_seconds(w);
+	lease += (s->ahead_seconds + slots - 1) / slots + (wait > LEASE_WAIT_MIN ? wait : LEASE_WAIT_MIN);
 	s->ahead_seconds += timeout_seconds;
 	return lease;
+}
+
+/*
+ * On a budget grid a claim waits in our backlog and a result for our slot:
+ * every push of ours renews the leases of the claims we hold (a changed
+ * claim restarts every observer's watch, watch.h), so that only a worker
+ * that could not push for LEASE_CYCLES cycles loses its tasks.
+ */
+static int renew_one(struct step *s, const struct dg_task *held)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
+	struct dg_task t = DG_TASK_INIT;
+	int ret = 0;
+
+	if (read_claim(s, held->task_id, &t) < 0 || !is_our_claim(s, &t, held->attempt) ||
+	    dg_layout_find_task(s->txn, DG_DIR_RUNNING, held->task_id, &path) < 0)
+		goto out;   /* gone: its report will say so */
+	dg_task_set_lease(&t, batch_lease(s, t.timeout_seconds));
+	json_object_set_new(t.doc, "lease_renewed_at", json_string(s->now));
+	dg_task_to_json(&json, &t);
+	ret = dg_txn_write(s->txn, path.buf, json.buf, json.len);
+out:
+	dg_task_release(&t);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&json);
+	return ret;
+}
+
+static int renew_leases(struct step *s)
+{
+	struct worker *w = s->w;
+	int ret = 0;
+
+	s->ahead_seconds = 0;
+	for (size_t i = 0; i < w->jobs_nr && !ret; i++)
+		ret = renew_one(s, &w->jobs[i].task);
+	for (size_t i = 0; i < w->backlog_nr && !ret; i++)
+		ret = renew_one(s, &w->backlog[i]);
+	return ret;
 }
 
 /* Claims the queued file at path q, or rejects it. */
@@ -547,6 +596,9 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 * the last report of a stopping worker, which says it stopped and so
 	 * frees its push slots.
 	 */
+	/* renewals ride on a push made anyway: they alone are no reason to push */
+	if (!ret && w->budget && s->msg.len && !w->stopping)
+		ret = renew_leases(s);
 	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
 		s->registering = false;
