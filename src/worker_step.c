@@ -85,7 +85,7 @@ static const char *base_name(const char *path)
  * loosest limits, never with today's policy: a policy tightened while a
  * task runs must not orphan it.
  */
-static int read_claim(struct step *s, const char *id, struct dg_task *t)
+static int read_claim(struct step *s, const char *id, struct dg_task *t, struct dg_strbuf *path)
 {
 	struct dg_strbuf ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT, file = DG_STRBUF_INIT;
 	int ret;
@@ -94,6 +94,8 @@ static int read_claim(struct step *s, const char *id, struct dg_task *t)
 	if ((ret = dg_layout_find_task(s->txn, DG_DIR_RUNNING, id, &ip)) == 0 &&
 	    (ret = dg_txn_read(s->txn, ip.buf, &data)) == 0)
 		ret = dg_task_parse(t, data.buf, data.len, file.buf, &dg_policy_loosest);
+	if (ret == 0 && path)
+		dg_strbuf_addstr(path, ip.buf);
 	dg_strbuf_release(&ip);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&file);
@@ -136,7 +138,7 @@ static int deliver(struct step *s, size_t i)
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	if (read_claim(s, r->task_id, &t) == 0 && is_our_claim(s, &t, r->attempt)) {
+	if (read_claim(s, r->task_id, &t, NULL) == 0 && is_our_claim(s, &t, r->attempt)) {
 		if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0)
 			ret = dg_layout_write_result(s->txn, r, protocol(s), NULL);
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
@@ -163,7 +165,7 @@ static int hand_back(struct step *s, const struct handback *h)
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	if (read_claim(s, h->task_id, &t) == 0 && is_our_claim(s, &t, h->attempt)) {
+	if (read_claim(s, h->task_id, &t, NULL) == 0 && is_our_claim(s, &t, h->attempt)) {
 		ret = dg_layout_requeue(s->txn, &t, s->w->me, protocol(s));
 		dg_strbuf_addf(&s->msg, " hand back %s", h->task_id);
 	}
@@ -242,8 +244,7 @@ static int renew_one(struct step *s, const struct dg_task *held)
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	if (read_claim(s, held->task_id, &t) < 0 || !is_our_claim(s, &t, held->attempt) ||
-	    dg_layout_find_task(s->txn, DG_DIR_RUNNING, held->task_id, &path) < 0)
+	if (read_claim(s, held->task_id, &t, &path) < 0 || !is_our_claim(s, &t, held->attempt))
 		goto out;   /* gone: its report will say so */
 	dg_task_set_lease(&t, batch_lease(s, t.timeout_seconds));
 	json_object_set_new(t.doc, "lease_renewed_at", json_string(s->now));
@@ -477,7 +478,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	if (!e->is_file || !is_task_name(e->name))
 		return 0;
 	dg_strbuf_add(&id, e->name, strlen(e->name) - 5);
-	if (read_claim(s, id.buf, &t) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
+	if (read_claim(s, id.buf, &t, NULL) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
 	    is_ours_running(w, t.task_id, t.attempt))
 		goto out;
 	if (t.attempt >= w->policy.max_attempts) {
