@@ -225,6 +225,7 @@ static int remove_fn(struct dg_txn *txn, void *payload)
 
 struct addition {
 	unsigned k;               /* the newest batch when the batch was chosen */
+	const char *who;          /* the archiving node, NULL for dgrid archive */
 	struct item *items;
 	size_t nr;
 	struct dg_strbuf *data;   /* per item */
@@ -320,6 +321,10 @@ static int add_fn(struct dg_txn *txn, void *payload)
 		count_into(summary, a->docs[i], a->items[i].when);
 	}
 	json_object_set_new(summary, "batches", json_integer(k + 1));
+	if (a->who)
+		json_object_set_new(summary, "archiver", json_string(a->who));
+	else
+		json_object_del(summary, "archiver");
 	prune_hours(summary);
 	dg_json_dump(&text, summary);
 	if ((ret = dg_txn_write(txn, "summary.json", text.buf, text.len)) < 0)
@@ -408,9 +413,9 @@ static void publish_summary(struct dg_store *store, const struct dg_strbuf *text
 
 /* Adds the nr oldest of l as batch k + 1, then removes them from main. */
 static int archive_batch(struct dg_store *store, struct dg_store *arch, struct items *l, size_t nr,
-			 unsigned k, struct dg_archive_stats *st)
+			 unsigned k, const char *who, struct dg_archive_stats *st)
 {
-	struct addition a = { .k = k, .items = l->v, .nr = nr };
+	struct addition a = { .k = k, .who = who, .items = l->v, .nr = nr };
 	struct removal r = { .nr = nr, .why = "move" };
 	int ret = 0;
 
@@ -525,7 +530,7 @@ static bool summary_behind(struct dg_store *store, unsigned k)
 	return behind;
 }
 
-int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
+int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches, const char *who,
 		   struct dg_archive_stats *st)
 {
 	struct dg_archive_stats local;
@@ -577,7 +582,7 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		if ((ret = list_main(store, &l)) < 0)
 			break;
 		st->on_main = l.nr;
-		if (!keep || l.nr <= (size_t)keep + DG_ARCHIVE_BATCH ||
+		if (!keep || l.nr < (size_t)keep + DG_ARCHIVE_BATCH ||
 		    (max_batches && st->batches >= max_batches))
 			break;
 		/*
@@ -587,10 +592,10 @@ int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
 		 */
 		sort_by_age(store, &l);
 		size_t done = 0;
-		while (l.nr - done > (size_t)keep + DG_ARCHIVE_BATCH &&
+		while (l.nr - done >= (size_t)keep + DG_ARCHIVE_BATCH &&
 		       !(max_batches && st->batches >= max_batches)) {
 			struct items rest = { l.v + done, l.nr - done, 0 };
-			if ((ret = archive_batch(store, arch, &rest, DG_ARCHIVE_BATCH, k, st)) < 0)
+			if ((ret = archive_batch(store, arch, &rest, DG_ARCHIVE_BATCH, k, who, st)) < 0)
 				break;
 			done += DG_ARCHIVE_BATCH;
 			k++;

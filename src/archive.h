@@ -5,7 +5,8 @@
  *
  * The archive's tree:
  *
- *     summary.json                          totals of everything archived
+ *     summary.json                          totals of everything archived,
+ *                                           and the node that archives
  *     batches/BBB/bbb/completed/NAME        batch k = BBB * 1000 + bbb
  *     batches/BBB/bbb/failed/NAME
  *
@@ -56,11 +57,15 @@ struct dg_archive_stats {
 };
 
 /*
- * Archives the oldest results, a batch at a time, until main holds at most
- * keep + DG_ARCHIVE_BATCH of them, or max_batches were added (0: no limit).
- * keep 0 archives nothing. The store must be on its branch; it is fetched.
+ * Archives the oldest results, a batch at a time, while a whole batch can
+ * go without leaving fewer than keep on main (so main ends with keep to
+ * keep + DG_ARCHIVE_BATCH - 1), or until max_batches were added (0: no
+ * limit). keep 0 archives nothing. who, the archiving node (NULL for
+ * `dgrid archive`), goes into summary.json as "archiver": the worker that
+ * archives next (worker_upkeep.c). The store must be on its branch; it is
+ * fetched.
  */
-int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches,
+int dg_archive_run(struct dg_store *store, unsigned keep, unsigned max_batches, const char *who,
 		   struct dg_archive_stats *st);
 
 /*

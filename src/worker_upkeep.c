@@ -1,10 +1,11 @@
 /*
  * worker_upkeep.c - what any worker does now and then so that the grid
  * stays cheap as it ages (doc/protocol.md): move old results to the
- * archive, and restart main's history once it is long. Both are the same
- * compare-and-swap transactions as everything else, so any number of
- * workers may try at once; the checks read the worker's last fetch only
- * and cost the host nothing until there is work.
+ * archive (one worker at a time, see is_archiver), and restart main's
+ * history once it is long. Both are the same compare-and-swap transactions
+ * as everything else, so any number of workers may try at once; the checks
+ * read the worker's last fetch only and cost the host nothing until there
+ * is work.
  */
 #include "archive.h"
 #include "error.h"
@@ -12,8 +13,12 @@
 #include "log.h"
 #include "worker_int.h"
 
+#include <string.h>
+
 /* a worker moves at most this many batches per check: its own tasks wait meanwhile */
 #define UPKEEP_BATCHES 4
+/* past keep_results + this many batches, any worker archives, not only the archiver */
+#define ARCHIVE_LAG_BATCHES 4
 
 struct counter {
 	size_t n;
@@ -35,16 +40,49 @@ static int count_commit(int64_t when DG_UNUSED, const char *summary DG_UNUSED, v
 	return 0;
 }
 
+/*
+ * Whether this worker is the grid's archiver: the node named "archiver" in
+ * the archive's summary (one small ref, fetched on its own). Appending a
+ * batch needs the archive's tip, and libgit2 1.5 fetches only whole
+ * histories, so an archiver's first batch downloads everything archived so
+ * far. One node doing it keeps that download from every new volunteer.
+ */
+static bool is_archiver(struct worker *w)
+{
+	json_t *summary = NULL;
+	const char *who;
+	bool mine;
+
+	if (dg_archive_read_summary(w->store, &summary, NULL) < 0) {
+		dg_log(DG_LOG_WARNING, "node=%s event=archive-summary-unreadable error=\"%s\"", w->me,
+		       dg_error_last());
+		return false;
+	}
+	who = json_string_value(json_object_get(summary, "archiver"));
+	mine = who && !strcmp(who, w->me);
+	if (!mine)
+		dg_log(DG_LOG_INFO, "node=%s event=archive-deferred archiver=%s (it archives until main holds "
+		       "%u more than keep_results)", w->me, who ? who : "none",
+		       ARCHIVE_LAG_BATCHES * DG_ARCHIVE_BATCH);
+	json_decref(summary);
+	return mine;
+}
+
 static void archive_if_needed(struct worker *w)
 {
-	struct counter c = { 0, (size_t)w->policy.keep_results + DG_ARCHIVE_BATCH };
+	size_t due = (size_t)w->policy.keep_results + DG_ARCHIVE_BATCH;
+	size_t lagging = (size_t)w->policy.keep_results + ARCHIVE_LAG_BATCHES * DG_ARCHIVE_BATCH;
+	struct counter c = { 0, lagging };
 	struct dg_archive_stats st;
 
 	if (dg_layout_walk_store(w->store, DG_DIR_COMPLETED, count_file, &c) < 0 ||
 	    (c.n <= c.max && dg_layout_walk_store(w->store, DG_DIR_FAILED, count_file, &c) < 0) ||
-	    c.n <= c.max)
+	    c.n < due)
 		return;
-	if (dg_archive_run(w->store, w->policy.keep_results, UPKEEP_BATCHES, &st) < 0)
+	/* the archiver's turn, until it lags (stopped, died, or a `dgrid archive` cron that stopped) */
+	if (c.n <= lagging && !is_archiver(w))
+		return;
+	if (dg_archive_run(w->store, w->policy.keep_results, UPKEEP_BATCHES, w->me, &st) < 0)
 		dg_log(DG_LOG_WARNING, "node=%s event=archive-failed error=\"%s\"", w->me, dg_error_last());
 	else
 		dg_log(DG_LOG_INFO, "node=%s event=archive batches=%u results=%zu completed=%u on_main=%zu",

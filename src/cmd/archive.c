@@ -74,7 +74,7 @@ int cmd_archive(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (dg_archive_run(store, keep, 0, &st) < 0) {
+	if (dg_archive_run(store, keep, 0, NULL, &st) < 0) {
 		ret = cmd_fail("cannot archive");
 		goto out;
 	}
