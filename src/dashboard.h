@@ -14,7 +14,8 @@
  *   results/failed/F.json    recent ones only, so the site stays small);
  *                            older copies from earlier runs are removed
  *
- * What is shown: nodes with liveness, last heartbeat, slots, executor,
+ * What is shown: what limits the grid now (opts->advice, when given);
+ * nodes with liveness, last heartbeat, slots, executor,
  * isolation and results counted per node; the queue (first queue_max
  * entries and a "+N more" line); running tasks with their owner and running
  * time; the newest recent_max results and newest failures; three charts:
@@ -35,6 +36,8 @@
 #include "common.h"
 #include "grid.h"
 
+struct dg_advice;
+
 struct dg_dashboard_opts {
 	const char *out_dir;    /* created if missing (required) */
 	const char *title;      /* page title; default "dgrid" */
@@ -43,9 +46,12 @@ struct dg_dashboard_opts {
 	size_t queue_max;       /* queue entries listed; default 200 */
 	size_t running_max;     /* running tasks listed; default 200 */
 	int64_t now;            /* unix seconds; 0: grid->now */
+	const struct dg_advice *advice; /* what limits the grid (advice.h), shown
+				   in a "limits" section and status.json's
+				   "advice"; NULL: neither */
 };
 
-#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, 50, 200, 200, 0 }
+#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, 50, 200, 200, 0, NULL }
 
 int dg_dashboard_write(const struct dg_grid *grid, const struct dg_dashboard_opts *opts);
 

@@ -250,6 +250,23 @@ static void chart_share(struct dg_strbuf *sb, const struct dash *d)
 
 /* ---- tables ---- */
 
+/* What limits the grid (advice.h): our own words and numbers, escaped all the same. */
+static void section_limits(struct dg_strbuf *sb, const struct dash *d)
+{
+	char figures[2 * DG_ADVICE_TEXT_MAX];
+
+	if (!d->advice)
+		return;
+	dg_advice_describe(figures, sizeof(figures), d->advice);
+	dg_strbuf_addf(sb, "<section id=\"limits\"><h2>What limits the grid</h2>\n"
+		       "<p class=\"advice\" id=\"advice\" data-verdict=\"%s\"><strong>",
+		       dg_advice_verdict_name(d->advice->verdict));
+	dg_html_escape(sb, d->advice->text);
+	dg_strbuf_addstr(sb, "</strong></p>\n<p class=\"more\" id=\"advice-figures\">Measured: ");
+	dg_html_escape(sb, figures);
+	dg_strbuf_addstr(sb, ".</p></section>\n");
+}
+
 static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 {
 	const struct dg_grid *g = d->grid;
@@ -510,7 +527,9 @@ void dash_render_html(struct dg_strbuf *sb, const struct dash *d)
 	put_count(sb, "n-running", g->running.nr, "running");
 	put_count(sb, "n-completed", g->completed.nr, "completed");
 	put_count(sb, "n-failed", g->failed.nr, "failed");
-	dg_strbuf_addstr(sb, "</ul></section>\n<section id=\"charts\"><h2>Charts</h2>\n");
+	dg_strbuf_addstr(sb, "</ul></section>\n");
+	section_limits(sb, d);
+	dg_strbuf_addstr(sb, "<section id=\"charts\"><h2>Charts</h2>\n");
 	chart_hours(sb, d);
 	chart_backlog(sb, d);
 	chart_share(sb, d);

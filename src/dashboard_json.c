@@ -88,6 +88,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_object_set_new(by, dash_status_names[i], json_integer((json_int_t)d->status[i]));
 	json_object_set_new(counts, "by_status", by);
 	json_object_set_new(root, "counts", counts);
+	json_object_set_new(root, "advice", d->advice ? dg_advice_json(d->advice) : json_null());
 
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *n = &g->nodes[i];

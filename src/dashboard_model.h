@@ -26,6 +26,7 @@
 #ifndef DG_DASHBOARD_MODEL_H
 #define DG_DASHBOARD_MODEL_H
 
+#include "advice.h"
 #include "dashboard.h"  /* struct dg_dashboard_opts only */
 #include "grid.h"
 
@@ -50,6 +51,8 @@ struct dash_result {
 struct dash {
 	const struct dg_grid *grid;
 	const struct dg_dashboard_opts *opts;
+	const struct dg_advice *advice; /* opts->advice: judged by the caller
+					   from the same load; NULL: not shown */
 	int64_t now;
 	struct dash_result *res;    /* all results on main, newest first */
 	size_t res_nr;

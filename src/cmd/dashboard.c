@@ -1,6 +1,7 @@
 /*
  * dashboard.c - dgrid dashboard: writes the static dashboard of a grid.
  */
+#include "../advice.h"
 #include "../common.h"
 #include "../config.h"
 #include "../dashboard.h"
@@ -44,6 +45,8 @@ int cmd_dashboard(int argc, char **argv)
 	struct dg_config cfg;
 	struct dg_store *store = NULL;
 	struct dg_grid grid;
+	struct dg_advice_figures fig;
+	struct dg_advice advice;
 	bool loaded = false;
 	unsigned n;
 	int c, ret = 2;
@@ -117,6 +120,14 @@ int cmd_dashboard(int argc, char **argv)
 		goto out;
 	}
 	loaded = true;
+	/* without the advice the page is still worth writing */
+	if (dg_advice_measure(&fig, store, &grid, cfg.repo_url) < 0) {
+		dg_log(DG_LOG_WARNING, "event=advice_unmeasured repo=%s error=\"%s\"", shown.buf,
+		       dg_error_last());
+	} else {
+		dg_advice_judge(&advice, &fig);
+		dopts.advice = &advice;
+	}
 	if (dg_dashboard_write(&grid, &dopts) < 0) {
 		fprintf(stderr, "error: cannot write the dashboard: %s\n", dg_error_last());
 		goto out;

@@ -1,6 +1,7 @@
 /*
  * status.c - dgrid status: nodes, queue, running tasks and results.
  */
+#include "../advice.h"
 #include "../archive.h"
 #include "../common.h"
 #include "../error.h"
@@ -29,6 +30,10 @@ static const char usage_text[] =
 	"running tasks and the number of completed and failed tasks with the\n"
 	"last ten of each (in file-name order). A node's status page address is\n"
 	"shown as 'page http://ADDR:PORT/' when its heartbeat names one.\n"
+	"The 'limits:' line says what limits the grid now (idle, ok, workers,\n"
+	"queue, push budget or fetch budget), from the pushes on main in the last\n"
+	"10 minutes, the policy's budgets, the nodes and their claims; the line\n"
+	"under it gives those figures (doc/running.md, \"What limits the grid\").\n"
 	"Control characters in names and ids are printed as escapes (\\x1b).\n"
 	"\n"
 	"      --repo URL   state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
@@ -191,7 +196,8 @@ static const char *page_of(const struct dg_grid_node *n)
 	return v;
 }
 
-static void print_json(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
+static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
+		       const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
 	json_t *o = json_object(), *nodes = json_array(), *queue = json_array();
@@ -247,6 +253,7 @@ static void print_json(const struct dg_grid *g, const struct shown_result *done,
 		json_array_append_new(fids, jstr(bad[i].task_id));
 	json_object_set_new(o, "completed_ids", cids);
 	json_object_set_new(o, "failed_ids", fids);
+	json_object_set_new(o, "advice", dg_advice_json(advice));
 	dg_json_dump(&text, o);
 	/* jansson leaves DEL and the C1 controls raw; a terminal may act on them */
 	dg_textsafe_json(&safe, text.buf, text.len);
@@ -316,9 +323,11 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 	dg_strbuf_release(&sb);
 }
 
-static void print_text(const struct dg_grid *g, const struct shown_result *done, size_t done_nr,
+static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
+		       const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
+	char figures[2 * DG_ADVICE_TEXT_MAX];
 	size_t alive = 0;
 
 	for (size_t i = 0; i < g->nodes_nr; i++)
@@ -364,6 +373,9 @@ static void print_text(const struct dg_grid *g, const struct shown_result *done,
 		say("%s", line.buf);
 		dg_strbuf_release(&line);
 	}
+	dg_advice_describe(figures, sizeof(figures), advice);
+	say("limits:    %s", advice->text);
+	say("           %s", figures);
 }
 
 int cmd_status(int argc, char **argv)
@@ -378,6 +390,8 @@ int cmd_status(int argc, char **argv)
 	struct dg_store *store = NULL;
 	struct dg_grid grid;
 	struct shown_result *done = NULL, *bad = NULL;
+	struct dg_advice_figures fig;
+	struct dg_advice advice;
 	size_t done_nr = 0, bad_nr = 0;
 	const char *repo = NULL;
 	bool json = false, loaded = false;
@@ -411,12 +425,17 @@ int cmd_status(int argc, char **argv)
 		goto out;
 	}
 	loaded = true;
+	if (dg_advice_measure(&fig, store, &grid, cfg.repo_url) < 0) {
+		cmd_fail(NULL);
+		goto out;
+	}
+	dg_advice_judge(&advice, &fig);
 	load_last(&done, &done_nr, store, &grid.completed);
 	load_last(&bad, &bad_nr, store, &grid.failed);
 	if (json)
-		print_json(&grid, done, done_nr, bad, bad_nr);
+		print_json(&grid, &advice, done, done_nr, bad, bad_nr);
 	else
-		print_text(&grid, done, done_nr, bad, bad_nr);
+		print_text(&grid, &advice, done, done_nr, bad, bad_nr);
 	ret = 0;
 out:
 	fflush(stdout);
