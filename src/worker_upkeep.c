@@ -11,6 +11,7 @@
 #include "error.h"
 #include "layout.h"
 #include "log.h"
+#include "store_window.h"
 #include "worker_int.h"
 
 #include <string.h>
@@ -32,12 +33,6 @@ static int count_file(const struct dg_entry *e, void *payload)
 	if (e->is_file && e->name[0] != '.')
 		c->n++;
 	return c->n > c->max;   /* enough seen: stop walking */
-}
-
-static int count_commit(int64_t when DG_UNUSED, const char *summary DG_UNUSED, void *payload)
-{
-	((struct counter *)payload)->n++;
-	return 0;
 }
 
 /*
@@ -91,12 +86,13 @@ static void archive_if_needed(struct worker *w)
 
 static void compact_if_needed(struct worker *w)
 {
-	struct counter c = { 0, 0 };
+	struct dg_store_window c;
 	unsigned epoch = 0;
 	int ret;
 
-	if (dg_store_history(w->store, (size_t)w->policy.compact_after + 1, count_commit, &c) < 0 ||
-	    c.n <= w->policy.compact_after)
+	/* not dg_store_history: its walk is sorted, and libgit2 reads all of a sorted walk first */
+	if (dg_store_count_since(&c, w->store, 0, (size_t)w->policy.compact_after + 1) < 0 ||
+	    c.commits <= w->policy.compact_after)
 		return;
 	ret = dg_store_compact_history(w->store, "compact: history restarts here; what came before "
 				       "is under refs/dgrid/epochs/", &epoch);
@@ -107,7 +103,8 @@ static void compact_if_needed(struct worker *w)
 	} else if (ret < 0 && ret != DG_ECONFLICT) {
 		dg_log(DG_LOG_WARNING, "node=%s event=compact-failed error=\"%s\"", w->me, dg_error_last());
 	} else if (ret == 0) {
-		dg_log(DG_LOG_INFO, "node=%s event=compacted epoch=%u commits=%zu", w->me, epoch, c.n);
+		dg_log(DG_LOG_INFO, "node=%s event=compacted epoch=%u commits=%llu", w->me, epoch,
+		       (unsigned long long)c.commits);
 	}
 }
 
