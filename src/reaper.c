@@ -15,6 +15,8 @@ struct beat {
 struct dg_reaper {
 	struct dg_store *store;
 	const char *me;
+	bool spare_own;             /* a worker's reaper: claims of me are never orphans */
+	unsigned lease_grace;       /* seconds added to every lease: the crowd we see */
 	struct dg_watch *watch;
 	struct dg_policy policy;
 	struct beat *beats;
@@ -96,7 +98,8 @@ static const char *orphan_reason(struct dg_reaper *r, const struct dg_task *t, i
 	int64_t timeout_ms = (int64_t)r->policy.node_timeout * 1000;
 	const char *state;
 
-	if (r->policy.protocol >= 2 && claim_age > (int64_t)dg_task_lease(t, &r->policy) * 1000)
+	if (r->policy.protocol >= 2 &&
+	    claim_age > ((int64_t)dg_task_lease(t, &r->policy) + r->lease_grace) * 1000)
 		return "its lease lapsed";
 	if (!dg_policy_heartbeats(&r->policy))
 		return NULL;
@@ -187,7 +190,7 @@ static int reap_one(const struct dg_entry *e, void *payload)
 		goto out;
 	}
 	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
-	why = orphan_reason(r, &t, age);
+	why = r->spare_own && t.node_id && !strcmp(t.node_id, r->me) ? NULL : orphan_reason(r, &t, age);
 	if (!why) {
 		if (age <= (int64_t)r->policy.node_timeout * 1000)
 			r->st.watching++;
@@ -241,6 +244,16 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 		return 1;
 	dg_txn_message(txn, "reap by %s:%s", r->me, r->msg.buf);
 	return 0;
+}
+
+void dg_reaper_spare_own(struct dg_reaper *reaper)
+{
+	reaper->spare_own = true;
+}
+
+void dg_reaper_set_lease_grace(struct dg_reaper *reaper, unsigned seconds)
+{
+	reaper->lease_grace = seconds;
 }
 
 struct dg_reaper *dg_reaper_new(struct dg_store *store, const char *me)

@@ -46,6 +46,23 @@ struct dg_reaper;
 
 /* me is the reaping node (commit messages, logs). Both are borrowed. */
 struct dg_reaper *dg_reaper_new(struct dg_store *store, const char *me);
+
+/*
+ * A worker's reaper never reaps the worker's own claims: the worker knows
+ * what it holds (and adopts what an earlier run of it left, worker_step.c),
+ * while a reaper that judged its own lapsed lease would throw away a
+ * result that is only waiting for a push to land.
+ */
+void dg_reaper_spare_own(struct dg_reaper *reaper);
+
+/*
+ * Seconds this observer adds to every lease before it calls it lapsed: the
+ * contention it sees itself (a crowded grid without a push budget, where
+ * a live owner can lose races to report for minutes, doc/protocol.md). A
+ * claim's lease is what its owner knew when it claimed; the observer knows
+ * the crowd now. 0 by default.
+ */
+void dg_reaper_set_lease_grace(struct dg_reaper *reaper, unsigned seconds);
 void dg_reaper_free(struct dg_reaper *reaper);
 
 /*

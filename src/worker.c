@@ -23,6 +23,8 @@
 
 #define MAX_POLLFDS (1 + 3 * 256)
 #define WORKER_GIT_CACHE_BYTES (1 << 20)
+/* the longest wait after a lost race without a budget (lease_margin is 60 s by default) */
+#define CONTENTION_WAIT_MAX_MS 20000
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -354,6 +356,32 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
 	return wake;
 }
 
+/*
+ * How long to wait after losing a race, without a budget. The old
+ * exponential backoff (50 ms << streak) did not grow with the grid: 32
+ * workers each retrying within seconds kept the branch so busy that every
+ * attempt took ~6 s and lost again (bench-collapse.sh). Waiting a random
+ * part of (registered nodes x our own turn time) keeps the whole grid at
+ * about two attempts per turn time however many workers it has, and the
+ * batches the losses grow (dg_worker_contention) carry the work. Capped
+ * at 20 s for a worker that holds tasks or results, so that it lands them
+ * long before its leases lapse (which allow for the crowd, worker_step.c),
+ * and at 60 s for one that only wants to claim.
+ */
+static int64_t contention_wait_ms(const struct worker *w, unsigned streak)
+{
+	int64_t span = (int64_t)50 << streak, grid = (int64_t)w->nodes_seen * w->turn_ms_avg;
+	/* a worker that holds nothing risks no lease: it leaves the branch to those that do */
+	int64_t max = w->jobs_nr || w->backlog_nr || w->pending_nr ? CONTENTION_WAIT_MAX_MS
+								   : 3 * CONTENTION_WAIT_MAX_MS;
+
+	if (grid > span)
+		span = grid;
+	if (span > max)
+		span = max;
+	return arc4random_uniform((uint32_t)span + 1);
+}
+
 static int loop(struct worker *w, int sigfd)
 {
 	const struct dg_config *cfg = &w->opts->cfg;
@@ -388,6 +416,9 @@ static int loop(struct worker *w, int sigfd)
 		}
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
+			int64_t took = dg_now_ms() - now;
+			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
+			w->turn_ms_avg = w->turn_ms_avg ? (3 * w->turn_ms_avg + took) / 4 : took;
 			dg_worker_budget_used(w);
 			if (ret == DG_EPROTOCOL)
 				return ret;
@@ -400,8 +431,9 @@ static int loop(struct worker *w, int sigfd)
 				 */
 				unsigned k = w->conflicts < 7 ? w->conflicts : 7;
 				w->conflicts++;
+				dg_worker_contention(w, true);
 				/* with a budget, our next slot is the retry; a lost join waits again */
-				net_retry_at = w->budget ? 0 : now + arc4random_uniform(50u << k);
+				net_retry_at = w->budget ? 0 : now + contention_wait_ms(w, k);
 				if (w->budget && w->slot.rank >= w->slot.members)
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
@@ -414,6 +446,8 @@ static int loop(struct worker *w, int sigfd)
 				if (w->net_failures)
 					dg_log(DG_LOG_INFO, "node=%s event=remote-back", w->me);
 				w->net_failures = 0;
+				if (!w->conflicts)
+					dg_worker_contention(w, false);
 				w->conflicts = 0;
 				w->batch_deadline = 0;
 				w->next_step = now + (w->queue_seen_empty ? idle_poll_ms(w) : 0);
@@ -428,7 +462,10 @@ static int loop(struct worker *w, int sigfd)
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_reap && !w->net_failures &&
 		    now - w->fetched_ms < 1000) {
 			struct dg_reap_stats rs;
-			int ret = dg_reaper_judge(w->reaper, &rs);
+			int ret;
+
+			dg_reaper_set_lease_grace(w->reaper, dg_worker_crowd_seconds(w));
+			ret = dg_reaper_judge(w->reaper, &rs);
 			if (ret == DG_EPROTOCOL)
 				return ret;
 			if (ret < 0)
@@ -602,6 +639,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		goto out;
 	w.pending_alloc = w.pending_nr;
 	w.reaper = dg_reaper_new(w.store, w.me);
+	dg_reaper_spare_own(w.reaper);
 	/* the first archive/compaction check comes after a random part of the
 	   interval: a fleet started at once does not check at once */
 	w.next_upkeep = dg_now_ms() + 1000 * (int64_t)arc4random_uniform(w.opts->cfg.upkeep_interval + 1);

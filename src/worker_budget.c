@@ -8,6 +8,12 @@
 #include "pushslot.h"
 #include "worker_int.h"
 
+/* without a budget, a crowded grid's batch holds at most this much measured work a slot */
+#define CROWD_WORK_MS 10000
+/* a crowded grid's lease allows this many turns per registered node, at most CROWD_LEASE_MAX s */
+#define CROWD_LEASE_TURNS 10
+#define CROWD_LEASE_MAX 600
+
 struct members {
 	const char *me;
 	struct dg_store *store;
@@ -39,10 +45,21 @@ static int count_member(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
+static int count_entry(const struct dg_entry *e, void *payload)
+{
+	*(size_t *)payload += e->is_file;
+	return 0;
+}
+
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->opts->cfg.repo_url);
 	struct members m = { w->me, w->store, 0, SIZE_MAX };
+	size_t nodes = 0;
+
+	/* the pace after a lost race (worker.c) counts the registrations: one tree, no file read */
+	if (dg_store_list(w->store, "nodes", count_entry, &nodes) == 0)
+		w->nodes_seen = nodes;
 
 	if (budget != w->budget)
 		dg_log(DG_LOG_INFO, "node=%s event=push-budget budget=%u slot_ms=%lld", w->me, budget,
@@ -102,7 +119,11 @@ void dg_worker_budget_used(struct worker *w)
 }
 
 /*
- * Without a budget: the free slots. With one: what keeps our slots busy
+ * Without a budget: the free slots when we work alone. On a crowded grid
+ * (other registered workers, or races lost: dg_worker_contention) up to
+ * one task a slot per worker, never more than CROWD_WORK_MS of measured
+ * work a slot nor claim_batch_max, so that more workers mean more tasks per
+ * push and not more pushes. With a budget: what keeps our slots busy
  * until our next push (the cycle over the tasks' mean run time, measured
  * on this node; one per slot until a task has run here), never more than
  * a fair share of the queue nor claim_batch_max.
@@ -114,8 +135,16 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	size_t sharing = w->slot.members + (w->slot.rank >= w->slot.members);
 	size_t share = (queued + sharing - 1) / (sharing ? sharing : 1);
 
-	if (!w->budget)
-		return held < slots ? slots - held : 0;
+	if (!w->budget) {
+		size_t cap = w->policy.claim_batch_max > slots ? w->policy.claim_batch_max : slots;
+		size_t per_slot = w->crowd > w->nodes_seen ? w->crowd : w->nodes_seen;
+		/* at most CROWD_WORK_MS of measured work a slot: a batch never hoards long tasks */
+		size_t work = w->task_ms_avg > 0 ? (size_t)(CROWD_WORK_MS / w->task_ms_avg) : 1;
+		per_slot = per_slot < work ? per_slot : work;
+		want = slots * (per_slot ? per_slot : 1);
+		want = want < cap ? want : cap;
+		return held < want ? want - held : 0;
+	}
 	if (w->task_ms_avg > 0) {
 		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
 		want = (size_t)((cycle + w->task_ms_avg - 1) / w->task_ms_avg) * slots;
@@ -139,4 +168,46 @@ unsigned dg_worker_cycle_seconds(const struct worker *w)
 	if (ps.rank >= ps.members)
 		ps.members++;
 	return (unsigned)((dg_pushslot_cycle_ms(&ps) + 999) / 1000);
+}
+
+/*
+ * Without a budget, contention sizes the claims: each race lost doubles
+ * the tasks a claim takes per slot, up to claim_batch_max, and each push
+ * won at the first try takes one off. More workers then mean more tasks
+ * per push rather than more pushes per task, so a grid does not get slower
+ * as workers are added (issue 11, "no collapse"). The extra tasks wait in
+ * the backlog, under leases that cover the wait (worker_step.c).
+ */
+void dg_worker_contention(struct worker *w, bool lost)
+{
+	unsigned slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1;
+	unsigned max = w->policy.claim_batch_max / slots, crowd = w->crowd ? w->crowd : 1;
+
+	if (w->budget)
+		return;
+	if (lost)
+		crowd = crowd * 2 < max ? crowd * 2 : (max ? max : 1);
+	else if (crowd > 1)
+		crowd--;
+	if (crowd != (w->crowd ? w->crowd : 1))
+		dg_log(DG_LOG_DEBUG, "node=%s event=crowd claims_per_slot=%u", w->me, crowd);
+	w->crowd = crowd;
+}
+
+/*
+ * Without a budget, how long a live worker may lose races before its
+ * report lands: CROWD_LEASE_TURNS of our own turns per registered node, at
+ * most CROWD_LEASE_MAX. A claim's lease adds it (what its owner sees when
+ * it claims), and so does our reaper before it calls a lease lapsed (what
+ * it sees now: the owner may have claimed before the crowd arrived).
+ */
+unsigned dg_worker_crowd_seconds(const struct worker *w)
+{
+	uint64_t s;
+
+	if (w->budget || w->nodes_seen < 2)
+		return 0;
+	s = (uint64_t)w->nodes_seen * (uint64_t)(w->turn_ms_avg > 0 ? w->turn_ms_avg : 0) *
+	    CROWD_LEASE_TURNS / 1000;
+	return s < CROWD_LEASE_MAX ? (unsigned)s : CROWD_LEASE_MAX;
 }

@@ -64,6 +64,9 @@ struct worker {
 	int64_t batch_deadline;       /* 0: no result waiting for company */
 	unsigned net_failures;
 	unsigned conflicts;           /* steps lost to other writers in a row */
+	unsigned crowd;               /* no budget: claims per slot, raised by lost races (0 = 1) */
+	size_t nodes_seen;            /* registrations on main at the last fetch */
+	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	/* the push budget (worker_budget.c); budget 0: push whenever */
@@ -87,7 +90,8 @@ struct worker {
 /*
  * worker_budget.c: after a fetch, the grid's push budget, its members and
  * our rank; whether we may push now; when next; how many tasks a step
- * claims (the free slots without a budget; a batch for the cycle with one).
+ * claims (the free slots without a budget, more while pushes collide; a
+ * batch for the cycle with one).
  */
 void dg_worker_budget_update(struct worker *w);
 void dg_worker_budget_rejoin(struct worker *w);       /* a lost join: wait again */
@@ -95,6 +99,8 @@ int64_t dg_worker_next_push(const struct worker *w);  /* wall ms; 0 without a bu
 bool dg_worker_may_push(const struct worker *w);
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
+void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
+unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
 
 /*

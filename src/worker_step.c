@@ -214,9 +214,10 @@ static int collect_name(const struct dg_entry *e, void *payload)
 }
 
 /*
- * A claim's lease. Without a budget a task starts at once: its timeout
- * plus lease_margin. A batch's tasks wait for those ahead of them on our
- * slots, and the results for our next push slot: the lease covers both.
+ * A claim's lease: its timeout plus lease_margin, plus what it waits for.
+ * A batch's tasks (a budget grid, or a crowded one) wait for those ahead
+ * of them on our slots; on a budget grid the results also wait for our
+ * next push slot. The lease covers both.
  */
 static unsigned batch_lease(struct step *s, unsigned timeout_seconds)
 {
@@ -224,8 +225,16 @@ static unsigned batch_lease(struct step *s, unsigned timeout_seconds)
 	unsigned lease = dg_policy_lease_seconds(&w->policy, timeout_seconds);
 	unsigned slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1, wait;
 
-	if (!w->budget)
+	if (!w->budget) {
+		/*
+		 * A batch claimed under contention: the tasks ahead of it on our
+		 * slots, and on a crowded grid the races its report may lose: a
+		 * worker whose pushes are slow keeps its tasks.
+		 */
+		lease += (s->ahead_seconds + slots - 1) / slots + dg_worker_crowd_seconds(w);
+		s->ahead_seconds += timeout_seconds;
 		return lease;
+	}
 	wait = LEASE_CYCLES * dg_worker_cycle_seconds(w);
 	lease += (s->ahead_seconds + slots - 1) / slots + (wait > LEASE_WAIT_MIN ? wait : LEASE_WAIT_MIN);
 	s->ahead_seconds += timeout_seconds;
@@ -233,8 +242,8 @@ static unsigned batch_lease(struct step *s, unsigned timeout_seconds)
 }
 
 /*
- * On a budget grid a claim waits in our backlog and a result for our slot:
- * every push of ours renews the leases of the claims we hold (a changed
+ * When claims wait in our backlog (and on a budget grid results for our
+ * slot), every push of ours renews the leases of the claims we hold (a changed
  * claim restarts every observer's watch, watch.h), so that only a worker
  * that could not push for LEASE_CYCLES cycles loses its tasks.
  */
@@ -598,7 +607,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 * frees its push slots.
 	 */
 	/* renewals ride on a push made anyway: they alone are no reason to push */
-	if (!ret && w->budget && s->msg.len && !w->stopping)
+	if (!ret && (w->budget || w->backlog_nr) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
 	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))

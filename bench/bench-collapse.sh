@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# bench-collapse.sh - no collapse under contention (issue 11, item 5:
+# "without any budget set, more workers never make the grid slower").
+#
+# Everything runs in a fresh temporary directory against one
+# `git daemon --verbose --reuseaddr --listen=127.0.0.1 --port=FREE
+# --base-path=DIR --export-all --enable=receive-pack --max-connections=0`
+# (stderr to a log), killed by the exit trap with every other process this
+# script started (each worker runs under `timeout` in a process group of its
+# own; the trap signals the whole group). --max-connections=0: with the
+# daemon's default limit of 32 clients, from W = 32 on it SIGTERMs a running
+# client from the same address and sleeps 1 s before accepting again, which
+# is the daemon's behaviour, not dgrid's (see bench-budget.sh).
+#
+# For each W:T pair of RUNS:
+#  1. A bare repository collapse-wW-tT.git with receive.denyNonFastForwards,
+#     no auto gc, and two hooks (bash builtins only, so that they widen no
+#     push's window for losing the compare-and-swap):
+#       pre-receive   appends one line per push that sent its commands and
+#                     pack: the time ($EPOCHREALTIME) and the refs it
+#                     updates;
+#       post-receive  appends one line per push that updated a ref.
+#  2. Submission with plain git, before any worker starts: one commit
+#     holding dgrid.json = {"protocol": PROTOCOL} - no "push_budget", no
+#     "fetch_budget": the unbudgeted grid this benchmark is about - and a
+#     README, one commit adding T flat files tasks/queue/tK.json =
+#     {"task_id": "tK", "script": "echo tK >>RUNS", "timeout_seconds":
+#     TASK_TIMEOUT}, pushed together with `git push` (its hook line is
+#     checked, then left out: only lines stamped after the workers started
+#     count). The tasks are trivial: what is measured is the grid, not them.
+#  3. W workers started at once: `dgrid worker --repo git://... --node-id wI
+#     --exit-when-idle --http off --slots 1 --executor process`, each with
+#     its own DGRID_CACHE, PULL_INTERVAL=1, LOG_LEVEL (debug by default: the
+#     diagnosis lines need event=pushed and event=contention), under
+#     `timeout -k 45 WORKER_TIMEOUT`. Wall time from just before the first
+#     start to the last exit. A run cut by the timeout is reported as such:
+#     its tasks/s is then an upper bound of what it managed ("< ") and the
+#     tasks it never got to are "not run".
+#
+# Counting (per run):
+#  tasks/s      T / wall seconds. ratio = tasks/s / tasks/s of the W = 1 run
+#               (the first run when RUNS has none); target >= 1.
+#  pushes       pre-receive lines stamped after the workers started: every
+#               push that sent its commands and pack. "updated": the
+#               post-receive lines, pushes that moved a ref. "lost": pushes
+#               - updated, packs sent whose compare-and-swap then failed at
+#               the server. "abandoned": the daemon's `Request receive-pack`
+#               lines for the repository (less the submission) - pushes:
+#               pushes libgit2 gave up after the ref advertisement showed
+#               the branch had moved (it sends nothing then).
+#  tasks/push   tasks with a result / updated pushes.
+#  exactly-once every tK appears exactly once in the runs file (what the
+#               task scripts appended) and has exactly one result file
+#               under tasks/completed or tasks/failed of main (searched
+#               recursively, by the name prefix "tK."); "dup" and "miss"
+#               count ids run twice or more and ids never run.
+#  reaps        claims taken from their worker: the task ids in main's
+#               "reap by wI: tK ..." commits (the reaper, src/reaper.c),
+#               plus the workers' event=superseded lines (a result dropped
+#               because its claim was reaped). Target 0: no worker died.
+#               The detail line also gives the reaper's event=reaped and
+#               event=abandoned log lines, written once per attempt of its
+#               transaction, whether that attempt landed or not.
+#
+# Detail lines per run (diagnosis; most need LOG_LEVEL=debug):
+#  - main's history after the submission, from the commit messages every
+#    worker writes ("wI: report tK (success) claim tJ.json ..."): commits
+#    that claim, report, register, intake, reap; claims per claiming
+#    commit (mean, max) and reports per reporting commit.
+#  - the workers' event=contention lines (a step that lost the race; the
+#    loop then waits uniform(0, 50 ms << min(streak - 1, 7)) before it
+#    tries again, src/worker.c) per task, the longest streak, and that
+#    wait's expected total over all workers (sum of 25 ms << (streak - 1),
+#    capped at streak 8).
+#  - the registration, a transaction of its own before the loop starts
+#    (src/worker.c until_reachable: event=contention step=register
+#    retry_in_ms=N on each lost race): lost attempts, their waits, and when
+#    the workers were registered (event=started), seconds after the start.
+#  - the workers' event=pushed lines: steps that landed, the step time
+#    (ms=, fetch excluded) median and p90.
+#  - report latency: from a task's event=finished to the event=pushed of
+#    the commit whose message reports it (median, p90, max), and the wait
+#    from a worker's first event=started (registered) to its first claim.
+#
+# Then one summary table and the targets as PASS/FAIL lines. They are
+# informational: the exit status is non-zero only when the benchmark itself
+# broke (daemon, submission, hook) or a task ran twice, never ran, or has no
+# or several results - except tasks a timed-out run never got to, which are
+# reported, not failed.
+#
+# Environment: DGRID (binary; default $SRC/build/dgrid), RUNS ("1:200 8:400
+#   32:400", W:T pairs), PROTOCOL (3; the grid's "protocol"), PUSH_BUDGET
+#   (unset; a number adds "push_budget" to dgrid.json, to compare the
+#   unbudgeted figures with the push schedule's), TASK_TIMEOUT
+#   (the tasks' timeout_seconds, 60: the lease is this plus lease_margin,
+#   60), WORKER_TIMEOUT (seconds for one run's workers, 300), PULL_INTERVAL
+#   (1), LOG_LEVEL (the workers', debug), KEEP_TMP=1 keeps the directory
+#   (logs, repositories, push and run records).
+# Machine: written on a 2-core machine that was also running other work
+#   (the header and the last line show the load average); all W workers
+#   share its CPUs with the git daemon and every upload-pack and
+#   receive-pack it forks, so timings are only comparable within one run.
+# Duration: each run takes at most WORKER_TIMEOUT + 45 s plus its checks.
+#   Against dgrid 0.5.0 (load average 2-19, other work beside it) the
+#   1-worker run took 47-70 s (2.9-4.3 tasks/s) and the 8- and 32-worker
+#   runs were cut at 300 s having run 161-280 and 25-37 of their 400 tasks
+#   (0.5-0.9 and 0.07-0.11 tasks/s): about 12 minutes in all.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+DGRID=${DGRID:-$SRC/build/dgrid}
+RUNS=${RUNS:-1:200 8:400 32:400}
+PROTOCOL=${PROTOCOL:-3}
+PUSH_BUDGET=${PUSH_BUDGET:-}
+TASK_TIMEOUT=${TASK_TIMEOUT:-60}
+WORKER_TIMEOUT=${WORKER_TIMEOUT:-300}
+BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
+BENCH_LOG_LEVEL=${LOG_LEVEL:-debug}
+KILL_AFTER=45         # dgrid's --grace (30) + time to push what finished
+
+[ -x "$DGRID" ] || { echo "bench-collapse: $DGRID missing (make)"; exit 1; }
+case $WORKER_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: WORKER_TIMEOUT must be a positive integer"; exit 1 ;; esac
+case $TASK_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: TASK_TIMEOUT must be a positive integer"; exit 1 ;; esac
+case $PROTOCOL in '' | *[!0-9]* | 0) echo "bench-collapse: PROTOCOL must be a positive integer"; exit 1 ;; esac
+case $PUSH_BUDGET in *[!0-9]* | 0) echo "bench-collapse: PUSH_BUDGET must be a positive integer (unset: none)"; exit 1 ;; esac
+POLICY="{\"protocol\": $PROTOCOL${PUSH_BUDGET:+, \"push_budget\": $PUSH_BUDGET}}"
+BUDGET_DESC=${PUSH_BUDGET:+push_budget $PUSH_BUDGET}
+BUDGET_DESC=${BUDGET_DESC:-no budget}
+for r in $RUNS; do
+	case $r in
+	[1-9]*:[1-9]*) case ${r%%:*}${r#*:} in *[!0-9]*) echo "bench-collapse: bad RUNS entry '$r' (W:T)"; exit 1 ;; esac ;;
+	*) echo "bench-collapse: bad RUNS entry '$r' (W:T)"; exit 1 ;;
+	esac
+done
+[ "$(printf '%s\n' $RUNS | sort | uniq -d)" = "" ] || { echo "bench-collapse: RUNS names a W:T pair twice"; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/dgrid-bench.XXXXXX")
+_pids=()     # plain processes (the daemon)
+_groups=()   # process groups (each worker's `timeout`, which leads its group)
+cleanup() {
+	local p i
+	for p in "${_groups[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
+	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
+	# workers give running tasks a grace period: wait a little, then kill
+	for i in $(seq 50); do
+		local alive=0
+		for p in "${_groups[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1 && break; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${_groups[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+	for p in "${_groups[@]}" "${_pids[@]}"; do wait "$p" 2>/dev/null; done
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# git CLI: no user config, fixed identity, no auto gc
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$T/gitconfig
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
+git config --file "$T/gitconfig" gc.auto 0
+git config --file "$T/gitconfig" init.defaultBranch main
+
+. "$SRC/tests/integration/net.sh"
+
+now() { date +%s.%N; }
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+# fdiv A B [FORMAT]: A / B, "n/a" when either is missing or B is 0
+fdiv() {
+	awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {
+		if (a == "" || a == "n/a" || b == "" || b == "n/a" || b + 0 == 0) print "n/a"; else printf f, a / b }'
+}
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# holds_ge A B: 1 when both are numbers and A >= B
+holds_ge() {
+	awk -v a="$1" -v b="$2" 'BEGIN { num = "^-?[0-9]+([.][0-9]+)?$"
+		if (a !~ num || b !~ num) print 0; else print (a + 0 >= b + 0) }'
+}
+# stats: "median M p90 P max X" of the numbers on stdin (n/a when none)
+stats() {
+	sort -n | awk -v f="${1:-%.2f}" '{ v[NR] = $1 }
+		END { if (!NR) { print "n/a"; exit }
+			printf "median " f " p90 " f " max " f, v[int((NR + 1) / 2)], v[int((NR * 9 + 9) / 10)], v[NR] }'
+}
+# log stamps (UTC ISO 8601, milliseconds) as Unix seconds, one awk for all
+# lines: FIELD is the stamp's field number; the stamp is replaced in place
+epoch_of() {
+	TZ=UTC awk -v f="${1:-1}" '{ s = $f; gsub(/[-:TZ]/, " ", s); split(s, p, " ")
+		sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
+		$f = sprintf("%.3f", sec + (p[6] - int(p[6]))); print }'
+}
+
+# make_grid NAME: the bare repository $T/srv/NAME.git with the recording hooks
+make_grid() {
+	local b=$T/srv/$1.git
+	git init -q --bare -b main "$b" || return 1
+	git -C "$b" config receive.denyNonFastForwards true
+	git -C "$b" config receive.advertisePushOptions false
+	git -C "$b" config receive.autogc false
+	git -C "$b" config gc.auto 0
+	cat >"$b/hooks/pre-receive" <<EOF
+#!/bin/bash
+# bench-collapse: one line per push, "SECONDS.MICROSECONDS REF..."
+LC_ALL=C   # a decimal point, whatever the locale
+ts=\$EPOCHREALTIME refs=
+while read -r old new ref; do refs+=" \$ref"; done
+printf '%s%s\n' "\$ts" "\$refs" >>'$T/pushes-$1'
+EOF
+	cat >"$b/hooks/post-receive" <<EOF
+#!/bin/bash
+LC_ALL=C
+while read -r line; do :; done
+printf '%s\n' "\$EPOCHREALTIME" >>'$T/updates-$1'
+EOF
+	chmod +x "$b/hooks/pre-receive" "$b/hooks/post-receive"
+}
+
+# task_id K WIDTH
+task_id() { printf 't%0*d' "$2" "$1"; }
+
+# submit NAME T: policy and T trivial tasks, pushed with plain git
+submit() {
+	local name=$1 n=$2 w=${#2} dir=$T/submit-$1 k id
+	git init -q -b main "$dir" || return 1
+	printf '%s\n' "$POLICY" >"$dir/dgrid.json"
+	printf 'bench-collapse state repository\n' >"$dir/README"
+	git -C "$dir" add -A && git -C "$dir" commit -qm "grid policy: $POLICY" || return 1
+	mkdir -p "$dir/tasks/queue"
+	for k in $(seq "$n"); do
+		id=$(task_id "$k" "$w")
+		printf '{"task_id": "%s", "script": "echo %s >>%s", "timeout_seconds": %s}\n' \
+			"$id" "$id" "$T/runs-$name" "$TASK_TIMEOUT" >"$dir/tasks/queue/$id.json"
+	done
+	git -C "$dir" add -A && git -C "$dir" commit -qm "submit $n tasks" || return 1
+	git -C "$dir" push -q "$URL/$name.git" main:main || return 1
+	rm -rf "$dir"
+}
+
+declare -A R_WALL R_TPS R_PUSH R_UPD R_LOST R_ABAND R_TPP R_ONCE R_REAP R_CUT
+broken=0
+problems=()
+
+# run W T: one grid, W workers, T tasks
+run() {
+	local nw=$1 nt=$2 name="collapse-w$1-t$2" i t0 t1 wall rc tout=0 pids=() log
+	local pushes updates conns lost aband runs_dup runs_miss runs_total done_nr
+	local res_none res_multi res_failed leftover_q leftover_ip ids once warn reaps superseded
+	local idle_exit hist cont pushed lat wait1 share regc reg reaped
+
+	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks"
+	if ! make_grid "$name" || ! submit "$name" "$nt"; then
+		echo "!!!!! FAIL: W=$nw T=$nt: could not create or submit the grid"
+		broken=1
+		R_ONCE[$nw:$nt]="broken"
+		return
+	fi
+	if [ "$(wc -l <"$T/pushes-$name" 2>/dev/null || echo 0)" != 1 ]; then
+		echo "!!!!! FAIL: W=$nw T=$nt: the pre-receive hook did not record the submission"
+		broken=1
+		R_ONCE[$nw:$nt]="broken"
+		return
+	fi
+	: >"$T/runs-$name"
+	mkdir -p "$T/logs/$name"
+
+	t0=$(now)
+	for i in $(seq "$nw"); do
+		PULL_INTERVAL=$BENCH_PULL_INTERVAL LOG_LEVEL=$BENCH_LOG_LEVEL DGRID_CACHE="$T/cache/$name/w$i" \
+			timeout -k "$KILL_AFTER" "$WORKER_TIMEOUT" "$DGRID" worker --repo "$URL/$name.git" \
+			--node-id "w$i" --exit-when-idle --http off --slots 1 --executor process \
+			>"$T/logs/$name/w$i.log" 2>&1 &
+		pids+=($!)
+		_groups+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" 2>/dev/null   # no "Killed" line per worker that needed SIGKILL
+		rc=$?
+		case $rc in
+		0) ;;
+		124 | 137) tout=$((tout + 1)) ;;
+		*) problems+=("W=$nw T=$nt: a worker exited with status $rc") ;;
+		esac
+	done
+	t1=$(now)
+	_groups=()
+	wall=$(fsub "$t1" "$t0")
+
+	# pushes after the workers started (the submission is older)
+	pushes=$(awk -v t0="$t0" '$1 >= t0' "$T/pushes-$name" | wc -l)
+	updates=$(awk -v t0="$t0" '$1 >= t0' "$T/updates-$name" 2>/dev/null | wc -l)
+	# the daemon's log has no time stamps: one repository per run, minus the submission
+	conns=$(( $(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log") - 1 ))
+	lost=$((pushes - updates))
+	aband=$((conns - pushes))
+
+	# executions: the runs file against the submitted ids
+	ids=$T/ids-$name
+	for i in $(seq "$nt"); do task_id "$i" "${#nt}"; echo; done >"$ids"
+	runs_total=$(wc -l <"$T/runs-$name")
+	runs_dup=$(sort "$T/runs-$name" | uniq -d | wc -l)
+	runs_miss=$(sort "$T/runs-$name" | uniq | comm -13 - <(sort "$ids") | wc -l)
+	git -C "$T/srv/$name.git" ls-tree -r --name-only main -- tasks/completed tasks/failed 2>/dev/null |
+		awk -F/ '$NF ~ /^t[0-9]+\..*\.json$/ { split($NF, p, "."); print ($2 == "failed" ? "F" : "C"), p[1], p[2] }' \
+		>"$T/results-$name"
+	res_failed=$(awk '$1 == "F"' "$T/results-$name" | wc -l)
+	res_multi=$(awk '{ print $2 }' "$T/results-$name" | sort | uniq -d | wc -l)
+	res_none=$(awk '{ print $2 }' "$T/results-$name" | sort -u | comm -13 - <(sort "$ids") | wc -l)
+	done_nr=$(awk '{ print $2 }' "$T/results-$name" | sort -u | wc -l)
+	leftover_q=$(git -C "$T/srv/$name.git" ls-tree -r --name-only main -- tasks/queue 2>/dev/null | grep -c '\.json$')
+	leftover_ip=$(git -C "$T/srv/$name.git" ls-tree -r --name-only main -- tasks/in_progress 2>/dev/null | grep -c '\.json$')
+
+	log=$T/logs/$name
+	cat "$log"/w*.log >"$log.all"
+	# warnings and errors, but not the one every --executor process worker logs at start
+	awk '($2 == "warning" || $2 == "error") && $3 != "event=unsandboxed"' "$log.all" >"$log.warn"
+	warn=$(wc -l <"$log.warn")
+	# logged inside the reaper's transaction: a line per attempt, landed or not
+	reaps=$(grep -cE ' event=(reaped|abandoned) ' "$log.all")
+	superseded=$(grep -c ' event=superseded ' "$log.all")
+	idle_exit=$(grep -c ' event=idle-exit' "$log.all")
+	share=$( { awk '{ print $3 }' "$T/results-$name"; seq -f 'w%g' "$nw"; } | sort | uniq -c |
+		awk '{ print $1 - 1 }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "min %d median %d max %d", v[1], v[int((NR + 1) / 2)], v[NR] }')
+
+	# main's history after the submission: what each worker commit did
+	git -C "$T/srv/$name.git" log --format='%H %s' main 2>/dev/null | awk '$2 != "submit" && $2 != "grid"' \
+		>"$log.history"
+	hist=$(awk '{ c = gsub(/ claim /, "&"); r = gsub(/ report /, "&")
+			n++; if (c) { nc++; cl += c; if (c > cm) cm = c }; if (r) { nr++; rp += r; if (r > rm) rm = r }
+			if (c && r) both++; if (/register node/) reg++; if (/ intake /) ik++; if (/^[0-9a-f]+ reap by /) rb++
+			if (/^[0-9a-f]+ archive/) ar++ }
+		END { printf "%d commits: %d claim (%.2f claims each, max %d), %d report (%.2f each, max %d), %d both, " \
+			"%d register, %d intake, %d reap, %d archive", n, nc, nc ? cl / nc : 0, cm, nr, nr ? rp / nr : 0, rm,
+			both, reg, ik, rb, ar }' "$log.history")
+
+	# reaps that landed: the task ids in main's "reap by wI: tK tJ" commits
+	reaped=$(awk '$2 == "reap" && $3 == "by" { n += NF - 4 } END { print n + 0 }' "$log.history")
+	# contention: each line is a lost step; its wait is uniform(0, 50 ms << min(streak - 1, 7))
+	cont=$(awk '/ event=contention streak=/ { split($NF, a, "="); s = a[2] + 0; n++; if (s > m) m = s
+			k = s - 1; if (k > 7) k = 7; ms += 25 * 2 ^ k }
+		END { printf "%d lost steps (%s a task), longest streak %d, expected backoff %.1f s in all (%.2f s a worker)",
+			n, T ? sprintf("%.2f", n / T) : "n/a", m, ms / 1000, W ? ms / 1000 / W : 0 }' T="$done_nr" W="$nw" "$log.all")
+	# start-up: the registration's own transaction (until_reachable in src/worker.c) and its waits
+	regc=$(awk '/ event=contention step=/ { for (i = 1; i <= NF; i++) if ($i ~ /^retry_in_ms=/) { sub(/^retry_in_ms=/, "", $i); ms += $i }
+			n++ } END { printf "%d lost start-up steps, %.1f s of waits in all", n, ms / 1000 }' "$log.all")
+	reg=$(awk '$4 == "event=started" && $5 ~ /^executor=/ { print $1 }' "$log.all" | epoch_of 1 |
+		awk -v t0="$t0" '{ print $1 - t0 }' | stats "%.1f")
+	pushed=$(awk '/ event=pushed / { for (i = 1; i <= NF; i++) if ($i ~ /^ms=/) { sub(/^ms=/, "", $i); print $i } }' \
+		"$log.all" | stats "%d")
+
+	# report latency: event=finished of tK to the event=pushed of the commit reporting tK
+	awk '/ event=pushed / { for (i = 1; i <= NF; i++) if ($i ~ /^commit=/) { sub(/^commit=/, "", $i); print $1, "P", $i } }
+		/ event=finished / { for (i = 1; i <= NF; i++) if ($i ~ /^task=/) { sub(/^task=/, "", $i); print $1, "F", $i } }' \
+		"$log.all" | epoch_of 1 >"$log.events"
+	lat=$(awk 'FNR == NR { if ($2 == "F") fin[$3] = $1; else pushed[$3] = $1; next }
+		{ c = substr($1, 1, 12); if (!(c in pushed)) next
+		  for (i = 2; i < NF; i++) if ($i == "report" && ($(i + 1) in fin)) print pushed[c] - fin[$(i + 1)] }' \
+		"$log.events" "$log.history" | stats "%.2f")
+	# a worker's wait from registering (event=started executor=) to its first claim
+	wait1=$(for f in "$log"/w*.log; do
+			awk '$4 == "event=started" && $5 ~ /^executor=/ && !s { s = $1 }
+				/ event=claimed / && !c { c = $1 } END { if (s && c) print s, c }' "$f"
+		done | epoch_of 1 | epoch_of 2 | awk '{ print $2 - $1 }' | stats "%.1f")
+
+	R_WALL[$nw:$nt]=$wall
+	R_TPS[$nw:$nt]=$(fdiv "$done_nr" "$wall" "%.2f")
+	R_PUSH[$nw:$nt]=$pushes
+	R_UPD[$nw:$nt]=$updates
+	R_LOST[$nw:$nt]=$lost
+	R_ABAND[$nw:$nt]=$aband
+	R_TPP[$nw:$nt]=$(fdiv "$done_nr" "$updates" "%.2f")
+	R_REAP[$nw:$nt]=$((reaped + superseded))
+	R_CUT[$nw:$nt]=$tout
+	[ $tout -gt 0 ] && R_WALL[$nw:$nt]=">$wall"
+
+	echo "# W=$nw T=$nt: wall ${wall}s, tasks/s ${R_TPS[$nw:$nt]}, workers cut by the ${WORKER_TIMEOUT} s limit: $tout of $nw," \
+		"idle exits: $idle_exit, load average $(loadavg)"
+	echo "# W=$nw T=$nt: pushes $pushes (packs sent), updated $updates, lost at the server $lost," \
+		"abandoned after the advertisement $aband (receive-pack connections $conns)"
+	echo "# W=$nw T=$nt: task runs $runs_total (ids run twice or more: $runs_dup, never run: $runs_miss);" \
+		"result files $(wc -l <"$T/results-$name") (failed $res_failed; ids with several: $res_multi, with none: $res_none);" \
+		"left on main: queue $leftover_q, in_progress $leftover_ip"
+	echo "# W=$nw T=$nt: reaps on main $reaped (reaper log lines event=reaped/abandoned $reaps), superseded $superseded; results per worker: ${share:-n/a};" \
+		"warnings/errors (event=unsandboxed aside): $warn"
+	if [ "$warn" != 0 ]; then
+		echo "# W=$nw T=$nt: most frequent warnings/errors:$(awk '{ e = "?"; for (i = 3; i <= NF; i++) if ($i ~ /^event=/) { e = $i; break }
+			print $2, e }' "$log.warn" | sort | uniq -c | sort -rn | head -5 | awk '{ printf " %s %s %s;", $1, $2, $3 }')"
+	fi
+	echo "# W=$nw T=$nt: main's history: $hist"
+	echo "# W=$nw T=$nt: contention in the loop: $cont"
+	echo "# W=$nw T=$nt: registration: $regc; registered (event=started) s after the start: $reg"
+	echo "# W=$nw T=$nt: steps pushed (event=pushed, ms without the fetch): $pushed"
+	echo "# W=$nw T=$nt: report latency s (finished -> pushed): $lat; registered -> first claim s: $wait1"
+
+	once=yes
+	if [ "$runs_dup" != 0 ] || [ "$res_multi" != 0 ] || [ "$runs_total" -gt "$nt" ]; then
+		once="NO: dup $runs_dup"
+		problems+=("W=$nw T=$nt: tasks ran more than once ($runs_dup ids run twice or more, $runs_total runs) or have several results ($res_multi ids)")
+		broken=1
+	fi
+	if [ "$runs_miss" != 0 ] || [ "$res_none" != 0 ]; then
+		if [ $tout -gt 0 ]; then
+			[ "$once" = yes ] && once="timeout: miss $runs_miss"
+		else
+			[ "$once" = yes ] && once="NO: miss $runs_miss" || once="$once miss $runs_miss"
+			problems+=("W=$nw T=$nt: $runs_miss tasks never ran, $res_none have no result")
+			broken=1
+		fi
+	fi
+	[ "$res_failed" != 0 ] && problems+=("W=$nw T=$nt: $res_failed failed results (informational)")
+	R_ONCE[$nw:$nt]=$once
+
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T/cache/$name" "$T/srv/$name.git"
+}
+
+# --- main
+
+mkdir -p "$T/srv" "$T/logs" "$T/cache"
+PORT=$(free_port)
+git daemon --verbose --reuseaddr --listen=127.0.0.1 --port="$PORT" --base-path="$T/srv" \
+	--export-all --enable=receive-pack --informative-errors --max-connections=0 "$T/srv" 2>"$T/daemon.log" >&2 &
+_pids+=($!)
+wait_port "$PORT" || { echo "bench-collapse: git daemon did not start"; exit 1; }
+URL=git://127.0.0.1:$PORT
+
+echo "# dgrid collapse benchmark: $("$DGRID" version), $(nproc) CPUs, load average $(loadavg), git daemon on 127.0.0.1"
+echo "# runs (W:T): $RUNS; dgrid.json $POLICY${PUSH_BUDGET:+ (a budget: not what issue 11 item 5 asks about)}; tasks \`echo tK >>RUNS\`" \
+	"(timeout_seconds $TASK_TIMEOUT); workers --slots 1 --executor process, PULL_INTERVAL=$BENCH_PULL_INTERVAL," \
+	"LOG_LEVEL=$BENCH_LOG_LEVEL, WORKER_TIMEOUT=${WORKER_TIMEOUT}s"
+bench_t0=$(date +%s)
+
+for r in $RUNS; do
+	run "${r%%:*}" "${r#*:}"
+done
+
+# the baseline: the W = 1 run, else the first
+base=
+for r in $RUNS; do [ "${r%%:*}" = 1 ] && base=$r && break; done
+[ -n "$base" ] || base=${RUNS%% *}
+base_tps=${R_TPS[$base]:-n/a}
+
+echo
+echo "collapse benchmark: $BUDGET_DESC, protocol $PROTOCOL ($("$DGRID" version)); ratio against W:T = $base"
+fmt='%7s %6s %8s %7s %6s %7s %8s %5s %6s %10s %6s  %s\n'
+printf "$fmt" workers tasks "wall s" tasks/s ratio pushes updated lost aband. tasks/push reaps exactly-once
+for r in $RUNS; do
+	k=${r%%:*}:${r#*:}
+	tps=${R_TPS[$k]:-n/a}
+	[ "${R_CUT[$k]:-0}" != 0 ] && tps="<$tps"
+	printf "$fmt" "${r%%:*}" "${r#*:}" "${R_WALL[$k]:-n/a}" "$tps" "$(fdiv "${R_TPS[$k]:-n/a}" "$base_tps")" \
+		"${R_PUSH[$k]:-n/a}" "${R_UPD[$k]:-n/a}" "${R_LOST[$k]:-n/a}" "${R_ABAND[$k]:-n/a}" "${R_TPP[$k]:-n/a}" \
+		"${R_REAP[$k]:-n/a}" "${R_ONCE[$k]:-n/a}"
+done
+echo "(> / < = cut by WORKER_TIMEOUT: tasks/s counts the tasks done by then; lost = packs sent that lost the"
+echo " compare-and-swap, aband. = pushes given up after the advertisement; reaps = tasks reaped on main + superseded results)"
+echo "targets (issue 11 item 5; informational):"
+for r in $RUNS; do
+	k=${r%%:*}:${r#*:}
+	if [ "$k" != "$base" ]; then
+		ratio=$(fdiv "${R_TPS[$k]:-n/a}" "$base_tps")
+		if [ "${R_CUT[$k]:-0}" = 0 ] && [ "$(holds_ge "$ratio" 1)" = 1 ]; then v=PASS; else v=FAIL; fi
+		echo "  $v  W=${r%%:*} T=${r#*:}: tasks/s ${R_TPS[$k]:-n/a} >= ${base_tps} of W:T=$base (ratio $ratio >= 1)"
+	fi
+	if [ "${R_ONCE[$k]:-}" = yes ]; then v=PASS; else v=FAIL; fi
+	echo "  $v  W=${r%%:*} T=${r#*:}: every task ran exactly once and has exactly one result (${R_ONCE[$k]:-n/a})"
+	if [ "${R_REAP[$k]:-x}" = 0 ]; then v=PASS; else v=FAIL; fi
+	echo "  $v  W=${r%%:*} T=${r#*:}: no worker lost a task to a reaper (reaps ${R_REAP[$k]:-n/a} = 0)"
+done
+for p in "${problems[@]}"; do echo "problem: $p"; done
+echo "# bench-collapse took $(( $(date +%s) - bench_t0 ))s; load average now $(loadavg)"
+exit $broken
