@@ -91,7 +91,8 @@
 # Environment: DGRID (binary; default $SRC/build/dgrid), RUNS ("1:200 8:400
 #   32:400", W:T pairs), PROTOCOL (3; the grid's "protocol"), PUSH_BUDGET
 #   (unset; a number adds "push_budget" to dgrid.json, to compare the
-#   unbudgeted figures with the push schedule's), TASK_TIMEOUT
+#   unbudgeted figures with the push schedule's), CLAIM_BATCH_MAX (unset; a
+#   number adds "claim_batch_max" to dgrid.json), TASK_TIMEOUT
 #   (the tasks' timeout_seconds, 60: the lease is this plus lease_margin,
 #   60), WORKER_TIMEOUT (seconds for one run's workers, 300), PULL_INTERVAL
 #   (1), LOG_LEVEL (the workers', debug), KEEP_TMP=1 keeps the directory
@@ -111,6 +112,7 @@ DGRID=${DGRID:-$SRC/build/dgrid}
 RUNS=${RUNS:-1:200 8:400 32:400}
 PROTOCOL=${PROTOCOL:-3}
 PUSH_BUDGET=${PUSH_BUDGET:-}
+CLAIM_BATCH_MAX=${CLAIM_BATCH_MAX:-}
 TASK_TIMEOUT=${TASK_TIMEOUT:-60}
 WORKER_TIMEOUT=${WORKER_TIMEOUT:-300}
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
@@ -122,7 +124,8 @@ case $WORKER_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: WORKER_TIMEOUT 
 case $TASK_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: TASK_TIMEOUT must be a positive integer"; exit 1 ;; esac
 case $PROTOCOL in '' | *[!0-9]* | 0) echo "bench-collapse: PROTOCOL must be a positive integer"; exit 1 ;; esac
 case $PUSH_BUDGET in *[!0-9]* | 0) echo "bench-collapse: PUSH_BUDGET must be a positive integer (unset: none)"; exit 1 ;; esac
-POLICY="{\"protocol\": $PROTOCOL${PUSH_BUDGET:+, \"push_budget\": $PUSH_BUDGET}}"
+case $CLAIM_BATCH_MAX in *[!0-9]* | 0) echo "bench-collapse: CLAIM_BATCH_MAX must be a positive integer (unset: dgrid's default)"; exit 1 ;; esac
+POLICY="{\"protocol\": $PROTOCOL${PUSH_BUDGET:+, \"push_budget\": $PUSH_BUDGET}${CLAIM_BATCH_MAX:+, \"claim_batch_max\": $CLAIM_BATCH_MAX}}"
 BUDGET_DESC=${PUSH_BUDGET:+push_budget $PUSH_BUDGET}
 BUDGET_DESC=${BUDGET_DESC:-no budget}
 for r in $RUNS; do

@@ -24,7 +24,17 @@
 #     the policy's keep_results, 10,000: the rest of the one-time
 #     migration, so the worker runs on a grid as it stays); then host_repack.
 #  3. A new volunteer's first fetch: `dgrid status` with an empty
-#     DGRID_CACHE (seconds, du -sk of the cache).
+#     DGRID_CACHE (seconds, du -sk of the cache). Then, if this dgrid
+#     compacts, `dgrid compact --repo URL` and host_repack: the last step of
+#     the one-time migration (its time is added to the migration's), so that
+#     the worker's first fetch is the migrated state, not its history.
+#     Then, unless CLAIM_BATCH_MAX is empty, one plain-git commit sets
+#     dgrid.json's claim_batch_max to it (default 1): since 0.6.0 a worker
+#     on a grid with other registrations (here w1..w10) claims in batches,
+#     and the issue's targets are in bytes per push with one task a push,
+#     as the original measured them. CLAIM_BATCH_MAX= (empty) keeps dgrid's
+#     batching: bytes per push then grow with the batch, and with the
+#     results main holds (400 at N=100, keep_results 10,000 at 100,000).
 #  4. One worker, empty DGRID_CACHE: `dgrid worker --node-id bench
 #     --exit-when-idle --http off --slots 1 --executor native`, PULL_INTERVAL=1,
 #     LOG_LEVEL=debug, until it exits (WORKER_TIMEOUT). Then every bench-K
@@ -56,6 +66,7 @@
 #
 # Environment: DGRID (binary; default build/dgrid), HISTORY_SIZES
 #   ("100 10000 100000"), QUEUE (tasks the worker runs per size, 300),
+#   CLAIM_BATCH_MAX (1; empty: dgrid's batching, see step 3),
 #   WORKER_TIMEOUT (seconds for one worker run, 900), PULL_INTERVAL (1),
 #   KEEP_TMP=1 keeps the directory (grids, logs).
 # Duration: on protocol 2 (flat layout) every push at N=100,000 carries the
@@ -68,6 +79,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 DGRID=${DGRID:-$SRC/build/dgrid}
 HISTORY_SIZES=${HISTORY_SIZES:-100 10000 100000}
 QUEUE=${QUEUE:-300}
+CLAIM_BATCH_MAX=${CLAIM_BATCH_MAX-1}
 WORKER_TIMEOUT=${WORKER_TIMEOUT:-900}
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
 RESULTS_PER_COMMIT=100
@@ -440,6 +452,25 @@ first_fetch() {
 	echo "$(du -sk "$2" | cut -f1) $(fsub "$t1" "$t0")"
 }
 
+# set_claim_batch_max URL DIR: one plain-git commit setting dgrid.json's
+# claim_batch_max to CLAIM_BATCH_MAX (the grid's other keys kept)
+set_claim_batch_max() {
+	rm -rf "$2"
+	git clone -q --single-branch --branch main "$1" "$2" &&
+	python3 - "$2/dgrid.json" "$CLAIM_BATCH_MAX" <<'PY' &&
+import json, sys
+try:
+    doc = json.load(open(sys.argv[1]))
+except FileNotFoundError:
+    doc = {}
+doc["claim_batch_max"] = int(sys.argv[2])
+open(sys.argv[1], "w").write(json.dumps(doc, indent=2) + "\n")
+PY
+	git -C "$2" -c user.name=bench -c user.email=bench@localhost commit -qam "policy: claim_batch_max $CLAIM_BATCH_MAX" &&
+	git -C "$2" push -q origin HEAD:main || { echo "# could not set claim_batch_max" >&2; return 1; }
+	rm -rf "$2"
+}
+
 # push_stats LOG: "MEDIAN_BYTES MAX_BYTES PUSHES" of its event=pushed lines
 push_stats() {
 	sed -n 's/.* event=pushed .* bytes=\([0-9]*\).*/\1/p' "$1" | python3 -c '
@@ -512,12 +543,32 @@ run_size() {
 	fi
 	R_MIG[$n]=$mig
 
-	before=$(objects_kib "$repo")
-	gcb=$(gc_kib "$repo")
 	# what a new volunteer downloads from the grid as the host keeps it
 	read -r ff secs < <(first_fetch "$url" "$T/ff-$n")
 	R_FF[$n]="$ff / $secs"
 	echo "# N=$n: first fetch (dgrid status, empty cache): ${secs}s, ${ff} KiB"
+	if [ "$mig" != "FAILED" ] && supports_compact; then
+		# the last step of the one-time migration: main's history restarts
+		# from the migrated state, so the worker's first fetch is that state
+		t0=$(now)
+		if timeout "$WORKER_TIMEOUT" "$DGRID" compact --repo "$url" >"$T/logs/compact0-$n.log" 2>&1; then
+			t1=$(now)
+			mig="$mig + compact $(fsub "$t1" "$t0")s"
+			echo "# N=$n: dgrid compact took $(fsub "$t1" "$t0")s"
+			host_repack "$repo"
+		else
+			mig="$mig + compact FAILED"
+			echo "# N=$n: COMPACT FAILED (going on without it): $(tail -3 "$T/logs/compact0-$n.log" | tr '\n' ' ')"
+		fi
+		R_MIG[$n]=$mig
+	fi
+
+	if [ -n "$CLAIM_BATCH_MAX" ] && [ "$mig" != "FAILED" ] && supports_protocol3; then
+		set_claim_batch_max "$url" "$T/policy-$n" && host_repack "$repo"
+	fi
+
+	before=$(objects_kib "$repo")
+	gcb=$(gc_kib "$repo")
 
 	t0=$(now)
 	PULL_INTERVAL=$BENCH_PULL_INTERVAL LOG_LEVEL=debug DGRID_CACHE=$T/cache-$n \

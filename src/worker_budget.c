@@ -13,6 +13,8 @@
 /* a crowded grid's lease allows this many turns per registered node, at most CROWD_LEASE_MAX s */
 #define CROWD_LEASE_TURNS 10
 #define CROWD_LEASE_MAX 600
+/* how long a lost race counts as contention for leases (ms) */
+#define CROWD_MEMORY_MS (10 * 60 * 1000)
 
 struct members {
 	const char *me;
@@ -186,6 +188,8 @@ void dg_worker_contention(struct worker *w, bool lost)
 	if (w->budget)
 		return;
 	if (lost)
+		w->contended_until = dg_now_ms() + CROWD_MEMORY_MS;
+	if (lost)
 		crowd = crowd * 2 < max ? crowd * 2 : (max ? max : 1);
 	else if (crowd > 1)
 		crowd--;
@@ -197,15 +201,17 @@ void dg_worker_contention(struct worker *w, bool lost)
 /*
  * Without a budget, how long a live worker may lose races before its
  * report lands: CROWD_LEASE_TURNS of our own turns per registered node, at
- * most CROWD_LEASE_MAX. A claim's lease adds it (what its owner sees when
- * it claims), and so does our reaper before it calls a lease lapsed (what
- * it sees now: the owner may have claimed before the crowd arrived).
+ * most CROWD_LEASE_MAX, while we lose races ourselves (a quiet grid keeps
+ * its leases short, and its dead workers' tasks come back soon). A claim's
+ * lease adds it (what its owner sees when it claims), and so does our
+ * reaper before it calls a lease lapsed (what it sees now: the owner may
+ * have claimed before the crowd arrived).
  */
 unsigned dg_worker_crowd_seconds(const struct worker *w)
 {
 	uint64_t s;
 
-	if (w->budget || w->nodes_seen < 2)
+	if (w->budget || w->nodes_seen < 2 || dg_now_ms() >= w->contended_until)
 		return 0;
 	s = (uint64_t)w->nodes_seen * (uint64_t)(w->turn_ms_avg > 0 ? w->turn_ms_avg : 0) *
 	    CROWD_LEASE_TURNS / 1000;

@@ -67,6 +67,7 @@ struct worker {
 	unsigned crowd;               /* no budget: claims per slot, raised by lost races (0 = 1) */
 	size_t nodes_seen;            /* registrations on main at the last fetch */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
+	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	/* the push budget (worker_budget.c); budget 0: push whenever */
