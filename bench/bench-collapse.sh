@@ -117,6 +117,7 @@ TASK_TIMEOUT=${TASK_TIMEOUT:-60}
 WORKER_TIMEOUT=${WORKER_TIMEOUT:-300}
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
 BENCH_LOG_LEVEL=${LOG_LEVEL:-debug}
+BENCH=bench-collapse
 KILL_AFTER=45         # dgrid's --grace (30) + time to push what finished
 
 [ -x "$DGRID" ] || { echo "bench-collapse: $DGRID missing (make)"; exit 1; }
@@ -128,57 +129,8 @@ case $CLAIM_BATCH_MAX in *[!0-9]* | 0) echo "bench-collapse: CLAIM_BATCH_MAX mus
 POLICY="{\"protocol\": $PROTOCOL${PUSH_BUDGET:+, \"push_budget\": $PUSH_BUDGET}${CLAIM_BATCH_MAX:+, \"claim_batch_max\": $CLAIM_BATCH_MAX}}"
 BUDGET_DESC=${PUSH_BUDGET:+push_budget $PUSH_BUDGET}
 BUDGET_DESC=${BUDGET_DESC:-no budget}
-for r in $RUNS; do
-	case $r in
-	[1-9]*:[1-9]*) case ${r%%:*}${r#*:} in *[!0-9]*) echo "bench-collapse: bad RUNS entry '$r' (W:T)"; exit 1 ;; esac ;;
-	*) echo "bench-collapse: bad RUNS entry '$r' (W:T)"; exit 1 ;;
-	esac
-done
-[ "$(printf '%s\n' $RUNS | sort | uniq -d)" = "" ] || { echo "bench-collapse: RUNS names a W:T pair twice"; exit 1; }
+. "$SRC/bench/lib-workers.sh"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/dgrid-bench.XXXXXX")
-_pids=()     # plain processes (the daemon)
-_groups=()   # process groups (each worker's `timeout`, which leads its group)
-cleanup() {
-	local p i
-	for p in "${_groups[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
-	# workers give running tasks a grace period: wait a little, then kill
-	for i in $(seq 50); do
-		local alive=0
-		for p in "${_groups[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1 && break; done
-		[ $alive = 0 ] && break
-		sleep 0.1
-	done
-	for p in "${_groups[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-	for p in "${_groups[@]}" "${_pids[@]}"; do wait "$p" 2>/dev/null; done
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# git CLI: no user config, fixed identity, no auto gc
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$T/gitconfig
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost
-export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
-git config --file "$T/gitconfig" gc.auto 0
-git config --file "$T/gitconfig" init.defaultBranch main
-
-. "$SRC/tests/integration/net.sh"
-
-now() { date +%s.%N; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
-# fdiv A B [FORMAT]: A / B, "n/a" when either is missing or B is 0
-fdiv() {
-	awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {
-		if (a == "" || a == "n/a" || b == "" || b == "n/a" || b + 0 == 0) print "n/a"; else printf f, a / b }'
-}
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-# holds_ge A B: 1 when both are numbers and A >= B
-holds_ge() {
-	awk -v a="$1" -v b="$2" 'BEGIN { num = "^-?[0-9]+([.][0-9]+)?$"
-		if (a !~ num || b !~ num) print 0; else print (a + 0 >= b + 0) }'
-}
 # stats: "median M p90 P max X" of the numbers on stdin (n/a when none)
 stats() {
 	sort -n | awk -v f="${1:-%.2f}" '{ v[NR] = $1 }
@@ -192,34 +144,6 @@ epoch_of() {
 		sec = mktime(p[1] " " p[2] " " p[3] " " p[4] " " p[5] " " int(p[6]))
 		$f = sprintf("%.3f", sec + (p[6] - int(p[6]))); print }'
 }
-
-# make_grid NAME: the bare repository $T/srv/NAME.git with the recording hooks
-make_grid() {
-	local b=$T/srv/$1.git
-	git init -q --bare -b main "$b" || return 1
-	git -C "$b" config receive.denyNonFastForwards true
-	git -C "$b" config receive.advertisePushOptions false
-	git -C "$b" config receive.autogc false
-	git -C "$b" config gc.auto 0
-	cat >"$b/hooks/pre-receive" <<EOF
-#!/bin/bash
-# bench-collapse: one line per push, "SECONDS.MICROSECONDS REF..."
-LC_ALL=C   # a decimal point, whatever the locale
-ts=\$EPOCHREALTIME refs=
-while read -r old new ref; do refs+=" \$ref"; done
-printf '%s%s\n' "\$ts" "\$refs" >>'$T/pushes-$1'
-EOF
-	cat >"$b/hooks/post-receive" <<EOF
-#!/bin/bash
-LC_ALL=C
-while read -r line; do :; done
-printf '%s\n' "\$EPOCHREALTIME" >>'$T/updates-$1'
-EOF
-	chmod +x "$b/hooks/pre-receive" "$b/hooks/post-receive"
-}
-
-# task_id K WIDTH
-task_id() { printf 't%0*d' "$2" "$1"; }
 
 # submit NAME T: policy and T trivial tasks, pushed with plain git
 submit() {
