@@ -191,25 +191,9 @@ run() {
 	mkdir -p "$T/logs/$name"
 
 	t0=$(now)
-	for i in $(seq "$nw"); do
-		PULL_INTERVAL=$BENCH_PULL_INTERVAL LOG_LEVEL=$BENCH_LOG_LEVEL DGRID_CACHE="$T/cache/$name/w$i" \
-			timeout -k "$KILL_AFTER" "$WORKER_TIMEOUT" "$DGRID" worker --repo "$URL/$name.git" \
-			--node-id "w$i" --exit-when-idle --http off --slots 1 --executor process \
-			>"$T/logs/$name/w$i.log" 2>&1 &
-		pids+=($!)
-		_groups+=($!)
-	done
-	for i in "${pids[@]}"; do
-		wait "$i" 2>/dev/null   # no "Killed" line per worker that needed SIGKILL
-		rc=$?
-		case $rc in
-		0) ;;
-		124 | 137) tout=$((tout + 1)) ;;
-		*) problems+=("W=$nw T=$nt: a worker exited with status $rc") ;;
-		esac
-	done
+	run_workers "$name" "$nw" "$nt" "$WORKER_TIMEOUT"
+	tout=$TOUT
 	t1=$(now)
-	_groups=()
 	wall=$(fsub "$t1" "$t0")
 
 	# pushes after the workers started (the submission is older)

@@ -2,9 +2,11 @@
 # one git daemon (bench-budget.sh, bench-collapse.sh): checks RUNS (W:T
 # pairs), makes the temporary directory $T and the exit trap that stops
 # every worker's process group and the daemon, a git CLI without user
-# config, number helpers, and make_grid NAME: a bare repository whose hooks
-# record every push. The caller sets BENCH (its name, for messages) and
-# RUNS first.
+# config, number helpers, make_grid NAME (a bare repository whose hooks
+# record every push) and run_workers (W workers until they exit). The
+# caller sets BENCH (its name, for messages), RUNS, DGRID, KILL_AFTER and
+# the workers' PULL_INTERVAL and LOG_LEVEL (BENCH_*) first, and URL before
+# run_workers.
 for r in $RUNS; do
 	case $r in
 	[1-9]*:[1-9]*) case ${r%%:*}${r#*:} in *[!0-9]*) echo "$BENCH: bad RUNS entry '$r' (W:T)"; exit 1 ;; esac ;;
@@ -88,3 +90,30 @@ EOF
 # task_id K WIDTH
 task_id() { printf 't%0*d' "$2" "$1"; }
 
+# run_workers NAME W T LIMIT: W workers (w1..wW) on $URL/NAME.git, each
+# `dgrid worker --exit-when-idle --slots 1 --executor process` under
+# `timeout -k KILL_AFTER LIMIT` in a process group of its own, logs in
+# $T/logs/NAME/, until all exit. TOUT: how many the limit cut; any other
+# non-zero exit adds a line to problems.
+run_workers() {
+	local name=$1 nw=$2 nt=$3 limit=$4 i rc pids=()
+	TOUT=0
+	for i in $(seq "$nw"); do
+		PULL_INTERVAL=$BENCH_PULL_INTERVAL LOG_LEVEL=$BENCH_LOG_LEVEL DGRID_CACHE="$T/cache/$name/w$i" \
+			timeout -k "$KILL_AFTER" "$limit" "$DGRID" worker --repo "$URL/$name.git" \
+			--node-id "w$i" --exit-when-idle --http off --slots 1 --executor process \
+			>"$T/logs/$name/w$i.log" 2>&1 &
+		pids+=($!)
+		_groups+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" 2>/dev/null   # no "Killed" line per worker that needed SIGKILL
+		rc=$?
+		case $rc in
+		0) ;;
+		124 | 137) TOUT=$((TOUT + 1)) ;;
+		*) problems+=("W=$nw T=$nt: a worker exited with status $rc") ;;
+		esac
+	done
+	_groups=()
+}
