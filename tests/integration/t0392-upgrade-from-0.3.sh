@@ -116,7 +116,7 @@ check "saying why, in the documented words" grep -q \
 check "the submitter finished" wait_for 120 test -e "$T/submitter.done"
 check "its tasks end" wait_for 120 ended $(seq -f 'b%g' 1 30)
 before=$(git -C "$BARE" for-each-ref --format='%(refname) %(objectname)')
-DGRID_CACHE=$T/cache-old PULL_INTERVAL=1 "$OLD" worker --repo "$URL" --node-id old \
+DGRID_CACHE=$T/cache-old PULL_INTERVAL=1 timeout 60 "$OLD" worker --repo "$URL" --node-id old \
 	--executor process --http off >"$T/old2.log" 2>&1
 check_eq "the previous release now refuses the grid (status 1)" 1 $?
 check "with the documented message" grep -q \
