@@ -6,10 +6,10 @@
 #include "advice.h"
 #include "error.h"
 #include "grid.h"
+#include "pushslot.h"
 #include "store.h"
 #include "store_window.h"
 
-#define STOPPED_KEY "stopped_at"   /* a registration's goodbye (worker_node.c) */
 #define SLOTS_MAX 4096
 
 /*
@@ -73,7 +73,7 @@ static void count_nodes(struct dg_advice_figures *fig, const struct dg_grid *gri
 		if (!n->registration)
 			continue;
 		fig->registered++;
-		if (json_is_string(json_object_get(n->registration, STOPPED_KEY)))
+		if (json_is_string(json_object_get(n->registration, DG_NODE_STOPPED_KEY)))
 			continue;
 		fig->members++;
 		if (n->liveness == DG_NODE_STOPPED || n->liveness == DG_NODE_STALE)

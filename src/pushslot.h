@@ -26,6 +26,9 @@
 
 #include "common.h"
 
+/* nodes/ID.json: set when its node stopped (it is no member, owns no slots) */
+#define DG_NODE_STOPPED_KEY "stopped_at"
+
 /* the share of the budget the schedule fills */
 #define DG_PUSHSLOT_USE 0.85
 

@@ -85,8 +85,6 @@ struct worker {
 	struct dg_http *http;
 };
 
-/* nodes/ID.json: set when its node stopped (it no longer owns push slots) */
-#define DG_NODE_STOPPED_KEY "stopped_at"
 
 /*
  * worker_budget.c: after a fetch, the grid's push budget, its members and
