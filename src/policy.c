@@ -4,6 +4,7 @@
 #include "task.h"
 #include "error.h"
 #include "jsonio.h"
+#include "members.h"
 #include "version.h"
 
 #include <strings.h>
@@ -112,6 +113,17 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 
 		if (!strcmp(key, "$comment"))
 			continue;
+		/* the grid's other repositories (members.h): a list, not a number */
+		if (!strcmp(key, "repositories")) {
+			struct dg_strbuf err = DG_STRBUF_INIT;
+			int bad = dg_members_check(value, &err);
+			if (bad)
+				dg_error_set("policy %s", err.buf);
+			dg_strbuf_release(&err);
+			if (bad)
+				goto out;
+			continue;
+		}
 		for (size_t i = 0; i < DG_ARRAY_SIZE(fields); i++)
 			if (!strcmp(key, fields[i].name))
 				f = &fields[i];

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "grid.h"
 #include "http.h"
+#include "layout.h"
 #include "log.h"
 #include "reaper.h"
 #include "version.h"
@@ -229,7 +230,7 @@ static int count_entry(const struct dg_entry *e, void *payload)
  */
 static int64_t idle_poll_ms(struct worker *w)
 {
-	unsigned budget = dg_policy_fetch_budget(&w->policy, w->opts->cfg.repo_url);
+	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
 	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share;
 	size_t nodes = 0;
 
@@ -246,13 +247,18 @@ static int64_t idle_poll_ms(struct worker *w)
 	return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 }
 
-/* For --exit-when-idle: nothing queued and nothing running anywhere. */
+/*
+ * For --exit-when-idle: nothing queued and nothing running anywhere (the
+ * queue was seen empty by the last step; the other members by the last
+ * look at each).
+ */
 static bool grid_drained(struct worker *w)
 {
 	size_t n = 0;
 
-	dg_store_list(w->store, "tasks/in_progress", count_entry, &n);
-	return n == 0;
+	/* protocol 3 keeps claims in shards: walk them, a flat list sees none */
+	dg_layout_walk_store(w->store, DG_DIR_RUNNING, count_entry, &n);
+	return n == 0 && dg_worker_members_drained(w);
 }
 
 /*
@@ -385,10 +391,10 @@ static int64_t contention_wait_ms(const struct worker *w, unsigned streak)
 static int loop(struct worker *w, int sigfd)
 {
 	const struct dg_config *cfg = &w->opts->cfg;
-	bool local = dg_store_url_is_local(cfg->repo_url);
 	int64_t net_retry_at = 0;
 
 	for (;;) {
+		bool local = dg_store_url_is_local(w->repo_url);
 		int64_t now = dg_now_ms(), wake;
 		struct pollfd fds[MAX_POLLFDS];
 		size_t nfds = 0;
@@ -500,6 +506,20 @@ static int loop(struct worker *w, int sigfd)
 			dg_log(DG_LOG_WARNING, "node=%s event=stop-unpushed spooled=%zu", w->me, w->pending_nr);
 			return 0;
 		}
+		/*
+		 * On a grid of several repositories, a worker with nothing to do
+		 * here looks at another member once an idle poll interval, and
+		 * moves there when it has work (worker_members.c).
+		 */
+		if (w->members.nr > 1 && dg_worker_holds_nothing(w) && w->queue_seen_empty &&
+		    now >= w->next_look) {
+			int moved = dg_worker_look_around(w);
+			w->next_look = dg_now_ms() + idle_poll_ms(w);
+			if (moved > 0) {
+				net_retry_at = 0;
+				continue;   /* a step on the new member right away */
+			}
+		}
 		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr && !w->pending_nr &&
 		    w->queue_seen_empty && !w->net_failures && grid_drained(w)) {
 			dg_log(DG_LOG_INFO, "node=%s event=idle-exit", w->me);
@@ -550,17 +570,6 @@ static int until_reachable(struct worker *w, int sigfd, int (*fn)(struct worker 
 			return DG_ETIMEOUT;
 		}
 	}
-}
-
-static int start_fetch(struct worker *w)
-{
-	struct dg_strbuf pol = DG_STRBUF_INIT;
-	int ret = dg_store_fetch(w->store);
-
-	if (ret == 0)
-		ret = dg_worker_policy(w, dg_store_read(w->store, "dgrid.json", &pol) ? NULL : &pol);
-	dg_strbuf_release(&pol);
-	return ret;
 }
 
 /*
@@ -632,14 +641,8 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	so.backoff_max_ms = 40;
 	if ((ret = dg_store_open(&w.store, &so)) < 0)
 		goto out;
+	w.repo_url = opts->cfg.repo_url;
 	spool_dir = spool_dir_for(opts, w.me);
-	if ((ret = dg_spool_open(&w.spool, spool_dir)) < 0)
-		goto out;
-	if ((ret = dg_spool_load(&w.spool, &w.pending, &w.pending_nr)) < 0)
-		goto out;
-	w.pending_alloc = w.pending_nr;
-	w.reaper = dg_reaper_new(w.store, w.me);
-	dg_reaper_spare_own(w.reaper);
 	/* the first archive/compaction check comes after a random part of the
 	   interval: a fleet started at once does not check at once */
 	w.next_upkeep = dg_now_ms() + 1000 * (int64_t)arc4random_uniform(w.opts->cfg.upkeep_interval + 1);
@@ -662,7 +665,13 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 			       dg_http_port(w.http), dg_http_address(w.http));
 		}
 	}
-	if ((ret = until_reachable(&w, sigfd, start_fetch, "fetch")) < 0) {
+	if ((ret = until_reachable(&w, sigfd, dg_worker_fetch_policy, "fetch")) < 0) {
+		if (ret == DG_EPROTOCOL)
+			refuse(&w, refusal, sizeof(refusal));
+		goto out;
+	}
+	/* binds the member to start on: its store, spool and reaper */
+	if ((ret = dg_worker_members_init(&w, spool_dir)) < 0) {
 		if (ret == DG_EPROTOCOL)
 			refuse(&w, refusal, sizeof(refusal));
 		goto out;
@@ -678,7 +687,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0)
 		goto out;
 	dg_log(DG_LOG_INFO, "node=%s event=started executor=%s slots=%u spooled=%zu repo=%s",
-	       w.me, opts->executor->name, opts->cfg.slots, w.pending_nr, opts->cfg.repo_url);
+	       w.me, opts->executor->name, opts->cfg.slots, w.pending_nr, w.snap.repo);
 	ret = loop(&w, sigfd);
 	if (ret == DG_EPROTOCOL)
 		refuse(&w, refusal, sizeof(refusal));
@@ -720,7 +729,10 @@ out:
 	dg_spool_release(&w.spool);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);
-	dg_store_free(w.store);
+	if (w.stores)
+		dg_worker_members_release(&w);
+	else
+		dg_store_free(w.store);
 	if (sigfd >= 0)
 		close(sigfd);
 	if (ret == DG_EPROTOCOL)

@@ -55,7 +55,7 @@ static int count_entry(const struct dg_entry *e, void *payload)
 
 void dg_worker_budget_update(struct worker *w)
 {
-	unsigned budget = dg_policy_push_budget(&w->policy, w->opts->cfg.repo_url);
+	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
 	struct members m = { w->me, w->store, 0, SIZE_MAX };
 	size_t nodes = 0;
 

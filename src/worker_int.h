@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "exec.h"
+#include "members.h"
 #include "pushslot.h"
 #include "reaper.h"
 #include "nodestatus.h"
@@ -81,6 +82,16 @@ struct worker {
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */
 	size_t backlog_nr, backlog_alloc;
 
+	/* several repositories (members.h, worker_members.c) */
+	const char *repo_url;         /* the member the worker works on now */
+	struct dg_members members;    /* [0] is the home, named by --repo */
+	struct dg_store **stores;     /* each member's, opened when first looked at */
+	size_t current;               /* store == stores[current] */
+	size_t peek_next;             /* the member an idle worker looks at next */
+	int64_t next_look;            /* monotonic ms */
+	bool *drained;                /* nothing queued or running at the last look */
+	char *spool_base;             /* the home's spool; other members' sit beside it */
+
 	struct dg_node_status snap;
 	struct dg_http *http;
 };
@@ -121,8 +132,24 @@ int dg_worker_policy(struct worker *w, const struct dg_strbuf *json);
 /* worker_step.c: starts claimed tasks on free slots, keeps the rest in the backlog */
 void dg_worker_start_backlog(struct worker *w);
 
+/*
+ * worker_members.c: a grid of several repositories. init reads the list in
+ * the home's dgrid.json (the home's store open and fetched) and binds the
+ * member the worker starts on; look_around, for a worker that holds
+ * nothing, looks at one other member and moves there (1) when it has
+ * queued tasks.
+ */
+int dg_worker_fetch_policy(struct worker *w);     /* fetch, then the policy */
+int dg_worker_members_init(struct worker *w, const char *spool_dir);
+void dg_worker_members_release(struct worker *w);
+bool dg_worker_holds_nothing(const struct worker *w);
+int dg_worker_look_around(struct worker *w);
+bool dg_worker_members_drained(const struct worker *w);
+
 /* worker_node.c */
 int dg_worker_register(struct worker *w);
+/* marks the registration stopped: a budget grid's slot is free again */
+int dg_worker_unregister(struct worker *w);
 /* the registration inside another transaction; stopped marks it so */
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped);
 int dg_worker_heartbeat(struct worker *w, const char *state);

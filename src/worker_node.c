@@ -186,6 +186,16 @@ int dg_worker_register(struct worker *w)
 	return ret;
 }
 
+int dg_worker_unregister(struct worker *w)
+{
+	struct reg r = { w, node_facts(w), true };
+	int ret = dg_store_transact(w->store, register_fn, &r, NULL);
+
+	w->registered = false;
+	json_decref(r.facts);
+	return ret;
+}
+
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 {
 	struct reg r = { w, node_facts(w), stopped };

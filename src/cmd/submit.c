@@ -5,6 +5,8 @@
 #include "../common.h"
 #include "../error.h"
 #include "../layout.h"
+#include "../log.h"
+#include "../members.h"
 #include "../strbuf.h"
 #include "../task.h"
 #include "cmd.h"
@@ -21,7 +23,9 @@ static const char usage_text[] =
 	"built-in limits) and adds them to tasks/queue/ in one commit. A file's\n"
 	"name must be its task_id plus .json. Nothing is pushed when any task is\n"
 	"invalid ('path: reason' lines, exit 1) or when a task id is already in\n"
-	"the grid (queued, running, completed or failed).\n"
+	"the grid (queued, running, completed or failed). On a grid of several\n"
+	"repositories (dgrid.json \"repositories\"), the tasks go to the one\n"
+	"with the fewest queued, and an id may be in none of them.\n"
 	"\n"
 	"      --repo URL         state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
 	"      --id ID            task id of a task given on the command line\n"
@@ -42,6 +46,7 @@ struct submit {
 	size_t nr, alloc;
 	char **results;          /* completed/ and failed/ names, for the duplicate check */
 	size_t results_nr, results_alloc;
+	bool check_only;         /* another member: look for the ids, write nothing */
 };
 
 static const char *base_name(const char *path)
@@ -236,7 +241,12 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 
 	/* the policy and the tasks as of this attempt's tip */
 	err = dg_txn_read(txn, "dgrid.json", &doc);
-	if ((ret = policy_from(&pol, err, &doc)) < 0 || (ret = parse_all(s, &pol, false)) < 0)
+	if (s->check_only)
+		/* the ids are all it needs: the tasks are judged where they go */
+		ret = parse_all(s, &dg_policy_loosest, false);
+	else if ((ret = policy_from(&pol, err, &doc)) == 0)
+		ret = parse_all(s, &pol, false);
+	if (ret < 0)
 		goto out;
 	for (size_t i = 0; i < s->nr; i++) {
 		static const char *const dirs[] = { DG_DIR_QUEUE, DG_DIR_RUNNING };
@@ -253,6 +263,10 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 	if ((ret = check_results(txn, s, "tasks/completed")) < 0 ||
 	    (ret = check_results(txn, s, "tasks/failed")) < 0)
 		goto out;
+	if (s->check_only) {
+		ret = 1;   /* nothing to write */
+		goto out;
+	}
 	for (size_t i = 0; i < s->nr; i++) {
 		const struct dg_task *t = &s->items[i].task;
 
@@ -273,6 +287,101 @@ out:
 	dg_strbuf_release(&doc);
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&msg);
+	return ret;
+}
+
+static int count_queued(const struct dg_entry *e, void *payload)
+{
+	*(size_t *)payload += e->is_file;
+	return 0;
+}
+
+static void warn_member(const char *url, const char *what)
+{
+	struct dg_strbuf red = DG_STRBUF_INIT;
+
+	dg_redact(&red, url);
+	fprintf(stderr, "warning: repository %s: %s: ", red.buf, what);
+	dg_strbuf_release(&red);
+	cmd_fail(NULL);
+}
+
+/*
+ * On a grid of several repositories (members.h): no other member may know
+ * any of the ids, and the tasks go to the member with the fewest queued
+ * (the home on a tie). A member that cannot be reached is skipped with a
+ * warning: it can neither take the tasks nor be asked about their ids.
+ * Returns the store to submit to (*home, or one the caller must free).
+ */
+static int choose_member(struct submit *s, const struct dg_config *home_cfg, struct dg_store **home,
+			 const struct dg_strbuf *policy_doc, struct dg_store **target)
+{
+	struct dg_members m;
+	size_t best = 0, fewest = 0;
+	int ret = 0;
+
+	*target = *home;
+	if (dg_members_read(&m, home_cfg->repo_url, policy_doc->len ? policy_doc->buf : NULL, policy_doc->len) < 0)
+		return cmd_fail("the repository's dgrid.json");
+	if (m.nr < 2)
+		goto out;
+	dg_layout_walk_store(*home, DG_DIR_QUEUE, count_queued, &fewest);
+	/* the home's own check is the submission's when the tasks stay there */
+	for (size_t k = 0; k < m.nr && !ret; k++) {
+		struct dg_config cfg = *home_cfg;
+		struct dg_store_opts so;
+		struct dg_store *store = NULL;
+		size_t queued = 0;
+		int r;
+
+		cfg.repo_url = m.urls[k];
+		dg_config_store_opts(&cfg, &so, "cli");
+		if (!k) {
+			store = *home;
+		} else if (dg_store_open(&store, &so) < 0 || dg_store_fetch(store) < 0) {
+			warn_member(m.urls[k], "skipped");
+			dg_store_free(store);
+			continue;
+		}
+		s->check_only = true;
+		r = dg_store_transact(store, queue_tasks, s, NULL);
+		s->check_only = false;
+		if (r == DG_ECONFLICT) {
+			struct dg_strbuf red = DG_STRBUF_INIT;
+			dg_redact(&red, m.urls[k]);
+			dg_error_prefix("in repository %s", red.buf);
+			dg_strbuf_release(&red);
+			ret = cmd_fail("nothing submitted");
+		} else if (!k) {
+			if (r < 0)
+				ret = cmd_fail("nothing submitted");
+			continue;
+		} else if (r < 0) {
+			warn_member(m.urls[k], "skipped");
+		} else if (dg_layout_walk_store(store, DG_DIR_QUEUE, count_queued, &queued) == 0 &&
+			   queued < fewest) {
+			fewest = queued;
+			best = k;
+			if (*target != *home)
+				dg_store_free(*target);
+			*target = store;
+			continue;
+		}
+		if (store != *home)
+			dg_store_free(store);
+	}
+	if (!ret && best) {
+		struct dg_strbuf red = DG_STRBUF_INIT;
+		dg_redact(&red, m.urls[best]);
+		printf("repository %s (%zu queued, the fewest of %zu)\n", red.buf, fewest, m.nr);
+		dg_strbuf_release(&red);
+	}
+	if (ret && *target != *home) {
+		dg_store_free(*target);
+		*target = *home;
+	}
+out:
+	dg_members_release(&m);
 	return ret;
 }
 
@@ -303,7 +412,7 @@ int cmd_submit(int argc, char **argv)
 	};
 	struct submit s = { 0 };
 	struct dg_config cfg;
-	struct dg_store *store = NULL;
+	struct dg_store *store = NULL, *target = NULL;
 	struct dg_strbuf err = DG_STRBUF_INIT, script = DG_STRBUF_INIT, doc = DG_STRBUF_INIT;
 	struct dg_policy pol;
 	struct dg_txn_stats st;
@@ -390,7 +499,9 @@ int cmd_submit(int argc, char **argv)
 	}
 	if (parse_all(&s, &pol, true) > 0)
 		goto out;
-	if ((ret = dg_store_transact(store, queue_tasks, &s, &st)) < 0) {
+	if (choose_member(&s, &cfg, &store, &doc, &target))
+		goto out;
+	if ((ret = dg_store_transact(target, queue_tasks, &s, &st)) < 0) {
 		ret = cmd_fail("nothing submitted");
 		goto out;
 	}
@@ -400,6 +511,8 @@ int cmd_submit(int argc, char **argv)
 	ret = 0;
 out:
 	fflush(stdout);
+	if (target != store)
+		dg_store_free(target);
 	dg_store_free(store);
 	submit_release(&s);
 	dg_strbuf_release(&err);
