@@ -15,6 +15,8 @@
  *                            older copies from earlier runs are removed
  *
  * What is shown: what limits the grid now (opts->advice, when given);
+ * the counts of each of the grid's repositories (opts->census, when it
+ * has more than one);
  * nodes with liveness, last heartbeat, slots, executor,
  * isolation and results counted per node; the queue (first queue_max
  * entries and a "+N more" line); running tasks with their owner and running
@@ -37,6 +39,7 @@
 #include "grid.h"
 
 struct dg_advice;
+struct dg_census;
 
 struct dg_dashboard_opts {
 	const char *out_dir;    /* created if missing (required) */
@@ -49,9 +52,13 @@ struct dg_dashboard_opts {
 	const struct dg_advice *advice; /* what limits the grid (advice.h), shown
 				   in a "limits" section and status.json's
 				   "advice"; NULL: neither */
+	const struct dg_census *census; /* every repository of the grid (census.h),
+				   shown in a "Repositories" section and
+				   status.json's "repositories" and "totals"
+				   when it has more than one; NULL: neither */
 };
 
-#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, 50, 200, 200, 0, NULL }
+#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, 50, 200, 200, 0, NULL, NULL }
 
 int dg_dashboard_write(const struct dg_grid *grid, const struct dg_dashboard_opts *opts);
 

@@ -267,6 +267,56 @@ static void section_limits(struct dg_strbuf *sb, const struct dash *d)
 	dg_strbuf_addstr(sb, ".</p></section>\n");
 }
 
+static void repo_counts(struct dg_strbuf *sb, const struct dg_census_counts *c)
+{
+	dg_strbuf_addf(sb, "<td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
+		       "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
+		       "</td><td class=\"num\">%" PRIu64 "</td>",
+		       c->queued, c->running, c->completed, c->failed, c->nodes);
+}
+
+/*
+ * Every repository of the grid (census.h), this one first, and their
+ * total; only for a grid of several. URLs and errors are redacted already
+ * and escaped here like any text from a repository.
+ */
+static void section_repositories(struct dg_strbuf *sb, const struct dash *d)
+{
+	const struct dg_census *c = d->census;
+
+	if (!c)
+		return;
+	dg_strbuf_addf(sb, "<section id=\"repositories\"><h2>Repositories (%zu)</h2>\n"
+		       "<table><thead><tr><th>Repository</th><th>Queued</th><th>Running</th>"
+		       "<th>Completed</th><th>Failed</th><th>Nodes</th></tr></thead><tbody>\n", c->nr);
+	for (size_t i = 0; i < c->nr; i++) {
+		const struct dg_census_member *m = &c->members[i];
+
+		dg_strbuf_addf(sb, "<tr id=\"repo-%zu\"><td><code>", i);
+		put(sb, m->shown);
+		dg_strbuf_addstr(sb, "</code>");
+		if (!i)
+			dg_strbuf_addstr(sb, " (this one)");
+		dg_strbuf_addstr(sb, "</td>");
+		if (m->error) {
+			dg_strbuf_addstr(sb, "<td colspan=\"5\" class=\"stale\">");
+			put(sb, m->error);
+			dg_strbuf_addstr(sb, "</td>");
+		} else {
+			repo_counts(sb, &m->counts);
+		}
+		dg_strbuf_addstr(sb, "</tr>\n");
+	}
+	dg_strbuf_addstr(sb, "</tbody><tfoot><tr id=\"repo-total\"><th>Total</th>");
+	repo_counts(sb, &c->total);
+	dg_strbuf_addstr(sb, "</tr></tfoot></table>\n<p class=\"more\">Completed and failed include "
+			 "archived results.");
+	if (c->missing)
+		dg_strbuf_addf(sb, " <strong class=\"stale\" id=\"repo-missing\">%zu of %zu repositories "
+			       "could not be read and are not in the total.</strong>", c->missing, c->nr);
+	dg_strbuf_addstr(sb, "</p></section>\n");
+}
+
 static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 {
 	const struct dg_grid *g = d->grid;
@@ -529,6 +579,7 @@ void dash_render_html(struct dg_strbuf *sb, const struct dash *d)
 	put_count(sb, "n-failed", g->failed.nr, "failed");
 	dg_strbuf_addstr(sb, "</ul></section>\n");
 	section_limits(sb, d);
+	section_repositories(sb, d);
 	dg_strbuf_addstr(sb, "<section id=\"charts\"><h2>Charts</h2>\n");
 	chart_hours(sb, d);
 	chart_backlog(sb, d);

@@ -89,6 +89,11 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	json_object_set_new(counts, "by_status", by);
 	json_object_set_new(root, "counts", counts);
 	json_object_set_new(root, "advice", d->advice ? dg_advice_json(d->advice) : json_null());
+	/* the census holds redacted URLs and errors already */
+	if (d->census) {
+		json_object_set_new(root, "repositories", dg_census_members_json(d->census));
+		json_object_set_new(root, "totals", dg_census_totals_json(d->census));
+	}
 
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *n = &g->nodes[i];

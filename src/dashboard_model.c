@@ -230,6 +230,7 @@ void dash_init(struct dash *d, const struct dg_grid *grid, const struct dg_dashb
 	d->grid = grid;
 	d->opts = opts;
 	d->advice = opts->advice;
+	d->census = opts->census && opts->census->nr > 1 ? opts->census : NULL;
 	d->now = opts->now ? opts->now : grid->now;
 	d->res = dg_xcalloc(grid->completed.nr + grid->failed.nr + 1, sizeof(*d->res));
 	add_results(d, &grid->completed, "completed");

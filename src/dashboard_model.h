@@ -27,6 +27,7 @@
 #define DG_DASHBOARD_MODEL_H
 
 #include "advice.h"
+#include "census.h"
 #include "dashboard.h"  /* struct dg_dashboard_opts only */
 #include "grid.h"
 
@@ -53,6 +54,8 @@ struct dash {
 	const struct dg_dashboard_opts *opts;
 	const struct dg_advice *advice; /* opts->advice: judged by the caller
 					   from the same load; NULL: not shown */
+	const struct dg_census *census; /* opts->census when the grid has more
+					   than one repository, else NULL: not shown */
 	int64_t now;
 	struct dash_result *res;    /* all results on main, newest first */
 	size_t res_nr;

@@ -5,6 +5,8 @@
 #include "error.h"
 #include "jsonio.h"
 
+#include <ctype.h>
+
 /* scheme://user:secret@host/...: a password or token in the URL */
 static bool has_credentials(const char *url)
 {
@@ -74,6 +76,60 @@ int dg_members_check(const json_t *value, struct dg_strbuf *err)
 	return 0;
 }
 
+/*
+ * Where a URL leads: "scheme://host:port" (user info dropped, host in lower
+ * case), "ssh://host" for scp-like user@host:path, "local" for a path.
+ */
+static void origin_of(struct dg_strbuf *out, const char *url)
+{
+	const char *scheme = strstr(url, "://"), *auth, *end, *at;
+	size_t colon = strcspn(url, ":/");
+
+	if (scheme) {
+		auth = scheme + 3;
+		end = auth + strcspn(auth, "/");
+		for (at = end; at > auth && at[-1] != '@'; at--)
+			;
+		dg_strbuf_add(out, url, (size_t)(scheme - url));
+		dg_strbuf_addstr(out, "://");
+		for (const char *p = at; p < end; p++)
+			dg_strbuf_addch(out, (char)tolower((unsigned char)*p));
+	} else if (url[colon] == ':' && url[0] != '/') {
+		at = strchr(url, '@');
+		auth = at && at < url + colon ? at + 1 : url;
+		dg_strbuf_addstr(out, "ssh://");
+		for (const char *p = auth; p < url + colon; p++)
+			dg_strbuf_addch(out, (char)tolower((unsigned char)*p));
+	} else {
+		dg_strbuf_addstr(out, "local");
+	}
+}
+
+/*
+ * A member lives where the home does. Workers send the home's GIT_TOKEN
+ * (or SSH key) to every member, and anybody who can push dgrid.json
+ * writes the list: a URL on another host would hand them the token, and
+ * a local path on a volunteer's own disk would have the worker write to
+ * it. So a member's scheme, host and port must be the home's.
+ */
+static int check_origin(const char *home, const char *url, size_t i)
+{
+	struct dg_strbuf a = DG_STRBUF_INIT, b = DG_STRBUF_INIT;
+	int ret = 0;
+
+	origin_of(&a, home);
+	origin_of(&b, url);
+	if (strcmp(a.buf, b.buf)) {
+		dg_error_set("dgrid.json repositories[%zu]: the repository is not at the home's %s but at %s: "
+			     "a grid's repositories share one scheme, host and port, so that the token "
+			     "reaches no other host", i, a.buf, b.buf);
+		ret = DG_EINVALID;
+	}
+	dg_strbuf_release(&a);
+	dg_strbuf_release(&b);
+	return ret;
+}
+
 static void add(struct dg_members *m, const char *url)
 {
 	if (dg_members_find(m, url) < m->nr)
@@ -96,8 +152,16 @@ int dg_members_read(struct dg_members *m, const char *home_url, const char *json
 		dg_error_set("dgrid.json %s", err.buf);
 		ret = DG_EINVALID;
 	} else if (list) {
-		json_array_foreach(list, i, v)
+		json_array_foreach(list, i, v) {
+			if ((ret = check_origin(home_url, json_string_value(v), i)) < 0) {
+				/* all or nothing: the home alone */
+				for (size_t k = 1; k < m->nr; k++)
+					free(m->urls[k]);
+				m->nr = 1;
+				break;
+			}
 			add(m, json_string_value(v));
+		}
 	}
 	json_decref(root);
 	dg_strbuf_release(&err);

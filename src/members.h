@@ -20,7 +20,9 @@
  * The home is always member 0, whether or not the list names it; a URL
  * listed twice counts once. URLs must not carry credentials (they would be
  * a secret in the repository): every member is reached with the same
- * GIT_TOKEN or SSH key as the home.
+ * GIT_TOKEN or SSH key as the home, and so must share the home's scheme,
+ * host and port (a local path: the home is one too) - anybody who can push
+ * dgrid.json could otherwise send the token to a host of theirs.
  */
 #ifndef DG_MEMBERS_H
 #define DG_MEMBERS_H

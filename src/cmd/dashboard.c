@@ -2,6 +2,7 @@
  * dashboard.c - dgrid dashboard: writes the static dashboard of a grid.
  */
 #include "../advice.h"
+#include "../census.h"
 #include "../common.h"
 #include "../config.h"
 #include "../dashboard.h"
@@ -28,6 +29,22 @@ static const char usage_text[] =
 	"  --queue N        queue entries listed (default 200)\n"
 	"  -h, --help       this text\n";
 
+/*
+ * Counts the grid's other repositories (census.h). What cannot be counted
+ * is logged and shown on the page; the page is written all the same.
+ */
+static void take_census(struct dg_census *census, const struct dg_config *cfg,
+			struct dg_store *store, const struct dg_grid *grid)
+{
+	if (dg_census_take(census, cfg, store, grid, "dashboard") < 0)
+		dg_log(DG_LOG_WARNING, "event=members_unread error=\"%s\"", dg_error_last());
+	for (size_t i = 1; i < census->nr; i++) {
+		if (census->members[i].error)
+			dg_log(DG_LOG_WARNING, "event=member_unread repo=%s error=\"%s\"",
+			       census->members[i].shown, census->members[i].error);
+	}
+}
+
 int cmd_dashboard(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -47,6 +64,7 @@ int cmd_dashboard(int argc, char **argv)
 	struct dg_grid grid;
 	struct dg_advice_figures fig;
 	struct dg_advice advice;
+	struct dg_census census = DG_CENSUS_INIT;
 	bool loaded = false;
 	unsigned n;
 	int c, ret = 2;
@@ -128,6 +146,8 @@ int cmd_dashboard(int argc, char **argv)
 		dg_advice_judge(&advice, &fig);
 		dopts.advice = &advice;
 	}
+	take_census(&census, &cfg, store, &grid);
+	dopts.census = &census;
 	if (dg_dashboard_write(&grid, &dopts) < 0) {
 		fprintf(stderr, "error: cannot write the dashboard: %s\n", dg_error_last());
 		goto out;
@@ -137,6 +157,7 @@ int cmd_dashboard(int argc, char **argv)
 	       grid.running.nr, grid.completed.nr, grid.failed.nr);
 	ret = 0;
 out:
+	dg_census_release(&census);
 	if (loaded)
 		dg_grid_release(&grid);
 	dg_store_free(store);

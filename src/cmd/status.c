@@ -3,10 +3,12 @@
  */
 #include "../advice.h"
 #include "../archive.h"
+#include "../census.h"
 #include "../common.h"
 #include "../error.h"
 #include "../grid.h"
 #include "../jsonio.h"
+#include "../log.h"
 #include "../strbuf.h"
 #include "../task.h"
 #include "../textsafe.h"
@@ -34,6 +36,9 @@ static const char usage_text[] =
 	"queue, push budget or fetch budget), from the pushes on main in the last\n"
 	"10 minutes, the policy's budgets, the nodes and their claims; the line\n"
 	"under it gives those figures (doc/running.md, \"What limits the grid\").\n"
+	"When dgrid.json lists the grid's other repositories (\"repositories\"),\n"
+	"a last section counts each of them (this one first) and their total; a\n"
+	"repository that cannot be read shows its error and is not counted.\n"
 	"Control characters in names and ids are printed as escapes (\\x1b).\n"
 	"\n"
 	"      --repo URL   state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
@@ -96,16 +101,6 @@ struct shown_result {
 	char *status;
 	char *timestamp;
 };
-
-/* Results on main not counted in the archive already (archive.h). */
-static size_t on_main(const struct dg_grid_list *l)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->nr; i++)
-		n += !l->items[i].archived;
-	return n;
-}
 
 static void load_last(struct shown_result **out, size_t *nr, struct dg_store *store,
 		      const struct dg_grid_list *l)
@@ -197,6 +192,7 @@ static const char *page_of(const struct dg_grid_node *n)
 }
 
 static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
+		       const struct dg_census *census,
 		       const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
@@ -242,8 +238,8 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 	}
 	json_object_set_new(o, "queue", queue);
 	json_object_set_new(o, "running", running_json(g, NULL));
-	json_object_set_new(o, "completed", json_integer((json_int_t)on_main(&g->completed)));
-	json_object_set_new(o, "failed", json_integer((json_int_t)on_main(&g->failed)));
+	json_object_set_new(o, "completed", json_integer((json_int_t)dg_census_on_main(&g->completed)));
+	json_object_set_new(o, "failed", json_integer((json_int_t)dg_census_on_main(&g->failed)));
 	json_object_set_new(o, "archived", g->archive ? json_pack("{s:I, s:O}", "results",
 		json_integer_value(json_object_get(g->archive, "results")),
 		"status", json_object_get(g->archive, "status") ?: json_object()) : json_null());
@@ -254,6 +250,11 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 	json_object_set_new(o, "completed_ids", cids);
 	json_object_set_new(o, "failed_ids", fids);
 	json_object_set_new(o, "advice", dg_advice_json(advice));
+	/* absent for a grid of one repository: its output stays as it was */
+	if (census->nr > 1) {
+		json_object_set_new(o, "repositories", dg_census_members_json(census));
+		json_object_set_new(o, "totals", dg_census_totals_json(census));
+	}
 	dg_json_dump(&text, o);
 	/* jansson leaves DEL and the C1 controls raw; a terminal may act on them */
 	dg_textsafe_json(&safe, text.buf, text.len);
@@ -323,7 +324,53 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 	dg_strbuf_release(&sb);
 }
 
+static void add_counts(struct dg_strbuf *sb, const struct dg_census_counts *c)
+{
+	dg_strbuf_addf(sb, "queued %" PRIu64 "  running %" PRIu64 "  completed %" PRIu64
+		       "  failed %" PRIu64 "  nodes %" PRIu64,
+		       c->queued, c->running, c->completed, c->failed, c->nodes);
+}
+
+/*
+ * Every repository of the grid (census.h), the home first, and their sum;
+ * nothing for a grid of one. A member that could not be read shows why on
+ * its line and is left out of the total, which says so.
+ */
+static void print_members(const struct dg_census *c)
+{
+	struct dg_strbuf line = DG_STRBUF_INIT;
+	int width = 5;   /* "total" */
+
+	if (c->nr < 2)
+		return;
+	for (size_t i = 0; i < c->nr; i++) {
+		size_t n = strlen(c->members[i].shown);
+		if (n > (size_t)width && n <= 72)
+			width = (int)n;
+	}
+	say("repositories %zu (this one first; completed and failed include archived results)", c->nr);
+	for (size_t i = 0; i < c->nr; i++) {
+		const struct dg_census_member *m = &c->members[i];
+
+		dg_strbuf_reset(&line);
+		dg_strbuf_addf(&line, "  %-*s  ", width, m->shown);
+		if (m->error)
+			dg_strbuf_addf(&line, "error: %s", m->error);
+		else
+			add_counts(&line, &m->counts);
+		say("%s", line.buf);
+	}
+	dg_strbuf_reset(&line);
+	dg_strbuf_addf(&line, "  %-*s  ", width, "total");
+	add_counts(&line, &c->total);
+	if (c->missing)
+		dg_strbuf_addf(&line, "  (%zu of %zu repositories missing: not counted)", c->missing, c->nr);
+	say("%s", line.buf);
+	dg_strbuf_release(&line);
+}
+
 static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
+		       const struct dg_census *census,
 		       const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
@@ -359,8 +406,8 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		    json_integer_value(json_object_get(f->doc, "attempt")));
 		free(id);
 	}
-	print_results("completed", on_main(&g->completed), done, done_nr);
-	print_results("failed", on_main(&g->failed), bad, bad_nr);
+	print_results("completed", dg_census_on_main(&g->completed), done, done_nr);
+	print_results("failed", dg_census_on_main(&g->failed), bad, bad_nr);
 	if (g->archive) {
 		struct dg_strbuf line = DG_STRBUF_INIT;
 		const char *key;
@@ -376,6 +423,19 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 	dg_advice_describe(figures, sizeof(figures), advice);
 	say("limits:    %s", advice->text);
 	say("           %s", figures);
+	print_members(census);
+}
+
+/* "warning: <dg_error_last()>", redacted and escaped like cmd_fail's errors. */
+static void warn_members(void)
+{
+	struct dg_strbuf red = DG_STRBUF_INIT, msg = DG_STRBUF_INIT;
+
+	dg_redact(&red, dg_error_last());
+	dg_textsafe_add(&msg, red.buf, red.len);
+	fprintf(stderr, "warning: the grid's other repositories are not shown: %s\n", msg.buf);
+	dg_strbuf_release(&red);
+	dg_strbuf_release(&msg);
 }
 
 int cmd_status(int argc, char **argv)
@@ -392,6 +452,7 @@ int cmd_status(int argc, char **argv)
 	struct shown_result *done = NULL, *bad = NULL;
 	struct dg_advice_figures fig;
 	struct dg_advice advice;
+	struct dg_census census = DG_CENSUS_INIT;
 	size_t done_nr = 0, bad_nr = 0;
 	const char *repo = NULL;
 	bool json = false, loaded = false;
@@ -432,13 +493,17 @@ int cmd_status(int argc, char **argv)
 	dg_advice_judge(&advice, &fig);
 	load_last(&done, &done_nr, store, &grid.completed);
 	load_last(&bad, &bad_nr, store, &grid.failed);
+	/* the home's own figures stand without the others: warn, go on */
+	if (dg_census_take(&census, &cfg, store, &grid, "cli") < 0)
+		warn_members();
 	if (json)
-		print_json(&grid, &advice, done, done_nr, bad, bad_nr);
+		print_json(&grid, &advice, &census, done, done_nr, bad, bad_nr);
 	else
-		print_text(&grid, &advice, done, done_nr, bad, bad_nr);
+		print_text(&grid, &advice, &census, done, done_nr, bad, bad_nr);
 	ret = 0;
 out:
 	fflush(stdout);
+	dg_census_release(&census);
 	free_last(done, done_nr);
 	free_last(bad, bad_nr);
 	if (loaded)
