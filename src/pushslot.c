@@ -12,15 +12,20 @@ size_t dg_pushslot_joins(size_t members)
 	return 1 + members / 4;
 }
 
+size_t dg_pushslot_join_slots(const struct dg_pushslot *ps)
+{
+	return dg_pushslot_joins(ps->members) + (ps->joining < ps->members ? ps->joining : ps->members);
+}
+
 int64_t dg_pushslot_cycle_ms(const struct dg_pushslot *ps)
 {
-	return (int64_t)(ps->members + dg_pushslot_joins(ps->members)) * dg_pushslot_len_ms(ps->budget);
+	return (int64_t)(ps->members + dg_pushslot_join_slots(ps)) * dg_pushslot_len_ms(ps->budget);
 }
 
 int64_t dg_pushslot_next(const struct dg_pushslot *ps, int64_t not_before)
 {
 	int64_t len = dg_pushslot_len_ms(ps->budget);
-	int64_t cycle = (int64_t)(ps->members + dg_pushslot_joins(ps->members));
+	int64_t cycle = (int64_t)(ps->members + dg_pushslot_join_slots(ps));
 	int64_t k = not_before <= 0 ? 0 : (not_before + len - 1) / len;   /* first slot starting >= not_before */
 	int64_t pos = k % cycle;
 

@@ -247,6 +247,14 @@ static int64_t idle_poll_ms(struct worker *w)
 	return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 }
 
+/* Nothing queued at the known tip, flat or in shards (any file: a bad one is the step's to reject). */
+static bool queue_is_empty(struct worker *w)
+{
+	size_t n = 0;
+
+	return dg_layout_walk_store(w->store, DG_DIR_QUEUE, count_entry, &n) == 0 && n == 0;
+}
+
 /*
  * For --exit-when-idle: nothing queued and nothing running anywhere (the
  * queue was seen empty by the last step; the other members by the last
@@ -283,11 +291,10 @@ static unsigned heartbeat_seconds(struct worker *w)
 	return hb;
 }
 
-/* With nothing to run or report, waiting to see the grid drained. */
+/* With nothing to run or report, waiting to see the grid drained (it looks between slots). */
 static bool idle_looker(const struct worker *w)
 {
-	return w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr &&
-	       !w->pending_nr && !w->requeue_nr && w->queue_seen_empty;
+	return w->opts->exit_when_idle && dg_worker_holds_nothing(w);
 }
 
 /* Fetches and, unless nothing can have changed, runs the step. */
@@ -323,6 +330,9 @@ static int network_turn(struct worker *w, bool local)
 	 * workers share the slot, which the budget's headroom absorbs.
 	 */
 	dg_worker_budget_update(w);
+	/* a newcomer that sees another one registered in this join slot lost it */
+	if (dg_worker_join_taken(w))
+		return DG_ECONFLICT;
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return 0;
@@ -414,10 +424,18 @@ static int loop(struct worker *w, int sigfd)
 		/* with a push budget: a turn at each of our slots, busy or idle */
 		if (w->budget)
 			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w);
-		/* between slots, an idle --exit-when-idle worker still looks: a fetch is no push */
+		/*
+		 * Between slots, an --exit-when-idle worker that holds nothing
+		 * still looks: a fetch is no push. A queue seen empty needs no
+		 * step to say so - a newcomer waiting for a join slot that has
+		 * nothing left to claim would otherwise wait minutes to exit.
+		 */
 		if (w->budget && !want_step && idle_looker(w) && now >= w->next_step) {
-			if (dg_store_fetch(w->store) == 0)
+			if (dg_store_fetch(w->store) == 0) {
 				w->fetched_ms = now;
+				if (!w->queue_seen_empty && queue_is_empty(w))
+					w->queue_seen_empty = true;
+			}
 			w->next_step = now + idle_poll_ms(w);
 		}
 		if (want_step && now >= net_retry_at) {

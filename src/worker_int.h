@@ -77,6 +77,8 @@ struct worker {
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
+	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
+	int64_t newest_join;          /* unix seconds: the newest registration of a member */
 	bool registered;              /* nodes/ME.json on main says what we would write */
 	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */
@@ -107,6 +109,7 @@ void dg_worker_budget_update(struct worker *w);
 void dg_worker_budget_rejoin(struct worker *w);       /* a lost join: wait again */
 int64_t dg_worker_next_push(const struct worker *w);  /* wall ms; 0 without a budget */
 bool dg_worker_may_push(const struct worker *w);
+bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */

@@ -17,6 +17,11 @@ static void test_slot_length(void **state DG_UNUSED)
 	assert_int_equal(dg_pushslot_len_ms(6), 11765);
 	assert_int_equal(dg_pushslot_joins(0), 1);
 	assert_int_equal(dg_pushslot_joins(32), 9);
+	/* a fleet arriving: recent joins add join slots, never more than the members */
+	assert_int_equal(dg_pushslot_join_slots(&(struct dg_pushslot){ .budget = 60, .members = 32, .joining = 10 }), 19);
+	assert_int_equal(dg_pushslot_join_slots(&(struct dg_pushslot){ .budget = 60, .members = 4, .joining = 10 }), 6);
+	assert_int_equal(dg_pushslot_cycle_ms(&(struct dg_pushslot){ .budget = 60, .members = 4, .joining = 10 }),
+			 10 * dg_pushslot_len_ms(60));
 }
 
 /* Member r pushes at slots r, r + C, r + 2C ...; a newcomer at slots n .. C - 1 (C = n + J). */
@@ -61,12 +66,14 @@ static void test_budget_holds(void **state DG_UNUSED)
 	static const size_t sizes[] = { 0, 1, 2, 7, 8, 32, 64, 256 };
 
 	for (size_t b = 0; b < DG_ARRAY_SIZE(budgets); b++) {
-		for (size_t s = 0; s < DG_ARRAY_SIZE(sizes); s++) {
-			struct dg_pushslot ps = { .budget = budgets[b], .members = sizes[s] };
+		for (size_t s = 0; s < 3 * DG_ARRAY_SIZE(sizes); s++) {
+			/* no recent joins, half the members recent, all of them (a fleet arriving) */
+			struct dg_pushslot ps = { .budget = budgets[b], .members = sizes[s / 3],
+						  .joining = sizes[s / 3] * (s % 3) / 2 };
 			int64_t span = 3 * 60000, *times = dg_xcalloc(8192, sizeof(*times));
 			size_t nr = 0, maxwin = 0;
 
-			for (size_t r = 0; r <= sizes[s]; r++) {   /* r == members: a newcomer */
+			for (size_t r = 0; r <= ps.members; r++) {   /* r == members: a newcomer */
 				ps.rank = r;
 				for (int64_t at = 0; nr < 8192; ) {
 					int64_t next = dg_pushslot_next(&ps, at);
