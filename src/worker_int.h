@@ -92,6 +92,7 @@ struct worker {
 	size_t peek_next;             /* the member an idle worker looks at next */
 	int64_t next_look;            /* monotonic ms */
 	bool *drained;                /* nothing queued or running at the last look */
+	bool *refused;                /* a live worker there has our node id: never go */
 	char *spool_base;             /* the home's spool; other members' sit beside it */
 
 	struct dg_node_status snap;

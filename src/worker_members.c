@@ -173,6 +173,7 @@ int dg_worker_members_init(struct worker *w, const char *spool_dir)
 	dg_strbuf_release(&pol);
 	w->stores = dg_xcalloc(w->members.nr, sizeof(*w->stores));
 	w->drained = dg_xcalloc(w->members.nr, sizeof(*w->drained));
+	w->refused = dg_xcalloc(w->members.nr, sizeof(*w->refused));
 	w->stores[0] = w->store;
 	/* results a previous run left undelivered go first to where they belong */
 	start = dg_members_start(&w->members, w->me);
@@ -210,6 +211,7 @@ void dg_worker_members_release(struct worker *w)
 	w->store = NULL;
 	free(w->stores);
 	free(w->drained);
+	free(w->refused);
 	free(w->spool_base);
 	dg_members_release(&w->members);
 }
@@ -256,23 +258,41 @@ bool dg_worker_holds_nothing(const struct worker *w)
 	return !w->stopping && !w->jobs_nr && !w->backlog_nr && !w->pending_nr && !w->requeue_nr;
 }
 
+static int switch_to(struct worker *w, size_t k)
+{
+	int ret;
+
+	unbind_member(w);
+	if (bind_member(w, k) < 0)
+		dg_log(DG_LOG_ERROR, "node=%s event=spool-failed error=\"%s\"", w->me, dg_error_last());
+	if ((ret = dg_worker_fetch_policy(w)) == 0) {
+		dg_worker_budget_update(w);
+		ret = dg_worker_register(w);
+	}
+	return ret;
+}
+
 static void move_to(struct worker *w, size_t k)
 {
 	char from[256], to[256];
+	size_t back = w->current;
 	int ret;
 
 	redacted(from, sizeof(from), w->repo_url);
 	redacted(to, sizeof(to), w->members.urls[k]);
 	leave_member(w);
-	unbind_member(w);
-	if (bind_member(w, k) < 0)
-		dg_log(DG_LOG_ERROR, "node=%s event=spool-failed error=\"%s\"", w->me, dg_error_last());
 	dg_log(DG_LOG_INFO, "node=%s event=moved from=\"%s\" to=\"%s\" member=%zu", w->me, from, to, k);
-	/* a failure here is the loop's to retry, like any step's */
-	if ((ret = dg_worker_fetch_policy(w)) == 0) {
-		dg_worker_budget_update(w);
-		ret = dg_worker_register(w);
+	ret = switch_to(w, k);
+	if (ret == DG_EINVALID) {
+		/*
+		 * A live worker there uses our node id: two nodes of one id
+		 * would adopt each other's claims. Never again this run.
+		 */
+		dg_log(DG_LOG_ERROR, "node=%s event=member-refused member=%zu error=\"%s\"", w->me, k, dg_error_last());
+		w->refused[k] = true;
+		ret = switch_to(w, back);
 	}
+	/* a network failure here is the loop's to retry, like any step's */
 	if (ret < 0)
 		dg_log(DG_LOG_WARNING, "node=%s event=member-start-failed error=\"%s\"", w->me, dg_error_last());
 }
@@ -288,6 +308,10 @@ int dg_worker_look_around(struct worker *w)
 	if (k == w->current)
 		k = (k + 1) % w->members.nr;
 	w->peek_next = (k + 1) % w->members.nr;
+	if (w->refused[k]) {
+		w->drained[k] = true;   /* nothing there is ours to wait for */
+		return 0;
+	}
 	ret = look_at(w, k, &l);
 	w->drained[k] = ret == 0 && !l.queued && !l.running;
 	if (ret < 0) {

@@ -37,7 +37,14 @@ queue() {   # queue DIR PREFIX FROM TO [SECONDS]
 		printf '{"task_id": "%s%d", "script": "sleep %s; echo %s%d >>%s", "timeout_seconds": 30}\n' \
 			"$2" "$i" "${5:-0}" "$2" "$i" "$T/runs" >"$1/tasks/queue/$2$i.json"
 	done
-	commit_push "$1" "queue $2$3..$2$4"
+	git -C "$1" add -A
+	git -C "$1" commit -qm "queue $2$3..$2$4"
+	# workers may push in between: rebase onto theirs and try again
+	for _ in $(seq 1 20); do
+		git -C "$1" push -q origin HEAD:main 2>/dev/null && return 0
+		git -C "$1" pull -q --rebase
+	done
+	return 1
 }
 
 run_workers() {   # run_workers ROUND
@@ -144,7 +151,47 @@ check_eq "an id queued in the home is refused" 1 $?
 check_eq "nothing more was queued anywhere" "3 1" \
 	"$(count_all "$T/srv/home.git" tasks/queue) $(count_all "$T/srv/second.git" tasks/queue)"
 
-# 5. bad lists
+# 5. a live worker on the second member already uses our node id (a grid
+#    with heartbeats, where the twin check can see it): the worker moving
+#    there must not work beside it, and goes back home.
+fnv_member() {   # the member (of 2) a node id starts on: FNV-1a 32, as members.c
+	python3 -c 'import sys
+h = 2166136261
+for b in sys.argv[1].encode(): h = ((h ^ b) * 16777619) & 0xffffffff
+print(h % 2)' "$1"
+}
+twin=""
+for i in $(seq 1 50); do [ "$(fnv_member "tw$i")" = 0 ] && { twin=tw$i; break; }; done
+git -C "$T/second" pull -q --rebase
+printf '{"protocol": 3, "heartbeat_interval": 2, "node_timeout": 30}\n' >"$T/second/dgrid.json"
+commit_push "$T/second" "policy: heartbeats"
+DGRID_CACHE=$T/cache-twin-b PULL_INTERVAL=1 "$DGRID" worker --repo "$SECOND_URL" --node-id "$twin" \
+	--executor process --http off >"$T/twin-b.log" 2>&1 &
+twin_pid=$!
+track $twin_pid
+for _ in $(seq 1 100); do grep -q "event=started" "$T/twin-b.log" && break; sleep 0.1; done
+git -C "$T/second" pull -q --rebase
+queue "$T/second" tw 0 0 15   # keeps the twin busy, so that the next two wait in the queue
+for _ in $(seq 1 100); do grep -q "task=tw0 event=started" "$T/twin-b.log" && break; sleep 0.1; done
+git -C "$T/second" pull -q --rebase
+queue "$T/second" tw 1 2
+DGRID_CACHE=$T/cache-twin-a PULL_INTERVAL=1 timeout 60 "$DGRID" worker --repo "$HOME_URL" --node-id "$twin" \
+	--executor process --http off >"$T/twin-a.log" 2>&1 &
+twin_a=$!
+track $twin_a
+for _ in $(seq 1 200); do grep -q "event=member-refused" "$T/twin-a.log" && break; sleep 0.1; done
+check "the worker pointed at the home starts there" grep -q "event=members count=2 start=0" "$T/twin-a.log"
+check "it refuses to work beside a live twin on the second member" grep -q "event=member-refused member=1" "$T/twin-a.log"
+for _ in $(seq 1 300); do
+	[ "$(grep -c 'task=tw[12] event=finished' "$T/twin-b.log")" = 2 ] && break
+	sleep 0.2
+done
+kill $twin_a $twin_pid 2>/dev/null
+wait $twin_a $twin_pid 2>/dev/null
+check_eq "the twin on the second member ran its three tasks" 3 "$(grep -c 'task=tw[012] event=finished' "$T/twin-b.log")"
+check_eq "the refused worker ran none of them" 0 "$(grep -c 'task=tw[0-9]* event=' "$T/twin-a.log")"
+
+# 6. bad lists
 printf '{"repositories": ["https://user:hunter2secret@example.com/g.git"]}\n' >"$T/bad1.json"
 "$DGRID" validate --policy "$T/bad1.json" >"$T/bad1.out" 2>&1
 check_eq "a URL with a password is refused (exit 2, a bad policy)" 2 $?
