@@ -291,10 +291,29 @@ static unsigned heartbeat_seconds(struct worker *w)
 	return hb;
 }
 
-/* With nothing to run or report, waiting to see the grid drained (it looks between slots). */
+/* A budget grid's node that is no member yet: it pushes only in join slots. */
+static bool newcomer(const struct worker *w)
+{
+	return w->budget && w->slot.rank >= w->slot.members;
+}
+
+/*
+ * With nothing to run or report, waiting to see the grid drained: it looks
+ * between its slots. So does a newcomer, which may wait long for a join
+ * slot only to find nothing left to claim - but less often, since a
+ * fleet's newcomers looking every poll interval load the host while they
+ * wait to join.
+ */
 static bool idle_looker(const struct worker *w)
 {
-	return w->opts->exit_when_idle && dg_worker_holds_nothing(w);
+	return w->opts->exit_when_idle && dg_worker_holds_nothing(w) && (w->queue_seen_empty || newcomer(w));
+}
+
+static int64_t idle_look_ms(struct worker *w)
+{
+	int64_t ms = idle_poll_ms(w), spread = dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
+
+	return newcomer(w) && !w->queue_seen_empty && spread > ms ? spread : ms;
 }
 
 /* Fetches and, unless nothing can have changed, runs the step. */
@@ -426,9 +445,10 @@ static int loop(struct worker *w, int sigfd)
 			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w);
 		/*
 		 * Between slots, an --exit-when-idle worker that holds nothing
-		 * still looks: a fetch is no push. A queue seen empty needs no
-		 * step to say so - a newcomer waiting for a join slot that has
-		 * nothing left to claim would otherwise wait minutes to exit.
+		 * still looks (idle_looker): a fetch is no push. A queue seen
+		 * empty needs no step to say so - a newcomer waiting for a join
+		 * slot that has nothing left to claim would otherwise wait
+		 * minutes to exit.
 		 */
 		if (w->budget && !want_step && idle_looker(w) && now >= w->next_step) {
 			if (dg_store_fetch(w->store) == 0) {
@@ -436,7 +456,7 @@ static int loop(struct worker *w, int sigfd)
 				if (!w->queue_seen_empty && queue_is_empty(w))
 					w->queue_seen_empty = true;
 			}
-			w->next_step = now + idle_poll_ms(w);
+			w->next_step = now + idle_look_ms(w);
 		}
 		if (want_step && now >= net_retry_at) {
 			int ret = network_turn(w, local);
