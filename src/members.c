@@ -193,12 +193,16 @@ size_t dg_members_find(const struct dg_members *m, const char *url)
 	return m->nr;
 }
 
-size_t dg_members_start(const struct dg_members *m, const char *node_id)
+uint32_t dg_members_hash(const char *s)
 {
-	/* FNV-1a: stable across versions and hosts, unlike a seeded hash */
 	uint32_t h = 2166136261u;
 
-	for (const unsigned char *p = (const unsigned char *)node_id; *p; p++)
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	return m->nr ? h % m->nr : 0;
+	return h;
+}
+
+size_t dg_members_start(const struct dg_members *m, const char *node_id)
+{
+	return m->nr ? dg_members_hash(node_id) % m->nr : 0;
 }

@@ -60,6 +60,9 @@ void dg_members_release(struct dg_members *m);
  */
 size_t dg_members_start(const struct dg_members *m, const char *node_id);
 
+/* FNV-1a (32 bits) of s: stable across versions and hosts, unlike a seeded hash. */
+uint32_t dg_members_hash(const char *s);
+
 /* The member with this URL, or m->nr. */
 size_t dg_members_find(const struct dg_members *m, const char *url);
 

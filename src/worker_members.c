@@ -58,13 +58,9 @@ static int open_member_store(struct worker *w, size_t k)
 /* The spool of member k: the home's is the one every version used. */
 static char *member_spool_dir(const struct worker *w, size_t k)
 {
-	uint32_t h = 2166136261u;
-
 	if (!k)
 		return dg_xstrdup(w->spool_base);
-	for (const unsigned char *p = (const unsigned char *)w->members.urls[k]; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return dg_xasprintf("%s-member-%08x", w->spool_base, h);
+	return dg_xasprintf("%s-member-%08x", w->spool_base, dg_members_hash(w->members.urls[k]));
 }
 
 /* Makes member k the one the worker works on: its store, spool and reaper. */
