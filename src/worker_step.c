@@ -541,7 +541,7 @@ static int count_task(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
-/* On a budget grid: how many tasks this step claims, and what we hold already. */
+/* On a budget or crowded grid: how many tasks this step claims, and what we hold already. */
 static int batch_size(struct step *s)
 {
 	struct worker *w = s->w;
@@ -581,7 +581,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_release(&pol);
 	if (ret < 0)
 		return ret;
-	if (w->budget && !w->stopping)
+	/* a crowded grid without a budget sizes its first claims from the queue too */
+	if (!w->stopping && (w->budget || w->crowd > 1 || w->nodes_seen > 1))
 		ret = batch_size(s);
 	if (ret < 0)
 		return ret;
@@ -611,6 +612,14 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = renew_leases(s);
 	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
+		s->registering = false;
+	/*
+	 * Without a budget, on a grid of leases, a registration alone is no
+	 * reason to push while the grid is crowded (a race lost lately): in
+	 * the tail of a busy run every idle newcomer otherwise kept racing
+	 * the workers that had results to report, only to say it exists.
+	 */
+	if (!w->budget && !dg_policy_heartbeats(&w->policy) && !s->msg.len && dg_now_ms() < w->contended_until)
 		s->registering = false;
 	if (!ret && s->registering)
 		ret = dg_worker_register_txn(w, txn, w->stopping);

@@ -9,7 +9,8 @@
 # bench/bench-collapse.sh measures the rates): every task ran exactly once
 # and has one result; no claim was reaped from a live worker; claims came
 # in batches no larger than claim_batch_max, with leases covering the wait
-# of the batch; no worker pushed a registration of its own.
+# of the batch; no worker pushed a registration of its own, and one that
+# lost a race and then found the queue empty pushed nothing at all.
 . "$(dirname "$0")/lib.sh"
 
 WORKERS=16
@@ -56,14 +57,25 @@ note "claims per commit: $(claims | sort -n | uniq -c | awk '{ printf "%s x%s  "
 check "claims came in batches on the crowded grid (most in one push: $most)" [ "$most" -gt 1 ]
 check "never more than claim_batch_max ($BATCH_MAX) in one push" [ "$most" -le $BATCH_MAX ]
 check "lost races raised the batch size" grep -q 'event=crowd claims_per_slot=[2-9]' "$T"/w*.log
-check_eq "every worker registered" $WORKERS "$(git -C "$BARE" ls-tree --name-only main nodes/ | wc -l)"
-apart=0
+apart=0 unregistered=0 idle_pushed=0 claimers=0
 for n in $(seq 1 $WORKERS); do
-	git -C "$BARE" log --format=%s main | grep -q "^w$n: .*claim " || continue   # it found nothing to claim
+	if ! git -C "$BARE" log --format=%s main | grep -q "^w$n: .*claim "; then
+		# it found nothing to claim: once it had lost a race, a registration
+		# alone was no reason to push (the tail of a crowded run)
+		lost_first=$(awk '/ event=contention / { print "yes"; exit } / event=pushed / { print "no"; exit }' "$T/w$n.log")
+		[ "$lost_first" = yes ] && [ "$(git -C "$BARE" log --format=%s main | grep -c "^w$n:")" != 0 ] &&
+			idle_pushed=$((idle_pushed + 1))
+		continue
+	fi
+	claimers=$((claimers + 1))
+	git -C "$BARE" cat-file -e "main:nodes/w$n.json" 2>/dev/null || unregistered=$((unregistered + 1))
 	git -C "$BARE" log --diff-filter=A --format=%s main -- "nodes/w$n.json" | grep -q "^w$n: .*claim " ||
 		apart=$((apart + 1))
 done
+note "$claimers of $WORKERS workers claimed tasks"
+check_eq "every worker that claimed is registered" 0 $unregistered
 check_eq "a worker that claimed registered in the push of its first claim, not in one of its own" 0 $apart
+check_eq "a worker that lost a race and then found nothing to claim pushed nothing (no registration alone)" 0 $idle_pushed
 
 # a batch's later claims wait for the earlier ones: their leases say so
 check "a claim's lease covers the tasks ahead of it in its batch" python3 - "$BARE" <<'PY'
