@@ -183,7 +183,8 @@ void dg_worker_budget_used(struct worker *w)
  * Without a budget: the free slots when we work alone. On a crowded grid
  * (other registered workers, or races lost: dg_worker_contention) up to
  * one task a slot per worker, never more than CROWD_WORK_MS of measured
- * work a slot nor claim_batch_max, so that more workers mean more tasks per
+ * work a slot (until a task has run here: a fair share of the queue among
+ * the crowd) nor claim_batch_max, so that more workers mean more tasks per
  * push and not more pushes. With a budget: what keeps our slots busy
  * until our next push (the cycle over the tasks' mean run time, measured
  * on this node; until a task has run here, as many as allowed), never more
@@ -201,6 +202,28 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 		size_t per_slot = w->crowd > w->nodes_seen ? w->crowd : w->nodes_seen;
 		/* at most CROWD_WORK_MS of measured work a slot: a batch never hoards long tasks */
 		size_t work = w->task_ms_avg > 0 ? (size_t)(CROWD_WORK_MS / w->task_ms_avg) : 1;
+		/*
+		 * Tasks quicker than one of our turns (fetch, step, push): a
+		 * turn's worth a slot. Another worker could not start them
+		 * sooner than we run them, and each push it saves is a race
+		 * nobody has to lose (bench-collapse.sh, trivial tasks).
+		 */
+		if (w->task_ms_avg > 0 && w->turn_ms_avg > w->task_ms_avg &&
+		    (size_t)(w->turn_ms_avg / w->task_ms_avg) > per_slot)
+			per_slot = (size_t)(w->turn_ms_avg / w->task_ms_avg);
+		/*
+		 * Until a task has run here, a fair share of the queue among
+		 * the crowd: the registered nodes and ourselves, or as many as
+		 * our lost races suggest (registrations ride on first claims,
+		 * so early on they undercount). One task a claim made every
+		 * newcomer of a crowded grid win a race per task (32 workers:
+		 * 40 s of one-task claims before the first batch).
+		 */
+		if (w->task_ms_avg <= 0 && queued) {
+			size_t crowd = w->nodes_seen + !w->registered;
+			crowd = crowd > w->crowd ? crowd : w->crowd;
+			work = queued / (crowd ? crowd : 1);
+		}
 		per_slot = per_slot < work ? per_slot : work;
 		want = slots * (per_slot ? per_slot : 1);
 		want = want < cap ? want : cap;
