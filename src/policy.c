@@ -24,7 +24,7 @@ const struct dg_policy dg_policy_default = {
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
 	.keep_results = 10000,
-	.claim_batch_max = 8,
+	.claim_batch_max = 64,
 	.protocol = 1,
 };
 
@@ -43,7 +43,7 @@ const struct dg_policy dg_policy_loosest = {
 	.tmp_bytes = UINT64_C(64) << 20,
 	.lease_margin = 60,
 	.keep_results = 10000,
-	.claim_batch_max = 8,
+	.claim_batch_max = 64,
 	.protocol = 1,
 };
 

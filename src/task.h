@@ -43,7 +43,7 @@ struct dg_policy {
 	bool fetch_budget_set;      /* else the host's default (github.com: 900) */
 	unsigned push_budget;       /* pushes a minute, whole grid, all refs; 0 unlimited */
 	bool push_budget_set;       /* else the host's default (github.com: 6) */
-	unsigned claim_batch_max;   /* most tasks one push claims on a budget grid, 8 */
+	unsigned claim_batch_max;   /* most tasks one push claims (budget or crowded grid), 64 */
 	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned protocol;          /* the grid's protocol version, 1 */

@@ -106,7 +106,7 @@ for i in $(seq 1 60); do
 done
 git -C "$WORK" push -q origin HEAD:main
 observe saturated
-says saturated push_budget 'limits:    push budget: 61.0 pushes/min of 6 used (the schedule allows 5.1 for 0 workers) - more workers will not help: raise claim_batch_max (now 8), or add a repository'
+says saturated push_budget 'limits:    push budget: 61.0 pushes/min of 6 used (the schedule allows 5.1 for 0 workers) - more workers will not help: raise claim_batch_max (now 64), or add a repository'
 check_eq "saturated: 61 commits, budget 6, history begins in the window" "61 6 True" \
 	"$(advice "$T/saturated.json" '"%d %d %s" % (a["figures"]["pushes"], a["figures"]["push_budget"], a["figures"]["history_begins_in_window"])')"
 # the same pushes against a budget of 600: the budget is not what limits
@@ -143,7 +143,7 @@ for i in $(seq 1 50); do
 done
 git -C "$WORK" push -q origin HEAD:main
 observe burst
-says burst push_budget 'limits:    push budget: 5.3 pushes/min of 6 used (the schedule allows 5.1 for 0 workers) - more workers will not help: raise claim_batch_max (now 8), or add a repository'
+says burst push_budget 'limits:    push budget: 5.3 pushes/min of 6 used (the schedule allows 5.1 for 0 workers) - more workers will not help: raise claim_batch_max (now 64), or add a repository'
 "$DGRID" compact --repo "$URL" >"$T/compact.out" 2>&1
 check "dgrid compact restarts main's history" grep -q '^compacted: main now starts at' "$T/compact.out"
 check_eq "main is one parentless commit" 1 "$(git -C "$BARE" rev-list --count main)"

@@ -338,7 +338,7 @@ static void test_policy_push_budget(void **state DG_UNUSED)
 	assert_int_equal(dg_policy_push_budget(&pol, "https://github.com/o/r.git"), 6);
 	assert_int_equal(dg_policy_push_budget(&pol, "git@github.com:o/r.git"), 6);
 	assert_int_equal(dg_policy_push_budget(&pol, "git://127.0.0.1:9418/g.git"), 0);
-	assert_int_equal(pol.claim_batch_max, 8);
+	assert_int_equal(pol.claim_batch_max, 64);
 	assert_int_equal(dg_policy_parse(&pol, json, strlen(json)), 0);
 	assert_int_equal(dg_policy_push_budget(&pol, "https://github.com/o/r.git"), 60);
 	assert_int_equal(pol.claim_batch_max, 4);
