@@ -11,6 +11,14 @@
 
 /* without a budget, a crowded grid's batch holds at most this much measured work a slot */
 #define CROWD_WORK_MS 10000
+/*
+ * Until a task has run here, a claim takes at most this many a slot: its
+ * fair share counts only the workers that have joined so far, and a first
+ * batch of long tasks would keep them from those that join later (8
+ * workers, budget 60: the first claimer took 64 two-second tasks when
+ * claim_batch_max became 64 - 134 s where 87 s had been enough).
+ */
+#define FIRST_CLAIM_MAX 8
 /* a crowded grid's lease allows this many turns per registered node, at most CROWD_LEASE_MAX s */
 #define CROWD_LEASE_TURNS 10
 #define CROWD_LEASE_MAX 600
@@ -187,8 +195,8 @@ void dg_worker_budget_used(struct worker *w)
  * the crowd) nor claim_batch_max, so that more workers mean more tasks per
  * push and not more pushes. With a budget: what keeps our slots busy
  * until our next push (the cycle over the tasks' mean run time, measured
- * on this node; until a task has run here, as many as allowed), never more
- * than a fair share of the queue nor claim_batch_max.
+ * on this node; until a task has run here, FIRST_CLAIM_MAX a slot), never
+ * more than a fair share of the queue nor claim_batch_max.
  */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 {
@@ -223,6 +231,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 			size_t crowd = w->nodes_seen + !w->registered;
 			crowd = crowd > w->crowd ? crowd : w->crowd;
 			work = queued / (crowd ? crowd : 1);
+			work = work < FIRST_CLAIM_MAX ? work : FIRST_CLAIM_MAX;
 		}
 		per_slot = per_slot < work ? per_slot : work;
 		want = slots * (per_slot ? per_slot : 1);
@@ -230,11 +239,12 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 		return held < want ? want - held : 0;
 	}
 	/*
-	 * Until a task has run here its run time is unknown: the fair share
-	 * (one task a slot left a first-time worker idle for a whole cycle:
-	 * 2 s of work, then 48 s waiting at 32 workers and a budget of 60).
+	 * Until a task has run here its run time is unknown: FIRST_CLAIM_MAX
+	 * a slot, within the fair share (one task a slot left a first-time
+	 * worker idle for a whole cycle: 2 s of work, then 48 s waiting at 32
+	 * workers and a budget of 60).
 	 */
-	want = w->policy.claim_batch_max;
+	want = (size_t)FIRST_CLAIM_MAX * slots;
 	if (w->task_ms_avg > 0) {
 		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
 		want = (size_t)((cycle + w->task_ms_avg - 1) / w->task_ms_avg) * slots;

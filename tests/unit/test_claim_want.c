@@ -1,0 +1,136 @@
+/*
+ * test_claim_want.c - how many tasks one push claims (worker_budget.c,
+ * doc/protocol.md "Push budget" and "Contention without a budget"): alone,
+ * the free slots or a turn's worth of quick tasks; on a crowded grid a
+ * share that grows with the crowd, never more than 10 s of measured work a
+ * slot, 8 a slot before a task has run, nor claim_batch_max; with a budget
+ * enough for a cycle within a fair share of the queue.
+ */
+#include "common.h"
+#include "pushslot.h"
+#include "worker_int.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+struct fixture {
+	struct dg_worker_opts opts;
+	struct worker w;
+};
+
+static struct worker *make(struct fixture *f, unsigned slots)
+{
+	memset(f, 0, sizeof(*f));
+	f->opts.cfg.slots = slots;
+	f->w.opts = &f->opts;
+	f->w.me = "w1";
+	f->w.policy = dg_policy_default;
+	return &f->w;
+}
+
+/* Alone: the free slots; quick tasks (measured) a turn's worth, within claim_batch_max. */
+static void test_alone(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	assert_int_equal(dg_worker_claim_want(w, 400), 1);
+	w->task_ms_avg = 2000, w->turn_ms_avg = 150;
+	assert_int_equal(dg_worker_claim_want(w, 400), 1);
+	w->task_ms_avg = 10, w->turn_ms_avg = 150;
+	assert_int_equal(dg_worker_claim_want(w, 400), 15);
+	w->task_ms_avg = 1;
+	assert_int_equal(dg_worker_claim_want(w, 400), 64);
+	/* what we hold counts */
+	w->backlog_nr = 60;
+	assert_int_equal(dg_worker_claim_want(w, 400), 4);
+	w->backlog_nr = 70;
+	assert_int_equal(dg_worker_claim_want(w, 400), 0);
+	/* with four slots: four times a slot's share, still within claim_batch_max */
+	w = make(&f, 4);
+	assert_int_equal(dg_worker_claim_want(w, 400), 4);
+	w->task_ms_avg = 50, w->turn_ms_avg = 200;
+	assert_int_equal(dg_worker_claim_want(w, 400), 16);
+}
+
+/* A crowded grid without a budget: the crowd's size, 10 s of measured work a slot at most. */
+static void test_crowded(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	w->nodes_seen = 32, w->registered = true;
+	w->task_ms_avg = 100, w->turn_ms_avg = 1000;
+	assert_int_equal(dg_worker_claim_want(w, 400), 32);
+	/* two-second tasks: 10 s of work */
+	w->task_ms_avg = 2000;
+	assert_int_equal(dg_worker_claim_want(w, 400), 5);
+	/* a minute each: one */
+	w->task_ms_avg = 60000;
+	assert_int_equal(dg_worker_claim_want(w, 400), 1);
+	/* lost races raise it, within claim_batch_max */
+	w->task_ms_avg = 1, w->crowd = 128;
+	assert_int_equal(dg_worker_claim_want(w, 4000), 64);
+	w->policy.claim_batch_max = 6;
+	assert_int_equal(dg_worker_claim_want(w, 4000), 6);
+}
+
+/* Before a task has run: a fair share among the crowd, at most 8 a slot. */
+static void test_crowded_first_claim(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	/* no race lost, nobody registered: one task, as alone */
+	assert_int_equal(dg_worker_claim_want(w, 400), 1);
+	/* lost races suggest a crowd of 16: 400 / 16 = 25, at most 8 */
+	w->crowd = 16;
+	assert_int_equal(dg_worker_claim_want(w, 400), 8);
+	/* a short queue among many: its share, at least one */
+	w->crowd = 4, w->nodes_seen = 9;   /* we are the tenth */
+	assert_int_equal(dg_worker_claim_want(w, 30), 3);
+	assert_int_equal(dg_worker_claim_want(w, 5), 1);
+	w = make(&f, 2);
+	w->crowd = 16;
+	assert_int_equal(dg_worker_claim_want(w, 400), 16);
+}
+
+/* With a budget: enough for a cycle, within the fair share; 8 a slot before a task has run. */
+static void test_budget(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 0 };
+	/* unmeasured: 8, where claim_batch_max (64) would have taken 80 / 8 = 10 */
+	assert_int_equal(dg_worker_claim_want(w, 80), 8);
+	/* a newcomer counts itself: 80 / 9 = 9 (rounded up), unmeasured 8 */
+	w->slot.rank = 8;
+	assert_int_equal(dg_worker_claim_want(w, 80), 8);
+	assert_int_equal(dg_worker_claim_want(w, 18), 2);
+	/* measured: the cycle over the run time, within the share */
+	w->slot.rank = 0;
+	w->task_ms_avg = 2000;
+	{
+		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
+		size_t per_cycle = (size_t)((cycle + 1999) / 2000);
+
+		assert_int_equal(dg_worker_claim_want(w, 800), per_cycle);
+		assert_int_equal(dg_worker_claim_want(w, 16), 2 < per_cycle ? 2 : per_cycle);
+	}
+	/* never below the slots */
+	assert_int_equal(dg_worker_claim_want(w, 0), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alone),
+		cmocka_unit_test(test_crowded),
+		cmocka_unit_test(test_crowded_first_claim),
+		cmocka_unit_test(test_budget),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
