@@ -238,16 +238,19 @@ static int64_t idle_poll_ms(struct worker *w)
 
 	if (!budget) {
 		/*
-		 * No fetch budget, but a crowded grid (a race lost lately):
-		 * the idle share a quarter of our turn time each, so that
-		 * together they fetch about four times a turn. Polling every
-		 * PULL_INTERVAL, 30 idle workers waiting for 2 to report made
-		 * 17 fetches a second and every push took 2 s on 2 cores
-		 * (bench-collapse.sh, 32 workers).
+		 * No fetch budget, but a crowded grid (a race lost lately, or
+		 * a push budget, whose idle can push only at their slots
+		 * anyway): the idle wait a quarter of our turn time each, so
+		 * that together they fetch about four times a turn. Polling
+		 * every PULL_INTERVAL, 30 idle workers waiting for 2 to report
+		 * made 17 fetches a second and every push took 2 s on 2 cores
+		 * (bench-collapse.sh, 32 workers); under a push budget of 60,
+		 * pushes longer than a slot lost their slots (bench-budget.sh).
 		 */
 		int64_t crowd = (int64_t)w->nodes_seen * w->turn_ms_avg / 4;
+		bool crowded = w->nodes_seen >= 2 && (w->budget || dg_now_ms() < w->contended_until);
 
-		if (w->nodes_seen < 2 || dg_now_ms() >= w->contended_until || crowd <= ms)
+		if (!crowded || crowd <= ms)
 			return ms;
 		crowd = crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS;
 		return crowd + arc4random_uniform((uint32_t)(crowd / 10) + 1);

@@ -3,7 +3,7 @@
  * doc/protocol.md "Push budget" and "Contention without a budget"): alone,
  * the free slots or a turn's worth of quick tasks; on a crowded grid a
  * share that grows with the crowd, never more than 10 s of measured work a
- * slot, 8 a slot before a task has run, nor claim_batch_max; with a budget
+ * slot, 16 a slot before a task has run, nor claim_batch_max; with a budget
  * enough for a cycle within a fair share of the queue.
  */
 #include "common.h"
@@ -75,7 +75,7 @@ static void test_crowded(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 4000), 6);
 }
 
-/* Before a task has run: a fair share among the crowd, at most 8 a slot. */
+/* Before a task has run: a fair share among the crowd, at most 16 a slot. */
 static void test_crowded_first_claim(void **state DG_UNUSED)
 {
 	struct fixture f;
@@ -83,34 +83,38 @@ static void test_crowded_first_claim(void **state DG_UNUSED)
 
 	/* no race lost, nobody registered: one task, as alone */
 	assert_int_equal(dg_worker_claim_want(w, 400), 1);
-	/* lost races suggest a crowd of 16: 400 / 16 = 25, at most 8 */
+	/* lost races suggest a crowd of 32: 800 / 32 = 25, at most 16 */
+	w->crowd = 32;
+	assert_int_equal(dg_worker_claim_want(w, 800), 16);
+	/* a crowd of 16: 400 / 16 = 25, and the crowd's 16 */
 	w->crowd = 16;
-	assert_int_equal(dg_worker_claim_want(w, 400), 8);
+	assert_int_equal(dg_worker_claim_want(w, 400), 16);
+	assert_int_equal(dg_worker_claim_want(w, 160), 10);
 	/* a short queue among many: its share, at least one */
 	w->crowd = 4, w->nodes_seen = 9;   /* we are the tenth */
 	assert_int_equal(dg_worker_claim_want(w, 30), 3);
 	assert_int_equal(dg_worker_claim_want(w, 5), 1);
 	w = make(&f, 2);
-	w->crowd = 16;
-	assert_int_equal(dg_worker_claim_want(w, 400), 16);
+	w->crowd = 32;
+	assert_int_equal(dg_worker_claim_want(w, 800), 32);
 }
 
-/* With a budget: enough for a cycle, within the fair share; 8 a slot before a task has run. */
+/* With a budget: enough for a cycle, within the fair share; 16 a slot before a task has run. */
 static void test_budget(void **state DG_UNUSED)
 {
 	struct fixture f;
 	struct worker *w = make(&f, 1);
 
 	w->budget = 60;
-	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 0 };
-	/* unmeasured: 8, where claim_batch_max (64) would have taken 80 / 8 = 10 */
-	assert_int_equal(dg_worker_claim_want(w, 80), 8);
-	/* a newcomer counts itself: 80 / 9 = 9 (rounded up), unmeasured 8 */
-	w->slot.rank = 8;
-	assert_int_equal(dg_worker_claim_want(w, 80), 8);
-	assert_int_equal(dg_worker_claim_want(w, 18), 2);
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 2, .rank = 0 };
+	/* unmeasured: 16, where claim_batch_max (64) would have taken 80 / 2 = 40 */
+	assert_int_equal(dg_worker_claim_want(w, 80), 16);
+	/* a newcomer counts itself: 80 / 3 = 27 (rounded up), unmeasured 16 */
+	w->slot.rank = 2;
+	assert_int_equal(dg_worker_claim_want(w, 80), 16);
+	assert_int_equal(dg_worker_claim_want(w, 18), 6);
 	/* measured: the cycle over the run time, within the share */
-	w->slot.rank = 0;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 0 };
 	w->task_ms_avg = 2000;
 	{
 		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
