@@ -223,8 +223,8 @@ static int count_entry(const struct dg_entry *e, void *payload)
 
 /*
  * How long an idle worker waits before it polls again: PULL_INTERVAL, or
- * longer on a crowded grid, or when the grid has a fetch budget (dgrid.json "fetch_budget", 900
- * a minute on github.com). The registered nodes share the budget, so each
+ * longer on a crowded grid, or when the grid has a fetch budget
+ * (dgrid.json "fetch_budget", 900 a minute on github.com). The registered nodes share the budget, so each
  * polls every 72 s x nodes / budget: a fifth of it stays free for workers
  * that have work and fetch between tasks, and a jitter of up to 10 % keeps
  * idle workers from polling in step. Registrations of dead nodes count

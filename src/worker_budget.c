@@ -218,9 +218,8 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 		 * sooner than we run them, and each push it saves is a race
 		 * nobody has to lose (bench-collapse.sh, trivial tasks).
 		 */
-		if (w->task_ms_avg > 0 && w->turn_ms_avg > w->task_ms_avg &&
-		    (size_t)(w->turn_ms_avg / w->task_ms_avg) > per_slot)
-			per_slot = (size_t)(w->turn_ms_avg / w->task_ms_avg);
+		size_t per_turn = w->task_ms_avg > 0 && w->turn_ms_avg > 0 ? (size_t)(w->turn_ms_avg / w->task_ms_avg) : 0;
+		per_slot = per_turn > per_slot ? per_turn : per_slot;
 		/*
 		 * Until a task has run here, a fair share of the queue among
 		 * the crowd: the registered nodes and ourselves, or as many as
