@@ -41,16 +41,17 @@ static const char *plural(size_t n, const char *one, const char *many)
 
 /*
  * Pushes a minute the schedule lets n members make: they own n of every
- * n + J slots of 60 s / (budget x 0.85), J = 1 + n / 4 (pushslot.c); with
+ * C slots of 60 s / (budget x 0.85) (pushslot.h; no fleet arriving); with
  * no member only the join slots are used.
  */
 static double schedule_ceiling(unsigned budget, size_t members)
 {
 	double full = (double)budget * DG_PUSHSLOT_USE;
+	struct dg_pushslot ps = { .budget = budget, .members = members };
 
 	if (!members)
 		return full;
-	return full * (double)members / (double)(members + dg_pushslot_joins(members));
+	return full * (double)members / (double)dg_pushslot_cycle(&ps);
 }
 
 static int64_t rate_span(const struct dg_advice_figures *f)

@@ -9,19 +9,29 @@
  *  - Time is cut into slots of 60 s / (push_budget × DG_PUSHSLOT_USE), so
  *    the schedule fills only DG_PUSHSLOT_USE of the budget; the rest
  *    absorbs clock skew and two newcomers that picked one join slot.
- *  - The members are the nodes registered on main and not stopped, sorted
- *    by id; n of them. Slots go round in cycles of n + J: the member of
- *    rank r owns the slots at position r, and the J positions after the
- *    members are join slots, where a node that is not a member yet
- *    registers (and claims, in the same push). J = 1 + n / 4 + j, where j
- *    (at most n) counts the members registered within
- *    DG_PUSHSLOT_RECENT_SLOTS slots of the newest registration, while that
- *    one is so recent (worker_budget.c): while a fleet arrives, more of it
- *    is on its way, and join slots take up to half the cycle (with a fixed
- *    1 + n / 4, 32 workers started together needed over 200 s to join at
- *    60 pushes a minute: bench-budget).
+ *  - The members are the nodes registered on main and not stopped, in the
+ *    order they registered (registered_at, then id); n of them. Slots go
+ *    round in cycles of C slots: the member of rank r owns the slots at
+ *    position r, and the C - n positions after the members are join slots,
+ *    where a node that is not a member yet registers (and claims, in the
+ *    same push). C is n + J rounded up to three significant bits (1 ... 8,
+ *    10, 12, 14, 16, 20, 24, 28, 32, 40 ...), J = 1 + n / 4 + j, where j (at most
+ *    n) counts the members registered within DG_PUSHSLOT_RECENT_SLOTS slots
+ *    of the newest registration, while that one is so recent
+ *    (worker_budget.c): while a fleet arrives, more of it is on its way.
+ *  - Why that order and that rounding: workers see a join at different
+ *    moments. A view without the newest member must place every other
+ *    member where a view with it does, or two members push in one slot and
+ *    one of them loses a push the host still counts. In registration order
+ *    a newcomer takes the rank after the others, never one of theirs; and
+ *    a cycle that changed length with every join moved every slot (64
+ *    workers at a budget of 60: 200 of 386 pushes lost, 97 in the busiest
+ *    minute, with ranks by id and C = n + J). Rounded, C changes four
+ *    times per doubling of the grid, and rounding lengthens it by less
+ *    than a quarter (two bits, 1, 2, 3, 4, 6, 8, 12 ..., cost up to half:
+ *    32 workers took 328 s where 0.8.0 took 232 s, bench-budget).
  *  - A worker pushes only at the start of one of its slots: one push per
- *    cycle, so n members and J joiners make at most n + J pushes in n + J
+ *    cycle, so n members and C - n joiners make at most C pushes in C
  *    slots. A lost race is not retried before its next slot.
  *
  * Slot k starts at k × slot length on the Unix clock: workers whose clocks
@@ -43,7 +53,17 @@ struct dg_pushslot {
 	size_t members;       /* n */
 	size_t rank;          /* ours among the members; members when we are none */
 	size_t joining;       /* j: recent joins (above) */
+	uint32_t join_pick;   /* a newcomer's random pick among a cycle's join slots */
 };
+
+/* A registered node, as the schedule orders them. */
+struct dg_pushslot_member {
+	int64_t registered;   /* registered_at, Unix seconds; 0 when unknown (first) */
+	const char *id;
+};
+
+/* Sorts the members into the schedule's order; returns me's rank, or n when me is none of them. */
+size_t dg_pushslot_order(struct dg_pushslot_member *m, size_t n, const char *me);
 
 /* how long a registration counts as a sign that more newcomers come, in slots */
 #define DG_PUSHSLOT_RECENT_SLOTS 20
@@ -54,7 +74,10 @@ int64_t dg_pushslot_len_ms(unsigned budget);
 /* Join slots per cycle for n members of which none joined recently. */
 size_t dg_pushslot_joins(size_t members);
 
-/* Join slots per cycle of this schedule (recent joins counted). */
+/* Slots per cycle: C above. */
+size_t dg_pushslot_cycle(const struct dg_pushslot *ps);
+
+/* Join slots per cycle of this schedule (recent joins counted): C - n. */
 size_t dg_pushslot_join_slots(const struct dg_pushslot *ps);
 
 /* Milliseconds of one cycle: the longest a member waits for its slot. */
@@ -62,7 +85,12 @@ int64_t dg_pushslot_cycle_ms(const struct dg_pushslot *ps);
 
 /*
  * The start (Unix ms) of our first slot that starts at or after not_before:
- * a member's own slot, or any join slot for a node that is not a member.
+ * a member's own slot; for a node that is not a member, the join slot
+ * not_before falls in, or, when it falls among the members' slots, the
+ * join_pick-th (modulo their number) of the join slots that follow. Waits
+ * that end among the members' slots then spread over the join slots
+ * instead of all taking the first one (64 newcomers: clusters of ~10
+ * pushes in one join slot, one of which won).
  */
 int64_t dg_pushslot_next(const struct dg_pushslot *ps, int64_t not_before);
 

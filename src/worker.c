@@ -362,9 +362,10 @@ static int network_turn(struct worker *w, bool local)
 	}
 	/*
 	 * The members may have changed since the view that gave us this slot.
-	 * We push anyway: while workers join, every new view moves every
-	 * slot, and a worker that waited for a view to agree could starve
-	 * for minutes (seen with 32 workers: leases lapsed). At worst two
+	 * We push anyway: while a fleet joins, views keep changing, and a
+	 * worker that waited for a view to agree could starve for minutes
+	 * (seen with 32 workers: leases lapsed). A join moves no member's
+	 * slot unless the cycle changes length (pushslot.h); at worst two
 	 * workers share the slot, which the budget's headroom absorbs.
 	 */
 	dg_worker_budget_update(w);

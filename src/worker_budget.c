@@ -28,11 +28,9 @@
 #define CROWD_MEMORY_MS (10 * 60 * 1000)
 
 struct members {
-	const char *me;
 	struct dg_store *store;
 	size_t n;
-	size_t rank;            /* ours, or n when we are not among them */
-	int64_t *registered;    /* each member's registered_at (unix seconds, 0 unknown) */
+	struct dg_pushslot_member *m;   /* ids allocated */
 };
 
 /* A registration counts unless it says its node stopped. */
@@ -56,10 +54,9 @@ static int count_member(const struct dg_entry *e, void *payload)
 	dg_strbuf_release(&data);
 	if (stopped)
 		return 0;
-	m->registered = dg_xrealloc(m->registered, (m->n + 1) * sizeof(*m->registered));
-	m->registered[m->n] = registered > 0 ? registered : 0;
-	if (len - 5 == strlen(m->me) && !strncmp(e->name, m->me, len - 5))
-		m->rank = m->n;
+	m->m = dg_xrealloc(m->m, (m->n + 1) * sizeof(*m->m));
+	m->m[m->n].registered = registered > 0 ? registered : 0;
+	m->m[m->n].id = dg_xstrndup(e->name, len - 5);
 	m->n++;
 	return 0;
 }
@@ -79,25 +76,25 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * out - a cycle length that every worker changes at its own moment would
  * move every slot.
  */
-static size_t recent_joins(const int64_t *registered, size_t n, unsigned budget)
+static size_t recent_joins(const struct dg_pushslot_member *m, size_t n, unsigned budget)
 {
 	int64_t window = DG_PUSHSLOT_RECENT_SLOTS * dg_pushslot_len_ms(budget) / 1000, newest = 0;
 	size_t recent = 0;
 
 	for (size_t i = 0; i < n; i++)
-		newest = registered[i] > newest ? registered[i] : newest;
+		newest = m[i].registered > newest ? m[i].registered : newest;
 	if (!newest || dg_wall_seconds() - newest > window)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		recent += registered[i] >= newest - window;
+		recent += m[i].registered >= newest - window;
 	return recent;
 }
 
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->me, w->store, 0, SIZE_MAX, NULL };
-	size_t nodes = 0;
+	struct members m = { w->store, 0, NULL };
+	size_t nodes = 0, rank;
 
 	/* the pace after a lost race (worker.c) counts the registrations: one tree, no file read */
 	if (dg_store_list(w->store, "nodes", count_entry, &nodes) == 0)
@@ -109,23 +106,32 @@ void dg_worker_budget_update(struct worker *w)
 	w->budget = budget;
 	if (!budget)
 		return;
-	/* tree order: every worker sorts the members alike */
 	dg_store_list(w->store, "nodes", count_member, &m);
+	rank = dg_pushslot_order(m.m, m.n, w->me);
 	w->slot.budget = budget;
 	w->slot.members = m.n;
-	w->slot.joining = recent_joins(m.registered, m.n, budget);
+	w->slot.joining = recent_joins(m.m, m.n, budget);
 	w->newest_join = 0;
-	for (size_t i = 0; i < m.n; i++)
-		w->newest_join = m.registered[i] > w->newest_join ? m.registered[i] : w->newest_join;
-	free(m.registered);
-	w->slot.rank = m.rank == SIZE_MAX ? m.n : m.rank;
+	w->joins_lately = 0;
+	w->joins_window_ms = dg_wall_ms() - w->snap.started_at;
+	if (w->joins_window_ms > dg_pushslot_join_spread_ms(budget))
+		w->joins_window_ms = dg_pushslot_join_spread_ms(budget);
+	if (w->joins_window_ms < dg_pushslot_len_ms(budget))
+		w->joins_window_ms = dg_pushslot_len_ms(budget);
+	for (size_t i = 0; i < m.n; i++) {
+		w->joins_lately += m.m[i].registered * 1000 >= dg_wall_ms() - w->joins_window_ms;
+		w->newest_join = m.m[i].registered > w->newest_join ? m.m[i].registered : w->newest_join;
+		free((char *)m.m[i].id);
+	}
+	free(m.m);
+	w->slot.rank = rank;
 	if (!w->join_after_ms && w->slot.rank == m.n)
 		dg_worker_budget_rejoin(w);
 }
 
 /*
  * A newcomer waits a random part of the join spread; each join slot lost to
- * another newcomer doubles the spread (up to 4 times), so that many that
+ * another newcomer doubles the spread (up to 8 times), so that many that
  * start together collide less instead of retrying together.
  */
 void dg_worker_budget_rejoin(struct worker *w)
@@ -134,7 +140,7 @@ void dg_worker_budget_rejoin(struct worker *w)
 
 	if (w->join_after_ms)
 		w->join_losses++;
-	spread <<= w->join_losses < 2 ? w->join_losses : 2;
+	spread <<= w->join_losses < 3 ? w->join_losses : 3;
 	w->join_after_ms = dg_wall_ms() + arc4random_uniform((uint32_t)(spread < INT32_MAX ? spread : INT32_MAX) + 1);
 	/*
 	 * Newcomers whose waits end between two join slots all take the next
@@ -146,18 +152,41 @@ void dg_worker_budget_rejoin(struct worker *w)
 	 * (dg_worker_join_taken) and pushes nothing.
 	 */
 	w->join_jitter_ms = arc4random_uniform((uint32_t)(dg_pushslot_len_ms(w->budget ? w->budget : 1) / 2));
+	w->slot.join_pick = arc4random();
 }
 
+/*
+ * A newcomer stands back from its join slot (and waits twice as long) when
+ * another node registered in it, or when joins came thick lately: as many
+ * as half the join slots of the last DG_PUSHSLOT_JOIN_SPREAD slots (or of
+ * those since we started, if fewer). A fleet started at once cannot know
+ * its own size, and a push that loses still counts against the budget:
+ * 64 workers spread over the first 10 slots made ~6 pushes a slot, one of
+ * which won: 86-90 pushes in the busiest minute at a budget of 60, 79-83
+ * with this rule (bench-budget; on 2 loaded cores a push takes 2-3 s,
+ * longer than two slots, so the first-come check above misses most of
+ * them). Joins that fill the join slots mean more are waiting. A newcomer
+ * on a quiet grid sees no recent join and pushes in its slot.
+ */
 bool dg_worker_join_taken(const struct worker *w)
 {
 	int64_t len, slot_start;
+	double join_slots;
 
 	if (!w->budget || w->slot.rank < w->slot.members || !w->newest_join)
 		return false;
 	len = dg_pushslot_len_ms(w->budget);
 	slot_start = dg_wall_ms() / len * len;
-	/* registered_at has whole seconds: only one that cannot be before this slot counts */
-	return w->newest_join * 1000 >= slot_start;
+	/*
+	 * registered_at has whole seconds: one stamped in the second this
+	 * slot started may be ours to lose. Standing back costs a wait; a
+	 * push that loses costs the budget.
+	 */
+	if (w->newest_join * 1000 + 999 >= slot_start)
+		return true;
+	join_slots = (double)w->joins_window_ms / (double)len * (double)dg_pushslot_join_slots(&w->slot) /
+		     (double)dg_pushslot_cycle(&w->slot);
+	return w->joins_lately && (double)w->joins_lately >= join_slots / 2;
 }
 
 int64_t dg_worker_next_push(const struct worker *w)

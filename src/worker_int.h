@@ -79,6 +79,8 @@ struct worker {
 	unsigned join_losses;         /* join slots lost to other newcomers */
 	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
 	int64_t newest_join;          /* unix seconds: the newest registration of a member */
+	size_t joins_lately;          /* members registered in the last joins_window_ms */
+	int64_t joins_window_ms;      /* DG_PUSHSLOT_JOIN_SPREAD slots, or since we started if less */
 	bool registered;              /* nodes/ME.json on main says what we would write */
 	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */

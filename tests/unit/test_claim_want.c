@@ -4,7 +4,8 @@
  * the free slots or a turn's worth of quick tasks; on a crowded grid a
  * share that grows with the crowd, never more than 10 s of measured work a
  * slot, 16 a slot before a task has run, nor claim_batch_max; with a budget
- * enough for a cycle within a fair share of the queue.
+ * enough for a cycle within a fair share of the queue. And when a newcomer
+ * stands back from its join slot.
  */
 #include "common.h"
 #include "pushslot.h"
@@ -127,6 +128,50 @@ static void test_budget(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 0), 1);
 }
 
+/*
+ * A newcomer stands back when a node registered in this slot's second, or
+ * when recent joins filled half the join slots of the window (a fleet is
+ * arriving); members and newcomers on a quiet grid push.
+ */
+static void test_join_stands_back(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t len = dg_pushslot_len_ms(60);
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 32, .rank = 32 };
+	/* nobody ever joined, or long ago */
+	assert_false(dg_worker_join_taken(w));
+	w->newest_join = dg_wall_seconds() - 600;
+	w->joins_window_ms = 10 * len;
+	assert_false(dg_worker_join_taken(w));
+	/* a member never stands back */
+	w->slot.rank = 3;
+	w->newest_join = dg_wall_seconds();
+	assert_false(dg_worker_join_taken(w));
+	/* a newcomer does when a node registered in the second its slot started */
+	w->slot.rank = 32;
+	assert_true(dg_worker_join_taken(w));
+	/*
+	 * 32 members, no fleet: 16 join slots in 48, 3.3 in the last 10
+	 * slots. One join then is no crowd; two are.
+	 */
+	w->newest_join = dg_wall_seconds() - 5;
+	w->joins_lately = 1;
+	assert_false(dg_worker_join_taken(w));
+	w->joins_lately = 2;
+	assert_true(dg_worker_join_taken(w));
+	/* a fleet arriving: 3 members, 2 slots since we started, one join in them */
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 3, .rank = 3, .joining = 3 };
+	w->joins_window_ms = 2 * len;
+	w->joins_lately = 1;
+	assert_true(dg_worker_join_taken(w));
+	/* and no push budget: no join slots at all */
+	w->budget = 0;
+	assert_false(dg_worker_join_taken(w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_crowded),
 		cmocka_unit_test(test_crowded_first_claim),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_join_stands_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

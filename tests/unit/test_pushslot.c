@@ -1,8 +1,9 @@
 /*
  * test_pushslot.c - the push schedule: no two members in one slot, every
- * member once per cycle, newcomers only in join slots, and never more
- * pushes in any 60 s than the budget when every node pushes at every slot
- * it may use (the worst case the schedule allows).
+ * member once per cycle, newcomers only in join slots, never more pushes
+ * in any 60 s than the budget when every node pushes at every slot it may
+ * use (the worst case the schedule allows), and a join that moves nobody
+ * else's slot unless the cycle changes length, which it seldom does.
  */
 #include "common.h"
 #include "pushslot.h"
@@ -17,18 +18,101 @@ static void test_slot_length(void **state DG_UNUSED)
 	assert_int_equal(dg_pushslot_len_ms(6), 11765);
 	assert_int_equal(dg_pushslot_joins(0), 1);
 	assert_int_equal(dg_pushslot_joins(32), 9);
-	/* a fleet arriving: recent joins add join slots, never more than the members */
-	assert_int_equal(dg_pushslot_join_slots(&(struct dg_pushslot){ .budget = 60, .members = 32, .joining = 10 }), 19);
+	/*
+	 * A fleet arriving: recent joins add join slots, never more than the
+	 * members. 32 + 9 + 10 = 51 slots round up to 56; 4 + 2 + 4 = 10 stays.
+	 */
+	assert_int_equal(dg_pushslot_join_slots(&(struct dg_pushslot){ .budget = 60, .members = 32, .joining = 10 }), 24);
 	assert_int_equal(dg_pushslot_join_slots(&(struct dg_pushslot){ .budget = 60, .members = 4, .joining = 10 }), 6);
 	assert_int_equal(dg_pushslot_cycle_ms(&(struct dg_pushslot){ .budget = 60, .members = 4, .joining = 10 }),
 			 10 * dg_pushslot_len_ms(60));
+	/* no fleet: 32 + 9 = 41 rounds up to 48; nobody yet: one join slot */
+	assert_int_equal(dg_pushslot_cycle(&(struct dg_pushslot){ .budget = 60, .members = 32 }), 48);
+	assert_int_equal(dg_pushslot_cycle(&(struct dg_pushslot){ .budget = 60, .members = 0 }), 1);
+	assert_int_equal(dg_pushslot_cycle(&(struct dg_pushslot){ .budget = 60, .members = 2 }), 3);
 }
 
-/* Member r pushes at slots r, r + C, r + 2C ...; a newcomer at slots n .. C - 1 (C = n + J). */
+/* The cycle is n + J rounded up to three significant bits: never shorter, less than 1.25 times longer. */
+static void test_cycle_rounding(void **state DG_UNUSED)
+{
+	for (size_t n = 0; n <= 1024; n++) {
+		for (size_t j = 0; j <= n; j += n / 4 + 1) {
+			struct dg_pushslot ps = { .budget = 60, .members = n, .joining = j };
+			size_t want = n + dg_pushslot_joins(n) + j, c = dg_pushslot_cycle(&ps);
+			size_t top = c;
+
+			while (top >= 8) {
+				assert_int_equal(top % 2, 0);
+				top /= 2;
+			}
+			assert_true(c >= want);
+			assert_true(4 * c < 5 * want);
+			assert_int_equal(dg_pushslot_join_slots(&ps), c - n);
+		}
+	}
+}
+
+/*
+ * Members in registration order, ids breaking ties, unknown times first;
+ * a newcomer registered last takes the last rank and moves nobody.
+ */
+static void test_order(void **state DG_UNUSED)
+{
+	struct dg_pushslot_member m[] = {
+		{ 1764000300, "w1" }, { 1764000100, "w9" }, { 0, "old" }, { 1764000100, "w10" },
+	};
+	struct dg_pushslot_member more[] = {
+		{ 1764000300, "w1" }, { 1764000100, "w9" }, { 0, "old" }, { 1764000100, "w10" }, { 1764000400, "a0" },
+	};
+
+	assert_int_equal(dg_pushslot_order(m, 4, "w1"), 3);
+	assert_string_equal(m[0].id, "old");
+	assert_string_equal(m[1].id, "w10");
+	assert_string_equal(m[2].id, "w9");
+	assert_int_equal(dg_pushslot_order(m, 4, "nobody"), 4);
+	assert_int_equal(dg_pushslot_order(more, 5, "a0"), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(more[i].id, m[i].id);
+	assert_int_equal(dg_pushslot_order(NULL, 0, "w1"), 0);
+}
+
+/*
+ * A worker that has not seen the newest member yet pushes where every
+ * up-to-date worker expects it to: every member of the older view has the
+ * same slots in both views, unless the join changed the cycle's length -
+ * four times per doubling of the grid (with C = n + J, every join moved
+ * every slot: 64 workers arriving at a budget of 60 lost 200 of 386
+ * pushes). A stale view then differs only at the new member's slot, which
+ * it takes for a join slot.
+ */
+static void test_join_moves_nobody(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60), t0 = 1764000000000LL;
+	size_t changes = 0;
+
+	for (size_t n = 1; n <= 256; n++) {
+		struct dg_pushslot before = { .budget = 60, .members = n - 1 };
+		struct dg_pushslot after = { .budget = 60, .members = n };
+
+		if (dg_pushslot_cycle(&before) != dg_pushslot_cycle(&after)) {
+			changes++;
+			continue;
+		}
+		for (size_t r = 0; r < n - 1; r++) {
+			before.rank = after.rank = r;
+			for (int64_t at = t0; at < t0 + 3 * (int64_t)dg_pushslot_cycle(&after) * len; at += len)
+				assert_int_equal(dg_pushslot_next(&before, at), dg_pushslot_next(&after, at));
+		}
+	}
+	/* 1 ... 8, 10, 12, 14, 16, 20 ... 256, 320: 29 lengths up to 256 members */
+	assert_true(changes <= 29);
+}
+
+/* Member r pushes at slots r, r + C, r + 2C ...; a newcomer at slots n .. C - 1 (C = 5 + 2). */
 static void test_owners(void **state DG_UNUSED)
 {
 	struct dg_pushslot ps = { .budget = 60, .members = 5 };
-	int64_t len = dg_pushslot_len_ms(60), cycle = 5 + (int64_t)dg_pushslot_joins(5);
+	int64_t len = dg_pushslot_len_ms(60), cycle = 7;
 	int64_t t0 = 1764000000000LL;
 
 	for (size_t r = 0; r < 5; r++) {
@@ -50,6 +134,18 @@ static void test_owners(void **state DG_UNUSED)
 		assert_true(next >= at && next - at <= cycle * len);
 		assert_true((next / len) % cycle >= 5);
 	}
+	/*
+	 * A newcomer whose wait ends among the members' slots takes its
+	 * pick among the join slots that follow (two here: 5 and 6), not
+	 * always the first; one whose wait ends in a join slot takes that.
+	 */
+	ps.rank = 5;
+	for (uint32_t pick = 0; pick < 4; pick++) {
+		ps.join_pick = pick;
+		assert_int_equal(dg_pushslot_next(&ps, 14 * len + 1) / len, 19 + pick % 2);
+		assert_int_equal(dg_pushslot_next(&ps, 19 * len + 1) / len, 20);
+	}
+	ps.join_pick = 0;
 	/* a slot that starts exactly at not_before is taken */
 	ps.rank = 0;
 	assert_int_equal(dg_pushslot_next(&ps, 2 * cycle * len), 2 * cycle * len);
@@ -100,6 +196,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slot_length),
+		cmocka_unit_test(test_cycle_rounding),
+		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_join_moves_nobody),
 		cmocka_unit_test(test_owners),
 		cmocka_unit_test(test_budget_holds),
 	};
