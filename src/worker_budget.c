@@ -90,11 +90,22 @@ static size_t recent_joins(const struct dg_pushslot_member *m, size_t n, unsigne
 	return recent;
 }
 
+/* The last DG_PUSHSLOT_JOIN_SPREAD slots, or the time since we started if shorter (one slot at least). */
+static int64_t joins_window_ms(const struct worker *w, unsigned budget)
+{
+	int64_t ms = dg_wall_ms() - w->snap.started_at;
+
+	if (ms > dg_pushslot_join_spread_ms(budget))
+		ms = dg_pushslot_join_spread_ms(budget);
+	return ms > dg_pushslot_len_ms(budget) ? ms : dg_pushslot_len_ms(budget);
+}
+
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
 	struct members m = { w->store, 0, NULL };
 	size_t nodes = 0, rank;
+	int64_t since;
 
 	/* the pace after a lost race (worker.c) counts the registrations: one tree, no file read */
 	if (dg_store_list(w->store, "nodes", count_entry, &nodes) == 0)
@@ -113,13 +124,10 @@ void dg_worker_budget_update(struct worker *w)
 	w->slot.joining = recent_joins(m.m, m.n, budget);
 	w->newest_join = 0;
 	w->joins_lately = 0;
-	w->joins_window_ms = dg_wall_ms() - w->snap.started_at;
-	if (w->joins_window_ms > dg_pushslot_join_spread_ms(budget))
-		w->joins_window_ms = dg_pushslot_join_spread_ms(budget);
-	if (w->joins_window_ms < dg_pushslot_len_ms(budget))
-		w->joins_window_ms = dg_pushslot_len_ms(budget);
+	w->joins_window_ms = joins_window_ms(w, budget);
+	since = dg_wall_ms() - w->joins_window_ms;
 	for (size_t i = 0; i < m.n; i++) {
-		w->joins_lately += m.m[i].registered * 1000 >= dg_wall_ms() - w->joins_window_ms;
+		w->joins_lately += m.m[i].registered * 1000 >= since;
 		w->newest_join = m.m[i].registered > w->newest_join ? m.m[i].registered : w->newest_join;
 		free((char *)m.m[i].id);
 	}
