@@ -100,6 +100,16 @@ enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
 unsigned dg_grid_node_protocol(const struct dg_grid_node *n);
 const char *dg_grid_node_version(const struct dg_grid_node *n);
 
+/*
+ * Queued tasks (loaded with DG_GRID_LOAD_TASKS) whose "requires" no node
+ * that may still claim (alive, or idle without heartbeats) satisfies:
+ * cb(task id, the first active node's unmet requirement or "no active
+ * node") for each; a non-zero return stops the walk and is returned.
+ * grid_fit.c.
+ */
+typedef int (*dg_grid_unrunnable_cb)(const char *task_id, const char *why, void *payload);
+int dg_grid_unrunnable(const struct dg_grid *g, dg_grid_unrunnable_cb cb, void *payload);
+
 /* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
 int64_t dg_parse_utc(const char *s);
 

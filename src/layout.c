@@ -29,6 +29,25 @@ void dg_layout_task_path(struct dg_strbuf *out, const char *dir, const char *tas
 	dg_strbuf_addf(out, "%s.json", task_id);
 }
 
+void dg_layout_lane_dir(struct dg_strbuf *out, unsigned priority)
+{
+	dg_strbuf_addstr(out, DG_DIR_QUEUE);
+	if (priority != DG_PRIORITY_DEFAULT)
+		dg_strbuf_addf(out, "/p%u", priority);
+}
+
+void dg_layout_queue_path(struct dg_strbuf *out, const struct dg_task *task, unsigned protocol)
+{
+	if (protocol < DG_SHARDED_PROTOCOL) {
+		dg_layout_task_path(out, DG_DIR_QUEUE, task->task_id, protocol);
+		return;
+	}
+	dg_layout_lane_dir(out, task->sched.priority);
+	dg_strbuf_addch(out, '/');
+	dg_layout_shard(out, task->task_id, DG_TASK_SHARD_DEPTH);
+	dg_strbuf_addf(out, "/%s.json", task->task_id);
+}
+
 int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id,
 			struct dg_strbuf *path)
 {
@@ -36,6 +55,16 @@ int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id
 	dg_layout_task_path(path, dir, task_id, DG_SHARDED_PROTOCOL);
 	if (dg_txn_exists(txn, path->buf))
 		return 0;
+	for (unsigned p = 0; !strcmp(dir, DG_DIR_QUEUE) && p <= DG_PRIORITY_MAX; p++) {
+		if (p == DG_PRIORITY_DEFAULT)
+			continue;
+		dg_strbuf_reset(path);
+		dg_strbuf_addf(path, "%s/p%u/", dir, p);
+		dg_layout_shard(path, task_id, DG_TASK_SHARD_DEPTH);
+		dg_strbuf_addf(path, "/%s.json", task_id);
+		if (dg_txn_exists(txn, path->buf))
+			return 0;
+	}
 	dg_strbuf_reset(path);
 	dg_layout_task_path(path, dir, task_id, 1);
 	return dg_txn_exists(txn, path->buf) ? 0 : DG_ENOTFOUND;
@@ -72,15 +101,25 @@ static bool is_shard_name(const char *name)
 	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
 }
 
+/* "p0".."p9" except "p5": a priority lane at the top of the queue */
+static bool is_lane_name(const char *name)
+{
+	return name[0] == 'p' && name[1] >= '0' && name[1] <= '9' && !name[2] &&
+	       name[1] - '0' != DG_PRIORITY_DEFAULT;
+}
+
 static int walk_dir(struct walk *w, const char *dir, unsigned depth);
 
 static int walk_entry(const struct dg_entry *e, void *payload)
 {
 	struct walk *w = payload;
 	bool shard = e->is_dir && w->depth > 0 && is_shard_name(e->name);
+	bool lane = e->is_dir && w->depth == DG_RESULT_SHARD_DEPTH && is_lane_name(e->name);
 
 	if (!w->shards_pass)
-		return shard ? 0 : w->cb(e, w->payload);
+		return shard || lane ? 0 : w->cb(e, w->payload);
+	if (lane)
+		return walk_dir(w, e->path, DG_TASK_SHARD_DEPTH);
 	return shard ? walk_dir(w, e->path, w->depth - 1) : 0;
 }
 
@@ -266,7 +305,7 @@ int dg_layout_requeue(struct dg_txn *txn, struct dg_task *task, const char *node
 	unsigned attempt = task->attempt;
 	int ret;
 
-	dg_layout_task_path(&q, DG_DIR_QUEUE, task->task_id, protocol);
+	dg_layout_queue_path(&q, task, protocol);
 	if ((ret = dg_layout_remove_claim(txn, task->task_id)) < 0)
 		goto out;
 	/* a duplicate may wait flat (a submission) or in its shard */

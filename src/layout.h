@@ -34,6 +34,13 @@
  * its shard (intake). Readers accept both layouts everywhere, because a
  * grid that moved from protocol 2 may still hold flat files.
  *
+ * Priority lanes (doc/protocol.md, "Priority lanes"): from protocol 3 a
+ * queued task whose priority is not the default 5 waits in the lane of
+ * its priority, tasks/queue/p{0-9}/a/b/{task_id}.json, so that a worker
+ * finds the most urgent work by sampling lanes from p9 down instead of
+ * reading every queued file. Priority 5 keeps the plain shards, where a
+ * task file of any version goes.
+ *
  * The writers here refuse to replace anything: a path that exists already
  * (written by another run, or by hand) gets a "~2", "~3"... before its
  * ".json" instead, so no result, queued task or claim is ever overwritten.
@@ -66,8 +73,19 @@ void dg_layout_task_path(struct dg_strbuf *out, const char *dir, const char *tas
 			 unsigned protocol);
 
 /*
+ * Appends where queued task goes on a grid of protocol: its priority's
+ * lane from protocol 3 ("tasks/queue/p7/a/b/ID.json"; priority 5 has no
+ * lane), else the flat name.
+ */
+void dg_layout_queue_path(struct dg_strbuf *out, const struct dg_task *task, unsigned protocol);
+
+/* Appends the directory of priority's lane: "tasks/queue/p7", "tasks/queue" for 5. */
+void dg_layout_lane_dir(struct dg_strbuf *out, unsigned priority);
+
+/*
  * Finds the file of task task_id in dir as the transaction sees it: its
- * shard first, then the flat name. Sets path (reset first). DG_ENOTFOUND.
+ * shard first (in the queue, of every lane), then the flat name. Sets
+ * path (reset first). DG_ENOTFOUND.
  */
 int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id,
 			struct dg_strbuf *path);
@@ -75,7 +93,8 @@ int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id
 /*
  * Lists the files of dir and of its shards (subdirectories named by one
  * hex digit, down to DG_RESULT_SHARD_DEPTH levels): cb sees every file
- * entry with its full path, flat ones first, then shard by shard.
+ * entry with its full path, flat ones first, then shard by shard, then
+ * the priority lanes (p0..p9) of its top level and their shards.
  * Other subdirectories are passed to cb as they are, not entered.
  * Either store (the known tip) or txn (its base) is read.
  */

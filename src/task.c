@@ -237,7 +237,7 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 		t.timeout_seconds = (unsigned)to;
 	}
 
-	if (parse_claim(&t, t.doc, buf, len) < 0)
+	if (parse_claim(&t, t.doc, buf, len) < 0 || dg_sched_parse(&t.sched, t.doc, buf, len) < 0)
 		goto out;
 
 	*task = t;
@@ -254,6 +254,7 @@ void dg_task_release(struct dg_task *task)
 	free(task->node_id);
 	free(task->claimed_at);
 	json_decref(task->doc);
+	dg_sched_release(&task->sched);
 	*task = (struct dg_task)DG_TASK_INIT;
 }
 

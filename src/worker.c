@@ -338,7 +338,9 @@ static int64_t idle_look_ms(struct worker *w)
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
 {
-	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty;
+	/* a task that waited for its not_before may start now although nothing changed */
+	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
+		     !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at);
 	bool reporting = w->pending_nr || w->requeue_nr;
 	int ret;
 
@@ -515,6 +517,9 @@ static int loop(struct worker *w, int sigfd)
 				w->conflicts = 0;
 				w->batch_deadline = 0;
 				w->next_step = now + (w->queue_seen_empty ? idle_poll_ms(w) : 0);
+				/* a task that waits for its not_before: look again when it may start */
+				if (w->ready_at)
+					w->next_step = min64(w->next_step, now + max64(w->ready_at * 1000 - dg_wall_ms(), 0));
 			}
 		}
 		now = dg_now_ms();
@@ -578,8 +583,9 @@ static int loop(struct worker *w, int sigfd)
 				continue;   /* a step on the new member right away */
 			}
 		}
+		/* a task we could run that waits for its time keeps us, too */
 		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr && !w->pending_nr &&
-		    w->queue_seen_empty && !w->net_failures && grid_drained(w)) {
+		    w->queue_seen_empty && !w->ready_at && !w->net_failures && grid_drained(w)) {
 			dg_log(DG_LOG_INFO, "node=%s event=idle-exit", w->me);
 			return 0;
 		}
@@ -655,6 +661,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	w.me = opts->cfg.node_id;
 	w.policy = dg_policy_default;
 	w.need_adopt = true;
+	dg_node_facts_local(&w.facts, opts->labels);
 	snprintf(w.snap.node_id, sizeof(w.snap.node_id), "%s", w.me);
 	snprintf(w.snap.executor, sizeof(w.snap.executor), "%s", opts->executor->name);
 	snprintf(w.snap.isolation, sizeof(w.snap.isolation), "%s", opts->isolation ? opts->isolation : "");
@@ -785,6 +792,7 @@ out:
 		dg_http_stop(w.http);
 	}
 	dg_spool_release(&w.spool);
+	dg_node_facts_release(&w.facts);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);
 	if (w.stores)

@@ -16,21 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static json_t *labels_json(const char *labels)
+/* DGRID_LABELS as split once for matching "requires" (sched.h): both must agree */
+static json_t *labels_json(const struct dg_node_facts *f)
 {
 	json_t *arr = json_array();
-	char *copy, *save = NULL;
 
-	if (!labels || !*labels)
-		return arr;
-	copy = dg_xstrdup(labels);
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		if (*tok)
-			json_array_append_new(arr, json_string(tok));
-	}
-	free(copy);
+	for (size_t i = 0; i < f->labels_nr; i++)
+		json_array_append_new(arr, json_string(f->labels[i]));
 	return arr;
 }
 
@@ -47,7 +39,7 @@ static json_t *node_facts(struct worker *w)
 			 "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
 			 "memory_bytes", (json_int_t)pages * page,
 			 "arch", u.machine,
-			 "labels", labels_json(w->opts->labels),
+			 "labels", labels_json(&w->facts),
 			 "version", DG_VERSION,
 			 "protocol", DG_PROTOCOL,
 			 "executor", w->opts->executor->name,

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "layout.h"
 #include "log.h"
+#include "pick.h"
 #include "reaper.h"
 #include "worker_int.h"
 
@@ -39,16 +40,11 @@ struct step {
 	size_t adopted_nr, adopted_alloc;
 	bool *delivered;              /* per pending result: done with it */
 	unsigned rejected, eligible_left, intaken;
-	bool more_queued;             /* shards left unsampled held tasks */
 	bool adopt_later;             /* claims of ours left for a free slot */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
-	/* candidates for claiming (paths), shuffled */
-	char **names;
-	size_t names_nr, names_alloc;
-	/* flat submissions (paths) not claimed: intake moves them to shards */
-	char **flat;
-	size_t flat_nr, flat_alloc;
+	/* candidates for claiming, and the flat submissions intake moves (pick.h) */
+	struct dg_pick pick;
 };
 
 static void tasks_clear(struct dg_task *t, size_t *nr)
@@ -56,16 +52,6 @@ static void tasks_clear(struct dg_task *t, size_t *nr)
 	for (size_t i = 0; i < *nr; i++)
 		dg_task_release(&t[i]);
 	*nr = 0;
-}
-
-static void names_clear(struct step *s)
-{
-	for (size_t i = 0; i < s->names_nr; i++)
-		free(s->names[i]);
-	s->names_nr = 0;
-	for (size_t i = 0; i < s->flat_nr; i++)
-		free(s->flat[i]);
-	s->flat_nr = 0;
 }
 
 static unsigned protocol(const struct step *s)
@@ -193,26 +179,6 @@ static bool is_task_name(const char *name)
 	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
 }
 
-static int collect_name(const struct dg_entry *e, void *payload)
-{
-	struct step *s = payload;
-
-	/* directories, dot files, READMEs, signatures: not tasks, never claimed */
-	if (e->is_dir || !is_task_name(e->name))
-		return 0;
-	if (s->rejected >= REJECTS_PER_STEP) {
-		s->eligible_left++;
-		return 0;
-	}
-	if (!e->is_file)   /* a symlink or submodule named like a task */
-		return reject(s, e->path, "not a regular file");
-	if (dg_task_check_size(e->size, &s->w->policy) < 0)
-		return reject(s, e->path, dg_error_last());
-	DG_ALLOC_GROW(s->names, s->names_nr + 1, s->names_alloc);
-	s->names[s->names_nr++] = dg_xstrdup(e->path);
-	return 0;
-}
-
 /*
  * A claim's lease: its timeout plus lease_margin, plus what it waits for.
  * A batch's tasks (a budget grid, or a crowded one) wait for those ahead
@@ -279,133 +245,64 @@ static int renew_leases(struct step *s)
 	return ret;
 }
 
-/* Claims the queued file at path q, or rejects it. */
-static int claim_one(struct step *s, const char *q)
+/* Claims candidate c (the picker read and judged it); the task moves into our claims. */
+static int claim_one(struct step *s, struct dg_pick_candidate *c)
 {
 	struct worker *w = s->w;
-	struct dg_strbuf ip = DG_STRBUF_INIT, data = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
-	struct dg_task t = DG_TASK_INIT;
+	struct dg_strbuf ip = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
+	struct dg_task *t = &c->task;
 	int ret = 0;
 
-	if ((ret = dg_txn_read(s->txn, q, &data)) < 0)
-		goto out;
-	if (dg_task_parse(&t, data.buf, data.len, base_name(q), &w->policy) < 0) {
-		ret = reject(s, q, dg_error_last());
-		goto out;
-	}
-	if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, t.task_id, &ip) == 0) {
-		ret = reject(s, q, "a task with this id is already in progress");
+	if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, t->task_id, &ip) == 0) {
+		ret = reject(s, c->path, "a task with this id is already in progress");
 		goto out;
 	}
 	dg_strbuf_reset(&ip);
-	dg_layout_task_path(&ip, DG_DIR_RUNNING, t.task_id, protocol(s));
-	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
-	dg_task_set_lease(&t, batch_lease(s, t.timeout_seconds));
-	dg_task_to_json(&json, &t);
-	if ((ret = dg_txn_remove(s->txn, q)) < 0 ||
+	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, protocol(s));
+	dg_task_set_claim(t, w->me, s->now, t->attempt + 1);
+	dg_task_set_lease(t, batch_lease(s, t->timeout_seconds));
+	dg_task_to_json(&json, t);
+	if ((ret = dg_txn_remove(s->txn, c->path)) < 0 ||
 	    (ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
 		goto out;
 	DG_ALLOC_GROW(s->claimed, s->claimed_nr + 1, s->claimed_alloc);
-	s->claimed[s->claimed_nr++] = t;
-	memset(&t, 0, sizeof(t));
-	dg_strbuf_addf(&s->msg, " claim %s", base_name(q));
+	s->claimed[s->claimed_nr++] = *t;
+	memset(t, 0, sizeof(*t));
+	dg_strbuf_addf(&s->msg, " claim %s", base_name(c->path));
 out:
-	dg_task_release(&t);
 	dg_strbuf_release(&ip);
-	dg_strbuf_release(&data);
 	dg_strbuf_release(&json);
 	return ret;
 }
 
-static void shuffle(char **v, size_t n)
-{
-	for (size_t i = n; i > 1; i--) {
-		size_t j = arc4random_uniform((uint32_t)i);
-		char *tmp = v[i - 1];
-		v[i - 1] = v[j];
-		v[j] = tmp;
-	}
-}
-
-static int collect_shard(const struct dg_entry *e, void *payload)
-{
-	struct step *s = payload;
-
-	if (e->is_dir && !e->name[1] && strchr("0123456789abcdef", e->name[0])) {
-		DG_ALLOC_GROW(s->flat, s->flat_nr + 1, s->flat_alloc);
-		s->flat[s->flat_nr++] = dg_xstrdup(e->path);
-	}
-	return 0;
-}
-
 /*
- * Adds candidates from the queue's shards, visited in a random order,
- * until there are want of them: a step reads a few small trees, never the
- * whole queue. s->flat is scratch space here.
+ * Reads the queue (pick.h) for up to want tasks, rejects the files that
+ * can never run, and claims the most urgent candidates up to the free
+ * slots. want 0 reads only the flat submissions, for intake.
  */
-static int sample_shards(struct step *s, const char *dir, unsigned depth, size_t want)
+static int claim(struct step *s, size_t want)
 {
-	size_t first = s->flat_nr, n;
-	char **mine;
-	int ret = 0;
+	struct dg_pick *p = &s->pick;
+	int ret;
 
-	if (depth == 0)
-		return dg_txn_list(s->txn, dir, collect_name, s);
-	if ((ret = dg_txn_list(s->txn, dir, collect_shard, s)) < 0)
+	p->policy = &s->w->policy;
+	p->facts = &s->w->facts;
+	p->now = dg_wall_ms() / 1000;
+	p->want = want;
+	p->protocol = protocol(s);
+	p->refusals_max = REJECTS_PER_STEP;
+	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
-	n = s->flat_nr - first;
-	mine = dg_xcalloc(n + 1, sizeof(*mine));
-	if (n)
-		memcpy(mine, s->flat + first, n * sizeof(*mine));
-	s->flat_nr = first;
-	shuffle(mine, n);
-	for (size_t i = 0; i < n; i++) {
-		if (ret == 0 && s->names_nr >= want)
-			s->more_queued = true;
-		else if (ret == 0)
-			ret = sample_shards(s, mine[i], depth - 1, want);
-		free(mine[i]);
-	}
-	free(mine);
-	return ret;
-}
-
-static int collect_flat(const struct dg_entry *e, void *payload)
-{
-	struct step *s = payload;
-	size_t before = s->names_nr;
-	int ret = collect_name(e, s);
-
-	/* remember the flat submissions: those not claimed go to their shards */
-	if (ret == 0 && s->names_nr > before) {
-		DG_ALLOC_GROW(s->flat, s->flat_nr + 1, s->flat_alloc);
-		s->flat[s->flat_nr++] = dg_xstrdup(e->path);
-	}
-	return ret;
-}
-
-static int claim(struct step *s)
-{
-	int ret = dg_txn_list(s->txn, DG_DIR_QUEUE, collect_flat, s);
-
-	if (ret == 0 && protocol(s) >= DG_SHARDED_PROTOCOL)
-		ret = sample_shards(s, DG_DIR_QUEUE, DG_TASK_SHARD_DEPTH,
-				    s->names_nr + s->free_slots + REJECTS_PER_STEP);
-	if (ret < 0)
-		return ret;
-	/* a random order: workers must not all fight over the first file */
-	shuffle(s->names, s->names_nr);
-	for (size_t i = 0; i < s->names_nr; i++) {
-		if (s->claimed_nr >= s->free_slots || s->rejected >= REJECTS_PER_STEP) {
+	for (size_t i = 0; i < p->refusals_nr && !ret; i++)
+		ret = reject(s, p->refusals[i].path, p->refusals[i].reason);
+	for (size_t i = 0; i < p->cands_nr && !ret; i++) {
+		if (s->claimed_nr >= want)
 			s->eligible_left++;
-			continue;
-		}
-		if ((ret = claim_one(s, s->names[i])) < 0)
-			return ret;
+		else
+			ret = claim_one(s, &p->cands[i]);
 	}
-	if (s->more_queued)
-		s->eligible_left++;
-	return 0;
+	s->eligible_left += p->skipped + p->more_queued;
+	return ret;
 }
 
 /*
@@ -414,31 +311,49 @@ static int claim(struct step *s)
  * and claim rewrites stays small. A file whose id is queued in its shard
  * already is a duplicate and is rejected rather than overwritten.
  */
+static bool is_queued_elsewhere(struct step *s, const char *id, const char *path)
+{
+	struct dg_strbuf found = DG_STRBUF_INIT;
+	bool elsewhere = dg_layout_find_task(s->txn, DG_DIR_QUEUE, id, &found) == 0 && strcmp(found.buf, path);
+
+	dg_strbuf_release(&found);
+	return elsewhere;
+}
+
 static int intake(struct step *s)
 {
 	struct dg_strbuf to = DG_STRBUF_INIT, data = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
+	struct dg_strbuf dup = DG_STRBUF_INIT;
 	int ret = 0;
 
-	for (size_t i = 0; i < s->flat_nr && s->intaken < INTAKE_PER_STEP && !ret; i++) {
-		const char *from = s->flat[i], *name = base_name(from);
+	for (size_t i = 0; i < s->pick.flat_nr && s->intaken < INTAKE_PER_STEP && !ret; i++) {
+		const char *from = s->pick.flat[i], *name = base_name(from);
+		struct dg_task t = DG_TASK_INIT;
 
 		if (!dg_txn_exists(s->txn, from))   /* claimed or rejected in this step */
 			continue;
 		dg_strbuf_reset(&id);
 		dg_strbuf_reset(&to);
+		dg_strbuf_reset(&data);
 		dg_strbuf_add(&id, name, strlen(name) - 5);
-		dg_layout_task_path(&to, DG_DIR_QUEUE, id.buf, protocol(s));
-		/* the same id in the shard, or claimed from it (in this step, too) */
-		if (dg_txn_exists(s->txn, to.buf) ||
-		    dg_layout_find_task(s->txn, DG_DIR_RUNNING, id.buf, &data) == 0) {
+		/* the lane of its priority; a file past this step's rejections goes to the plain shards */
+		if ((ret = dg_txn_read(s->txn, from, &data)) < 0)
+			break;
+		if (dg_task_parse(&t, data.buf, data.len, name, &dg_policy_loosest) < 0)
+			dg_task_release(&t);
+		if (!t.task_id)
+			t.task_id = dg_xstrdup(id.buf);
+		dg_layout_queue_path(&to, &t, protocol(s));
+		dg_task_release(&t);
+		/* the same id queued elsewhere (any lane), or claimed (in this step, too) */
+		if (is_queued_elsewhere(s, id.buf, from) ||
+		    dg_layout_find_task(s->txn, DG_DIR_RUNNING, id.buf, &dup) == 0) {
 			if (s->rejected < REJECTS_PER_STEP)
 				ret = reject(s, from, "a task with this id is queued or running already; "
 					     "submit it again with a new id");
 			continue;
 		}
-		dg_strbuf_reset(&data);
-		if ((ret = dg_txn_read(s->txn, from, &data)) < 0 ||
-		    (ret = dg_txn_remove(s->txn, from)) < 0 ||
+		if ((ret = dg_txn_remove(s->txn, from)) < 0 ||
 		    (ret = dg_txn_write(s->txn, to.buf, data.buf, data.len)) < 0)
 			break;
 		s->intaken++;
@@ -448,6 +363,7 @@ static int intake(struct step *s)
 	dg_strbuf_release(&to);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&id);
+	dg_strbuf_release(&dup);
 	return ret;
 }
 
@@ -567,12 +483,11 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	s->txn = txn;
 	tasks_clear(s->claimed, &s->claimed_nr);
 	tasks_clear(s->adopted, &s->adopted_nr);
-	names_clear(s);
+	dg_pick_release(&s->pick);
 	memset(s->delivered, 0, w->pending_nr * sizeof(*s->delivered));
 	s->rejected = 0;
 	s->eligible_left = 0;
 	s->intaken = 0;
-	s->more_queued = false;
 	s->adopt_later = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
@@ -595,9 +510,9 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, adopt_one, s);
 	if (!ret && s->free_slots > s->adopted_nr) {
 		s->free_slots -= s->adopted_nr;
-		ret = claim(s);
+		ret = claim(s, s->free_slots);
 	} else if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL) {
-		ret = dg_txn_list(txn, DG_DIR_QUEUE, collect_flat, s);
+		ret = claim(s, 0);
 	}
 	if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL)
 		ret = intake(s);
@@ -722,6 +637,7 @@ int dg_worker_step(struct worker *w)
 	}
 	w->need_adopt = s.adopt_later;
 	w->queue_seen_empty = s.eligible_left == 0 && s.claimed_nr == 0;
+	w->ready_at = s.pick.ready_at;
 
 	/* what the published commit settled, we can forget */
 	for (size_t i = w->pending_nr; i-- > 0;) {
@@ -753,11 +669,9 @@ int dg_worker_step(struct worker *w)
 out:
 	tasks_clear(s.claimed, &s.claimed_nr);
 	tasks_clear(s.adopted, &s.adopted_nr);
-	names_clear(&s);
+	dg_pick_release(&s.pick);
 	free(s.claimed);
 	free(s.adopted);
-	free(s.names);
-	free(s.flat);
 	free(s.delivered);
 	dg_strbuf_release(&s.msg);
 	return ret;

@@ -191,12 +191,32 @@ static const char *page_of(const struct dg_grid_node *n)
 	return v;
 }
 
+static int unrunnable_json(const char *task_id, const char *why, void *payload)
+{
+	json_array_append_new(payload, json_pack("{s:o, s:o}", "task_id", jstr(task_id), "why", jstr(why)));
+	return 0;
+}
+
+struct unrunnable_text {
+	size_t nr;
+	struct dg_strbuf lines;
+};
+
+static int unrunnable_text(const char *task_id, const char *why, void *payload)
+{
+	struct unrunnable_text *u = payload;
+
+	if (u->nr++ < QUEUE_SHOWN)
+		dg_strbuf_addf(&u->lines, "  %s: %s\n", task_id, why);
+	return 0;
+}
+
 static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 		       const struct dg_census *census,
 		       const struct shown_result *done, size_t done_nr,
 		       const struct shown_result *bad, size_t bad_nr)
 {
-	json_t *o = json_object(), *nodes = json_array(), *queue = json_array();
+	json_t *o = json_object(), *nodes = json_array(), *queue = json_array(), *unrun = json_array();
 	json_t *cids = json_array(), *fids = json_array();
 	struct dg_strbuf text = DG_STRBUF_INIT, safe = DG_STRBUF_INIT;
 	char now[32], hb[32];
@@ -237,6 +257,8 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 		free(id);
 	}
 	json_object_set_new(o, "queue", queue);
+	dg_grid_unrunnable(g, unrunnable_json, unrun);
+	json_object_set_new(o, "unrunnable", unrun);
 	json_object_set_new(o, "running", running_json(g, NULL));
 	json_object_set_new(o, "completed", json_integer((json_int_t)dg_census_on_main(&g->completed)));
 	json_object_set_new(o, "failed", json_integer((json_int_t)dg_census_on_main(&g->failed)));
@@ -369,6 +391,21 @@ static void print_members(const struct dg_census *c)
 	dg_strbuf_release(&line);
 }
 
+/* Queued tasks whose "requires" no active node meets (doc/tasks.md). */
+static void print_unrunnable(const struct dg_grid *g)
+{
+	struct unrunnable_text u = { 0, DG_STRBUF_INIT };
+
+	dg_grid_unrunnable(g, unrunnable_text, &u);
+	if (u.nr)
+		say("unrunnable %zu queued task%s no active node can run", u.nr, u.nr == 1 ? "" : "s");
+	if (u.lines.len)
+		fputs(u.lines.buf, stdout);
+	if (u.nr > QUEUE_SHOWN)
+		say("  ... and %zu more", u.nr - QUEUE_SHOWN);
+	dg_strbuf_release(&u.lines);
+}
+
 static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		       const struct dg_census *census,
 		       const struct shown_result *done, size_t done_nr,
@@ -396,6 +433,7 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 	}
 	if (g->queue.nr > QUEUE_SHOWN)
 		say("  ... and %zu more", g->queue.nr - QUEUE_SHOWN);
+	print_unrunnable(g);
 	say("running    %zu", g->running.nr);
 	for (size_t i = 0; i < g->running.nr; i++) {
 		const struct dg_grid_file *f = &g->running.items[i];

@@ -272,7 +272,7 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 
 		dg_strbuf_reset(&path);
 		dg_strbuf_reset(&doc);
-		dg_layout_task_path(&path, DG_DIR_QUEUE, t->task_id, pol.protocol);
+		dg_layout_queue_path(&path, t, pol.protocol);
 		dg_task_to_json(&doc, t);
 		if ((ret = dg_txn_write(txn, path.buf, doc.buf, doc.len)) < 0)
 			goto out;

@@ -45,6 +45,34 @@ static void test_task_path(void **state DG_UNUSED)
 	dg_strbuf_release(&p);
 }
 
+/* a queued task's lane follows its priority; 5 keeps the plain shards */
+static void test_queue_path(void **state DG_UNUSED)
+{
+	struct dg_strbuf p = DG_STRBUF_INIT;
+	struct dg_task t = DG_TASK_INIT;
+
+	t.task_id = dg_xstrdup("hello");
+	dg_layout_queue_path(&p, &t, 3);
+	assert_string_equal(p.buf, "tasks/queue/2/c/hello.json");
+	dg_strbuf_reset(&p);
+	t.sched.priority = 9;
+	dg_layout_queue_path(&p, &t, 3);
+	assert_string_equal(p.buf, "tasks/queue/p9/2/c/hello.json");
+	dg_strbuf_reset(&p);
+	t.sched.priority = 0;
+	dg_layout_queue_path(&p, &t, 3);
+	assert_string_equal(p.buf, "tasks/queue/p0/2/c/hello.json");
+	dg_strbuf_reset(&p);
+	/* before shards there are no lanes either */
+	dg_layout_queue_path(&p, &t, 2);
+	assert_string_equal(p.buf, "tasks/queue/hello.json");
+	dg_strbuf_reset(&p);
+	dg_layout_lane_dir(&p, 5);
+	assert_string_equal(p.buf, "tasks/queue");
+	dg_strbuf_release(&p);
+	dg_task_release(&t);
+}
+
 static void check_task(const char *name, int want_ret, const char *want_id)
 {
 	struct dg_strbuf id = DG_STRBUF_INIT;
@@ -76,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_result_path),
 		cmocka_unit_test(test_task_path),
+		cmocka_unit_test(test_queue_path),
 		cmocka_unit_test(test_result_task),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,230 @@
+#include "pick.h"
+#include "error.h"
+#include "layout.h"
+
+#include <stdlib.h>
+
+struct sampler {
+	struct dg_pick *p;
+	struct dg_txn *txn;
+	size_t at_least[DG_PRIORITY_MAX + 2];   /* candidates of priority >= i */
+	char **dirs;                             /* shards listed, not yet visited */
+	size_t dirs_nr, dirs_alloc;
+	bool flat;                               /* listing the queue's top: remember flat files */
+};
+
+static bool is_task_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
+}
+
+static void refuse(struct dg_pick *p, const char *path, const char *reason)
+{
+	DG_ALLOC_GROW(p->refusals, p->refusals_nr + 1, p->refusals_alloc);
+	p->refusals[p->refusals_nr].path = dg_xstrdup(path);
+	p->refusals[p->refusals_nr++].reason = dg_xstrdup(reason);
+}
+
+/* Reads and judges one queued file: a candidate, a refusal, or one for others or later. */
+static int screen(struct sampler *sa, const struct dg_entry *e)
+{
+	struct dg_pick *p = sa->p;
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	struct dg_task t = DG_TASK_INIT;
+	int ret = 0;
+
+	if (p->refusals_nr >= p->refusals_max) {
+		p->skipped++;
+		return 0;
+	}
+	if (!e->is_file) {   /* a symlink or submodule named like a task */
+		refuse(p, e->path, "not a regular file");
+		return 0;
+	}
+	if (dg_task_check_size(e->size, p->policy) < 0) {
+		refuse(p, e->path, dg_error_last());
+		return 0;
+	}
+	if ((ret = dg_txn_read(sa->txn, e->path, &data)) < 0)
+		goto out;
+	if (dg_task_parse(&t, data.buf, data.len, e->name, p->policy) < 0) {
+		refuse(p, e->path, dg_error_last());
+	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0)) {
+		p->unfit++;
+	} else if (t.sched.not_before > p->now) {
+		p->waiting++;
+		if (!p->ready_at || t.sched.not_before < p->ready_at)
+			p->ready_at = t.sched.not_before;
+	} else {
+		DG_ALLOC_GROW(p->cands, p->cands_nr + 1, p->cands_alloc);
+		p->cands[p->cands_nr].path = dg_xstrdup(e->path);
+		p->cands[p->cands_nr].shuffle_key = arc4random();
+		for (unsigned i = 0; i <= t.sched.priority; i++)
+			sa->at_least[i]++;
+		p->cands[p->cands_nr++].task = t;
+		memset(&t, 0, sizeof(t));
+	}
+out:
+	dg_task_release(&t);
+	dg_strbuf_release(&data);
+	return ret;
+}
+
+static bool is_shard_name(const char *name)
+{
+	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
+}
+
+static int list_entry(const struct dg_entry *e, void *payload)
+{
+	struct sampler *sa = payload;
+
+	if (e->is_dir) {
+		if (is_shard_name(e->name)) {
+			DG_ALLOC_GROW(sa->dirs, sa->dirs_nr + 1, sa->dirs_alloc);
+			sa->dirs[sa->dirs_nr++] = dg_xstrdup(e->path);
+		}
+		return 0;
+	}
+	/* dot files, READMEs, signatures: not tasks, never claimed */
+	if (!is_task_name(e->name))
+		return 0;
+	if (sa->flat) {
+		struct dg_pick *p = sa->p;
+
+		DG_ALLOC_GROW(p->flat, p->flat_nr + 1, p->flat_alloc);
+		p->flat[p->flat_nr++] = dg_xstrdup(e->path);
+	}
+	return screen(sa, e);
+}
+
+static void shuffle(char **v, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = arc4random_uniform((uint32_t)i);
+		char *tmp = v[i - 1];
+
+		v[i - 1] = v[j];
+		v[j] = tmp;
+	}
+}
+
+static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned prio);
+
+/*
+ * Visits the shards dirs[0..n) (taking them over) in a random order, each
+ * depth - 1 levels deep, until there are want candidates of priority >= prio.
+ */
+static int sample_dirs(struct sampler *sa, char **dirs, size_t n, unsigned depth, unsigned prio)
+{
+	int ret = 0;
+
+	shuffle(dirs, n);
+	for (size_t i = 0; i < n; i++) {
+		if (ret == 0 && sa->at_least[prio] >= sa->p->want)
+			sa->p->more_queued = sa->p->want > 0;
+		else if (ret == 0)
+			ret = sample(sa, dirs[i], depth - 1, prio);
+		free(dirs[i]);
+	}
+	return ret;
+}
+
+/* Lists dir: its files are screened, its shards (if depth > 0) sampled. */
+static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned prio)
+{
+	size_t first = sa->dirs_nr, n;
+	char **mine;
+	int ret;
+
+	if ((ret = dg_txn_list(sa->txn, dir, list_entry, sa)) < 0)
+		depth = 0;
+	n = sa->dirs_nr - first;
+	sa->dirs_nr = first;
+	mine = dg_xcalloc(n + 1, sizeof(*mine));
+	if (n)
+		memcpy(mine, sa->dirs + first, n * sizeof(*mine));
+	if (depth > 0) {
+		ret = sample_dirs(sa, mine, n, depth, prio);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			free(mine[i]);
+	}
+	free(mine);
+	return ret;
+}
+
+/* Higher priority first; among equals, the random key. */
+static int by_priority(const void *a, const void *b)
+{
+	const struct dg_pick_candidate *x = a, *y = b;
+
+	if (x->task.sched.priority != y->task.sched.priority)
+		return x->task.sched.priority > y->task.sched.priority ? -1 : 1;
+	return x->shuffle_key < y->shuffle_key ? -1 : x->shuffle_key > y->shuffle_key;
+}
+
+int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
+{
+	struct sampler sa = { .p = p, .txn = txn, .flat = true };
+	struct dg_strbuf lane = DG_STRBUF_INIT;
+	char **root = NULL;
+	size_t root_nr;
+	int ret;
+
+	/* the top of the queue: flat submissions, and the plain shards' names */
+	ret = dg_txn_list(txn, DG_DIR_QUEUE, list_entry, &sa);
+	root = sa.dirs, root_nr = sa.dirs_nr;
+	sa.dirs = NULL, sa.dirs_nr = sa.dirs_alloc = 0;
+	sa.flat = false;
+	for (int prio = DG_PRIORITY_MAX; p->protocol >= DG_SHARDED_PROTOCOL && ret == 0 && prio >= 0; prio--) {
+		if (sa.at_least[prio] >= p->want) {
+			p->more_queued = p->want > 0;   /* enough: lower lanes wait */
+			break;
+		}
+		if (prio == DG_PRIORITY_DEFAULT) {
+			/* its files were read with the flat ones: only its shards now */
+			ret = sample_dirs(&sa, root, root_nr, DG_TASK_SHARD_DEPTH, (unsigned)prio);
+			root_nr = 0;
+			continue;
+		}
+		dg_strbuf_reset(&lane);
+		dg_layout_lane_dir(&lane, (unsigned)prio);
+		ret = sample(&sa, lane.buf, DG_TASK_SHARD_DEPTH, (unsigned)prio);
+	}
+	for (size_t i = 0; i < root_nr; i++)
+		free(root[i]);
+	if (p->cands_nr > 1)
+		qsort(p->cands, p->cands_nr, sizeof(*p->cands), by_priority);
+	free(root);
+	free(sa.dirs);
+	dg_strbuf_release(&lane);
+	return ret;
+}
+
+void dg_pick_release(struct dg_pick *p)
+{
+	for (size_t i = 0; i < p->cands_nr; i++) {
+		free(p->cands[i].path);
+		dg_task_release(&p->cands[i].task);
+	}
+	free(p->cands);
+	for (size_t i = 0; i < p->refusals_nr; i++) {
+		free(p->refusals[i].path);
+		free(p->refusals[i].reason);
+	}
+	free(p->refusals);
+	for (size_t i = 0; i < p->flat_nr; i++)
+		free(p->flat[i]);
+	free(p->flat);
+	p->cands = NULL;
+	p->refusals = NULL;
+	p->flat = NULL;
+	p->cands_nr = p->cands_alloc = p->refusals_nr = p->refusals_alloc = 0;
+	p->flat_nr = p->flat_alloc = 0;
+	p->skipped = p->unfit = p->waiting = 0;
+	p->ready_at = 0;
+	p->more_queued = false;
+}

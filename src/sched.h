@@ -1,0 +1,90 @@
+/*
+ * sched.h - the scheduling fields of a task (doc/tasks.md): when it may
+ * start and on which nodes, and how urgent it is among the others.
+ *
+ *     "priority": 0..9              default 5, higher first
+ *     "not_before": "2026-12-01T00:00:00Z"   stays queued until then
+ *     "requires": {"labels": ["gpu"], "arch": "x86_64",
+ *                  "min_cpus": 2, "min_memory_mb": 1024}
+ *
+ * Every field is optional, so a task file of the original format means
+ * what it meant: priority 5, runs now, anywhere. A node is judged against
+ * "requires" by facts it knows of itself (labels from DGRID_LABELS, its
+ * architecture, processors and memory) - the same facts it registers in
+ * nodes/{id}.json, from which `dgrid status` judges the whole grid.
+ *
+ * A requirement this version does not know ("requires": {"gpu_memory_mb":
+ * 8000}) is kept and makes the task fit no node of this version: a worker
+ * must never run a task whose needs it cannot check. The reason names it.
+ *
+ * Ownership: dg_sched_parse fills a caller-owned struct; dg_sched_release
+ * frees its contents. Facts likewise (dg_node_facts_release).
+ */
+#ifndef DG_SCHED_H
+#define DG_SCHED_H
+
+#include "common.h"
+
+#include <jansson.h>
+
+#define DG_PRIORITY_DEFAULT 5
+#define DG_PRIORITY_MAX 9
+#define DG_LABELS_MAX 32          /* labels in one list */
+#define DG_LABEL_MAX 64           /* bytes of one label */
+
+struct dg_requires {
+	char **labels;            /* every one must be among the node's labels */
+	size_t labels_nr;
+	char *arch;               /* NULL: any */
+	unsigned min_cpus;        /* 0: any */
+	uint64_t min_memory_mb;   /* 0: any */
+	char *unknown;            /* the first requirement this version does not know */
+};
+
+struct dg_sched {
+	unsigned priority;        /* 0..9 */
+	int64_t not_before;       /* unix seconds; 0: none */
+	struct dg_requires req;
+};
+
+#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL } }
+
+/*
+ * Reads the scheduling fields of a task document. buf/len is the file's
+ * text, for the position in a type error ("line 4 column 15: expected
+ * integer for priority, got string"). Returns 0 or DG_EINVALID with the
+ * reason; *out is untouched on error.
+ */
+int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, size_t len);
+void dg_sched_release(struct dg_sched *s);
+
+/* What a node offers, from its own measurements or its registration. */
+struct dg_node_facts {
+	char **labels;
+	size_t labels_nr;
+	char *arch;               /* uname's machine: "x86_64", "aarch64" */
+	unsigned cpus;
+	uint64_t memory_mb;
+};
+
+#define DG_NODE_FACTS_INIT { NULL, 0, NULL, 0, 0 }
+
+/* This machine's facts; labels_csv is DGRID_LABELS ("gpu, big"; NULL: none). */
+void dg_node_facts_local(struct dg_node_facts *out, const char *labels_csv);
+/* A node's facts as its registration (nodes/{id}.json) states them. */
+void dg_node_facts_from_json(struct dg_node_facts *out, const json_t *registration);
+void dg_node_facts_release(struct dg_node_facts *f);
+
+/*
+ * Does a node with facts f satisfy req? When not, why (if non-NULL) gets
+ * the first unmet requirement: "needs label 'gpu'", "needs arch aarch64,
+ * node is x86_64", "needs 4 cpus, node has 2", "requirement 'tpu' is not
+ * known to dgrid 0.10.0".
+ */
+bool dg_sched_fits(const struct dg_requires *req, const struct dg_node_facts *f,
+		   char *why, size_t whysz);
+
+/* The canonical name of an architecture: "amd64" is "x86_64", "arm64" "aarch64". */
+const char *dg_arch_canonical(const char *arch);
+
+#endif
