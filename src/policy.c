@@ -25,6 +25,7 @@ const struct dg_policy dg_policy_default = {
 	.lease_margin = 60,
 	.keep_results = 10000,
 	.claim_batch_max = 64,
+	.retry_delay_max = 3600,
 	.protocol = 1,
 };
 
@@ -44,6 +45,7 @@ const struct dg_policy dg_policy_loosest = {
 	.lease_margin = 60,
 	.keep_results = 10000,
 	.claim_batch_max = 64,
+	.retry_delay_max = 3600,
 	.protocol = 1,
 };
 
@@ -75,6 +77,7 @@ static const struct policy_field {
 	F(claim_batch_max, F_UNSIGNED, 1, 1000),
 	F(keep_results, F_UNSIGNED, 0, 100000000),
 	F(compact_after, F_UNSIGNED, 0, 100000000),
+	F(retry_delay_max, F_UNSIGNED, 0, 604800),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F

@@ -196,7 +196,7 @@ static int reap_one(const struct dg_entry *e, void *payload)
 			r->st.watching++;
 		goto out;
 	}
-	if (t.attempt >= r->policy.max_attempts) {
+	if (dg_sched_crash_claims(&t.sched, t.attempt) >= r->policy.max_attempts) {
 		ret = dg_reap_abandon(r->txn, &t, why, r->policy.protocol);
 		r->st.abandoned++;
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned owner=%s attempt=%u reason=\"%s\"",

@@ -324,11 +324,16 @@ void dg_result_release(struct dg_result *res)
 	*res = (struct dg_result)DG_RESULT_INIT;
 }
 
-void dg_utc_now(char out[32])
+void dg_utc_at(char out[32], int64_t unix_seconds)
 {
-	time_t now = (time_t)dg_wall_seconds();
+	time_t t = (time_t)unix_seconds;
 	struct tm tm;
 
-	gmtime_r(&now, &tm);
+	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void dg_utc_now(char out[32])
+{
+	dg_utc_at(out, (int64_t)dg_wall_seconds());
 }

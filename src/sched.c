@@ -135,6 +135,41 @@ static int parse_requires(struct dg_requires *r, const json_t *req, const char *
 	return 0;
 }
 
+static int parse_retries(struct dg_sched *s, const json_t *doc, const char *buf, size_t len)
+{
+	uint64_t retries = 0, delay = DG_RETRY_DELAY_DEFAULT, retried = 0;
+
+	if (int_field(&retries, doc, "retries", "retries", 0, DG_RETRIES_MAX, buf, len) < 0 ||
+	    int_field(&delay, doc, "retry_delay_seconds", "retry_delay_seconds", 0, 86400, buf, len) < 0 ||
+	    int_field(&retried, doc, "retried", "retried", 0, DG_RETRIES_MAX, buf, len) < 0)
+		return DG_EINVALID;
+	if (retried > retries) {
+		dg_error_set("retried %" PRIu64 " is more than retries %" PRIu64, retried, retries);
+		return DG_EINVALID;
+	}
+	s->retries = (unsigned)retries;
+	s->retry_delay = (unsigned)delay;
+	s->retried = (unsigned)retried;
+	return 0;
+}
+
+bool dg_sched_will_retry(const struct dg_sched *s, bool failed)
+{
+	return failed && s->retried < s->retries;
+}
+
+unsigned dg_sched_retry_delay(const struct dg_sched *s, unsigned cap)
+{
+	uint64_t d = (uint64_t)s->retry_delay << (s->retried < 32 ? s->retried : 32);
+
+	return d < cap ? (unsigned)d : cap;
+}
+
+unsigned dg_sched_crash_claims(const struct dg_sched *s, unsigned attempt)
+{
+	return attempt > s->retried ? attempt - s->retried : 0;
+}
+
 int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, size_t len)
 {
 	struct dg_sched s = DG_SCHED_INIT;
@@ -160,6 +195,8 @@ int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, siz
 		}
 	}
 	if ((v = json_object_get(doc, "requires")) && parse_requires(&s.req, v, buf, len) < 0)
+		goto out;
+	if (parse_retries(&s, doc, buf, len) < 0)
 		goto out;
 	*out = s;
 	return 0;

@@ -6,6 +6,9 @@
  *     "not_before": "2026-12-01T00:00:00Z"   stays queued until then
  *     "requires": {"labels": ["gpu"], "arch": "x86_64",
  *                  "min_cpus": 2, "min_memory_mb": 1024}
+ *     "retries": 0..100             runs again after failing or timing out
+ *     "retry_delay_seconds": 10     before the first retry; doubles each time
+ *     "retried": n                  retries made so far (written by workers)
  *
  * Every field is optional, so a task file of the original format means
  * what it meant: priority 5, runs now, anywhere. A node is judged against
@@ -45,9 +48,14 @@ struct dg_sched {
 	unsigned priority;        /* 0..9 */
 	int64_t not_before;       /* unix seconds; 0: none */
 	struct dg_requires req;
+	unsigned retries;         /* runs after a failure or timeout, at most */
+	unsigned retry_delay;     /* seconds before the first retry */
+	unsigned retried;         /* retries made so far */
 };
 
-#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL } }
+#define DG_RETRIES_MAX 100
+#define DG_RETRY_DELAY_DEFAULT 10
+#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0 }
 
 /*
  * Reads the scheduling fields of a task document. buf/len is the file's
@@ -83,6 +91,18 @@ void dg_node_facts_release(struct dg_node_facts *f);
  */
 bool dg_sched_fits(const struct dg_requires *req, const struct dg_node_facts *f,
 		   char *why, size_t whysz);
+
+/*
+ * Retries (doc/tasks.md): a run that failed or timed out is followed by
+ * another while retried < retries, after retry_delay << retried seconds,
+ * never more than cap (the policy's retry_delay_max). A crash of the
+ * worker is no run: the claim goes back to the queue under max_attempts,
+ * which counts claims that ended without a result (dg_sched_crash_claims).
+ */
+bool dg_sched_will_retry(const struct dg_sched *s, bool failed);
+unsigned dg_sched_retry_delay(const struct dg_sched *s, unsigned cap);
+/* Claims of a task (attempt) that ended without a result: not its retries. */
+unsigned dg_sched_crash_claims(const struct dg_sched *s, unsigned attempt);
 
 /* The canonical name of an architecture: "amd64" is "x86_64", "arm64" "aarch64". */
 const char *dg_arch_canonical(const char *arch);

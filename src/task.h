@@ -47,6 +47,7 @@ struct dg_policy {
 	unsigned claim_batch_max;   /* most tasks one push claims (budget or crowded grid), 64 */
 	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
+	unsigned retry_delay_max;   /* seconds: the longest wait before a task's retry, 3600 */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */
@@ -247,5 +248,7 @@ void dg_result_release(struct dg_result *res);
 
 /* The current UTC time as "2026-11-27T10:01:23Z". */
 void dg_utc_now(char out[32]);
+/* The same for a given time. */
+void dg_utc_at(char out[32], int64_t unix_seconds);
 
 #endif

@@ -116,6 +116,13 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	} else {
 		dg_result_from_exec(&res, er, r->task.timeout_seconds);
 	}
+	/* a task with retries: which run this was, and whether another follows (worker_step.c) */
+	if (r->task.sched.retries) {
+		bool failed = res.status == DG_RESULT_FAILED || res.status == DG_RESULT_TIMEOUT;
+
+		res.doc = json_pack("{s:I, s:b}", "run", (json_int_t)r->task.sched.retried + 1,
+				    "will_retry", dg_sched_will_retry(&r->task.sched, failed));
+	}
 	switch (res.status) {
 	case DG_RESULT_SUCCESS: w->snap.tasks_completed++; break;
 	case DG_RESULT_TIMEOUT: w->snap.tasks_timed_out++; break;

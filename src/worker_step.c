@@ -41,6 +41,7 @@ struct step {
 	bool *delivered;              /* per pending result: done with it */
 	unsigned rejected, eligible_left, intaken;
 	bool adopt_later;             /* claims of ours left for a free slot */
+	int64_t retry_due;            /* unix s: the earliest retry this step queued; 0 none */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
 	/* candidates for claiming, and the flat submissions intake moves (pick.h) */
@@ -116,6 +117,34 @@ static bool delivered_before(struct step *s, const struct dg_result *r)
 	return same;
 }
 
+/*
+ * A run that failed with retries left (job_done marked it "will_retry"):
+ * its result is kept like any other, and the task goes back to the queue
+ * (its lane) with one more "retried" and a "not_before" after the delay.
+ */
+static int retry_later(struct step *s, struct dg_task *t)
+{
+	unsigned delay = dg_sched_retry_delay(&t->sched, s->w->policy.retry_delay_max);
+	char due[32];
+
+	dg_utc_at(due, dg_wall_ms() / 1000 + delay);
+	/* the picker lists the step's base, not its writes: remember the time ourselves */
+	if (!s->retry_due || dg_wall_ms() / 1000 + delay < s->retry_due)
+		s->retry_due = dg_wall_ms() / 1000 + delay;
+	t->sched.retried++;
+	json_object_set_new(t->doc, "retried", json_integer(t->sched.retried));
+	json_object_set_new(t->doc, "not_before", json_string(due));
+	dg_strbuf_addf(&s->msg, " retry %s in %us", t->task_id, delay);
+	dg_log(DG_LOG_INFO, "node=%s task=%s event=retry-queued retried=%u of=%u not_before=%s",
+	       s->w->me, t->task_id, t->sched.retried, t->sched.retries, due);
+	return dg_layout_requeue(s->txn, t, s->w->me, protocol(s));
+}
+
+static bool marked_will_retry(const struct dg_result *r)
+{
+	return json_is_true(json_object_get(r->doc, "will_retry"));
+}
+
 /* Delivers pending result i, or learns that it is superseded. */
 static int deliver(struct step *s, size_t i)
 {
@@ -125,8 +154,12 @@ static int deliver(struct step *s, size_t i)
 	int ret = 0;
 
 	if (read_claim(s, r->task_id, &t, NULL) == 0 && is_our_claim(s, &t, r->attempt)) {
-		if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0)
+		if (marked_will_retry(r) && dg_sched_will_retry(&t.sched, true)) {
+			if ((ret = dg_layout_write_result(s->txn, r, protocol(s), NULL)) == 0)
+				ret = retry_later(s, &t);
+		} else if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0) {
 			ret = dg_layout_write_result(s->txn, r, protocol(s), NULL);
+		}
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
 	} else if (delivered_before(s, r)) {
 		/* an earlier push landed but we died before clearing the spool */
@@ -406,7 +439,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	if (read_claim(s, id.buf, &t, NULL) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
 	    is_ours_running(w, t.task_id, t.attempt))
 		goto out;
-	if (t.attempt >= w->policy.max_attempts) {
+	if (dg_sched_crash_claims(&t.sched, t.attempt) >= w->policy.max_attempts) {
 		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it", protocol(s));
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned attempt=%u reason=\"restarted while running it\"",
 		       w->me, t.task_id, t.attempt);
@@ -488,6 +521,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	s->rejected = 0;
 	s->eligible_left = 0;
 	s->intaken = 0;
+	s->retry_due = 0;
 	s->adopt_later = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
@@ -638,6 +672,8 @@ int dg_worker_step(struct worker *w)
 	w->need_adopt = s.adopt_later;
 	w->queue_seen_empty = s.eligible_left == 0 && s.claimed_nr == 0;
 	w->ready_at = s.pick.ready_at;
+	if (s.retry_due && (!w->ready_at || s.retry_due < w->ready_at))
+		w->ready_at = s.retry_due;
 
 	/* what the published commit settled, we can forget */
 	for (size_t i = w->pending_nr; i-- > 0;) {
