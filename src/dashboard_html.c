@@ -10,7 +10,7 @@
 #include "log.h"
 
 static const char *const status_colors[DASH_ST_NR] = {
-	"#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#455a64", "#9e9e9e",
+	"#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#455a64", "#795548", "#8d6e63", "#9e9e9e",
 };
 
 static void put(struct dg_strbuf *sb, const char *s)
@@ -107,6 +107,7 @@ static const char css[] =
 	".stopped{color:#555}.unknown{color:#8a6d00}"
 	".st-success{color:#2e7d32}.st-failed,.st-timeout{color:#c62828}"
 	".st-rejected{color:#6a1b9a}.st-abandoned,.st-other{color:#455a64}"
+	".st-cancelled,.st-dependency_failed{color:#795548}"
 	"figure{margin:0 0 16px;background:#fff;border:1px solid #ddd;padding:8px}"
 	"figcaption{font-size:13px;color:#444}svg{max-width:100%;height:auto}"
 	"ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px}"
@@ -163,7 +164,7 @@ static void chart_hours(struct dg_strbuf *sb, const struct dash *d)
 	}
 	dg_strbuf_addstr(sb, "</svg><figcaption>Results finished per clock hour (UTC) over the last "
 			 "24 hours, by the results' <code>timestamp</code>: green succeeded, red did "
-			 "not (failed, timeout, rejected, abandoned). ");
+			 "not (failed, timeout, rejected, abandoned, cancelled, dependency_failed). ");
 	dg_strbuf_addf(sb, "<span id=\"hours-total\">%" PRIu64 "</span> results in the window.</figcaption></figure>\n",
 		       total);
 }

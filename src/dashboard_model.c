@@ -6,7 +6,7 @@
 #include "dashboard_model.h"
 
 const char *const dash_status_names[DASH_ST_NR] = {
-	"success", "failed", "timeout", "rejected", "abandoned", "other",
+	"success", "failed", "timeout", "rejected", "abandoned", "cancelled", "dependency_failed", "other",
 };
 
 const char *dash_str(const json_t *doc, const char *key)

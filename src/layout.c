@@ -257,6 +257,44 @@ int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res, unsi
 	return ret;
 }
 
+struct result_walk {
+	const char *task_id;
+	bool success;
+	dg_layout_result_cb cb;
+	void *payload;
+};
+
+static int result_entry(const struct dg_entry *e, void *payload)
+{
+	struct result_walk *rw = payload;
+	struct dg_strbuf id = DG_STRBUF_INIT;
+	int ret = 0;
+
+	if (e->is_file && dg_layout_result_task(e->name, &id) == 0 && !strcmp(id.buf, rw->task_id))
+		ret = rw->cb(e->path, rw->success, rw->payload);
+	dg_strbuf_release(&id);
+	return ret;
+}
+
+int dg_layout_task_results(struct dg_txn *txn, const char *task_id, dg_layout_result_cb cb,
+			   void *payload)
+{
+	struct result_walk rw = { task_id, false, cb, payload };
+	struct dg_strbuf dir = DG_STRBUF_INIT;
+	int ret = 0;
+
+	for (int k = 0; k < 2 && !ret; k++) {
+		rw.success = k == 0;
+		dg_strbuf_reset(&dir);
+		dg_strbuf_addf(&dir, "%s/", rw.success ? DG_DIR_COMPLETED : DG_DIR_FAILED);
+		dg_layout_shard(&dir, task_id, DG_RESULT_SHARD_DEPTH);
+		if ((ret = dg_txn_list(txn, dir.buf, result_entry, &rw)) == 0)
+			ret = dg_txn_list(txn, rw.success ? DG_DIR_COMPLETED : DG_DIR_FAILED, result_entry, &rw);
+	}
+	dg_strbuf_release(&dir);
+	return ret;
+}
+
 /* A task-id-like stem for the result of something that is not a valid task. */
 static void safe_stem(struct dg_strbuf *out, const char *name)
 {

@@ -139,6 +139,17 @@ int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res, unsi
 			   struct dg_strbuf *written);
 
 /*
+ * Calls cb(path, success, payload) for each result of task_id on main as
+ * txn's base has it: the files named {task_id}.NODE.ATTEMPT.json in its
+ * shard of tasks/completed and tasks/failed (protocol 3) and in those
+ * directories themselves (older layouts). The original {node}-{task}.json
+ * names are not looked at. A non-zero return from cb stops and is returned.
+ */
+typedef int (*dg_layout_result_cb)(const char *path, bool success, void *payload);
+int dg_layout_task_results(struct dg_txn *txn, const char *task_id, dg_layout_result_cb cb,
+			   void *payload);
+
+/*
  * Ends a file that cannot run (path is where it is, under tasks/queue or
  * tasks/in_progress): removes it and records a "rejected" result for node
  * under attempt 0, named after a sanitised stem of its base name.

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate, "check task files" },
 	{ "run", cmd_run, "run one task file here and print its result" },
 	{ "worker", cmd_worker, "run a worker node" },
+	{ "cancel", cmd_cancel, "cancel queued or running tasks" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "upgrade", cmd_upgrade, "move the grid to the protocol this dgrid speaks" },
 	{ "compact", cmd_compact, "restart the branch's history from its current state" },

@@ -27,7 +27,7 @@ struct dg_status_task {
 
 struct dg_status_result {
 	char task_id[72];
-	char status[16];            /* success, failed, timeout, rejected, abandoned */
+	char status[24];            /* success, failed, timeout, rejected, abandoned, cancelled, dependency_failed */
 	int exit_code;
 	int64_t finished_at;        /* unix milliseconds */
 	uint64_t duration_ms;

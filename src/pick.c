@@ -1,4 +1,5 @@
 #include "pick.h"
+#include "cancel.h"
 #include "error.h"
 #include "layout.h"
 
@@ -47,10 +48,15 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 		refuse(p, e->path, dg_error_last());
 		return 0;
 	}
-	if ((ret = dg_txn_read(sa->txn, e->path, &data)) < 0)
+	if ((ret = dg_txn_read(sa->txn, e->path, &data)) < 0) {
+		if (ret == DG_ENOTFOUND)   /* gone in this transaction (cancelled) */
+			ret = 0;
 		goto out;
+	}
 	if (dg_task_parse(&t, data.buf, data.len, e->name, p->policy) < 0) {
 		refuse(p, e->path, dg_error_last());
+	} else if (dg_cancel_requested(sa->txn, t.task_id, NULL)) {
+		/* to be cancelled (cancel.h), not run */
 	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0)) {
 		p->unfit++;
 	} else if (t.sched.not_before > p->now) {

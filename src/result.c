@@ -15,6 +15,8 @@ static const char *const status_names[] = {
 	[DG_RESULT_TIMEOUT] = "timeout",
 	[DG_RESULT_REJECTED] = "rejected",
 	[DG_RESULT_ABANDONED] = "abandoned",
+	[DG_RESULT_CANCELLED] = "cancelled",
+	[DG_RESULT_DEPENDENCY_FAILED] = "dependency_failed",
 };
 
 const char *dg_result_status_name(enum dg_result_status status)
@@ -32,8 +34,8 @@ int dg_result_status_parse(enum dg_result_status *out, const char *name)
 			return 0;
 		}
 	}
-	dg_error_set("status '%s' is not one of success, failed, timeout, rejected, abandoned",
-		     name);
+	dg_error_set("status '%s' is not one of success, failed, timeout, rejected, abandoned, "
+		     "cancelled, dependency_failed", name);
 	return DG_EINVALID;
 }
 

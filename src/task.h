@@ -188,6 +188,8 @@ enum dg_result_status {
 	DG_RESULT_TIMEOUT,
 	DG_RESULT_REJECTED,
 	DG_RESULT_ABANDONED,
+	DG_RESULT_CANCELLED,          /* dgrid cancel, or a request file (cancel.h) */
+	DG_RESULT_DEPENDENCY_FAILED,  /* a task it depends on ended otherwise than success */
 };
 
 const char *dg_result_status_name(enum dg_result_status status);

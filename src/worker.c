@@ -116,6 +116,11 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	} else {
 		dg_result_from_exec(&res, er, r->task.timeout_seconds);
 	}
+	if (r->cancel_reason) {
+		res.status = DG_RESULT_CANCELLED;
+		free(res.reason);
+		res.reason = dg_xasprintf("cancelled while running: %s", r->cancel_reason);
+	}
 	/* a task with retries: which run this was, and whether another follows (worker_step.c) */
 	if (r->task.sched.retries) {
 		bool failed = res.status == DG_RESULT_FAILED || res.status == DG_RESULT_TIMEOUT;
@@ -144,6 +149,7 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 		w->batch_deadline = dg_now_ms() + w->opts->batch_ms;
 out:
 	dg_task_release(&r->task);
+	free(r->cancel_reason);
 	w->jobs[i] = w->jobs[--w->jobs_nr];
 }
 
@@ -369,6 +375,8 @@ static int network_turn(struct worker *w, bool local)
 			return ret;
 		w->fetched_ms = dg_now_ms();
 	}
+	dg_worker_cancel_check(w);
+	w->next_cancel_look = dg_now_ms() + idle_poll_ms(w);
 	/*
 	 * The members may have changed since the view that gave us this slot.
 	 * We push anyway: while a fleet joins, views keep changing, and a
@@ -398,6 +406,9 @@ static int network_turn(struct worker *w, bool local)
 static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_at)
 {
 	int64_t wake = min64(w->next_heartbeat, now + 60000);
+
+	if (w->jobs_nr && !w->stopping)
+		wake = min64(wake, w->next_cancel_look);
 
 	/* with a push budget, a turn at each of our slots; nothing between them */
 	if (w->budget && (!w->stopping || w->pending_nr || w->requeue_nr)) {
@@ -460,6 +471,14 @@ static int loop(struct worker *w, int sigfd)
 
 		service_jobs(w);
 		dg_worker_start_backlog(w);
+		/* busy, it fetches no step: it looks for cancel requests every idle poll interval */
+		if (w->jobs_nr && !w->stopping && now >= w->next_cancel_look && now >= net_retry_at) {
+			if (dg_store_fetch(w->store) == 0) {
+				w->fetched_ms = now;
+				dg_worker_cancel_check(w);
+			}
+			w->next_cancel_look = now + idle_poll_ms(w);
+		}
 		if (w->stopping && now >= w->stop_deadline && w->jobs_nr) {
 			dg_log(DG_LOG_WARNING, "node=%s event=grace-over killing=%zu", w->me, w->jobs_nr);
 			kill_jobs(w, true);
@@ -782,6 +801,7 @@ out:
 			dg_exec_result_release(&er);
 		}
 		dg_task_release(&w.jobs[i].task);
+		free(w.jobs[i].cancel_reason);
 	}
 	free(w.jobs);
 	for (size_t i = 0; i < w.backlog_nr; i++)

@@ -23,6 +23,7 @@ struct running {
 	int64_t started_ms;           /* unix ms */
 	char started_at[32];
 	bool requeue;                 /* killed at shutdown: give it back, no result */
+	char *cancel_reason;          /* killed for a cancel request (worker_cancel.c) */
 };
 
 /* A task killed at shutdown, to be handed back to the queue. */
@@ -61,6 +62,7 @@ struct worker {
 	int64_t next_heartbeat;
 	int64_t next_reap;            /* reap at the first fetch after this */
 	int64_t next_upkeep;          /* archive and compaction check (worker_upkeep.c) */
+	int64_t next_cancel_look;     /* monotonic ms: a busy worker looks for cancel requests */
 	bool compact_refused;         /* the host refused a compaction: do not ask again */
 	int64_t fetched_ms;           /* monotonic ms of the last fetch that worked */
 	int64_t poll_ms_logged;       /* the idle poll interval last logged */
@@ -136,6 +138,12 @@ int dg_worker_step(struct worker *w);
  * needs a newer dgrid: the worker must then write nothing more.
  */
 int dg_worker_policy(struct worker *w, const struct dg_strbuf *json);
+
+/*
+ * worker_cancel.c: after a fetch, kills the running tasks a cancel request
+ * names and reports those of the backlog "cancelled" (cancel.h).
+ */
+void dg_worker_cancel_check(struct worker *w);
 
 /* worker_step.c: starts claimed tasks on free slots, keeps the rest in the backlog */
 void dg_worker_start_backlog(struct worker *w);

@@ -5,6 +5,7 @@
  * about once per batch of tasks. The callback starts from scratch on every
  * attempt because a retry sees a different tip.
  */
+#include "cancel.h"
 #include "error.h"
 #include "layout.h"
 #include "log.h"
@@ -15,6 +16,8 @@
 #include <time.h>
 
 #define REJECTS_PER_STEP 16
+/* cancel requests of queued or ended tasks answered per step */
+#define CANCELS_PER_STEP 64
 /* flat submissions moved into their shards per step (protocol 3) */
 #define INTAKE_PER_STEP 500
 /*
@@ -42,6 +45,7 @@ struct step {
 	unsigned rejected, eligible_left, intaken;
 	bool adopt_later;             /* claims of ours left for a free slot */
 	int64_t retry_due;            /* unix s: the earliest retry this step queued; 0 none */
+	unsigned cancelled;           /* cancel requests answered in this step */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
 	/* candidates for claiming, and the flat submissions intake moves (pick.h) */
@@ -160,6 +164,9 @@ static int deliver(struct step *s, size_t i)
 		} else if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0) {
 			ret = dg_layout_write_result(s->txn, r, protocol(s), NULL);
 		}
+		/* a request to cancel it is answered by its result, whatever it says */
+		if (ret == 0)
+			ret = dg_cancel_clear(s->txn, r->task_id);
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
 	} else if (delivered_before(s, r)) {
 		/* an earlier push landed but we died before clearing the spool */
@@ -335,6 +342,46 @@ static int claim(struct step *s, size_t want)
 			ret = claim_one(s, &p->cands[i]);
 	}
 	s->eligible_left += p->skipped + p->more_queued;
+	return ret;
+}
+
+/*
+ * Cancel requests (cancel.h): a queued task ends "cancelled" now; a request
+ * for a task that is neither queued nor running has been answered by its
+ * end and is removed. A running task's request is its worker's to act on.
+ */
+static int cancel_one(const char *id, void *payload)
+{
+	struct step *s = payload;
+	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
+	struct dg_task t = DG_TASK_INIT;
+	int ret = 0;
+
+	if (s->cancelled >= CANCELS_PER_STEP)
+		return 0;
+	if (dg_layout_find_task(s->txn, DG_DIR_QUEUE, id, &path) == 0) {
+		if ((ret = dg_txn_read(s->txn, path.buf, &data)) < 0)
+			goto out;
+		/* an invalid file is cancelled all the same, under attempt 0 */
+		if (dg_task_parse(&t, data.buf, data.len, NULL, &dg_policy_loosest) < 0 || strcmp(t.task_id, id)) {
+			dg_task_release(&t);
+			t.task_id = dg_xstrdup(id);
+		}
+		dg_cancel_requested(s->txn, id, &reason);
+		ret = dg_cancel_end(s->txn, &t, path.buf, s->w->me, reason.buf, protocol(s));
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=cancelled started=0 reason=\"%s\"", s->w->me, id, reason.buf);
+		dg_strbuf_addf(&s->msg, " cancel %s", id);
+		s->cancelled++;
+	} else if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, id, &path) < 0) {
+		ret = dg_cancel_clear(s->txn, id);
+		dg_strbuf_addf(&s->msg, " drop cancel %s (ended)", id);
+		s->cancelled++;
+	}
+out:
+	dg_task_release(&t);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&data);
+	dg_strbuf_release(&reason);
 	return ret;
 }
 
@@ -522,6 +569,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	s->eligible_left = 0;
 	s->intaken = 0;
 	s->retry_due = 0;
+	s->cancelled = 0;
 	s->adopt_later = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
@@ -542,6 +590,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = hand_back(s, &w->requeue[i]);
 	if (!ret && w->need_adopt)
 		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, adopt_one, s);
+	if (!ret && !w->stopping)
+		ret = dg_cancel_list_txn(txn, cancel_one, s);
 	if (!ret && s->free_slots > s->adopted_nr) {
 		s->free_slots -= s->adopted_nr;
 		ret = claim(s, s->free_slots);

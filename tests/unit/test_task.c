@@ -542,7 +542,8 @@ static void test_result_errors(void **state DG_UNUSED)
 			   "\"timestamp\": \"x\", \"status\": \"success\"}", "missing stdout");
 	check_result_error(R_HEAD "\"exit_code\": 0, \"stdout\": \"\", \"stderr\": \"\", "
 			   "\"timestamp\": \"x\", \"status\": \"done\"}",
-			   "status 'done' is not one of success, failed, timeout, rejected, abandoned");
+			   "status 'done' is not one of success, failed, timeout, rejected, abandoned, "
+			   "cancelled, dependency_failed");
 	check_result_error(R_HEAD "\"exit_code\": 0, \"stdout\": 1, \"stderr\": \"\", "
 			   "\"timestamp\": \"x\", \"status\": \"success\"}",
 			   "expected string for stdout, got integer");

@@ -1,0 +1,126 @@
+#include "cancel.h"
+#include "error.h"
+#include "jsonio.h"
+#include "layout.h"
+
+static void request_path(struct dg_strbuf *out, const char *task_id)
+{
+	dg_strbuf_addf(out, DG_DIR_CANCEL "/%s.json", task_id);
+}
+
+int dg_cancel_request(struct dg_txn *txn, const char *task_id, const char *reason)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
+	json_t *doc = json_pack("{s:s}", "task_id", task_id);
+	char at[32];
+	int ret;
+
+	dg_utc_now(at);
+	json_object_set_new(doc, "requested_at", json_string(at));
+	if (reason && *reason)
+		json_object_set_new(doc, "reason", json_stringn(reason, strnlen(reason, DG_CANCEL_REASON_MAX)));
+	dg_json_dump(&json, doc);
+	request_path(&path, task_id);
+	ret = dg_txn_write(txn, path.buf, json.buf, json.len);
+	json_decref(doc);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&json);
+	return ret;
+}
+
+int dg_cancel_requested(struct dg_txn *txn, const char *task_id, struct dg_strbuf *reason)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	json_t *doc = NULL;
+	int found;
+
+	request_path(&path, task_id);
+	found = dg_txn_read(txn, path.buf, &data) == 0;
+	if (found && reason) {
+		const char *why;
+
+		/* anything is a request; a reason is read only from a small JSON object */
+		doc = data.len <= 4096 ? json_loadb(data.buf, data.len, 0, NULL) : NULL;
+		why = json_string_value(json_object_get(doc, "reason"));
+		dg_strbuf_reset(reason);
+		if (why && *why)
+			dg_strbuf_add(reason, why, strnlen(why, DG_CANCEL_REASON_MAX));
+		else
+			dg_strbuf_addstr(reason, "cancel requested");
+	}
+	json_decref(doc);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&data);
+	return found;
+}
+
+int dg_cancel_clear(struct dg_txn *txn, const char *task_id)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	int ret = 0;
+
+	request_path(&path, task_id);
+	if (dg_txn_exists(txn, path.buf))
+		ret = dg_txn_remove(txn, path.buf);
+	dg_strbuf_release(&path);
+	return ret;
+}
+
+int dg_cancel_end(struct dg_txn *txn, const struct dg_task *t, const char *path,
+		  const char *node_id, const char *reason, unsigned protocol)
+{
+	struct dg_result res = DG_RESULT_INIT;
+	struct dg_strbuf why = DG_STRBUF_INIT;
+	int ret;
+
+	dg_strbuf_addf(&why, "cancelled before it started: %s", reason);
+	res.task_id = t->task_id;
+	res.node_id = (char *)node_id;
+	res.exit_code = -1;
+	res.status = DG_RESULT_CANCELLED;
+	res.reason = why.buf;
+	res.attempt = t->attempt;
+	dg_utc_now(res.timestamp);
+	dg_result_set_output(&res, "", 0, "", 0);
+	if ((ret = dg_txn_remove(txn, path)) == 0 && (ret = dg_cancel_clear(txn, t->task_id)) == 0)
+		ret = dg_layout_write_result(txn, &res, protocol, NULL);
+	free(res.stdout_text);
+	free(res.stderr_text);
+	dg_strbuf_release(&why);
+	return ret;
+}
+
+struct lister {
+	dg_cancel_cb cb;
+	void *payload;
+};
+
+static int list_one(const struct dg_entry *e, void *payload)
+{
+	struct lister *l = payload;
+	size_t n = strlen(e->name);
+	char id[256];
+
+	if (!e->is_file || e->name[0] == '.' || n <= 5 || n - 5 >= sizeof(id) ||
+	    strcmp(e->name + n - 5, ".json"))
+		return 0;
+	memcpy(id, e->name, n - 5);
+	id[n - 5] = '\0';
+	if (dg_task_id_check(id, &dg_policy_loosest) < 0)
+		return 0;   /* no task can have that id: nothing to cancel */
+	return l->cb(id, l->payload);
+}
+
+int dg_cancel_list_store(struct dg_store *store, dg_cancel_cb cb, void *payload)
+{
+	struct lister l = { cb, payload };
+
+	return dg_store_list(store, DG_DIR_CANCEL, list_one, &l);
+}
+
+int dg_cancel_list_txn(struct dg_txn *txn, dg_cancel_cb cb, void *payload)
+{
+	struct lister l = { cb, payload };
+
+	return dg_txn_list(txn, DG_DIR_CANCEL, list_one, &l);
+}
