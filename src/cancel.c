@@ -69,23 +69,13 @@ int dg_cancel_clear(struct dg_txn *txn, const char *task_id)
 int dg_cancel_end(struct dg_txn *txn, const struct dg_task *t, const char *path,
 		  const char *node_id, const char *reason, unsigned protocol)
 {
-	struct dg_result res = DG_RESULT_INIT;
 	struct dg_strbuf why = DG_STRBUF_INIT;
 	int ret;
 
 	dg_strbuf_addf(&why, "cancelled before it started: %s", reason);
-	res.task_id = t->task_id;
-	res.node_id = (char *)node_id;
-	res.exit_code = -1;
-	res.status = DG_RESULT_CANCELLED;
-	res.reason = why.buf;
-	res.attempt = t->attempt;
-	dg_utc_now(res.timestamp);
-	dg_result_set_output(&res, "", 0, "", 0);
-	if ((ret = dg_txn_remove(txn, path)) == 0 && (ret = dg_cancel_clear(txn, t->task_id)) == 0)
-		ret = dg_layout_write_result(txn, &res, protocol, NULL);
-	free(res.stdout_text);
-	free(res.stderr_text);
+	if ((ret = dg_cancel_clear(txn, t->task_id)) == 0)
+		ret = dg_layout_end_queued(txn, path, t->task_id, t->attempt, node_id, DG_RESULT_CANCELLED,
+					   why.buf, protocol);
 	dg_strbuf_release(&why);
 	return ret;
 }

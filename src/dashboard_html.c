@@ -394,9 +394,10 @@ static void section_queue(struct dg_strbuf *sb, const struct dash *d)
 		return;
 	}
 	dg_strbuf_addstr(sb, "<table><thead><tr><th>Task</th><th>Timeout</th><th>Submitted</th>"
-			 "<th>Script</th></tr></thead><tbody>\n");
+			 "<th>Waits for</th><th>Script</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < shown; i++) {
 		const struct dg_grid_file *f = &q->items[i];
+		char why[160];
 
 		dg_strbuf_addstr(sb, "<tr>");
 		task_id_cell(sb, f);
@@ -406,6 +407,9 @@ static void section_queue(struct dg_strbuf *sb, const struct dash *d)
 		dg_strbuf_addstr(sb, "</td><td>");
 		if (dash_time(f->doc, "submitted_at") > 0)
 			dg_html_time(sb, dash_time(f->doc, "submitted_at"));
+		dg_strbuf_addstr(sb, "</td><td class=\"waits\">");
+		if (dg_grid_waits_for(d->grid, f->doc, why, sizeof(why)))
+			put(sb, why);
 		dg_strbuf_addstr(sb, "</td><td><pre>");
 		put_excerpt(sb, dash_str(f->doc, "script"), 2, 160);
 		dg_strbuf_addstr(sb, "</pre></td></tr>\n");

@@ -71,6 +71,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	const struct dg_grid *g = d->grid;
 	json_t *root = json_object(), *counts = json_object(), *by = json_object();
 	json_t *nodes = json_array(), *queue = json_array(), *running = json_array();
+	char why[160];
 	json_t *recent = json_array(), *failures = json_array(), *charts = json_object();
 	json_t *o;
 
@@ -123,6 +124,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_object_set_new(o, "file", jstr(f->name));
 		json_object_set_new(o, "timeout_seconds", jcopy(json_object_get(f->doc, "timeout_seconds")));
 		json_object_set_new(o, "submitted_at", jtime(dash_time(f->doc, "submitted_at")));
+		json_object_set_new(o, "waits_for", dg_grid_waits_for(g, f->doc, why, sizeof(why)) ? jstr(why) : json_null());
 		json_array_append_new(queue, o);
 	}
 	json_object_set_new(root, "queue", queue);

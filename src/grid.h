@@ -110,6 +110,13 @@ const char *dg_grid_node_version(const struct dg_grid_node *n);
 typedef int (*dg_grid_unrunnable_cb)(const char *task_id, const char *why, void *payload);
 int dg_grid_unrunnable(const struct dg_grid *g, dg_grid_unrunnable_cb cb, void *payload);
 
+/*
+ * Does the queued task doc wait, and for what: "not before
+ * 2026-12-01T02:00:00Z", or "waits for 'build'" (a dependency without a
+ * result in tasks/completed as loaded). grid_fit.c.
+ */
+bool dg_grid_waits_for(const struct dg_grid *g, const json_t *doc, char *why, size_t whysz);
+
 /* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
 int64_t dg_parse_utc(const char *s);
 

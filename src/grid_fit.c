@@ -1,6 +1,7 @@
 /*
- * grid_fit.c - which queued tasks no active node of a grid can run, judged
- * from what each node registered (sched.h), for `dgrid status`.
+ * grid_fit.c - what queued tasks need, for `dgrid status` and the
+ * dashboard: which no active node of the grid can run, judged from what
+ * each node registered (sched.h), and what the others wait for.
  */
 #include "grid.h"
 #include "sched.h"
@@ -9,6 +10,44 @@
 static bool is_active(const struct dg_grid_node *n)
 {
 	return n->registration && (n->liveness == DG_NODE_ALIVE || n->liveness == DG_NODE_UNKNOWN);
+}
+
+/* Has task id a result in tasks/completed (names are "ID.NODE.ATTEMPT.json")? */
+static bool completed(const struct dg_grid *g, const char *id)
+{
+	size_t n = strlen(id);
+
+	for (size_t i = 0; i < g->completed.nr; i++) {
+		const char *name = g->completed.items[i].name;
+
+		if (!strncmp(name, id, n) && name[n] == '.')
+			return true;
+	}
+	return false;
+}
+
+bool dg_grid_waits_for(const struct dg_grid *g, const json_t *doc, char *why, size_t whysz)
+{
+	struct dg_sched s = DG_SCHED_INIT;
+	bool waits = false;
+
+	if (!doc || dg_sched_parse(&s, doc, "", 0) < 0)
+		return false;
+	if (s.not_before > g->now) {
+		char at[32];
+
+		dg_utc_at(at, s.not_before);
+		snprintf(why, whysz, "not before %s", at);
+		waits = true;
+	}
+	for (size_t i = 0; i < s.deps_nr && !waits; i++) {
+		if (!completed(g, s.deps[i])) {
+			snprintf(why, whysz, "waits for '%s'", s.deps[i]);
+			waits = true;
+		}
+	}
+	dg_sched_release(&s);
+	return waits;
 }
 
 int dg_grid_unrunnable(const struct dg_grid *g, dg_grid_unrunnable_cb cb, void *payload)

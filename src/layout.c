@@ -295,6 +295,28 @@ int dg_layout_task_results(struct dg_txn *txn, const char *task_id, dg_layout_re
 	return ret;
 }
 
+int dg_layout_end_queued(struct dg_txn *txn, const char *path, const char *task_id, unsigned attempt,
+			 const char *node_id, enum dg_result_status status, const char *reason,
+			 unsigned protocol)
+{
+	struct dg_result res = DG_RESULT_INIT;
+	int ret;
+
+	res.task_id = (char *)task_id;
+	res.node_id = (char *)node_id;
+	res.exit_code = -1;
+	res.status = status;
+	res.reason = (char *)reason;
+	res.attempt = attempt;
+	dg_utc_now(res.timestamp);
+	dg_result_set_output(&res, "", 0, "", 0);
+	if ((ret = dg_txn_remove(txn, path)) == 0)
+		ret = dg_layout_write_result(txn, &res, protocol, NULL);
+	free(res.stdout_text);
+	free(res.stderr_text);
+	return ret;
+}
+
 /* A task-id-like stem for the result of something that is not a valid task. */
 static void safe_stem(struct dg_strbuf *out, const char *name)
 {

@@ -150,6 +150,15 @@ int dg_layout_task_results(struct dg_txn *txn, const char *task_id, dg_layout_re
 			   void *payload);
 
 /*
+ * Ends queued task task_id (attempt: its claims so far), at path, without
+ * running it: removes the file and records a result of status (cancelled,
+ * dependency_failed) for node_id with the reason.
+ */
+int dg_layout_end_queued(struct dg_txn *txn, const char *path, const char *task_id, unsigned attempt,
+			 const char *node_id, enum dg_result_status status, const char *reason,
+			 unsigned protocol);
+
+/*
  * Ends a file that cannot run (path is where it is, under tasks/queue or
  * tasks/in_progress): removes it and records a "rejected" result for node
  * under attempt 0, named after a sanitised stem of its base name.

@@ -1,5 +1,6 @@
 #include "pick.h"
 #include "cancel.h"
+#include "deps.h"
 #include "error.h"
 #include "layout.h"
 
@@ -21,11 +22,42 @@ static bool is_task_name(const char *name)
 	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
 }
 
-static void refuse(struct dg_pick *p, const char *path, const char *reason)
+static struct dg_pick_refusal *refuse(struct dg_pick *p, const char *path, const char *reason)
 {
+	struct dg_pick_refusal *r;
+
 	DG_ALLOC_GROW(p->refusals, p->refusals_nr + 1, p->refusals_alloc);
-	p->refusals[p->refusals_nr].path = dg_xstrdup(path);
-	p->refusals[p->refusals_nr++].reason = dg_xstrdup(reason);
+	r = &p->refusals[p->refusals_nr++];
+	memset(r, 0, sizeof(*r));
+	r->path = dg_xstrdup(path);
+	r->reason = dg_xstrdup(reason);
+	return r;
+}
+
+/* 1: a candidate; 0: not now or never (counted, or refused); < 0: a store error */
+static int judge_deps(struct sampler *sa, const struct dg_entry *e, const struct dg_task *t)
+{
+	enum dg_deps_verdict v;
+	char why[512];
+	int ret;
+
+	if (!t->sched.deps_nr)
+		return 1;
+	if ((ret = dg_deps_judge(sa->txn, t, &v, NULL, why, sizeof(why))) < 0)
+		return ret;
+	if (v == DG_DEPS_READY)
+		return 1;
+	if (v == DG_DEPS_BLOCKED) {
+		sa->p->blocked++;
+	} else if (v == DG_DEPS_DOOMED) {
+		struct dg_pick_refusal *r = refuse(sa->p, e->path, why);
+
+		r->doomed_id = dg_xstrdup(t->task_id);
+		r->attempt = t->attempt;
+	} else {
+		refuse(sa->p, e->path, why);
+	}
+	return 0;
 }
 
 /* Reads and judges one queued file: a candidate, a refusal, or one for others or later. */
@@ -57,13 +89,18 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 		refuse(p, e->path, dg_error_last());
 	} else if (dg_cancel_requested(sa->txn, t.task_id, NULL)) {
 		/* to be cancelled (cancel.h), not run */
+	} else if ((ret = judge_deps(sa, e, &t)) <= 0) {
+		/* waits for its dependencies, or refused: any node may end a doomed one */
 	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0)) {
+		ret = 0;
 		p->unfit++;
 	} else if (t.sched.not_before > p->now) {
+		ret = 0;
 		p->waiting++;
 		if (!p->ready_at || t.sched.not_before < p->ready_at)
 			p->ready_at = t.sched.not_before;
 	} else {
+		ret = 0;
 		DG_ALLOC_GROW(p->cands, p->cands_nr + 1, p->cands_alloc);
 		p->cands[p->cands_nr].path = dg_xstrdup(e->path);
 		p->cands[p->cands_nr].shuffle_key = arc4random();
@@ -220,6 +257,7 @@ void dg_pick_release(struct dg_pick *p)
 	for (size_t i = 0; i < p->refusals_nr; i++) {
 		free(p->refusals[i].path);
 		free(p->refusals[i].reason);
+		free(p->refusals[i].doomed_id);
 	}
 	free(p->refusals);
 	for (size_t i = 0; i < p->flat_nr; i++)
@@ -230,7 +268,7 @@ void dg_pick_release(struct dg_pick *p)
 	p->flat = NULL;
 	p->cands_nr = p->cands_alloc = p->refusals_nr = p->refusals_alloc = 0;
 	p->flat_nr = p->flat_alloc = 0;
-	p->skipped = p->unfit = p->waiting = 0;
+	p->skipped = p->unfit = p->waiting = p->blocked = 0;
 	p->ready_at = 0;
 	p->more_queued = false;
 }

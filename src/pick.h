@@ -6,8 +6,11 @@
  * the flat submissions (tasks/queue/ID.json, few: intake moves them into
  * shards) and then samples the priority lanes from p9 down (layout.h), a
  * lane's shards in random order, until it holds enough candidates that
- * this node may run now: valid, fitting its facts ("requires") and past
- * their "not_before". Lower lanes are read only when the higher ones do
+ * this node may run now: valid, fitting its facts ("requires"), past
+ * their "not_before" and with their dependencies done (deps.h). A task
+ * whose dependency ended otherwise is refused as doomed (the caller ends
+ * it dependency_failed); one whose dependency is missing or circular is
+ * refused (rejected). Lower lanes are read only when the higher ones do
  * not fill the want, so a step reads a few small trees however long the
  * queue is - unless most of what it reads is for other nodes or for
  * later, which it must then read past.
@@ -34,7 +37,10 @@ struct dg_pick_candidate {
 
 struct dg_pick_refusal {
 	char *path;
-	char *reason;             /* why it can never run: for a "rejected" result */
+	char *reason;             /* why it can never run */
+	/* set for a task whose dependency ended otherwise: it ends dependency_failed */
+	char *doomed_id;          /* NULL: the file is rejected */
+	unsigned attempt;
 };
 
 struct dg_pick {
@@ -56,6 +62,7 @@ struct dg_pick {
 	unsigned skipped;         /* files left when refusals_max was reached */
 	unsigned unfit;           /* tasks this node cannot run (requires) */
 	unsigned waiting;         /* tasks it could run, not before a time */
+	unsigned blocked;         /* tasks waiting for their dependencies (deps.h) */
 	int64_t ready_at;         /* the earliest such time; 0: none seen */
 	bool more_queued;         /* shards or lanes left unread */
 };

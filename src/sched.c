@@ -1,5 +1,6 @@
 #include "sched.h"
 #include "error.h"
+#include "task.h"
 #include "grid.h"
 #include "jsonio.h"
 #include "version.h"
@@ -170,7 +171,52 @@ unsigned dg_sched_crash_claims(const struct dg_sched *s, unsigned attempt)
 	return attempt > s->retried ? attempt - s->retried : 0;
 }
 
+static int parse_deps(struct dg_sched *s, const json_t *v, const char *buf, size_t len,
+		      const char *self)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v))
+		return type_error(buf, len, "depends_on", "array of task ids", v);
+	if (json_array_size(v) > DG_DEPS_MAX) {
+		dg_error_set("depends_on lists %zu tasks, limit %d", json_array_size(v), DG_DEPS_MAX);
+		return DG_EINVALID;
+	}
+	s->deps = dg_xcalloc(json_array_size(v) + 1, sizeof(*s->deps));
+	json_array_foreach(v, i, e) {
+		const char *id = json_string_value(e);
+
+		if (!json_is_string(e)) {
+			dg_error_set("depends_on[%zu]: expected a task id, got %s", i, dg_json_type_name(e));
+			return DG_EINVALID;
+		}
+		if (strlen(id) != json_string_length(e) || dg_task_id_check(id, &dg_policy_loosest) < 0) {
+			dg_error_prefix("depends_on[%zu]", i);
+			return DG_EINVALID;
+		}
+		if (self && !strcmp(id, self)) {
+			dg_error_set("depends_on names the task itself ('%s'): it could never run", id);
+			return DG_EINVALID;
+		}
+		for (size_t k = 0; k < s->deps_nr; k++) {
+			if (!strcmp(s->deps[k], id)) {
+				dg_error_set("depends_on names '%s' twice", id);
+				return DG_EINVALID;
+			}
+		}
+		s->deps[s->deps_nr++] = dg_xstrdup(id);
+	}
+	return 0;
+}
+
 int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, size_t len)
+{
+	return dg_sched_parse_for(out, doc, buf, len, NULL);
+}
+
+int dg_sched_parse_for(struct dg_sched *out, const json_t *doc, const char *buf, size_t len,
+		       const char *task_id)
 {
 	struct dg_sched s = DG_SCHED_INIT;
 	uint64_t prio = DG_PRIORITY_DEFAULT;
@@ -198,16 +244,23 @@ int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, siz
 		goto out;
 	if (parse_retries(&s, doc, buf, len) < 0)
 		goto out;
+	if ((v = json_object_get(doc, "depends_on")) && parse_deps(&s, v, buf, len, task_id) < 0)
+		goto out;
 	*out = s;
 	return 0;
 out:
-	requires_release(&s.req);
+	dg_sched_release(&s);
 	return ret;
 }
 
 void dg_sched_release(struct dg_sched *s)
 {
 	requires_release(&s->req);
+	for (size_t i = 0; i < s->deps_nr; i++)
+		free(s->deps[i]);
+	free(s->deps);
+	s->deps = NULL;
+	s->deps_nr = 0;
 }
 
 /* ---- node facts ---- */

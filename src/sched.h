@@ -9,6 +9,7 @@
  *     "retries": 0..100             runs again after failing or timing out
  *     "retry_delay_seconds": 10     before the first retry; doubles each time
  *     "retried": n                  retries made so far (written by workers)
+ *     "depends_on": ["id", ...]     runs only after each ended "success"
  *
  * Every field is optional, so a task file of the original format means
  * what it meant: priority 5, runs now, anywhere. A node is judged against
@@ -51,11 +52,15 @@ struct dg_sched {
 	unsigned retries;         /* runs after a failure or timeout, at most */
 	unsigned retry_delay;     /* seconds before the first retry */
 	unsigned retried;         /* retries made so far */
+	char **deps;              /* depends_on: task ids, distinct, not its own */
+	size_t deps_nr;
 };
+
+#define DG_DEPS_MAX 64
 
 #define DG_RETRIES_MAX 100
 #define DG_RETRY_DELAY_DEFAULT 10
-#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0 }
+#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0, NULL, 0 }
 
 /*
  * Reads the scheduling fields of a task document. buf/len is the file's
@@ -64,6 +69,9 @@ struct dg_sched {
  * reason; *out is untouched on error.
  */
 int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, size_t len);
+/* The same, also refusing a dependency on task_id itself (NULL: no such check). */
+int dg_sched_parse_for(struct dg_sched *out, const json_t *doc, const char *buf, size_t len,
+		       const char *task_id);
 void dg_sched_release(struct dg_sched *s);
 
 /* What a node offers, from its own measurements or its registration. */

@@ -237,7 +237,7 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 		t.timeout_seconds = (unsigned)to;
 	}
 
-	if (parse_claim(&t, t.doc, buf, len) < 0 || dg_sched_parse(&t.sched, t.doc, buf, len) < 0)
+	if (parse_claim(&t, t.doc, buf, len) < 0 || dg_sched_parse_for(&t.sched, t.doc, buf, len, t.task_id) < 0)
 		goto out;
 
 	*task = t;

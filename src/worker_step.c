@@ -333,8 +333,19 @@ static int claim(struct step *s, size_t want)
 	p->refusals_max = REJECTS_PER_STEP;
 	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
-	for (size_t i = 0; i < p->refusals_nr && !ret; i++)
-		ret = reject(s, p->refusals[i].path, p->refusals[i].reason);
+	for (size_t i = 0; i < p->refusals_nr && !ret; i++) {
+		const struct dg_pick_refusal *r = &p->refusals[i];
+
+		if (!r->doomed_id) {
+			ret = reject(s, r->path, r->reason);
+			continue;
+		}
+		ret = dg_layout_end_queued(s->txn, r->path, r->doomed_id, r->attempt, s->w->me,
+					   DG_RESULT_DEPENDENCY_FAILED, r->reason, protocol(s));
+		dg_log(DG_LOG_INFO, "node=%s task=%s event=dependency-failed reason=\"%s\"", s->w->me,
+		       r->doomed_id, r->reason);
+		dg_strbuf_addf(&s->msg, " end %s (dependency_failed)", r->doomed_id);
+	}
 	for (size_t i = 0; i < p->cands_nr && !ret; i++) {
 		if (s->claimed_nr >= want)
 			s->eligible_left++;
@@ -724,6 +735,13 @@ int dg_worker_step(struct worker *w)
 	w->ready_at = s.pick.ready_at;
 	if (s.retry_due && (!w->ready_at || s.retry_due < w->ready_at))
 		w->ready_at = s.retry_due;
+	/*
+	 * Tasks wait for dependencies and this push may have ended one (the
+	 * step judged them by its base): look again in a second rather than
+	 * idle, or leave (--exit-when-idle), while they might be ready.
+	 */
+	if (s.pick.blocked && st.committed && (!w->ready_at || w->ready_at > dg_wall_ms() / 1000 + 1))
+		w->ready_at = dg_wall_ms() / 1000 + 1;
 
 	/* what the published commit settled, we can forget */
 	for (size_t i = w->pending_nr; i-- > 0;) {

@@ -217,6 +217,7 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 		       const struct shown_result *bad, size_t bad_nr)
 {
 	json_t *o = json_object(), *nodes = json_array(), *queue = json_array(), *unrun = json_array();
+	json_t *waiting = json_array();
 	json_t *cids = json_array(), *fids = json_array();
 	struct dg_strbuf text = DG_STRBUF_INIT, safe = DG_STRBUF_INIT;
 	char now[32], hb[32];
@@ -253,9 +254,14 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 	json_object_set_new(o, "nodes", nodes);
 	for (size_t i = 0; i < g->queue.nr; i++) {
 		char *id = task_id_of(&g->queue.items[i]);
+		char why[160];
+
 		json_array_append_new(queue, jstr(id));
+		if (dg_grid_waits_for(g, g->queue.items[i].doc, why, sizeof(why)))
+			json_array_append_new(waiting, json_pack("{s:o, s:s}", "task_id", jstr(id), "why", why));
 		free(id);
 	}
+	json_object_set_new(o, "waiting", waiting);
 	json_object_set_new(o, "queue", queue);
 	dg_grid_unrunnable(g, unrunnable_json, unrun);
 	json_object_set_new(o, "unrunnable", unrun);
@@ -428,7 +434,12 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 	say("queue      %zu", g->queue.nr);
 	for (size_t i = 0; i < g->queue.nr && i < QUEUE_SHOWN; i++) {
 		char *id = task_id_of(&g->queue.items[i]);
-		say("  %s", id);
+		char why[160];
+
+		if (dg_grid_waits_for(g, g->queue.items[i].doc, why, sizeof(why)))
+			say("  %s (%s)", id, why);
+		else
+			say("  %s", id);
 		free(id);
 	}
 	if (g->queue.nr > QUEUE_SHOWN)

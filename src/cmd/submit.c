@@ -1,8 +1,10 @@
 /*
  * submit.c - dgrid submit: validates tasks and queues them in one commit.
  */
-#include "../jsonio.h"
+#include "../archive.h"
 #include "../common.h"
+#include "../deps.h"
+#include "../jsonio.h"
 #include "../error.h"
 #include "../layout.h"
 #include "../log.h"
@@ -47,6 +49,7 @@ struct submit {
 	char **results;          /* completed/ and failed/ names, for the duplicate check */
 	size_t results_nr, results_alloc;
 	bool check_only;         /* another member: look for the ids, write nothing */
+	struct dg_store *store;  /* the one written to: its archive is read for dependencies */
 };
 
 static const char *base_name(const char *path)
@@ -232,6 +235,53 @@ static int check_results(struct dg_txn *txn, struct submit *s, const char *dir)
 	return ret;
 }
 
+static int found_archived(const char *path, const struct dg_strbuf *data, void *payload)
+{
+	(void)path;
+	(void)data;
+	(void)payload;
+	return 0;
+}
+
+/*
+ * A dependency must be queued, running or among the results on main (the
+ * batch is written already), and the graph must not lead back: workers
+ * judge it so (deps.h), and would reject the task later.
+ */
+static int check_deps(struct dg_txn *txn, struct submit *s, const struct pending *p)
+{
+	enum dg_deps_verdict v;
+	size_t missing = 0;
+	char why[512];
+	int ret;
+
+	if (!p->task.sched.deps_nr)
+		return 0;
+	if ((ret = dg_deps_judge(txn, &p->task, &v, &missing, why, sizeof(why))) < 0)
+		return ret;
+	switch (v) {
+	case DG_DEPS_READY:
+	case DG_DEPS_BLOCKED:
+		return 0;
+	case DG_DEPS_MISSING:
+		if (s->store && dg_archive_find(s->store, p->task.sched.deps[missing], found_archived, NULL) > 0)
+			dg_error_set("%s: depends on '%s', whose results are archived: workers judge "
+				     "dependencies by main, so it could never run", p->label,
+				     p->task.sched.deps[missing]);
+		else
+			dg_error_set("%s: depends on '%s', which exists nowhere (not queued, running, "
+				     "among the results or archived)", p->label, p->task.sched.deps[missing]);
+		return DG_EINVALID;
+	case DG_DEPS_DOOMED:
+		dg_error_set("%s: %s, so it could never run", p->label, why);
+		return DG_EINVALID;
+	case DG_DEPS_CYCLE:
+		dg_error_set("%s: %s", p->label, why);
+		return DG_EINVALID;
+	}
+	return 0;
+}
+
 static int queue_tasks(struct dg_txn *txn, void *payload)
 {
 	struct submit *s = payload;
@@ -278,6 +328,11 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 			goto out;
 		if (i < 5)
 			dg_strbuf_addf(&msg, "%s%s", i ? ", " : "", t->task_id);
+	}
+	/* dependencies: judged with the batch written, so ids among it count */
+	for (size_t i = 0; i < s->nr; i++) {
+		if ((ret = check_deps(txn, s, &s->items[i])) < 0)
+			goto out;
 	}
 	if (s->nr > 5)
 		dg_strbuf_addf(&msg, " and %zu more", s->nr - 5);
@@ -501,6 +556,7 @@ int cmd_submit(int argc, char **argv)
 		goto out;
 	if (choose_member(&s, &cfg, &store, &doc, &target))
 		goto out;
+	s.store = target;
 	if ((ret = dg_store_transact(target, queue_tasks, &s, &st)) < 0) {
 		ret = cmd_fail("nothing submitted");
 		goto out;

@@ -18,7 +18,9 @@ static const char usage_text[] =
 	"\n"
 	"Checks task files. A directory means every *.json file directly in it.\n"
 	"Prints 'path: reason' for each invalid file; exit 0 when all are valid,\n"
-	"1 when any is invalid, 2 on a usage or policy error.\n"
+	"1 when any is invalid, 2 on a usage or policy error. Dependencies\n"
+	"(depends_on) among the files given must not form a cycle; those on\n"
+	"other ids are checked by dgrid submit and the workers.\n"
 	"\n"
 	"  -v, --verbose      also print 'path: ok' for valid files\n"
 	"      --policy FILE  limits from a dgrid.json file (default: built-in)\n"
@@ -28,9 +30,17 @@ static const char usage_text[] =
  * which may quote the file) can hold an escape sequence. */
 #define say dg_textsafe_println
 
+struct node {
+	char *path;
+	struct dg_task task;
+	int mark;                 /* cycle search: 0 new, 1 on the path, 2 done */
+};
+
 struct validate_opts {
 	struct dg_policy policy;
 	bool verbose;
+	struct node *nodes;       /* valid tasks with depends_on, for the cycle check */
+	size_t nodes_nr, nodes_alloc;
 };
 
 static const char *base_name(const char *path)
@@ -41,7 +51,7 @@ static const char *base_name(const char *path)
 }
 
 /* Returns 1 if valid, 0 if not (the reason is printed). */
-static int check_file(const struct validate_opts *o, const char *path, const struct stat *st)
+static int check_file(struct validate_opts *o, const char *path, const struct stat *st)
 {
 	struct dg_strbuf sb = DG_STRBUF_INIT;
 	struct dg_task task = DG_TASK_INIT;
@@ -68,6 +78,11 @@ static int check_file(const struct validate_opts *o, const char *path, const str
 	ok = 1;
 	if (o->verbose)
 		say(stdout, "%s: ok", path);
+	DG_ALLOC_GROW(o->nodes, o->nodes_nr + 1, o->nodes_alloc);
+	o->nodes[o->nodes_nr].path = dg_xstrdup(path);
+	o->nodes[o->nodes_nr].mark = 0;
+	o->nodes[o->nodes_nr++].task = task;
+	memset(&task, 0, sizeof(task));
 out:
 	dg_task_release(&task);
 	dg_strbuf_release(&sb);
@@ -90,7 +105,7 @@ static bool is_shard_name(const char *name)
  * entered, depth levels deep: a checkout of a protocol 3 grid keeps its
  * queued tasks in tasks/queue/a/b/.
  */
-static int check_dir(const struct validate_opts *o, const char *dir, unsigned depth)
+static int check_dir(struct validate_opts *o, const char *dir, unsigned depth)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -145,6 +160,59 @@ static int check_dir(const struct validate_opts *o, const char *dir, unsigned de
 	return bad;
 }
 
+static struct node *node_of(struct validate_opts *o, const char *id)
+{
+	for (size_t i = 0; i < o->nodes_nr; i++) {
+		if (!strcmp(o->nodes[i].task.task_id, id))
+			return &o->nodes[i];
+	}
+	return NULL;
+}
+
+/* Depth-first: the chain of ids on the path is in chain; true at a cycle. */
+static bool cycle_from(struct validate_opts *o, struct node *n, struct dg_strbuf *chain)
+{
+	size_t len = chain->len;
+
+	if (n->mark == 2)
+		return false;
+	dg_strbuf_addf(chain, "%s%s", len ? " -> " : "", n->task.task_id);
+	if (n->mark == 1)
+		return true;
+	n->mark = 1;
+	for (size_t i = 0; i < n->task.sched.deps_nr; i++) {
+		struct node *d = node_of(o, n->task.sched.deps[i]);
+
+		if (d && cycle_from(o, d, chain))
+			return true;
+	}
+	n->mark = 2;
+	dg_strbuf_setlen(chain, len);
+	return false;
+}
+
+/* Reports each dependency cycle among the valid files once; returns how many files it names. */
+static int check_cycles(struct validate_opts *o)
+{
+	struct dg_strbuf chain = DG_STRBUF_INIT;
+	int bad = 0;
+
+	for (size_t i = 0; i < o->nodes_nr; i++) {
+		if (o->nodes[i].mark || !o->nodes[i].task.sched.deps_nr)
+			continue;
+		dg_strbuf_reset(&chain);
+		if (cycle_from(o, &o->nodes[i], &chain)) {
+			say(stdout, "%s: dependency cycle: %s", o->nodes[i].path, chain.buf);
+			bad++;
+			/* the rest of this cycle is reported by this line */
+			for (size_t k = 0; k < o->nodes_nr; k++)
+				o->nodes[k].mark = o->nodes[k].mark == 1 ? 2 : o->nodes[k].mark;
+		}
+	}
+	dg_strbuf_release(&chain);
+	return bad;
+}
+
 static int load_policy(struct dg_policy *pol, const char *path)
 {
 	struct dg_strbuf sb = DG_STRBUF_INIT;
@@ -178,7 +246,7 @@ int cmd_validate(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct validate_opts o = { dg_policy_default, false };
+	struct validate_opts o = { dg_policy_default, false, NULL, 0, 0 };
 	int c, bad = 0;
 
 	optind = 1;
@@ -229,6 +297,12 @@ int cmd_validate(int argc, char **argv)
 			bad++;
 		}
 	}
+	bad += check_cycles(&o);
+	for (size_t i = 0; i < o.nodes_nr; i++) {
+		free(o.nodes[i].path);
+		dg_task_release(&o.nodes[i].task);
+	}
+	free(o.nodes);
 	fflush(stdout);
 	return bad ? 1 : 0;
 }
