@@ -66,6 +66,16 @@ VOLUME /var/lib/dgrid
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
     CMD python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status != 200)"
+# What the image is: set by `make image` and the release workflow
+# (.github/workflows/release-image.yml), which pushes it to ghcr.io on tags.
+ARG DGRID_VERSION=dev
+ARG DGRID_REVISION=unknown
+ARG DGRID_SOURCE=https://github.com/dgrid/dgrid
+LABEL org.opencontainers.image.title="dgrid" \
+      org.opencontainers.image.description="dgrid worker: a decentralized task runner on a Git repository" \
+      org.opencontainers.image.version="$DGRID_VERSION" \
+      org.opencontainers.image.revision="$DGRID_REVISION" \
+      org.opencontainers.image.source="$DGRID_SOURCE"
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 CMD ["worker"]
 

@@ -104,9 +104,11 @@ demo: $(BUILD)/dgrid
 # too, so that its layers (the slow install-deps) stay referenced and an
 # image prune removes only stale builds.
 IMAGE ?= dgrid:local
+IMAGE_LABELS = --build-arg DGRID_VERSION=$(shell sed -n 's/^\#define DG_VERSION "\(.*\)"/\1/p' src/version.h) \
+	       --build-arg DGRID_REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 image:
 	docker build --network host --target build -t dgrid-build:local .
-	docker build --network host --target runtime -t $(IMAGE) .
+	docker build --network host --target runtime $(IMAGE_LABELS) -t $(IMAGE) .
 	docker build --network host --target gitd -t dgrid-gitd:local .
 
 install: $(BUILD)/dgrid

@@ -118,6 +118,10 @@ int dg_dashboard_write(const struct dg_grid *grid, const struct dg_dashboard_opt
 	dash_render_html(&html, &d);
 	if (dg_fs_write(opts.out_dir, "index.html", html.buf, html.len) < 0)
 		goto out;
+	dg_strbuf_reset(&html);
+	dash_render_submit(&html, &d);
+	if (dg_fs_write(opts.out_dir, "submit.html", html.buf, html.len) < 0)
+		goto out;
 	ret = 0;
 out:
 	dash_release(&d);

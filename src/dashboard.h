@@ -45,6 +45,8 @@ struct dg_dashboard_opts {
 	const char *out_dir;    /* created if missing (required) */
 	const char *title;      /* page title; default "dgrid" */
 	const char *repo;       /* shown on the page after dg_redact; may be NULL */
+	const char *branch;     /* the grid's branch, for submit.html's GitHub link; NULL: main */
+	const char *public_url; /* the repository as people reach it (redacted), for submit.html; NULL: repo */
 	size_t recent_max;      /* results listed; default 50 */
 	size_t queue_max;       /* queue entries listed; default 200 */
 	size_t running_max;     /* running tasks listed; default 200 */
@@ -58,7 +60,7 @@ struct dg_dashboard_opts {
 				   when it has more than one; NULL: neither */
 };
 
-#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, 50, 200, 200, 0, NULL, NULL }
+#define DG_DASHBOARD_OPTS_INIT { NULL, NULL, NULL, NULL, NULL, 50, 200, 200, 0, NULL, NULL }
 
 int dg_dashboard_write(const struct dg_grid *grid, const struct dg_dashboard_opts *opts);
 

@@ -574,7 +574,8 @@ void dash_render_html(struct dg_strbuf *sb, const struct dash *d)
 		dg_strbuf_addstr(sb, "</code>");
 	}
 	dg_strbuf_addstr(sb, ". This page is a snapshot; it reloads every minute. "
-			 "<a href=\"status.json\">status.json</a></p></header>\n"
+			 "<a href=\"status.json\">status.json</a> &middot; "
+			 "<a href=\"submit.html\" id=\"submit-link\">Submit a task</a></p></header>\n"
 			 "<section id=\"summary\"><h2>Summary</h2><ul class=\"counts\">\n");
 	put_count(sb, "n-alive", alive, "nodes alive");
 	put_count(sb, "n-nodes", g->nodes_nr, "nodes known");

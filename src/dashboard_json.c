@@ -78,6 +78,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 	json_object_set_new(root, "generated_at", jtime(d->now));
 	json_object_set_new(root, "tip", json_string(g->tip));
 	json_object_set_new(root, "protocol", json_integer(g->policy.protocol));
+	json_object_set_new(root, "policy", dash_policy_json(&g->policy));
 	json_object_set_new(root, "repo", jstr(d->opts->repo));
 	json_object_set_new(counts, "nodes", json_integer((json_int_t)g->nodes_nr));
 	json_object_set_new(counts, "queue", json_integer((json_int_t)g->queue.nr));

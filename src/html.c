@@ -93,16 +93,20 @@ void dg_html_time(struct dg_strbuf *sb, int64_t unix_seconds)
 	dg_strbuf_addf(sb, "<time datetime=\"%s\" class=\"ago\">%s</time>", utc, utc);
 }
 
-void dg_html_csp(struct dg_strbuf *sb)
+void dg_html_csp_for(struct dg_strbuf *sb, const char *script)
 {
-	static const char script[] = DG_HTML_AGO_SCRIPT;
 	const size_t open_len = strlen("<script>"), close_len = strlen("</script>");
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
 
 	crypto_hash_sha256(hash, (const unsigned char *)script + open_len,
-			   sizeof(script) - 1 - open_len - close_len);
+			   strlen(script) - open_len - close_len);
 	sodium_bin2base64(b64, sizeof(b64), hash, sizeof(hash), sodium_base64_VARIANT_ORIGINAL);
 	dg_strbuf_addf(sb, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 		       "script-src 'sha256-%s'; base-uri 'none'; form-action 'none'", b64);
+}
+
+void dg_html_csp(struct dg_strbuf *sb)
+{
+	dg_html_csp_for(sb, DG_HTML_AGO_SCRIPT);
 }

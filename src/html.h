@@ -58,5 +58,7 @@ void dg_html_time(struct dg_strbuf *sb, int64_t unix_seconds);
  * no external resource. Defence in depth behind the escaping.
  */
 void dg_html_csp(struct dg_strbuf *sb);
+/* The same policy for another page's one script, given with its <script> tags. */
+void dg_html_csp_for(struct dg_strbuf *sb, const char *script);
 
 #endif

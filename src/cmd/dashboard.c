@@ -27,6 +27,9 @@ static const char usage_text[] =
 	"  --title TEXT     page title (default: dgrid)\n"
 	"  --recent N       results listed (default 50)\n"
 	"  --queue N        queue entries listed (default 200)\n"
+	"  --public-url URL the repository as people reach it, for submit.html's\n"
+	"                   links (default: --repo); on github.com the page opens\n"
+	"                   GitHub's \"create new file\" page\n"
 	"  -h, --help       this text\n";
 
 /*
@@ -53,12 +56,14 @@ int cmd_dashboard(int argc, char **argv)
 		{ "title", required_argument, NULL, 't' },
 		{ "recent", required_argument, NULL, 'n' },
 		{ "queue", required_argument, NULL, 'q' },
+		{ "public-url", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dg_dashboard_opts dopts = DG_DASHBOARD_OPTS_INIT;
 	struct dg_store_opts sopts;
-	struct dg_strbuf err = DG_STRBUF_INIT, shown = DG_STRBUF_INIT;
+	struct dg_strbuf err = DG_STRBUF_INIT, shown = DG_STRBUF_INIT, public = DG_STRBUF_INIT;
+	const char *public_url = NULL;
 	struct dg_config cfg;
 	struct dg_store *store = NULL;
 	struct dg_grid grid;
@@ -85,6 +90,9 @@ int cmd_dashboard(int argc, char **argv)
 			break;
 		case 't':
 			dopts.title = optarg;
+			break;
+		case 'p':
+			public_url = optarg;
 			break;
 		case 'n':
 		case 'q':
@@ -128,6 +136,9 @@ int cmd_dashboard(int argc, char **argv)
 	ret = 1;
 	dg_redact(&shown, cfg.repo_url);
 	dopts.repo = shown.buf;
+	dopts.branch = cfg.branch;
+	dg_redact(&public, public_url ? public_url : cfg.repo_url);
+	dopts.public_url = public.buf;
 	dg_config_store_opts(&cfg, &sopts, "dashboard");
 	if (dg_store_open(&store, &sopts) < 0 || dg_store_fetch(store) < 0) {
 		dg_log(DG_LOG_ERROR, "event=fetch_failed repo=%s error=\"%s\"", shown.buf, dg_error_last());
@@ -162,6 +173,7 @@ out:
 		dg_grid_release(&grid);
 	dg_store_free(store);
 	dg_strbuf_release(&err);
+	dg_strbuf_release(&public);
 	dg_strbuf_release(&shown);
 	return ret;
 }

@@ -64,6 +64,32 @@ runs = " ".join(s.get("run", "") for s in d["jobs"]["validate"]["steps"])
 assert "install-deps" in runs and "make" in runs and "validate-changed" in runs, runs
 PY
 	check "validate-tasks.yml: pull_request on tasks/**, read-only, builds and validates" [ $? -eq 0 ]
+	python3 - "$wf/release-image.yml" "$DGRID_SRC/Dockerfile" <<'PY'
+import re, sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+on = d.get("on", d.get(True))
+assert list(on) == ["push"] and list(on["push"]) == ["tags"], on   # tags only, never branches
+assert on["push"]["tags"] == ["v*.*.*"], on
+assert d["permissions"] == {"contents": "read", "packages": "write"}, d["permissions"]
+steps = d["jobs"]["image"]["steps"]
+login = [s for s in steps if s.get("uses", "").startswith("docker/login-action@")]
+assert login and login[0]["with"]["registry"] == "ghcr.io", login
+assert login[0]["with"]["password"] == "${{ secrets.GITHUB_TOKEN }}", login
+runs = "\n".join(s.get("run", "") for s in steps)
+assert "src/version.h" in runs and '"v$version" != "$TAG"' in runs, "no tag/version check"
+for arg in ("DGRID_VERSION=", "DGRID_REVISION=\"$SHA\"", "DGRID_SOURCE="):
+    assert "--build-arg " + arg in runs, arg
+assert "--target runtime" in runs and 'docker push "$image:$version"' in runs, runs
+assert 'image="ghcr.io/' in runs
+envs = [s.get("env", {}) for s in steps if "run" in s]
+assert any(e.get("SHA") == "${{ github.sha }}" for e in envs), envs
+df = open(sys.argv[2]).read()
+runtime = df.split("AS runtime", 1)[1].split("\nFROM ", 1)[0]
+for label, arg in (("version", "DGRID_VERSION"), ("revision", "DGRID_REVISION"), ("source", "DGRID_SOURCE")):
+    assert re.search(r"ARG %s=" % arg, runtime), arg
+    assert 'org.opencontainers.image.%s="$%s"' % (label, arg) in runtime, label
+PY
+	check "release-image.yml: on v* tags, pushes to ghcr.io with version and commit labels the Dockerfile sets" [ $? -eq 0 ]
 else
 	skip "python3-yaml is not installed (scripts/install-deps installs it)"
 fi

@@ -24,6 +24,9 @@ check "... and reports the executors" grep -q '^executors:' "$T/doctor.out"
 note "in the image: $(grep -A3 '^executors:' "$T/doctor.out" | tail -3 | tr -s ' ' | tr '\n' ';')"
 check_eq "the image runs as the unprivileged user dgrid" "10001" \
 	"$(docker run --rm --network none --entrypoint id dgrid:local -u)"
+ver=$(sed -n 's/^#define DG_VERSION "\(.*\)"/\1/p' "$DGRID_SRC/src/version.h")
+check_eq "the image's labels name its version and commit" "$ver $(git -C "$DGRID_SRC" rev-parse HEAD 2>/dev/null || echo unknown)" \
+	"$(docker inspect --format '{{ index .Config.Labels "org.opencontainers.image.version" }} {{ index .Config.Labels "org.opencontainers.image.revision" }}' dgrid:local)"
 
 mkdir -p "$T/srv"
 make_bare "$T/srv/grid.git"
