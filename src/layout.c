@@ -36,33 +36,108 @@ void dg_layout_lane_dir(struct dg_strbuf *out, unsigned priority)
 		dg_strbuf_addf(out, "/p%u", priority);
 }
 
+void dg_layout_group_of(char out[DG_GROUP_NAME_LEN + 1], const char *submitter)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)submitter, strlen(submitter));
+	snprintf(out, DG_GROUP_NAME_LEN + 1, "g-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5]);
+}
+
+bool dg_layout_is_group(const char *name)
+{
+	if (strncmp(name, "g-", 2) || strlen(name) != DG_GROUP_NAME_LEN)
+		return false;
+	return strspn(name + 2, "0123456789abcdef") == DG_GROUP_NAME_LEN - 2;
+}
+
+bool dg_layout_group_in_path(char out[DG_GROUP_NAME_LEN + 1], const char *path)
+{
+	for (const char *p = strstr(path, "/g-"); p; p = strstr(p + 1, "/g-")) {
+		char name[DG_GROUP_NAME_LEN + 1];
+
+		snprintf(name, sizeof(name), "%s", p + 1);
+		if (dg_layout_is_group(name) && p[1 + DG_GROUP_NAME_LEN] == '/') {
+			memcpy(out, name, sizeof(name));
+			return true;
+		}
+	}
+	return false;
+}
+
 void dg_layout_queue_path(struct dg_strbuf *out, const struct dg_task *task, unsigned protocol)
 {
+	const char *group = json_string_value(json_object_get(task->doc, "queue_group"));
+
 	if (protocol < DG_SHARDED_PROTOCOL) {
 		dg_layout_task_path(out, DG_DIR_QUEUE, task->task_id, protocol);
 		return;
 	}
 	dg_layout_lane_dir(out, task->sched.priority);
 	dg_strbuf_addch(out, '/');
+	if (group && dg_layout_is_group(group))
+		dg_strbuf_addf(out, "%s/", group);
 	dg_layout_shard(out, task->task_id, DG_TASK_SHARD_DEPTH);
 	dg_strbuf_addf(out, "/%s.json", task->task_id);
+}
+
+struct group_find {
+	struct dg_txn *txn;
+	const char *task_id;
+	struct dg_strbuf *path;
+	bool found;
+};
+
+static int group_probe(const struct dg_entry *e, void *payload)
+{
+	struct group_find *g = payload;
+	size_t len = g->path->len;
+
+	if (!e->is_dir || !dg_layout_is_group(e->name))
+		return 0;
+	dg_strbuf_addf(g->path, "/%s/", e->name);
+	dg_layout_shard(g->path, g->task_id, DG_TASK_SHARD_DEPTH);
+	dg_strbuf_addf(g->path, "/%s.json", g->task_id);
+	if (dg_txn_exists(g->txn, g->path->buf)) {
+		g->found = true;
+		return 1;
+	}
+	dg_strbuf_setlen(g->path, len);
+	return 0;
+}
+
+/* The task in a submitter group of the lane at path (reset to the lane); path set when found. */
+static bool find_in_groups(struct dg_txn *txn, const char *task_id, struct dg_strbuf *path)
+{
+	struct group_find g = { txn, task_id, path, false };
+	char *lane = dg_xstrdup(path->buf);
+
+	dg_txn_list(txn, lane, group_probe, &g);
+	free(lane);
+	return g.found;
 }
 
 int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id,
 			struct dg_strbuf *path)
 {
+	bool queue = !strcmp(dir, DG_DIR_QUEUE);
+
 	dg_strbuf_reset(path);
 	dg_layout_task_path(path, dir, task_id, DG_SHARDED_PROTOCOL);
 	if (dg_txn_exists(txn, path->buf))
 		return 0;
-	for (unsigned p = 0; !strcmp(dir, DG_DIR_QUEUE) && p <= DG_PRIORITY_MAX; p++) {
-		if (p == DG_PRIORITY_DEFAULT)
-			continue;
+	for (unsigned p = 0; queue && p <= DG_PRIORITY_MAX; p++) {
+		if (p != DG_PRIORITY_DEFAULT) {
+			dg_strbuf_reset(path);
+			dg_strbuf_addf(path, "%s/p%u/", dir, p);
+			dg_layout_shard(path, task_id, DG_TASK_SHARD_DEPTH);
+			dg_strbuf_addf(path, "/%s.json", task_id);
+			if (dg_txn_exists(txn, path->buf))
+				return 0;
+		}
 		dg_strbuf_reset(path);
-		dg_strbuf_addf(path, "%s/p%u/", dir, p);
-		dg_layout_shard(path, task_id, DG_TASK_SHARD_DEPTH);
-		dg_strbuf_addf(path, "/%s.json", task_id);
-		if (dg_txn_exists(txn, path->buf))
+		dg_layout_lane_dir(path, p);
+		if (find_in_groups(txn, task_id, path))
 			return 0;
 	}
 	dg_strbuf_reset(path);
@@ -94,6 +169,7 @@ struct walk {
 	void *payload;
 	unsigned depth;          /* shard levels below this one that may follow */
 	bool shards_pass;        /* second pass: enter the shards */
+	bool in_group;           /* inside a submitter group: no group within */
 };
 
 static bool is_shard_name(const char *name)
@@ -115,11 +191,17 @@ static int walk_entry(const struct dg_entry *e, void *payload)
 	struct walk *w = payload;
 	bool shard = e->is_dir && w->depth > 0 && is_shard_name(e->name);
 	bool lane = e->is_dir && w->depth == DG_RESULT_SHARD_DEPTH && is_lane_name(e->name);
+	bool group = e->is_dir && !w->in_group && w->depth >= DG_TASK_SHARD_DEPTH && dg_layout_is_group(e->name);
 
 	if (!w->shards_pass)
-		return shard || lane ? 0 : w->cb(e, w->payload);
+		return shard || lane || group ? 0 : w->cb(e, w->payload);
 	if (lane)
 		return walk_dir(w, e->path, DG_TASK_SHARD_DEPTH);
+	if (group) {
+		struct walk in = *w;
+		in.in_group = true;
+		return walk_dir(&in, e->path, DG_TASK_SHARD_DEPTH);
+	}
 	return shard ? walk_dir(w, e->path, w->depth - 1) : 0;
 }
 
@@ -153,14 +235,14 @@ static int list_txn(void *src, const char *dir, dg_list_cb cb, void *payload)
 
 int dg_layout_walk_store(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload)
 {
-	struct walk w = { list_store, store, cb, payload, 0, false };
+	struct walk w = { list_store, store, cb, payload, 0, false, false };
 
 	return walk_dir(&w, dir, DG_RESULT_SHARD_DEPTH);
 }
 
 int dg_layout_walk_txn(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload)
 {
-	struct walk w = { list_txn, txn, cb, payload, 0, false };
+	struct walk w = { list_txn, txn, cb, payload, 0, false, false };
 
 	return walk_dir(&w, dir, DG_RESULT_SHARD_DEPTH);
 }

@@ -41,6 +41,13 @@
  * reading every queued file. Priority 5 keeps the plain shards, where a
  * task file of any version goes.
  *
+ * Submitter groups (0.10.0, policy "fair_share"): within a lane, intake
+ * puts a submission under the group of the author of the commit that
+ * added it, tasks/queue/[pN/]g-XXXXXXXXXXXX/a/b/{task_id}.json (12 hex
+ * digits of SHA-256 of "Name <email>"), so that a worker can take tasks
+ * from every submitter in turn without reading the queue. A claim notes
+ * its "queue_group", and a task handed back returns to it.
+ *
  * The writers here refuse to replace anything: a path that exists already
  * (written by another run, or by hand) gets a "~2", "~3"... before its
  * ".json" instead, so no result, queued task or claim is ever overwritten.
@@ -75,12 +82,22 @@ void dg_layout_task_path(struct dg_strbuf *out, const char *dir, const char *tas
 /*
  * Appends where queued task goes on a grid of protocol: its priority's
  * lane from protocol 3 ("tasks/queue/p7/a/b/ID.json"; priority 5 has no
- * lane), else the flat name.
+ * lane), under its group when its doc names a valid "queue_group", else
+ * the flat name.
  */
 void dg_layout_queue_path(struct dg_strbuf *out, const struct dg_task *task, unsigned protocol);
 
 /* Appends the directory of priority's lane: "tasks/queue/p7", "tasks/queue" for 5. */
 void dg_layout_lane_dir(struct dg_strbuf *out, unsigned priority);
+
+#define DG_GROUP_NAME_LEN 14   /* "g-" and 12 hex digits */
+/* The group directory name of a submitter ("Name <email>"): "g-3f2a...". */
+void dg_layout_group_of(char out[DG_GROUP_NAME_LEN + 1], const char *submitter);
+/* Is name a group directory name? */
+bool dg_layout_is_group(const char *name);
+/* The group a queued path is in ("tasks/queue/p7/g-.../a/b/x.json"), copied to out; false if none. */
+bool dg_layout_group_in_path(char out[DG_GROUP_NAME_LEN + 1], const char *path);
+
 
 /*
  * Finds the file of task task_id in dir as the transaction sees it: its

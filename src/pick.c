@@ -6,13 +6,21 @@
 
 #include <stdlib.h>
 
+/* submitter groups a step samples in one lane, at most (a random choice of them) */
+#define GROUPS_PER_LANE 32
+
 struct sampler {
 	struct dg_pick *p;
 	struct dg_txn *txn;
 	size_t at_least[DG_PRIORITY_MAX + 2];   /* candidates of priority >= i */
+	size_t target;                           /* sample until at_least[prio] reaches it */
+	unsigned round;                          /* candidates taken from the current group */
 	char **dirs;                             /* shards listed, not yet visited */
 	size_t dirs_nr, dirs_alloc;
+	char **groups;                           /* submitter groups of a lane's top, not yet visited */
+	size_t groups_nr, groups_alloc;
 	bool flat;                               /* listing the queue's top: remember flat files */
+	bool lane_top;                           /* listing a lane's top: groups count */
 };
 
 static bool is_task_name(const char *name)
@@ -104,6 +112,7 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 		DG_ALLOC_GROW(p->cands, p->cands_nr + 1, p->cands_alloc);
 		p->cands[p->cands_nr].path = dg_xstrdup(e->path);
 		p->cands[p->cands_nr].shuffle_key = arc4random();
+		p->cands[p->cands_nr].round = sa->round++;
 		for (unsigned i = 0; i <= t.sched.priority; i++)
 			sa->at_least[i]++;
 		p->cands[p->cands_nr++].task = t;
@@ -128,6 +137,9 @@ static int list_entry(const struct dg_entry *e, void *payload)
 		if (is_shard_name(e->name)) {
 			DG_ALLOC_GROW(sa->dirs, sa->dirs_nr + 1, sa->dirs_alloc);
 			sa->dirs[sa->dirs_nr++] = dg_xstrdup(e->path);
+		} else if (sa->lane_top && dg_layout_is_group(e->name)) {
+			DG_ALLOC_GROW(sa->groups, sa->groups_nr + 1, sa->groups_alloc);
+			sa->groups[sa->groups_nr++] = dg_xstrdup(e->path);
 		}
 		return 0;
 	}
@@ -166,7 +178,7 @@ static int sample_dirs(struct sampler *sa, char **dirs, size_t n, unsigned depth
 
 	shuffle(dirs, n);
 	for (size_t i = 0; i < n; i++) {
-		if (ret == 0 && sa->at_least[prio] >= sa->p->want)
+		if (ret == 0 && sa->at_least[prio] >= sa->target)
 			sa->p->more_queued = sa->p->want > 0;
 		else if (ret == 0)
 			ret = sample(sa, dirs[i], depth - 1, prio);
@@ -182,6 +194,7 @@ static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned 
 	char **mine;
 	int ret;
 
+	sa->lane_top = false;
 	if ((ret = dg_txn_list(sa->txn, dir, list_entry, sa)) < 0)
 		depth = 0;
 	n = sa->dirs_nr - first;
@@ -199,46 +212,135 @@ static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned 
 	return ret;
 }
 
-/* Higher priority first; among equals, the random key. */
+static void free_all(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/*
+ * Samples one lane whose top holds the plain shards (taken over) and the
+ * submitter groups (fair share): each is a unit; units are visited in a
+ * random order, each until it gave its share of what the lane still
+ * needs (more when an earlier one had less), so a bulk submitter's group
+ * gives no more than anybody else's.
+ */
+static int sample_lane(struct sampler *sa, char **shards, size_t shards_nr, char **groups,
+		       size_t groups_nr, unsigned prio)
+{
+	size_t units, base = sa->at_least[prio], need, per;
+	int ret = 0;
+
+	shuffle(groups, groups_nr);
+	if (groups_nr > GROUPS_PER_LANE) {
+		free_all(groups + GROUPS_PER_LANE, groups_nr - GROUPS_PER_LANE);
+		groups_nr = GROUPS_PER_LANE;
+		sa->p->more_queued = sa->p->want > 0;
+	}
+	units = groups_nr + (shards_nr > 0);
+	need = sa->p->want > base ? sa->p->want - base : 0;
+	per = units ? (need + units - 1) / units : 0;
+	/* the plain shards take their turn at a random place among the groups */
+	size_t plain_at = arc4random_uniform((uint32_t)units + 1);
+	for (size_t k = 0, g = 0; k < units; k++) {
+		sa->target = base + per * (k + 1);
+		if (sa->target > sa->p->want)
+			sa->target = sa->p->want;
+		sa->round = 0;
+		if (shards_nr && (k == plain_at || g == groups_nr)) {
+			if (ret == 0)
+				ret = sample_dirs(sa, shards, shards_nr, DG_TASK_SHARD_DEPTH, prio);
+			else
+				free_all(shards, shards_nr);
+			shards_nr = 0;
+			continue;
+		}
+		if (ret == 0 && sa->at_least[prio] < sa->p->want)
+			ret = sample(sa, groups[g], DG_TASK_SHARD_DEPTH, prio);
+		else if (ret == 0)
+			sa->p->more_queued = sa->p->want > 0;
+		free(groups[g++]);
+	}
+	free_all(shards, shards_nr);
+	sa->target = sa->p->want;
+	return ret;
+}
+
+/* Lists a lane's top and samples it (sample_lane). */
+static int sample_lane_dir(struct sampler *sa, const char *dir, unsigned prio)
+{
+	char **shards, **groups;
+	size_t shards_nr, groups_nr;
+	int ret;
+
+	sa->lane_top = true;
+	ret = dg_txn_list(sa->txn, dir, list_entry, sa);
+	sa->lane_top = false;
+	shards = sa->dirs, shards_nr = sa->dirs_nr;
+	groups = sa->groups, groups_nr = sa->groups_nr;
+	sa->dirs = sa->groups = NULL;
+	sa->dirs_nr = sa->dirs_alloc = sa->groups_nr = sa->groups_alloc = 0;
+	if (ret == 0) {
+		ret = sample_lane(sa, shards, shards_nr, groups, groups_nr, prio);
+	} else {
+		free_all(shards, shards_nr);
+		free_all(groups, groups_nr);
+	}
+	free(shards);
+	free(groups);
+	return ret;
+}
+
+/*
+ * Higher priority first; among equals, the earlier take of its group
+ * (submitters in turn), then the random key.
+ */
 static int by_priority(const void *a, const void *b)
 {
 	const struct dg_pick_candidate *x = a, *y = b;
 
 	if (x->task.sched.priority != y->task.sched.priority)
 		return x->task.sched.priority > y->task.sched.priority ? -1 : 1;
+	if (x->round != y->round)
+		return x->round < y->round ? -1 : 1;
 	return x->shuffle_key < y->shuffle_key ? -1 : x->shuffle_key > y->shuffle_key;
 }
 
 int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 {
-	struct sampler sa = { .p = p, .txn = txn, .flat = true };
+	struct sampler sa = { .p = p, .txn = txn, .flat = true, .lane_top = true };
 	struct dg_strbuf lane = DG_STRBUF_INIT;
-	char **root = NULL;
-	size_t root_nr;
+	char **root = NULL, **root_groups = NULL;
+	size_t root_nr, root_groups_nr;
 	int ret;
 
-	/* the top of the queue: flat submissions, and the plain shards' names */
+	sa.target = p->want;
+	/* the top of the queue: flat submissions, the plain shards' and groups' names */
 	ret = dg_txn_list(txn, DG_DIR_QUEUE, list_entry, &sa);
 	root = sa.dirs, root_nr = sa.dirs_nr;
-	sa.dirs = NULL, sa.dirs_nr = sa.dirs_alloc = 0;
-	sa.flat = false;
+	root_groups = sa.groups, root_groups_nr = sa.groups_nr;
+	sa.dirs = sa.groups = NULL;
+	sa.dirs_nr = sa.dirs_alloc = sa.groups_nr = sa.groups_alloc = 0;
+	sa.flat = sa.lane_top = false;
 	for (int prio = DG_PRIORITY_MAX; p->protocol >= DG_SHARDED_PROTOCOL && ret == 0 && prio >= 0; prio--) {
 		if (sa.at_least[prio] >= p->want) {
 			p->more_queued = p->want > 0;   /* enough: lower lanes wait */
 			break;
 		}
 		if (prio == DG_PRIORITY_DEFAULT) {
-			/* its files were read with the flat ones: only its shards now */
-			ret = sample_dirs(&sa, root, root_nr, DG_TASK_SHARD_DEPTH, (unsigned)prio);
-			root_nr = 0;
+			/* its files were read with the flat ones: only its shards and groups now */
+			ret = sample_lane(&sa, root, root_nr, root_groups, root_groups_nr, (unsigned)prio);
+			root_nr = root_groups_nr = 0;
 			continue;
 		}
 		dg_strbuf_reset(&lane);
 		dg_layout_lane_dir(&lane, (unsigned)prio);
-		ret = sample(&sa, lane.buf, DG_TASK_SHARD_DEPTH, (unsigned)prio);
+		ret = sample_lane_dir(&sa, lane.buf, (unsigned)prio);
 	}
-	for (size_t i = 0; i < root_nr; i++)
-		free(root[i]);
+	free_all(root, root_nr);
+	free_all(root_groups, root_groups_nr);
+	free(root_groups);
+	free(sa.groups);
 	if (p->cands_nr > 1)
 		qsort(p->cands, p->cands_nr, sizeof(*p->cands), by_priority);
 	free(root);

@@ -17,6 +17,9 @@
  *
  * The candidates come out ordered by priority, and in a random order
  * among equal priorities so that workers do not all fight over one file.
+ * Where a lane holds submitter groups (layout.h, fair share), each group
+ * gives its share of the sample, and among equal priorities the groups
+ * take turns: every group's first candidate, then every second one...
  *
  * Ownership: dg_pick_collect fills a caller-owned struct dg_pick;
  * dg_pick_release frees what it holds.
@@ -33,6 +36,7 @@ struct dg_pick_candidate {
 	char *path;               /* where it is queued */
 	struct dg_task task;      /* parsed with the grid's policy */
 	uint32_t shuffle_key;     /* random: the order among equal priorities */
+	unsigned round;           /* its place among those taken from its submitter group */
 };
 
 struct dg_pick_refusal {

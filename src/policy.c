@@ -116,6 +116,17 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 
 		if (!strcmp(key, "$comment"))
 			continue;
+		/* queued tasks grouped by submitter (doc/tasks.md, "Fair share"): a boolean */
+		if (!strcmp(key, "fair_share")) {
+			if (!json_is_boolean(value)) {
+				dg_json_key_pos(pos, sizeof(pos), json, len, key);
+				dg_error_set("%sexpected true or false for fair_share, got %s", pos,
+					     dg_json_type_name(value));
+				goto out;
+			}
+			tmp.fair_share = json_is_true(value);
+			continue;
+		}
 		/* the grid's other repositories (members.h): a list, not a number */
 		if (!strcmp(key, "repositories")) {
 			struct dg_strbuf err = DG_STRBUF_INIT;

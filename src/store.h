@@ -182,6 +182,17 @@ int dg_txn_remove(struct dg_txn *txn, const char *path);
  * written). DG_ENOTFOUND when from is missing, DG_ECONFLICT when to exists.
  */
 int dg_txn_move(struct dg_txn *txn, const char *from, const char *to);
+/*
+ * Who added each file: for each paths[i] present at the transaction's
+ * base, the author ("Name <email>") of the newest commit that added it
+ * (the path is in the commit's tree but not in its first parent's, or the
+ * blob changed), looked for at most max commits back from the base;
+ * authors[i] is then a new string, else NULL. For fair share between
+ * submitters (doc/tasks.md): a submission's author is its submitter.
+ */
+int dg_txn_added_by(struct dg_txn *txn, const char *const *paths, size_t n, size_t max,
+		    char **authors);
+
 /* Sets the commit message (default "dgrid: update"). */
 void dg_txn_message(struct dg_txn *txn, const char *fmt, ...) DG_PRINTF(2, 3);
 /* The commit the transaction builds on ("" for an empty branch). */

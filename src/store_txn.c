@@ -411,3 +411,70 @@ out:
 	return ret;
 }
 
+
+/* ---------------------------------------------------------------- authors */
+
+static bool same_entry(git_tree *a, git_tree *b, const char *path)
+{
+	git_tree_entry *ea = NULL, *eb = NULL;
+	bool same;
+
+	if (!b || git_tree_entry_bypath(&eb, b, path) < 0)
+		return false;
+	same = git_tree_entry_bypath(&ea, a, path) == 0 && git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb));
+	git_tree_entry_free(ea);
+	git_tree_entry_free(eb);
+	return same;
+}
+
+int dg_txn_added_by(struct dg_txn *txn, const char *const *paths, size_t n, size_t max,
+		    char **authors)
+{
+	struct dg_store *store = txn->store;
+	git_revwalk *walk = NULL;
+	git_oid oid, base;
+	size_t left = n;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		authors[i] = NULL;
+	if (!txn->base || !n || git_oid_fromstr(&base, txn->base_hex) < 0)
+		return 0;
+	if (git_revwalk_new(&walk, store->repo) < 0 || git_revwalk_push(walk, &base) < 0) {
+		ret = store_git_fail(store, -1, "cannot walk history");
+		goto out;
+	}
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	for (size_t k = 0; k < max && left && !git_revwalk_next(&oid, walk); k++) {
+		git_commit *c = NULL, *parent = NULL;
+		git_tree *tree = NULL, *ptree = NULL;
+
+		if (git_commit_lookup(&c, store->repo, &oid) < 0 || git_commit_tree(&tree, c) < 0) {
+			git_commit_free(c);
+			break;
+		}
+		if (git_commit_parentcount(c) > 0 && git_commit_parent(&parent, c, 0) == 0)
+			git_commit_tree(&ptree, parent);
+		for (size_t i = 0; i < n; i++) {
+			git_tree_entry *e = NULL;
+			const git_signature *sig;
+
+			if (authors[i] || git_tree_entry_bypath(&e, tree, paths[i]) < 0)
+				continue;
+			git_tree_entry_free(e);
+			if (same_entry(tree, ptree, paths[i]))
+				continue;   /* there before this commit: an older one added it */
+			sig = git_commit_author(c);
+			authors[i] = dg_xasprintf("%s <%s>", sig && sig->name ? sig->name : "",
+						  sig && sig->email ? sig->email : "");
+			left--;
+		}
+		git_tree_free(ptree);
+		git_tree_free(tree);
+		git_commit_free(parent);
+		git_commit_free(c);
+	}
+out:
+	git_revwalk_free(walk);
+	return ret;
+}

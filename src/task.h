@@ -48,6 +48,7 @@ struct dg_policy {
 	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned retry_delay_max;   /* seconds: the longest wait before a task's retry, 3600 */
+	bool fair_share;            /* intake groups queued tasks by submitter (layout.h), false */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */

@@ -20,6 +20,8 @@
 #define CANCELS_PER_STEP 64
 /* flat submissions moved into their shards per step (protocol 3) */
 #define INTAKE_PER_STEP 500
+/* commits back a step looks for the authors of the submissions it takes in */
+#define ADDED_BY_COMMITS 1000
 /*
  * What a claim's lease on a budget grid allows for the wait for our slots
  * (batch_lease): LEASE_CYCLES cycles, and never less than LEASE_WAIT_MIN
@@ -291,6 +293,7 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	struct worker *w = s->w;
 	struct dg_strbuf ip = DG_STRBUF_INIT, json = DG_STRBUF_INIT;
 	struct dg_task *t = &c->task;
+	char group[DG_GROUP_NAME_LEN + 1];
 	int ret = 0;
 
 	if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, t->task_id, &ip) == 0) {
@@ -299,6 +302,9 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	}
 	dg_strbuf_reset(&ip);
 	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, protocol(s));
+	/* a task handed back returns to its submitter's group (layout.h) */
+	if (dg_layout_group_in_path(group, c->path))
+		json_object_set_new(t->doc, "queue_group", json_string(group));
 	dg_task_set_claim(t, w->me, s->now, t->attempt + 1);
 	dg_task_set_lease(t, batch_lease(s, t->timeout_seconds));
 	dg_task_to_json(&json, t);
@@ -415,7 +421,16 @@ static int intake(struct step *s)
 {
 	struct dg_strbuf to = DG_STRBUF_INIT, data = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
 	struct dg_strbuf dup = DG_STRBUF_INIT;
+	char **authors = NULL;
 	int ret = 0;
+
+	/* fair share: each submission goes to the group of the author of the commit that added it */
+	if (s->w->policy.fair_share && s->pick.flat_nr) {
+		authors = dg_xcalloc(s->pick.flat_nr + 1, sizeof(*authors));
+		if ((ret = dg_txn_added_by(s->txn, (const char *const *)s->pick.flat, s->pick.flat_nr,
+					   ADDED_BY_COMMITS, authors)) < 0)
+			goto out;
+	}
 
 	for (size_t i = 0; i < s->pick.flat_nr && s->intaken < INTAKE_PER_STEP && !ret; i++) {
 		const char *from = s->pick.flat[i], *name = base_name(from);
@@ -434,6 +449,14 @@ static int intake(struct step *s)
 			dg_task_release(&t);
 		if (!t.task_id)
 			t.task_id = dg_xstrdup(id.buf);
+		if (authors) {
+			char group[DG_GROUP_NAME_LEN + 1];
+
+			if (!t.doc)
+				t.doc = json_object();
+			dg_layout_group_of(group, authors[i] ? authors[i] : "unknown");
+			json_object_set_new(t.doc, "queue_group", json_string(group));
+		}
 		dg_layout_queue_path(&to, &t, protocol(s));
 		dg_task_release(&t);
 		/* the same id queued elsewhere (any lane), or claimed (in this step, too) */
@@ -451,6 +474,10 @@ static int intake(struct step *s)
 	}
 	if (s->intaken)
 		dg_strbuf_addf(&s->msg, " intake %u", s->intaken);
+out:
+	for (size_t i = 0; authors && i < s->pick.flat_nr; i++)
+		free(authors[i]);
+	free(authors);
 	dg_strbuf_release(&to);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&id);

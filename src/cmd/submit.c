@@ -322,7 +322,11 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 
 		dg_strbuf_reset(&path);
 		dg_strbuf_reset(&doc);
-		dg_layout_queue_path(&path, t, pol.protocol);
+		/* fair share: flat, so that intake groups it by this commit's author like any submission */
+		if (pol.fair_share)
+			dg_layout_task_path(&path, DG_DIR_QUEUE, t->task_id, 1);
+		else
+			dg_layout_queue_path(&path, t, pol.protocol);
 		dg_task_to_json(&doc, t);
 		if ((ret = dg_txn_write(txn, path.buf, doc.buf, doc.len)) < 0)
 			goto out;
