@@ -11,7 +11,7 @@
 #include "dashboard_render.h"
 #include "html.h"
 #include "jsonio.h"
-#include "sched.h"
+#include "tasksched.h"
 
 #include <ctype.h>
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /*
- * deps.h - a task's dependencies ("depends_on", sched.h) as one
+ * deps.h - a task's dependencies ("depends_on", tasksched.h) as one
  * transaction sees the grid: may it run, must it wait, can it never run?
  *
  * A dependency is done when a result of it is in tasks/completed; pending

@@ -1,10 +1,10 @@
 /*
  * grid_fit.c - what queued tasks need, for `dgrid status` and the
  * dashboard: which no active node of the grid can run, judged from what
- * each node registered (sched.h), and what the others wait for.
+ * each node registered (tasksched.h), and what the others wait for.
  */
 #include "grid.h"
-#include "sched.h"
+#include "tasksched.h"
 
 /* Nodes that may still claim: not stopped, not presumed dead. */
 static bool is_active(const struct dg_grid_node *n)

@@ -28,7 +28,7 @@
 #define DG_PICK_H
 
 #include "common.h"
-#include "sched.h"
+#include "tasksched.h"
 #include "store.h"
 #include "task.h"
 

@@ -17,7 +17,7 @@
 #define DG_TASK_H
 
 #include "common.h"
-#include "sched.h"
+#include "tasksched.h"
 #include "strbuf.h"
 
 #include <jansson.h>
@@ -126,7 +126,7 @@ struct dg_task {
 	char *claimed_at;           /* RFC 3339 UTC */
 	unsigned attempt;           /* 1 for the first claim; 0 while never claimed */
 	json_t *doc;                /* the whole object, unknown fields included */
-	struct dg_sched sched;      /* priority, not_before, requires (sched.h) */
+	struct dg_sched sched;      /* priority, not_before, requires (tasksched.h) */
 };
 
 #define DG_TASK_INIT { NULL, NULL, 0, NULL, NULL, 0, NULL, DG_SCHED_INIT }
@@ -139,7 +139,7 @@ struct dg_task {
  * task_id and script are required; timeout_seconds is optional and
  * defaults to 30 (clamped into [timeout_min, timeout_max]). The claim
  * fields node_id (an id like task_id), claimed_at (string) and attempt
- * (integer) are read when present, and the scheduling fields (sched.h).
+ * (integer) are read when present, and the scheduling fields (tasksched.h).
  * Type errors name the position of the value ("line 1 column 60: expected
  * integer for timeout_seconds, got string"). pol NULL means
  * dg_policy_default. On error *task is untouched.

@@ -54,7 +54,7 @@ struct worker {
 	bool need_adopt;              /* look for claims of ours we do not run */
 	bool queue_seen_empty;        /* the last step found nothing to claim */
 	int64_t ready_at;             /* unix s: a task we could run waits for its not_before; 0 none */
-	struct dg_node_facts facts;   /* what "requires" is matched against (sched.h) */
+	struct dg_node_facts facts;   /* what "requires" is matched against (tasksched.h) */
 	char last_step_tip[41];       /* tip at the last step with nothing to do */
 	bool tip_is_ours;             /* the known tip is the commit we pushed last */
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* DGRID_LABELS as split once for matching "requires" (sched.h): both must agree */
+/* DGRID_LABELS as split once for matching "requires" (tasksched.h): both must agree */
 static json_t *labels_json(const struct dg_node_facts *f)
 {
 	json_t *arr = json_array();

@@ -1,5 +1,5 @@
 /*
- * sched.h - the scheduling fields of a task (doc/tasks.md): when it may
+ * tasksched.h - the scheduling fields of a task (doc/tasks.md): when it may
  * start and on which nodes, and how urgent it is among the others.
  *
  *     "priority": 0..9              default 5, higher first
@@ -24,8 +24,8 @@
  * Ownership: dg_sched_parse fills a caller-owned struct; dg_sched_release
  * frees its contents. Facts likewise (dg_node_facts_release).
  */
-#ifndef DG_SCHED_H
-#define DG_SCHED_H
+#ifndef DG_TASKSCHED_H
+#define DG_TASKSCHED_H
 
 #include "common.h"
 

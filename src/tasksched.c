@@ -1,4 +1,4 @@
-#include "sched.h"
+#include "tasksched.h"
 #include "error.h"
 #include "task.h"
 #include "grid.h"

@@ -1,8 +1,8 @@
-/* The scheduling fields of a task (sched.h): parsing, refusals, matching. */
+/* The scheduling fields of a task (tasksched.h): parsing, refusals, matching. */
 #include "common.h"
 #include "error.h"
 #include "jsonio.h"
-#include "sched.h"
+#include "tasksched.h"
 
 #include <setjmp.h>
 #include <cmocka.h>
