@@ -28,27 +28,29 @@ int dg_cancel_request(struct dg_txn *txn, const char *task_id, const char *reaso
 	return ret;
 }
 
+void dg_cancel_reason(struct dg_strbuf *out, const char *data, size_t len)
+{
+	/* anything is a request; a reason is read only from a small JSON object */
+	json_t *doc = len <= 4096 ? json_loadb(data, len, 0, NULL) : NULL;
+	const char *why = json_string_value(json_object_get(doc, "reason"));
+
+	dg_strbuf_reset(out);
+	if (why && *why)
+		dg_strbuf_add(out, why, strnlen(why, DG_CANCEL_REASON_MAX));
+	else
+		dg_strbuf_addstr(out, "cancel requested");
+	json_decref(doc);
+}
+
 int dg_cancel_requested(struct dg_txn *txn, const char *task_id, struct dg_strbuf *reason)
 {
 	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
-	json_t *doc = NULL;
 	int found;
 
 	request_path(&path, task_id);
 	found = dg_txn_read(txn, path.buf, &data) == 0;
-	if (found && reason) {
-		const char *why;
-
-		/* anything is a request; a reason is read only from a small JSON object */
-		doc = data.len <= 4096 ? json_loadb(data.buf, data.len, 0, NULL) : NULL;
-		why = json_string_value(json_object_get(doc, "reason"));
-		dg_strbuf_reset(reason);
-		if (why && *why)
-			dg_strbuf_add(reason, why, strnlen(why, DG_CANCEL_REASON_MAX));
-		else
-			dg_strbuf_addstr(reason, "cancel requested");
-	}
-	json_decref(doc);
+	if (found && reason)
+		dg_cancel_reason(reason, data.buf, data.len);
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&data);
 	return found;
@@ -66,16 +68,24 @@ int dg_cancel_clear(struct dg_txn *txn, const char *task_id)
 	return ret;
 }
 
-int dg_cancel_end(struct dg_txn *txn, const struct dg_task *t, const char *path,
-		  const char *node_id, const char *reason, unsigned protocol)
+int dg_cancel_queued(struct dg_txn *txn, const char *task_id, const char *path,
+		     const char *node_id, const char *reason, unsigned protocol)
 {
-	struct dg_strbuf why = DG_STRBUF_INIT;
+	struct dg_strbuf why = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	struct dg_task t = DG_TASK_INIT;
 	int ret;
 
+	if ((ret = dg_txn_read(txn, path, &data)) < 0)
+		goto out;
+	if (dg_task_parse(&t, data.buf, data.len, NULL, &dg_policy_loosest) < 0 || strcmp(t.task_id, task_id))
+		dg_task_release(&t);   /* attempt 0 */
 	dg_strbuf_addf(&why, "cancelled before it started: %s", reason);
-	if ((ret = dg_cancel_clear(txn, t->task_id)) == 0)
-		ret = dg_layout_end_queued(txn, path, t->task_id, t->attempt, node_id, DG_RESULT_CANCELLED,
+	if ((ret = dg_cancel_clear(txn, task_id)) == 0)
+		ret = dg_layout_end_queued(txn, path, task_id, t.attempt, node_id, DG_RESULT_CANCELLED,
 					   why.buf, protocol);
+out:
+	dg_task_release(&t);
+	dg_strbuf_release(&data);
 	dg_strbuf_release(&why);
 	return ret;
 }

@@ -40,11 +40,15 @@ int dg_cancel_requested(struct dg_txn *txn, const char *task_id, struct dg_strbu
 int dg_cancel_clear(struct dg_txn *txn, const char *task_id);
 
 /*
- * Ends task t, queued at path, as "cancelled" by node_id with the reason,
- * and removes its request. The result keeps the task's attempt count.
+ * Ends task task_id, queued at path, as "cancelled" by node_id with the
+ * reason, and removes its request. The result keeps the task's attempt
+ * count; a file that is no valid task is cancelled all the same.
  */
-int dg_cancel_end(struct dg_txn *txn, const struct dg_task *t, const char *path,
-		  const char *node_id, const char *reason, unsigned protocol);
+int dg_cancel_queued(struct dg_txn *txn, const char *task_id, const char *path,
+		     const char *node_id, const char *reason, unsigned protocol);
+
+/* The reason a request file's content gives, or "cancel requested". */
+void dg_cancel_reason(struct dg_strbuf *out, const char *data, size_t len);
 
 /* The ids of the requests at the store's known tip: cb(task_id, payload); non-zero stops. */
 typedef int (*dg_cancel_cb)(const char *task_id, void *payload);

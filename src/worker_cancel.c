@@ -14,19 +14,10 @@
 static void request_reason(struct worker *w, const char *id, struct dg_strbuf *out)
 {
 	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
-	json_t *doc;
-	const char *why;
 
 	dg_strbuf_addf(&path, DG_DIR_CANCEL "/%s.json", id);
-	doc = dg_store_read(w->store, path.buf, &data) == 0 && data.len <= 4096
-		? json_loadb(data.buf, data.len, 0, NULL) : NULL;
-	why = json_string_value(json_object_get(doc, "reason"));
-	dg_strbuf_reset(out);
-	if (why && *why)
-		dg_strbuf_add(out, why, strnlen(why, DG_CANCEL_REASON_MAX));
-	else
-		dg_strbuf_addstr(out, "cancel requested");
-	json_decref(doc);
+	dg_store_read(w->store, path.buf, &data);
+	dg_cancel_reason(out, data.buf, data.len);
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&data);
 }

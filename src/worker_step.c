@@ -370,22 +370,14 @@ static int claim(struct step *s, size_t want)
 static int cancel_one(const char *id, void *payload)
 {
 	struct step *s = payload;
-	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
-	struct dg_task t = DG_TASK_INIT;
+	struct dg_strbuf path = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
 	int ret = 0;
 
 	if (s->cancelled >= CANCELS_PER_STEP)
 		return 0;
 	if (dg_layout_find_task(s->txn, DG_DIR_QUEUE, id, &path) == 0) {
-		if ((ret = dg_txn_read(s->txn, path.buf, &data)) < 0)
-			goto out;
-		/* an invalid file is cancelled all the same, under attempt 0 */
-		if (dg_task_parse(&t, data.buf, data.len, NULL, &dg_policy_loosest) < 0 || strcmp(t.task_id, id)) {
-			dg_task_release(&t);
-			t.task_id = dg_xstrdup(id);
-		}
 		dg_cancel_requested(s->txn, id, &reason);
-		ret = dg_cancel_end(s->txn, &t, path.buf, s->w->me, reason.buf, protocol(s));
+		ret = dg_cancel_queued(s->txn, id, path.buf, s->w->me, reason.buf, protocol(s));
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=cancelled started=0 reason=\"%s\"", s->w->me, id, reason.buf);
 		dg_strbuf_addf(&s->msg, " cancel %s", id);
 		s->cancelled++;
@@ -394,10 +386,7 @@ static int cancel_one(const char *id, void *payload)
 		dg_strbuf_addf(&s->msg, " drop cancel %s (ended)", id);
 		s->cancelled++;
 	}
-out:
-	dg_task_release(&t);
 	dg_strbuf_release(&path);
-	dg_strbuf_release(&data);
 	dg_strbuf_release(&reason);
 	return ret;
 }

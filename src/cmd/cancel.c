@@ -64,18 +64,10 @@ static int cancel_fn(struct dg_txn *txn, void *payload)
 		pol = dg_policy_default;
 	for (size_t i = 0; i < c->nr && !ret; i++) {
 		const char *id = c->ids[i];
-		struct dg_task t = DG_TASK_INIT;
 
 		if (dg_layout_find_task(txn, DG_DIR_QUEUE, id, &path) == 0) {
-			dg_strbuf_reset(&data);
-			if ((ret = dg_txn_read(txn, path.buf, &data)) < 0)
-				break;
-			if (dg_task_parse(&t, data.buf, data.len, NULL, &dg_policy_loosest) < 0 || strcmp(t.task_id, id)) {
-				dg_task_release(&t);
-				t.task_id = dg_xstrdup(id);
-			}
-			ret = dg_cancel_end(txn, &t, path.buf, CANCEL_NODE, c->reason ? c->reason : "dgrid cancel",
-					    pol.protocol);
+			ret = dg_cancel_queued(txn, id, path.buf, CANCEL_NODE, c->reason ? c->reason : "dgrid cancel",
+					       pol.protocol);
 			dg_strbuf_addf(&c->report, "cancelled %s (it was queued)\n", id);
 		} else if (dg_layout_find_task(txn, DG_DIR_RUNNING, id, &path) == 0) {
 			ret = dg_cancel_request(txn, id, c->reason ? c->reason : "dgrid cancel");
@@ -89,7 +81,6 @@ static int cancel_fn(struct dg_txn *txn, void *payload)
 				dg_error_set("no task '%s' is queued or running; nothing was cancelled", id);
 			ret = DG_ENOTFOUND;
 		}
-		dg_task_release(&t);
 	}
 	if (ret == 0)
 		dg_txn_message(txn, "cancel %zu task%s: %s%s", c->nr, c->nr == 1 ? "" : "s", c->ids[0],

@@ -132,6 +132,34 @@ clone_work() {
 	git -C "$2" checkout -q -B main 2>/dev/null
 }
 
+# daemon_grid POLICY: a bare repository served by a git daemon ($URL) and
+# a work clone ($T/work) with tasks/queue/ and dgrid.json holding POLICY,
+# not yet committed.
+daemon_grid() {
+	mkdir -p "$T/srv"
+	make_bare "$T/srv/grid.git"
+	start_git_daemon "$T/srv"
+	URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
+	clone_work "$T/srv/grid.git" "$T/work"
+	mkdir -p "$T/work/tasks/queue"
+	printf '%s\n' "$1" >"$T/work/dgrid.json"
+}
+
+# run_workers N [ARGS...]: N workers w1..wN on $URL (process executor,
+# --exit-when-idle, PULL_INTERVAL 1, logs $T/wI.log appended); waits for
+# them and prints how many failed.
+run_workers() {
+	local n=$1 w p pids=() bad=0
+	shift
+	for w in $(seq "$n"); do
+		DGRID_CACHE=$T/cache-$w PULL_INTERVAL=1 timeout 300 "$DGRID" worker --repo "$URL" --node-id "w$w" \
+			--executor process --exit-when-idle --http off "$@" >>"$T/w$w.log" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+	echo "$bad"
+}
+
 # commit_push DIR MESSAGE: commit everything in the work clone and push it.
 commit_push() {
 	git -C "$1" add -A

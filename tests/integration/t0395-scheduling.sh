@@ -15,13 +15,7 @@
 # - validate: bad values are refused with their reason.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-make_bare "$T/srv/grid.git"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$T/srv/grid.git" "$T/work"
-mkdir -p "$T/work/tasks/queue"
-printf '{"protocol": 3}\n' >"$T/work/dgrid.json"
+daemon_grid '{"protocol": 3}'
 
 # ---- priority: 60 tasks, 6 of each priority, in a shuffled order of ids
 commit_push "$T/work" "protocol 3"
@@ -49,16 +43,6 @@ submit_git() {   # submit_git MESSAGE: commit the work clone's new files, rebase
 	return 1
 }
 
-run_workers() {   # run_workers N: N workers with --exit-when-idle; prints how many failed
-	local n=$1 pids=() bad=0
-	for w in $(seq "$n"); do
-		DGRID_CACHE=$T/cache-$w PULL_INTERVAL=1 timeout 120 "$DGRID" worker --repo "$URL" --node-id "w$w" \
-			--executor process --exit-when-idle --http off >>"$T/w$w.log" 2>&1 &
-		pids+=($!)
-	done
-	for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
-	echo "$bad"
-}
 check_eq "3 workers exited cleanly" 0 "$(run_workers 3)"
 check_eq "60 executions" 60 "$(wc -l <"$T/exec.log")"
 check_eq "no task ran twice" 0 "$(sort "$T/exec.log" | uniq -d | wc -l)"

@@ -5,13 +5,7 @@
 # both results kept. A real worker over a real git daemon, protocol 3.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-make_bare "$T/srv/grid.git"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$T/srv/grid.git" "$T/work"
-mkdir -p "$T/work/tasks/queue"
-printf '{"protocol": 3, "retry_delay_max": 3}\n' >"$T/work/dgrid.json"
+daemon_grid '{"protocol": 3, "retry_delay_max": 3}'
 # flaky: fails on runs 1 and 2, succeeds on run 3; each run notes its start time
 printf '{"task_id": "flaky", "timeout_seconds": 30, "retries": 3, "retry_delay_seconds": 2,
   "script": "n=$(( $(cat %s/flaky.n 2>/dev/null || echo 0) + 1 )); echo $n > %s/flaky.n; date +%%s >> %s/flaky.times; echo run $n; [ $n -ge 3 ]"}\n' \

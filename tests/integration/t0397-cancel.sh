@@ -5,13 +5,7 @@
 # poll interval); a cancel by plain git (a request file); and refusals.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-make_bare "$T/srv/grid.git"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$T/srv/grid.git" "$T/work"
-mkdir -p "$T/work/tasks/queue"
-printf '{"protocol": 3}\n' >"$T/work/dgrid.json"
+daemon_grid '{"protocol": 3}'
 printf '{"task_id": "queued1", "script": "echo ran >> %s/queued1.ran", "timeout_seconds": 30}\n' "$T" \
 	>"$T/work/tasks/queue/queued1.json"
 printf '{"task_id": "later1", "script": "true", "timeout_seconds": 30, "not_before": "2099-01-01T00:00:00Z"}\n' \

@@ -7,13 +7,7 @@
 # status.json say what a waiting task waits for.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-make_bare "$T/srv/grid.git"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$T/srv/grid.git" "$T/work"
-mkdir -p "$T/work/tasks/queue"
-printf '{"protocol": 3}\n' >"$T/work/dgrid.json"
+daemon_grid '{"protocol": 3}'
 
 task() {   # task ID EXIT DEPS...: a task that logs its id when it starts
 	local id=$1 code=$2 deps="" d; shift 2
@@ -38,15 +32,7 @@ check_eq "the dashboard's status.json says it too" "waits for 'a'" \
 check "the page shows it" grep -q "waits for &#39;a&#39;\|waits for 'a'" "$T/site/index.html"
 "$DGRID" cancel --repo "$URL" p1 >/dev/null
 
-pids=()
-for w in 1 2; do
-	DGRID_CACHE=$T/cache-$w PULL_INTERVAL=1 timeout 120 "$DGRID" worker --repo "$URL" --node-id "w$w" \
-		--executor process --exit-when-idle --http off >"$T/w$w.log" 2>&1 &
-	pids+=($!)
-done
-bad=0
-for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
-check_eq "both workers exited cleanly" 0 "$bad"
+check_eq "both workers exited cleanly" 0 "$(run_workers 2)"
 sed 's/^/# ran: /' "$T/exec.log" | tr '\n' ' '; echo
 pos() { grep -n "^$1\$" "$T/exec.log" | cut -d: -f1; }
 check "the diamond ran in order: a, then b and c, then d" bash -c \

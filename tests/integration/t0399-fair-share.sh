@@ -6,13 +6,7 @@
 # a group of their own; every task runs exactly once.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-make_bare "$T/srv/grid.git"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$T/srv/grid.git" "$T/work"
-mkdir -p "$T/work/tasks/queue"
-printf '{"protocol": 3, "fair_share": true}\n' >"$T/work/dgrid.json"
+daemon_grid '{"protocol": 3, "fair_share": true}'
 commit_push "$T/work" "policy: fair share"
 
 submit_as() {   # submit_as NAME PREFIX N: N tasks committed by NAME
@@ -29,15 +23,7 @@ submit_as() {   # submit_as NAME PREFIX N: N tasks committed by NAME
 submit_as Alice a 200
 submit_as Bob b 10
 
-pids=()
-for w in 1 2 3; do
-	DGRID_CACHE=$T/cache-$w PULL_INTERVAL=1 timeout 300 "$DGRID" worker --repo "$URL" --node-id "w$w" \
-		--executor process --exit-when-idle --http off >"$T/w$w.log" 2>&1 &
-	pids+=($!)
-done
-bad=0
-for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
-check_eq "3 workers exited cleanly" 0 "$bad"
+check_eq "3 workers exited cleanly" 0 "$(run_workers 3)"
 check_eq "210 executions" 210 "$(wc -l <"$T/exec.log")"
 check_eq "no task ran twice" 0 "$(sort "$T/exec.log" | uniq -d | wc -l)"
 groups=$(git -C "$T/srv/grid.git" log --format=%H main | while read -r c; do
