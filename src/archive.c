@@ -362,7 +362,8 @@ static void sort_by_age(struct dg_store *store, struct items *l)
 			json_decref(doc);
 		}
 	}
-	qsort(l->v, l->nr, sizeof(*l->v), by_age);
+	if (l->nr > 1)
+		qsort(l->v, l->nr, sizeof(*l->v), by_age);
 	dg_strbuf_release(&data);
 }
 

@@ -235,7 +235,8 @@ void dash_init(struct dash *d, const struct dg_grid *grid, const struct dg_dashb
 	d->res = dg_xcalloc(grid->completed.nr + grid->failed.nr + 1, sizeof(*d->res));
 	add_results(d, &grid->completed, "completed");
 	add_results(d, &grid->failed, "failed");
-	qsort(d->res, d->res_nr, sizeof(*d->res), cmp_newest);
+	if (d->res_nr > 1)
+		qsort(d->res, d->res_nr, sizeof(*d->res), cmp_newest);
 	count_nodes(d);
 	count_charts(d);
 	count_archive(d);

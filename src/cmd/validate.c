@@ -129,7 +129,8 @@ static int check_dir(struct validate_opts *o, const char *dir, unsigned depth)
 		names[nr++] = dg_xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, nr, sizeof(*names), cmp_names);
+	if (nr > 1)   /* qsort's array may not be NULL, even for no element */
+		qsort(names, nr, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nr; i++) {
 		char *path = dg_xasprintf("%s%s%s", dir,
 					  dlen && dir[dlen - 1] == '/' ? "" : "/", names[i]);
@@ -144,7 +145,8 @@ static int check_dir(struct validate_opts *o, const char *dir, unsigned depth)
 		free(names[i]);
 	}
 	free(names);
-	qsort(shards, shards_nr, sizeof(*shards), cmp_names);
+	if (shards_nr > 1)
+		qsort(shards, shards_nr, sizeof(*shards), cmp_names);
 	for (size_t i = 0; i < shards_nr; i++) {
 		char *path = dg_xasprintf("%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", shards[i]);
 		struct stat st;
