@@ -11,17 +11,10 @@
 #include "log.h"
 #include "pick.h"
 #include "reaper.h"
-#include "worker_int.h"
+#include "worker_step.h"
 
 #include <time.h>
 
-#define REJECTS_PER_STEP 16
-/* cancel requests of queued or ended tasks answered per step */
-#define CANCELS_PER_STEP 64
-/* flat submissions moved into their shards per step (protocol 3) */
-#define INTAKE_PER_STEP 500
-/* commits back a step looks for the authors of the submissions it takes in */
-#define ADDED_BY_COMMITS 1000
 /*
  * What a claim's lease on a budget grid allows for the wait for our slots
  * (batch_lease): LEASE_CYCLES cycles, and never less than LEASE_WAIT_MIN
@@ -32,28 +25,6 @@
 #define LEASE_CYCLES 3
 #define LEASE_WAIT_MIN 600
 
-struct step {
-	struct worker *w;
-	size_t free_slots;            /* tasks to claim (a batch on a budget grid) */
-	unsigned ahead_seconds;       /* run time of the tasks we hold, before a new claim's */
-	bool registering;             /* this step writes our registration */
-	char now[32];
-	/* outputs of the last attempt */
-	struct dg_task *claimed;
-	size_t claimed_nr, claimed_alloc;
-	struct dg_task *adopted;
-	size_t adopted_nr, adopted_alloc;
-	bool *delivered;              /* per pending result: done with it */
-	unsigned rejected, eligible_left, intaken;
-	bool adopt_later;             /* claims of ours left for a free slot */
-	int64_t retry_due;            /* unix s: the earliest retry this step queued; 0 none */
-	unsigned cancelled;           /* cancel requests answered in this step */
-	struct dg_strbuf msg;
-	struct dg_txn *txn;
-	/* candidates for claiming, and the flat submissions intake moves (pick.h) */
-	struct dg_pick pick;
-};
-
 static void tasks_clear(struct dg_task *t, size_t *nr)
 {
 	for (size_t i = 0; i < *nr; i++)
@@ -61,12 +32,12 @@ static void tasks_clear(struct dg_task *t, size_t *nr)
 	*nr = 0;
 }
 
-static unsigned protocol(const struct step *s)
+unsigned step_protocol(const struct step *s)
 {
 	return s->w->policy.protocol;
 }
 
-static const char *base_name(const char *path)
+const char *step_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
@@ -143,7 +114,7 @@ static int retry_later(struct step *s, struct dg_task *t)
 	dg_strbuf_addf(&s->msg, " retry %s in %us", t->task_id, delay);
 	dg_log(DG_LOG_INFO, "node=%s task=%s event=retry-queued retried=%u of=%u not_before=%s",
 	       s->w->me, t->task_id, t->sched.retried, t->sched.retries, due);
-	return dg_layout_requeue(s->txn, t, s->w->me, protocol(s));
+	return dg_layout_requeue(s->txn, t, s->w->me, step_protocol(s));
 }
 
 static bool marked_will_retry(const struct dg_result *r)
@@ -161,10 +132,10 @@ static int deliver(struct step *s, size_t i)
 
 	if (read_claim(s, r->task_id, &t, NULL) == 0 && is_our_claim(s, &t, r->attempt)) {
 		if (marked_will_retry(r) && dg_sched_will_retry(&t.sched, true)) {
-			if ((ret = dg_layout_write_result(s->txn, r, protocol(s), NULL)) == 0)
+			if ((ret = dg_layout_write_result(s->txn, r, step_protocol(s), NULL)) == 0)
 				ret = retry_later(s, &t);
 		} else if ((ret = dg_layout_remove_claim(s->txn, r->task_id)) == 0) {
-			ret = dg_layout_write_result(s->txn, r, protocol(s), NULL);
+			ret = dg_layout_write_result(s->txn, r, step_protocol(s), NULL);
 		}
 		/* a request to cancel it is answered by its result, whatever it says */
 		if (ret == 0)
@@ -194,23 +165,22 @@ static int hand_back(struct step *s, const struct handback *h)
 	int ret = 0;
 
 	if (read_claim(s, h->task_id, &t, NULL) == 0 && is_our_claim(s, &t, h->attempt)) {
-		ret = dg_layout_requeue(s->txn, &t, s->w->me, protocol(s));
+		ret = dg_layout_requeue(s->txn, &t, s->w->me, step_protocol(s));
 		dg_strbuf_addf(&s->msg, " hand back %s", h->task_id);
 	}
 	dg_task_release(&t);
 	return ret;
 }
 
-/* Ends the queued file at path as "rejected", with the reason. */
-static int reject(struct step *s, const char *path, const char *reason)
+int step_reject(struct step *s, const char *path, const char *reason)
 {
 	struct worker *w = s->w;
-	int ret = dg_layout_reject(s->txn, path, w->me, reason, protocol(s));
+	int ret = dg_layout_reject(s->txn, path, w->me, reason, step_protocol(s));
 
 	s->rejected++;
 	w->snap.tasks_rejected++;
-	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, base_name(path), reason);
-	dg_strbuf_addf(&s->msg, " reject %s", base_name(path));
+	dg_log(DG_LOG_WARNING, "node=%s file=%s event=rejected reason=\"%s\"", w->me, step_base_name(path), reason);
+	dg_strbuf_addf(&s->msg, " reject %s", step_base_name(path));
 	return ret;
 }
 
@@ -297,11 +267,11 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	int ret = 0;
 
 	if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, t->task_id, &ip) == 0) {
-		ret = reject(s, c->path, "a task with this id is already in progress");
+		ret = step_reject(s, c->path, "a task with this id is already in progress");
 		goto out;
 	}
 	dg_strbuf_reset(&ip);
-	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, protocol(s));
+	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, step_protocol(s));
 	/* a task handed back returns to its submitter's group (layout.h) */
 	if (dg_layout_group_in_path(group, c->path))
 		json_object_set_new(t->doc, "queue_group", json_string(group));
@@ -314,7 +284,7 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	DG_ALLOC_GROW(s->claimed, s->claimed_nr + 1, s->claimed_alloc);
 	s->claimed[s->claimed_nr++] = *t;
 	memset(t, 0, sizeof(*t));
-	dg_strbuf_addf(&s->msg, " claim %s", base_name(c->path));
+	dg_strbuf_addf(&s->msg, " claim %s", step_base_name(c->path));
 out:
 	dg_strbuf_release(&ip);
 	dg_strbuf_release(&json);
@@ -335,7 +305,7 @@ static int claim(struct step *s, size_t want)
 	p->facts = &s->w->facts;
 	p->now = dg_wall_ms() / 1000;
 	p->want = want;
-	p->protocol = protocol(s);
+	p->protocol = step_protocol(s);
 	p->refusals_max = REJECTS_PER_STEP;
 	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
@@ -343,11 +313,11 @@ static int claim(struct step *s, size_t want)
 		const struct dg_pick_refusal *r = &p->refusals[i];
 
 		if (!r->doomed_id) {
-			ret = reject(s, r->path, r->reason);
+			ret = step_reject(s, r->path, r->reason);
 			continue;
 		}
 		ret = dg_layout_end_queued(s->txn, r->path, r->doomed_id, r->attempt, s->w->me,
-					   DG_RESULT_DEPENDENCY_FAILED, r->reason, protocol(s));
+					   DG_RESULT_DEPENDENCY_FAILED, r->reason, step_protocol(s));
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=dependency-failed reason=\"%s\"", s->w->me,
 		       r->doomed_id, r->reason);
 		dg_strbuf_addf(&s->msg, " end %s (dependency_failed)", r->doomed_id);
@@ -359,118 +329,6 @@ static int claim(struct step *s, size_t want)
 			ret = claim_one(s, &p->cands[i]);
 	}
 	s->eligible_left += p->skipped + p->more_queued;
-	return ret;
-}
-
-/*
- * Cancel requests (cancel.h): a queued task ends "cancelled" now; a request
- * for a task that is neither queued nor running has been answered by its
- * end and is removed. A running task's request is its worker's to act on.
- */
-static int cancel_one(const char *id, void *payload)
-{
-	struct step *s = payload;
-	struct dg_strbuf path = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
-	int ret = 0;
-
-	if (s->cancelled >= CANCELS_PER_STEP)
-		return 0;
-	if (dg_layout_find_task(s->txn, DG_DIR_QUEUE, id, &path) == 0) {
-		dg_cancel_requested(s->txn, id, &reason);
-		ret = dg_cancel_queued(s->txn, id, path.buf, s->w->me, reason.buf, protocol(s));
-		dg_log(DG_LOG_INFO, "node=%s task=%s event=cancelled started=0 reason=\"%s\"", s->w->me, id, reason.buf);
-		dg_strbuf_addf(&s->msg, " cancel %s", id);
-		s->cancelled++;
-	} else if (dg_layout_find_task(s->txn, DG_DIR_RUNNING, id, &path) < 0) {
-		ret = dg_cancel_clear(s->txn, id);
-		dg_strbuf_addf(&s->msg, " drop cancel %s (ended)", id);
-		s->cancelled++;
-	}
-	dg_strbuf_release(&path);
-	dg_strbuf_release(&reason);
-	return ret;
-}
-
-/*
- * Intake (protocol 3): moves flat submissions tasks/queue/ID.json into
- * their shards, bytes unchanged, so the flat directory every submission
- * and claim rewrites stays small. A file whose id is queued in its shard
- * already is a duplicate and is rejected rather than overwritten.
- */
-static bool is_queued_elsewhere(struct step *s, const char *id, const char *path)
-{
-	struct dg_strbuf found = DG_STRBUF_INIT;
-	bool elsewhere = dg_layout_find_task(s->txn, DG_DIR_QUEUE, id, &found) == 0 && strcmp(found.buf, path);
-
-	dg_strbuf_release(&found);
-	return elsewhere;
-}
-
-static int intake(struct step *s)
-{
-	struct dg_strbuf to = DG_STRBUF_INIT, data = DG_STRBUF_INIT, id = DG_STRBUF_INIT;
-	struct dg_strbuf dup = DG_STRBUF_INIT;
-	char **authors = NULL;
-	int ret = 0;
-
-	/* fair share: each submission goes to the group of the author of the commit that added it */
-	if (s->w->policy.fair_share && s->pick.flat_nr) {
-		authors = dg_xcalloc(s->pick.flat_nr + 1, sizeof(*authors));
-		if ((ret = dg_txn_added_by(s->txn, (const char *const *)s->pick.flat, s->pick.flat_nr,
-					   ADDED_BY_COMMITS, authors)) < 0)
-			goto out;
-	}
-
-	for (size_t i = 0; i < s->pick.flat_nr && s->intaken < INTAKE_PER_STEP && !ret; i++) {
-		const char *from = s->pick.flat[i], *name = base_name(from);
-		struct dg_task t = DG_TASK_INIT;
-
-		if (!dg_txn_exists(s->txn, from))   /* claimed or rejected in this step */
-			continue;
-		dg_strbuf_reset(&id);
-		dg_strbuf_reset(&to);
-		dg_strbuf_reset(&data);
-		dg_strbuf_add(&id, name, strlen(name) - 5);
-		/* the lane of its priority; a file past this step's rejections goes to the plain shards */
-		if ((ret = dg_txn_read(s->txn, from, &data)) < 0)
-			break;
-		if (dg_task_parse(&t, data.buf, data.len, name, &dg_policy_loosest) < 0)
-			dg_task_release(&t);
-		if (!t.task_id)
-			t.task_id = dg_xstrdup(id.buf);
-		if (authors) {
-			char group[DG_GROUP_NAME_LEN + 1];
-
-			if (!t.doc)
-				t.doc = json_object();
-			dg_layout_group_of(group, authors[i] ? authors[i] : "unknown");
-			json_object_set_new(t.doc, "queue_group", json_string(group));
-		}
-		dg_layout_queue_path(&to, &t, protocol(s));
-		dg_task_release(&t);
-		/* the same id queued elsewhere (any lane), or claimed (in this step, too) */
-		if (is_queued_elsewhere(s, id.buf, from) ||
-		    dg_layout_find_task(s->txn, DG_DIR_RUNNING, id.buf, &dup) == 0) {
-			if (s->rejected < REJECTS_PER_STEP)
-				ret = reject(s, from, "a task with this id is queued or running already; "
-					     "submit it again with a new id");
-			continue;
-		}
-		if ((ret = dg_txn_remove(s->txn, from)) < 0 ||
-		    (ret = dg_txn_write(s->txn, to.buf, data.buf, data.len)) < 0)
-			break;
-		s->intaken++;
-	}
-	if (s->intaken)
-		dg_strbuf_addf(&s->msg, " intake %u", s->intaken);
-out:
-	for (size_t i = 0; authors && i < s->pick.flat_nr; i++)
-		free(authors[i]);
-	free(authors);
-	dg_strbuf_release(&to);
-	dg_strbuf_release(&data);
-	dg_strbuf_release(&id);
-	dg_strbuf_release(&dup);
 	return ret;
 }
 
@@ -514,7 +372,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	    is_ours_running(w, t.task_id, t.attempt))
 		goto out;
 	if (dg_sched_crash_claims(&t.sched, t.attempt) >= w->policy.max_attempts) {
-		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it", protocol(s));
+		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it", step_protocol(s));
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned attempt=%u reason=\"restarted while running it\"",
 		       w->me, t.task_id, t.attempt);
 		dg_strbuf_addf(&s->msg, " abandon %s", t.task_id);
@@ -618,15 +476,15 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	if (!ret && w->need_adopt)
 		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, adopt_one, s);
 	if (!ret && !w->stopping)
-		ret = dg_cancel_list_txn(txn, cancel_one, s);
+		ret = dg_cancel_list_txn(txn, step_cancel_one, s);
 	if (!ret && s->free_slots > s->adopted_nr) {
 		s->free_slots -= s->adopted_nr;
 		ret = claim(s, s->free_slots);
-	} else if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL) {
+	} else if (!ret && step_protocol(s) >= DG_SHARDED_PROTOCOL) {
 		ret = claim(s, 0);
 	}
-	if (!ret && protocol(s) >= DG_SHARDED_PROTOCOL)
-		ret = intake(s);
+	if (!ret && step_protocol(s) >= DG_SHARDED_PROTOCOL)
+		ret = step_intake(s);
 	/*
 	 * With a push budget the registration rides on a step that pushes
 	 * anyway: a newcomer's first claim (an idle one pushes nothing), and

@@ -12,6 +12,17 @@
 
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
+# need_chrome: sets CHROME to a headless-capable Chromium, or ends the test
+# with a skip when none is installed.
+need_chrome() {
+	CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+	if [ -z "$CHROME" ]; then
+		skip "chromium is not installed"
+		finish
+		exit 0
+	fi
+}
+
 # heartbeat BARE NODE UNIXTIME STATE: side ref refs/dgrid/nodes/NODE
 heartbeat() {
 	local bare=$1 node=$2 t=$3 state=$4 blob tree commit

@@ -6,12 +6,7 @@
 . "$(dirname "$0")/dashlib.sh"
 export DGRID_CACHE=$T/cache
 
-CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$CHROME" ]; then
-	skip "chromium is not installed"
-	finish
-	exit 0
-fi
+need_chrome
 ART=$DGRID_SRC/build/artifacts
 mkdir -p "$ART"
 DEMO=$(dirname "$DGRID")/tests/tools/http_demo

@@ -9,12 +9,7 @@
 . "$(dirname "$0")/dashlib.sh"
 export DGRID_CACHE=$T/cache
 
-CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$CHROME" ]; then
-	skip "chromium is not installed"
-	finish
-	exit 0
-fi
+need_chrome
 CDP=$DGRID_SRC/tests/tools/cdp.py
 
 make_dash_repo "$T/grid.git"
