@@ -6,7 +6,9 @@
  * to the grid, so it is never done behind the operator's back: no worker
  * upgrades a grid on its own. Before writing, the command looks for nodes
  * that speak an older protocol and still look active, because those would
- * be cut off mid-work (and builds before 0.2.0 would not even notice).
+ * be cut off mid-work (and builds before 0.2.0 would not even notice),
+ * and looks again at the claims inside the transaction that raises it: a
+ * node may claim between the first look and the commit.
  * Reaching protocol 3 also moves the flat files of older layouts into
  * their shards (migrate.h); run again, the command finishes a migration
  * that was interrupted.
@@ -69,7 +71,48 @@ static size_t active_old_nodes(const struct dg_grid *g, struct dg_strbuf *list)
 
 struct upgrade {
 	unsigned from;
+	const struct dg_grid *grid;   /* the nodes as read before the transaction */
+	bool force;
+	struct dg_strbuf holder;      /* a claim's node that is not known to speak our protocol */
 };
+
+/* Does the grid as read know node id to speak this protocol? */
+static bool speaks_ours(const struct dg_grid *g, const char *id)
+{
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		if (!strcmp(g->nodes[i].node_id, id))
+			return dg_grid_node_protocol(&g->nodes[i]) >= DG_PROTOCOL;
+	}
+	return false;
+}
+
+struct claims_walk {
+	struct dg_txn *txn;
+	struct upgrade *u;
+};
+
+static int claim_holder(const struct dg_entry *e, void *payload)
+{
+	struct claims_walk *cw = payload;
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	json_t *doc;
+	const char *node;
+	int ret = 0;
+
+	if (!e->is_file || dg_txn_read(cw->txn, e->path, &data) < 0)
+		goto out;
+	doc = json_loadb(data.buf, data.len, 0, NULL);
+	node = json_string_value(json_object_get(doc, "node_id"));
+	if (node && !speaks_ours(cw->u->grid, node)) {
+		dg_strbuf_reset(&cw->u->holder);
+		dg_strbuf_addstr(&cw->u->holder, node);
+		ret = 1;
+	}
+	json_decref(doc);
+out:
+	dg_strbuf_release(&data);
+	return ret;
+}
 
 static int upgrade_fn(struct dg_txn *txn, void *payload)
 {
@@ -89,6 +132,24 @@ static int upgrade_fn(struct dg_txn *txn, void *payload)
 	if (pol.protocol >= DG_PROTOCOL) {
 		ret = 1;
 		goto out;
+	}
+	/*
+	 * The claims as this very commit would cut them off: a node of an older
+	 * protocol may have claimed since the grid was read (this attempt may
+	 * be a retry on a newer tip). Its task would run again after its lease.
+	 */
+	if (!u->force) {
+		struct claims_walk cw = { txn, u };
+
+		if ((ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, claim_holder, &cw)) < 0)
+			goto out;
+		if (ret > 0) {
+			dg_error_set("node %s, not known to speak protocol %u, holds a claim now; "
+				     "nothing was changed (try again when it holds none, or pass --force)",
+				     u->holder.buf, DG_PROTOCOL);
+			ret = DG_ECONFLICT;
+			goto out;
+		}
 	}
 	doc = dg_json_load_object(old.buf, old.len);
 	json_object_set_new(doc, "protocol", json_integer(DG_PROTOCOL));
@@ -116,7 +177,7 @@ int cmd_upgrade(int argc, char **argv)
 	struct dg_strbuf list = DG_STRBUF_INIT;
 	struct dg_txn_stats st;
 	struct dg_migrate_stats ms = { 0 };
-	struct upgrade u = { 0 };
+	struct upgrade u = { 0, NULL, false, DG_STRBUF_INIT };
 	const char *repo = NULL;
 	bool force = false, loaded = false;
 	int c, ret;
@@ -150,6 +211,8 @@ int cmd_upgrade(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	u.grid = &grid;
+	u.force = force;
 	if (dg_store_transact(store, upgrade_fn, &u, &st) < 0) {
 		ret = cmd_fail("cannot upgrade");
 		goto out;
@@ -171,6 +234,7 @@ out:
 	if (loaded)
 		dg_grid_release(&grid);
 	dg_store_free(store);
+	dg_strbuf_release(&u.holder);
 	dg_strbuf_release(&list);
 	return ret;
 }
