@@ -1,5 +1,6 @@
 #include "layout.h"
 #include "error.h"
+#include "tasksign.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -392,7 +393,7 @@ int dg_layout_end_queued(struct dg_txn *txn, const char *path, const char *task_
 	res.attempt = attempt;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, "", 0);
-	if ((ret = dg_txn_remove(txn, path)) == 0)
+	if ((ret = dg_txn_remove(txn, path)) == 0 && (ret = dg_tasksign_drop(txn, path)) == 0)
 		ret = dg_layout_write_result(txn, &res, protocol, NULL);
 	free(res.stdout_text);
 	free(res.stderr_text);
@@ -431,7 +432,7 @@ int dg_layout_reject(struct dg_txn *txn, const char *path, const char *node_id,
 	res.reason = why.buf;
 	dg_utc_now(res.timestamp);
 	dg_result_set_output(&res, "", 0, why.buf, why.len);
-	if ((ret = dg_txn_remove(txn, path)) == 0)
+	if ((ret = dg_txn_remove(txn, path)) == 0 && (ret = dg_tasksign_drop(txn, path)) == 0)
 		ret = dg_layout_write_result(txn, &res, protocol, NULL);
 	free(res.stdout_text);
 	free(res.stderr_text);

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "run one task file here and print its result" },
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "cancel", cmd_cancel, "cancel queued or running tasks" },
+	{ "sign", cmd_sign, "sign task files, or check their signatures" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "upgrade", cmd_upgrade, "move the grid to the protocol this dgrid speaks" },
 	{ "compact", cmd_compact, "restart the branch's history from its current state" },

@@ -84,7 +84,7 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 		refuse(p, e->path, "not a regular file");
 		return 0;
 	}
-	if (dg_task_check_size(e->size, p->policy) < 0) {
+	if (dg_task_check_stored_size(e->size, p->policy) < 0) {
 		refuse(p, e->path, dg_error_last());
 		return 0;
 	}

@@ -116,15 +116,18 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 
 		if (!strcmp(key, "$comment"))
 			continue;
-		/* queued tasks grouped by submitter (doc/tasks.md, "Fair share"): a boolean */
-		if (!strcmp(key, "fair_share")) {
+		/*
+		 * Booleans: queued tasks grouped by submitter (doc/tasks.md, "Fair
+		 * share"); only signed tasks run (doc/trust.md)
+		 */
+		if (!strcmp(key, "fair_share") || !strcmp(key, "require_signed")) {
 			if (!json_is_boolean(value)) {
 				dg_json_key_pos(pos, sizeof(pos), json, len, key);
-				dg_error_set("%sexpected true or false for fair_share, got %s", pos,
+				dg_error_set("%sexpected true or false for %s, got %s", pos, key,
 					     dg_json_type_name(value));
 				goto out;
 			}
-			tmp.fair_share = json_is_true(value);
+			*(key[0] == 'f' ? &tmp.fair_share : &tmp.require_signed) = json_is_true(value);
 			continue;
 		}
 		/* the grid's other repositories (members.h): a list, not a number */

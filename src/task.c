@@ -76,17 +76,63 @@ int dg_task_id_check(const char *id, const struct dg_policy *pol)
 	return name_check("task_id", id, strlen(id), pol->id_max, false);
 }
 
-int dg_task_check_size(size_t size, const struct dg_policy *pol)
+static int check_size(size_t size, size_t max, const struct dg_policy *pol)
 {
 	char n[32], m[32];
 
-	if (!pol)
-		pol = &dg_policy_default;
-	if (size <= pol->file_max)
+	if (size <= max)
 		return 0;
 	dg_error_set("task file is %s bytes, limit %s", dg_fmt_thousands(n, size),
 		     dg_fmt_thousands(m, pol->file_max));
 	return DG_EINVALID;
+}
+
+int dg_task_check_size(size_t size, const struct dg_policy *pol)
+{
+	if (!pol)
+		pol = &dg_policy_default;
+	return check_size(size, pol->file_max, pol);
+}
+
+int dg_task_check_stored_size(size_t size, const struct dg_policy *pol)
+{
+	if (!pol)
+		pol = &dg_policy_default;
+	/* room for a signed task's envelope: its signed bytes, escaped, and the signature */
+	return check_size(size, 3 * pol->file_max + 8192, pol);
+}
+
+/*
+ * The limit holds for the task as submitted. A claim or a task handed back
+ * also carries its signed bytes and signature (tasksign.h, "signed"): the
+ * envelope's signed bytes are held to the limit, the rest of the file too.
+ */
+static int check_unsigned_size(json_t *doc, size_t len, const struct dg_policy *pol)
+{
+	json_t *env = json_object_get(doc, "signed");
+	size_t rest = len;
+	char n[32], m[32];
+	int ret = 0;
+
+	if (json_is_object(env)) {
+		size_t inner = json_string_length(json_object_get(env, "task"));
+		json_t *copy = json_copy(doc);   /* shallow */
+		char *without;
+
+		json_object_del(copy, "signed");
+		without = json_dumps(copy, JSON_COMPACT);
+		rest = without ? strlen(without) : len;
+		free(without);
+		json_decref(copy);
+		if (inner > rest)
+			rest = inner;
+	}
+	if (rest > pol->file_max) {
+		dg_error_set("task file is %s bytes, limit %s", dg_fmt_thousands(n, rest),
+			     dg_fmt_thousands(m, pol->file_max));
+		ret = DG_EINVALID;
+	}
+	return ret;
 }
 
 /* Type errors carry the position of the offending value. */
@@ -163,10 +209,10 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 
 	if (!pol)
 		pol = &dg_policy_default;
-	if (dg_task_check_size(len, pol) < 0)
+	if (dg_task_check_stored_size(len, pol) < 0)
 		goto out;
 	t.doc = dg_json_load_object(buf, len);
-	if (!t.doc)
+	if (!t.doc || check_unsigned_size(t.doc, len, pol) < 0)
 		goto out;
 
 	v = json_object_get(t.doc, "task_id");

@@ -49,6 +49,7 @@ struct dg_policy {
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned retry_delay_max;   /* seconds: the longest wait before a task's retry, 3600 */
 	bool fair_share;            /* intake groups queued tasks by submitter (layout.h), false */
+	bool require_signed;        /* workers run only signed tasks (tasksign.h), false */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */
@@ -182,6 +183,12 @@ int dg_task_id_check(const char *id, const struct dg_policy *pol);
  * ("task file is 10,485,760 bytes, limit 65,536"). pol NULL: the defaults.
  */
 int dg_task_check_size(size_t size, const struct dg_policy *pol);
+/*
+ * The same for a file in the repository, which may also carry its signed
+ * bytes and signature (tasksign.h): a bound before reading it; the parse
+ * then holds the task without them to file_max.
+ */
+int dg_task_check_stored_size(size_t size, const struct dg_policy *pol);
 
 enum dg_result_status {
 	DG_RESULT_SUCCESS,

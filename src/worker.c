@@ -107,7 +107,14 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	res.started_at = dg_xstrdup(r->started_at);
 	res.executor = dg_xstrdup(w->opts->executor->name);
 	dg_utc_now(res.timestamp);
-	if (!er) {
+	if (!er && r->reject_reason) {
+		free(res.started_at);   /* it never started */
+		res.started_at = NULL;
+		res.status = DG_RESULT_REJECTED;
+		res.exit_code = -1;
+		dg_result_set_output(&res, "", 0, r->reject_reason, strlen(r->reject_reason));
+		res.reason = dg_xstrdup(r->reject_reason);
+	} else if (!er) {
 		res.status = DG_RESULT_FAILED;
 		res.exit_code = -1;
 		snprintf(reason, sizeof(reason), "the executor could not start the task: %s", start_error);
@@ -128,9 +135,11 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 		res.doc = json_pack("{s:I, s:b}", "run", (json_int_t)r->task.sched.retried + 1,
 				    "will_retry", dg_sched_will_retry(&r->task.sched, failed));
 	}
+	dg_tasksign_note(&res.doc, &r->trust);
 	switch (res.status) {
 	case DG_RESULT_SUCCESS: w->snap.tasks_completed++; break;
 	case DG_RESULT_TIMEOUT: w->snap.tasks_timed_out++; break;
+	case DG_RESULT_REJECTED: w->snap.tasks_rejected++; break;
 	default: w->snap.tasks_failed++; break;
 	}
 	if (dg_spool_put(&w->spool, &res) < 0)
@@ -150,6 +159,8 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 out:
 	dg_task_release(&r->task);
 	free(r->cancel_reason);
+	free(r->reject_reason);
+	dg_tasksign_verdict_release(&r->trust);
 	w->jobs[i] = w->jobs[--w->jobs_nr];
 }
 
@@ -730,7 +741,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	 */
 	so.max_attempts = 1;
 	so.backoff_max_ms = 40;
-	if ((ret = dg_store_open(&w.store, &so)) < 0)
+	if ((ret = dg_store_open(&w.store, &so)) < 0 || (ret = dg_worker_trust_init(&w)) < 0)
 		goto out;
 	w.repo_url = opts->cfg.repo_url;
 	spool_dir = spool_dir_for(opts, w.me);
@@ -802,6 +813,8 @@ out:
 		}
 		dg_task_release(&w.jobs[i].task);
 		free(w.jobs[i].cancel_reason);
+		free(w.jobs[i].reject_reason);
+		dg_tasksign_verdict_release(&w.jobs[i].trust);
 	}
 	free(w.jobs);
 	for (size_t i = 0; i < w.backlog_nr; i++)
@@ -820,6 +833,7 @@ out:
 	}
 	dg_spool_release(&w.spool);
 	dg_node_facts_release(&w.facts);
+	dg_worker_trust_release(&w);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);
 	if (w.stores)

@@ -26,6 +26,7 @@ struct dg_worker_opts {
 	const char *spool_dir;       /* NULL: next to the cache */
 	const char *http;            /* NULL or "" for no web server */
 	const char *labels;          /* comma-separated, DGRID_LABELS */
+	const char *allowed_signers; /* NULL: run unsigned tasks too (tasksign.h) */
 	struct dg_exec_limits limits;/* the operator's limits; a grid policy may only lower them */
 };
 

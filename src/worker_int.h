@@ -15,6 +15,7 @@
 #include "spool.h"
 #include "store.h"
 #include "task.h"
+#include "tasksign.h"
 #include "worker.h"
 
 struct running {
@@ -24,6 +25,8 @@ struct running {
 	char started_at[32];
 	bool requeue;                 /* killed at shutdown: give it back, no result */
 	char *cancel_reason;          /* killed for a cancel request (worker_cancel.c) */
+	char *reject_reason;          /* refused before it started (worker_trust.c) */
+	struct dg_tasksign_verdict trust;  /* who signed it, for its result */
 };
 
 /* A task killed at shutdown, to be handed back to the queue. */
@@ -101,6 +104,11 @@ struct worker {
 	bool *refused;                /* a live worker there has our node id: never go */
 	char *spool_base;             /* the home's spool; other members' sit beside it */
 
+	/* signed tasks (worker_trust.c) */
+	struct dg_signers signers;    /* --allowed-signers; nr 0 and no path: none */
+	int64_t signers_mtime_ns;     /* the file's, when it was loaded */
+	bool unsigned_grid_noted;     /* logged: the grid wants signatures we cannot check */
+
 	struct dg_node_status snap;
 	struct dg_http *http;
 };
@@ -129,6 +137,19 @@ unsigned dg_worker_cycle_seconds(const struct worker *w);
  * commits (doc/protocol.md). Errors are logged; the worker goes on.
  */
 void dg_worker_upkeep(struct worker *w);
+
+/*
+ * worker_trust.c: the worker's allowed signers (tasksign.h). _init loads
+ * --allowed-signers (an error is fatal at start-up); _check, just before a
+ * task starts, reloads the file when it changed and verifies the task,
+ * setting r->trust or r->reject_reason; _may_claim is false on a grid whose
+ * policy requires signed tasks when this worker has no signers to check
+ * them with (it then claims nothing, and says so once).
+ */
+int dg_worker_trust_init(struct worker *w);
+int dg_worker_trust_check(struct worker *w, struct running *r);
+bool dg_worker_trust_may_claim(struct worker *w);
+void dg_worker_trust_release(struct worker *w);
 
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);

@@ -7,6 +7,7 @@
 #include "cancel.h"
 #include "layout.h"
 #include "log.h"
+#include "tasksign.h"
 #include "worker_step.h"
 
 /* cancel requests of queued or ended tasks answered per step */
@@ -111,7 +112,8 @@ int step_intake(struct step *s)
 			continue;
 		}
 		if ((ret = dg_txn_remove(s->txn, from)) < 0 ||
-		    (ret = dg_txn_write(s->txn, to.buf, data.buf, data.len)) < 0)
+		    (ret = dg_txn_write(s->txn, to.buf, data.buf, data.len)) < 0 ||
+		    (ret = dg_tasksign_move(s->txn, from, to.buf)) < 0)
 			break;
 		s->intaken++;
 	}

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pick.h"
 #include "reaper.h"
+#include "tasksign.h"
 #include "worker_step.h"
 
 #include <time.h>
@@ -275,6 +276,9 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	/* a task handed back returns to its submitter's group (layout.h) */
 	if (dg_layout_group_in_path(group, c->path))
 		json_object_set_new(t->doc, "queue_group", json_string(group));
+	/* a signature beside the queued file goes into the claim (tasksign.h) */
+	if ((ret = dg_tasksign_adopt(s->txn, c->path, t)) < 0)
+		goto out;
 	dg_task_set_claim(t, w->me, s->now, t->attempt + 1);
 	dg_task_set_lease(t, batch_lease(s, t->timeout_seconds));
 	dg_task_to_json(&json, t);
@@ -477,7 +481,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, adopt_one, s);
 	if (!ret && !w->stopping)
 		ret = dg_cancel_list_txn(txn, step_cancel_one, s);
-	if (!ret && s->free_slots > s->adopted_nr) {
+	if (!ret && s->free_slots > s->adopted_nr && dg_worker_trust_may_claim(w)) {
 		s->free_slots -= s->adopted_nr;
 		ret = claim(s, s->free_slots);
 	} else if (!ret && step_protocol(s) >= DG_SHARDED_PROTOCOL) {
@@ -534,7 +538,9 @@ static void start_task(struct worker *w, struct dg_task *t)
 		lim.tmp_bytes = w->policy.tmp_bytes;
 	r->started_ms = dg_wall_ms();
 	dg_utc_now(r->started_at);
-	if (dg_job_start(&r->job, w->opts->executor, r->task.script, &lim) < 0) {
+	if (dg_worker_trust_check(w, r) < 0) {
+		r->job = NULL;   /* job_done records it as rejected */
+	} else if (dg_job_start(&r->job, w->opts->executor, r->task.script, &lim) < 0) {
 		dg_log(DG_LOG_ERROR, "node=%s task=%s event=start-failed error=\"%s\"",
 		       w->me, r->task.task_id, dg_error_last());
 		r->job = NULL;

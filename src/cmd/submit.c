@@ -10,7 +10,9 @@
 #include "../log.h"
 #include "../members.h"
 #include "../strbuf.h"
+#include "../sshsig.h"
 #include "../task.h"
+#include "../tasksign.h"
 #include "cmd.h"
 #include "cmdutil.h"
 
@@ -18,8 +20,8 @@
 #include <jansson.h>
 
 static const char usage_text[] =
-	"usage: dgrid submit [--repo URL] FILE.json...\n"
-	"       dgrid submit [--repo URL] --id ID (--script S | --script-file F) [--timeout N]\n"
+	"usage: dgrid submit [--repo URL] [--sign KEY] FILE.json...\n"
+	"       dgrid submit [--repo URL] [--sign KEY] --id ID (--script S | --script-file F) [--timeout N]\n"
 	"\n"
 	"Validates the tasks against the grid's policy (its dgrid.json, else the\n"
 	"built-in limits) and adds them to tasks/queue/ in one commit. A file's\n"
@@ -29,17 +31,24 @@ static const char usage_text[] =
 	"repositories (dgrid.json \"repositories\"), the tasks go to the one\n"
 	"with the fewest queued, and an id may be in none of them.\n"
 	"\n"
+	"Signed tasks (doc/trust.md): with --sign, each task file is signed with\n"
+	"the OpenSSH ed25519 key KEY and its signature committed as ID.json.sig.\n"
+	"Without it, a FILE.json.sig beside a FILE.json (ssh-keygen -Y sign -n\n"
+	"dgrid-task) is checked and committed with the file's bytes unchanged.\n"
+	"\n"
 	"      --repo URL         state repository (DGRID_REPO_URL, DGRID_REPO_PATH)\n"
 	"      --id ID            task id of a task given on the command line\n"
 	"      --script S         its shell script\n"
 	"      --script-file F    its shell script, read from F\n"
 	"      --timeout N        its timeout_seconds (default 30)\n"
+	"      --sign KEY         sign the tasks with this private key (DGRID_SIGNING_KEY)\n"
 	"  -h, --help             this text\n";
 
 struct pending {
 	char *label;             /* path, or the --id for a command-line task */
 	char *file_name;         /* base name to check against task_id; NULL for --id */
 	struct dg_strbuf raw;    /* the task file as given */
+	struct dg_strbuf sig;    /* FILE.json.sig given beside it: raw is written unchanged */
 	struct dg_task task;     /* parsed with the policy last seen */
 };
 
@@ -50,6 +59,7 @@ struct submit {
 	size_t results_nr, results_alloc;
 	bool check_only;         /* another member: look for the ids, write nothing */
 	struct dg_store *store;  /* the one written to: its archive is read for dependencies */
+	const struct dg_sshkey *key;  /* --sign */
 };
 
 static const char *base_name(const char *path)
@@ -68,6 +78,7 @@ static struct pending *add_pending(struct submit *s, const char *label, const ch
 	p->label = dg_xstrdup(label);
 	p->file_name = file_name ? dg_xstrdup(file_name) : NULL;
 	dg_strbuf_init(&p->raw, 0);
+	dg_strbuf_init(&p->sig, 0);
 	memset(&p->task, 0, sizeof(p->task));
 	return p;
 }
@@ -85,6 +96,7 @@ static void submit_release(struct submit *s)
 		free(s->items[i].label);
 		free(s->items[i].file_name);
 		dg_strbuf_release(&s->items[i].raw);
+		dg_strbuf_release(&s->items[i].sig);
 		dg_task_release(&s->items[i].task);
 	}
 	free(s->items);
@@ -282,6 +294,54 @@ static int check_deps(struct dg_txn *txn, struct submit *s, const struct pending
 	return 0;
 }
 
+/*
+ * Writes a task and its signature: the bytes a signature given beside the
+ * file was made over, else the task as parsed, signed with --sign's key.
+ */
+static int write_task(struct dg_txn *txn, const struct submit *s, const struct pending *p,
+		      const char *path)
+{
+	struct dg_strbuf doc = DG_STRBUF_INIT, sig = DG_STRBUF_INIT, sig_path = DG_STRBUF_INIT;
+	int ret;
+
+	if (p->sig.len)
+		dg_strbuf_add(&doc, p->raw.buf, p->raw.len);
+	else
+		dg_task_to_json(&doc, &p->task);
+	if (p->sig.len)
+		dg_strbuf_add(&sig, p->sig.buf, p->sig.len);
+	else if (s->key)
+		dg_sshsig_sign(&sig, s->key, DG_SSHSIG_TASK_NAMESPACE, doc.buf, doc.len);
+	dg_tasksign_sidecar(&sig_path, path);
+	if ((ret = dg_txn_write(txn, path, doc.buf, doc.len)) == 0 && sig.len)
+		ret = dg_txn_write(txn, sig_path.buf, sig.buf, sig.len);
+	dg_strbuf_release(&doc);
+	dg_strbuf_release(&sig);
+	dg_strbuf_release(&sig_path);
+	return ret;
+}
+
+/* FILE.sig beside FILE: it must be a signature of FILE's bytes, or nothing is submitted. */
+static int read_given_signature(struct pending *p, const char *file)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	struct dg_sshsig sig;
+	int ret;
+
+	dg_tasksign_sidecar(&path, file);
+	ret = dg_strbuf_read_file(&p->sig, path.buf, DG_TASKSIGN_MAX);
+	if (ret == DG_ENOTFOUND) {
+		ret = 0;
+	} else if (ret == 0 && (dg_sshsig_parse(&sig, p->sig.buf, p->sig.len) < 0 ||
+				dg_sshsig_verify(&sig, DG_SSHSIG_TASK_NAMESPACE, p->raw.buf, p->raw.len) < 0)) {
+		ret = DG_EINVALID;
+	}
+	if (ret < 0)
+		printf("%s: %s\n", path.buf, dg_error_last());
+	dg_strbuf_release(&path);
+	return ret;
+}
+
 static int queue_tasks(struct dg_txn *txn, void *payload)
 {
 	struct submit *s = payload;
@@ -318,20 +378,19 @@ static int queue_tasks(struct dg_txn *txn, void *payload)
 		goto out;
 	}
 	for (size_t i = 0; i < s->nr; i++) {
-		const struct dg_task *t = &s->items[i].task;
+		const struct pending *p = &s->items[i];
 
 		dg_strbuf_reset(&path);
 		dg_strbuf_reset(&doc);
 		/* fair share: flat, so that intake groups it by this commit's author like any submission */
 		if (pol.fair_share)
-			dg_layout_task_path(&path, DG_DIR_QUEUE, t->task_id, 1);
+			dg_layout_task_path(&path, DG_DIR_QUEUE, p->task.task_id, 1);
 		else
-			dg_layout_queue_path(&path, t, pol.protocol);
-		dg_task_to_json(&doc, t);
-		if ((ret = dg_txn_write(txn, path.buf, doc.buf, doc.len)) < 0)
+			dg_layout_queue_path(&path, &p->task, pol.protocol);
+		if ((ret = write_task(txn, s, p, path.buf)) < 0)
 			goto out;
 		if (i < 5)
-			dg_strbuf_addf(&msg, "%s%s", i ? ", " : "", t->task_id);
+			dg_strbuf_addf(&msg, "%s%s", i ? ", " : "", p->task.task_id);
 	}
 	/* dependencies: judged with the batch written, so ids among it count */
 	for (size_t i = 0; i < s->nr; i++) {
@@ -466,6 +525,7 @@ int cmd_submit(int argc, char **argv)
 		{ "script", required_argument, NULL, 's' },
 		{ "script-file", required_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "sign", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -476,6 +536,8 @@ int cmd_submit(int argc, char **argv)
 	struct dg_policy pol;
 	struct dg_txn_stats st;
 	const char *repo = NULL, *id = NULL, *script_arg = NULL, *script_file = NULL;
+	const char *key_path = getenv("DGRID_SIGNING_KEY");
+	struct dg_sshkey key = DG_SSHKEY_INIT;
 	unsigned timeout = 0;
 	bool has_timeout = false;
 	int c, ret = 2, bad = 0;
@@ -488,6 +550,7 @@ int cmd_submit(int argc, char **argv)
 		case 'i': id = optarg; break;
 		case 's': script_arg = optarg; break;
 		case 'f': script_file = optarg; break;
+		case 'k': key_path = optarg; break;
 		case 't':
 			if (dg_parse_uint(&timeout, "--timeout", optarg, 1, 86400, &err) < 0) {
 				fprintf(stderr, "error: %s\n", err.buf);
@@ -528,6 +591,14 @@ int cmd_submit(int argc, char **argv)
 		goto out;
 
 	ret = 1;
+	if (key_path && *key_path) {
+		if (dg_sshkey_load(&key, key_path) < 0) {
+			fprintf(stderr, "error: --sign: %s\n", dg_error_last());
+			ret = 2;
+			goto out;
+		}
+		s.key = &key;
+	}
 	if (id) {
 		struct pending *p = add_pending(&s, id, NULL);
 
@@ -544,6 +615,8 @@ int cmd_submit(int argc, char **argv)
 		/* a generous cap: the policy's file_max is checked once it is known */
 		if (dg_strbuf_read_file(&p->raw, argv[i], 16u << 20) < 0) {
 			printf("%s: %s\n", argv[i], dg_error_last());
+			bad++;
+		} else if (!s.key && read_given_signature(p, argv[i]) < 0) {
 			bad++;
 		}
 	}
@@ -575,6 +648,7 @@ out:
 		dg_store_free(target);
 	dg_store_free(store);
 	submit_release(&s);
+	dg_sshkey_release(&key);
 	dg_strbuf_release(&err);
 	dg_strbuf_release(&script);
 	dg_strbuf_release(&doc);

@@ -17,6 +17,7 @@ static const char usage_text[] =
 	"usage: dgrid worker --repo URL [--node-id ID] [--slots N]\n"
 	"                    [--executor native|docker|process] [--http ADDR:PORT|off]\n"
 	"                    [--exit-when-idle] [--grace SECONDS] [--batch-ms MS] [--spool DIR]\n"
+	"                    [--allowed-signers FILE]\n"
 	"\n"
 	"Registers nodes/ID.json, then claims tasks from tasks/queue/, runs them\n"
 	"in the executor's sandbox and pushes results to tasks/completed/ or\n"
@@ -36,6 +37,8 @@ static const char usage_text[] =
 	"  --grace SECONDS     on SIGTERM, time running tasks get to finish (30)\n"
 	"  --batch-ms MS       wait for other tasks to finish before pushing (300)\n"
 	"  --spool DIR         where finished results wait for a push (DGRID_SPOOL)\n"
+	"  --allowed-signers FILE  run only tasks signed by a key of this OpenSSH\n"
+	"                      allowed_signers file (DGRID_ALLOWED_SIGNERS; doc/trust.md)\n"
 	"Also: GIT_TOKEN, PULL_INTERVAL, HEARTBEAT_INTERVAL, LOG_LEVEL, DGRID_LABELS,\n"
 	"DOCKER_MEMORY, DOCKER_CPUS, DGRID_PIDS, DGRID_TMP_SIZE.\n";
 
@@ -63,6 +66,7 @@ int cmd_worker(int argc, char **argv)
 		{ "grace", required_argument, NULL, 'g' },
 		{ "batch-ms", required_argument, NULL, 'b' },
 		{ "spool", required_argument, NULL, 'S' },
+		{ "allowed-signers", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -77,6 +81,9 @@ int cmd_worker(int argc, char **argv)
 	if (dg_config_from_env(&o.cfg, &err) < 0 || dg_exec_limits_from_env(&o.limits, &err) < 0)
 		goto usage_error;
 	o.labels = getenv("DGRID_LABELS");
+	o.allowed_signers = getenv("DGRID_ALLOWED_SIGNERS");
+	if (o.allowed_signers && !*o.allowed_signers)
+		o.allowed_signers = NULL;
 	/*
 	 * Only an address somebody chose must be honoured exactly; the default
 	 * takes the next free port, so several workers fit on one host.
@@ -103,6 +110,7 @@ int cmd_worker(int argc, char **argv)
 				goto usage_error;
 			break;
 		case 'S': o.spool_dir = optarg; break;
+		case 'A': o.allowed_signers = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
