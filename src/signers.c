@@ -271,6 +271,49 @@ void dg_signers_release(struct dg_signers *signers)
 	*signers = (struct dg_signers)DG_SIGNERS_INIT;
 }
 
+void dg_signers_append(struct dg_signers *dst, const struct dg_signers *src)
+{
+	for (size_t i = 0; i < src->nr; i++) {
+		struct dg_signer sg = src->v[i];
+
+		sg.principals = dg_xstrdup(sg.principals);
+		sg.namespaces = sg.namespaces ? dg_xstrdup(sg.namespaces) : NULL;
+		DG_ALLOC_GROW(dst->v, dst->nr + 1, dst->alloc);
+		dst->v[dst->nr++] = sg;
+	}
+}
+
+unsigned dg_signers_count(const struct dg_signers *signers, const char *ns, const void *data,
+			  size_t len, const struct dg_signature_file *sigs, size_t n, int64_t now,
+			  struct dg_strbuf *why)
+{
+	unsigned char (*seen)[DG_SSH_ED25519_PK] = dg_xcalloc(n + 1, sizeof(*seen));
+	unsigned count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct dg_signer *who;
+		struct dg_sshsig sig;
+		bool again = false;
+
+		if (dg_sshsig_parse(&sig, sigs[i].armor, sigs[i].len) < 0 ||
+		    dg_sshsig_verify(&sig, ns, data, len) < 0 ||
+		    dg_signers_check(signers, sig.pk, ns, now, &who) < 0) {
+			dg_strbuf_addf(why, "%s: %s; ", sigs[i].name, dg_error_last());
+			continue;
+		}
+		for (unsigned k = 0; k < count && !again; k++)
+			again = !memcmp(seen[k], sig.pk, DG_SSH_ED25519_PK);
+		if (again) {
+			dg_strbuf_addf(why, "%s: a second signature by %s counts once; ", sigs[i].name,
+				       who->principals);
+			continue;
+		}
+		memcpy(seen[count++], sig.pk, DG_SSH_ED25519_PK);
+	}
+	free(seen);
+	return count;
+}
+
 /* OpenSSH's match_pattern_list: a negated match denies, else any match allows. */
 static bool namespace_allowed(const char *list, const char *ns)
 {

@@ -61,4 +61,27 @@ void dg_signers_release(struct dg_signers *signers);
 int dg_signers_check(const struct dg_signers *signers, const unsigned char pk[DG_SSH_ED25519_PK],
 		     const char *ns, int64_t now, const struct dg_signer **who);
 
+/*
+ * Merges: appends copies of src's lines to dst (a worker's own list and the
+ * repository's signed one, tasksign.h).
+ */
+void dg_signers_append(struct dg_signers *dst, const struct dg_signers *src);
+
+/* One armored signature file and its name, for messages. */
+struct dg_signature_file {
+	const char *name;
+	const char *armor;
+	size_t len;
+};
+
+/*
+ * A quorum (doc/trust.md, "Signed lists and policy"): how many distinct
+ * keys of signers made valid signatures over data in namespace ns among
+ * sigs[0..n). A signature that does not count adds "NAME: reason; " to
+ * why; a key that signed twice counts once.
+ */
+unsigned dg_signers_count(const struct dg_signers *signers, const char *ns, const void *data,
+			  size_t len, const struct dg_signature_file *sigs, size_t n, int64_t now,
+			  struct dg_strbuf *why);
+
 #endif

@@ -27,6 +27,8 @@ struct dg_worker_opts {
 	const char *http;            /* NULL or "" for no web server */
 	const char *labels;          /* comma-separated, DGRID_LABELS */
 	const char *allowed_signers; /* NULL: run unsigned tasks too (tasksign.h) */
+	unsigned trust_quorum;       /* local keys that must sign the repository's lists, 1 */
+	bool signed_policy;          /* claim only under a dgrid.json signed by trust_quorum keys */
 	struct dg_exec_limits limits;/* the operator's limits; a grid policy may only lower them */
 };
 

@@ -108,6 +108,10 @@ struct worker {
 	struct dg_signers signers;    /* --allowed-signers; nr 0 and no path: none */
 	int64_t signers_mtime_ns;     /* the file's, when it was loaded */
 	bool unsigned_grid_noted;     /* logged: the grid wants signatures we cannot check */
+	struct dg_signers repo_signers;  /* trust/allowed_signers when signed by a quorum of ours */
+	unsigned char repo_trust_seen[32];  /* hash of the trust files last judged */
+	bool policy_trusted;          /* --signed-policy: dgrid.json is signed by a quorum of ours */
+	unsigned char policy_seen[32];/* hash of dgrid.json and its signatures last judged */
 
 	struct dg_node_status snap;
 	struct dg_http *http;
@@ -147,6 +151,12 @@ void dg_worker_upkeep(struct worker *w);
  * them with (it then claims nothing, and says so once).
  */
 int dg_worker_trust_init(struct worker *w);
+/*
+ * In each step, with the step's dgrid.json (NULL: none): re-judges the
+ * repository's signed signers list and, with --signed-policy, the
+ * signatures of dgrid.json, when they changed.
+ */
+int dg_worker_trust_refresh(struct worker *w, struct dg_txn *txn, const struct dg_strbuf *policy);
 int dg_worker_trust_check(struct worker *w, struct running *r);
 bool dg_worker_trust_may_claim(struct worker *w);
 void dg_worker_trust_release(struct worker *w);

@@ -463,7 +463,13 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
 
-	ret = dg_worker_policy(w, dg_txn_read(txn, "dgrid.json", &pol) ? NULL : &pol);
+	{
+		bool have = dg_txn_read(txn, "dgrid.json", &pol) == 0;
+
+		ret = dg_worker_policy(w, have ? &pol : NULL);
+		if (ret == 0)
+			ret = dg_worker_trust_refresh(w, txn, have ? &pol : NULL);
+	}
 	dg_strbuf_release(&pol);
 	if (ret < 0)
 		return ret;

@@ -1,13 +1,182 @@
 /*
  * worker_trust.c - which tasks this worker agrees to run: its allowed
- * signers, the grid's "require_signed", and the check made just before
- * every start (worker_int.h, tasksign.h, doc/trust.md).
+ * signers, the repository's signers list when a quorum of those signed
+ * it, the grid's "require_signed" and, with --signed-policy, whether
+ * dgrid.json is signed; and the check made just before every start
+ * (worker_int.h, tasksign.h, doc/trust.md).
  */
 #include "error.h"
 #include "log.h"
 #include "worker_int.h"
 
+#include <sodium.h>
 #include <sys/stat.h>
+
+#define TRUST_LIST "trust/allowed_signers"
+#define NS_SIGNERS "dgrid-signers"
+#define NS_POLICY "dgrid-policy"
+#define SIGS_MAX 32   /* signature files of one list looked at */
+
+/* The signatures of a file F: F.sig and F.sigs/NAME.sig. */
+struct sigset {
+	struct dg_strbuf text[SIGS_MAX];
+	char *names[SIGS_MAX];
+	struct dg_signature_file files[SIGS_MAX];
+	size_t nr;
+	struct dg_txn *txn;
+};
+
+static void sigset_add(struct sigset *set, const char *path)
+{
+	struct dg_strbuf *t = &set->text[set->nr];
+
+	dg_strbuf_init(t, 0);
+	if (set->nr >= SIGS_MAX || dg_txn_read(set->txn, path, t) < 0) {
+		dg_strbuf_release(t);
+		return;
+	}
+	set->names[set->nr] = dg_xstrdup(path);
+	set->files[set->nr] = (struct dg_signature_file){ set->names[set->nr], t->buf, t->len };
+	set->nr++;
+}
+
+static int sigset_entry(const struct dg_entry *e, void *payload)
+{
+	size_t n = strlen(e->name);
+
+	if (e->is_file && e->size <= DG_TASKSIGN_MAX && n > 4 && !strcmp(e->name + n - 4, ".sig"))
+		sigset_add(payload, e->path);
+	return 0;
+}
+
+static int sigset_read(struct sigset *set, struct dg_txn *txn, const char *file)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	int ret;
+
+	set->nr = 0;
+	set->txn = txn;
+	dg_strbuf_addf(&path, "%s.sig", file);
+	if (dg_txn_exists(txn, path.buf))
+		sigset_add(set, path.buf);
+	dg_strbuf_addch(&path, 's');
+	ret = dg_txn_list(txn, path.buf, sigset_entry, set);
+	dg_strbuf_release(&path);
+	return ret;
+}
+
+static void sigset_release(struct sigset *set)
+{
+	for (size_t i = 0; i < set->nr; i++) {
+		dg_strbuf_release(&set->text[i]);
+		free(set->names[i]);
+	}
+	set->nr = 0;
+}
+
+/* Has the file or any of its signatures changed since we last judged them? */
+static bool changed(unsigned char seen[32], const struct dg_strbuf *data, const struct sigset *set)
+{
+	crypto_generichash_state st;
+	unsigned char h[32];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)(data ? data->buf : ""), data ? data->len + 1 : 0);
+	for (size_t i = 0; i < set->nr; i++) {
+		crypto_generichash_update(&st, (const unsigned char *)set->names[i], strlen(set->names[i]) + 1);
+		crypto_generichash_update(&st, (const unsigned char *)set->files[i].armor, set->files[i].len + 1);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	if (!memcmp(h, seen, sizeof(h)))
+		return false;
+	memcpy(seen, h, sizeof(h));
+	return true;
+}
+
+/* Do at least trust_quorum of our own keys vouch for data (namespace ns)? */
+static bool quorum(struct worker *w, const char *ns, const struct dg_strbuf *data,
+		   const struct sigset *set, struct dg_strbuf *why)
+{
+	unsigned need = w->opts->trust_quorum ? w->opts->trust_quorum : 1;
+	struct dg_strbuf details = DG_STRBUF_INIT;
+	unsigned got = dg_signers_count(&w->signers, ns, data->buf, data->len, set->files, set->nr,
+					dg_wall_ms() / 1000, &details);
+
+	dg_strbuf_reset(why);
+	dg_strbuf_addf(why, "signed by %u of the %u keys of ours required", got, need);
+	if (!set->nr)
+		dg_strbuf_addstr(why, " (no signature files)");
+	if (details.len) {
+		dg_strbuf_setlen(&details, details.len - 2);   /* the last "; " */
+		dg_strbuf_addf(why, "; %s", details.buf);
+	}
+	dg_strbuf_release(&details);
+	return got >= need;
+}
+
+/* trust/allowed_signers: its lines count beside ours when a quorum of ours signed it. */
+static void judge_list(struct worker *w, struct dg_txn *txn)
+{
+	struct dg_strbuf list = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	struct dg_signers fresh = DG_SIGNERS_INIT;
+	struct sigset set;
+	bool present = dg_txn_read(txn, TRUST_LIST, &list) == 0;
+
+	memset(&set, 0, sizeof(set));
+	if (present)
+		sigset_read(&set, txn, TRUST_LIST);
+	if (!changed(w->repo_trust_seen, present ? &list : NULL, &set))
+		goto out;
+	dg_signers_release(&w->repo_signers);
+	if (!present) {
+		dg_log(DG_LOG_INFO, "node=%s event=trust-list-none file=" TRUST_LIST, w->me);
+	} else if (!quorum(w, NS_SIGNERS, &list, &set, &why)) {
+		dg_log(DG_LOG_WARNING, "node=%s event=trust-list-ignored file=" TRUST_LIST " reason=\"%s\"",
+		       w->me, why.buf);
+	} else if (dg_signers_parse(&fresh, TRUST_LIST, list.buf, list.len) < 0) {
+		dg_log(DG_LOG_WARNING, "node=%s event=trust-list-ignored reason=\"%s\"", w->me, dg_error_last());
+	} else {
+		w->repo_signers = fresh;
+		dg_log(DG_LOG_INFO, "node=%s event=trust-list-accepted file=" TRUST_LIST " keys=%zu note=\"%s\"",
+		       w->me, fresh.nr, why.buf);
+	}
+out:
+	sigset_release(&set);
+	dg_strbuf_release(&list);
+	dg_strbuf_release(&why);
+}
+
+/* --signed-policy: dgrid.json counts when a quorum of ours signed it (a grid without one has ours). */
+static void judge_policy(struct worker *w, struct dg_txn *txn, const struct dg_strbuf *policy)
+{
+	struct dg_strbuf why = DG_STRBUF_INIT;
+	struct sigset set;
+
+	memset(&set, 0, sizeof(set));
+	if (policy)
+		sigset_read(&set, txn, "dgrid.json");
+	if (!changed(w->policy_seen, policy, &set))
+		goto out;
+	w->policy_trusted = !policy || quorum(w, NS_POLICY, policy, &set, &why);
+	if (!w->policy_trusted)
+		dg_log(DG_LOG_WARNING, "node=%s event=policy-unsigned reason=\"dgrid.json is %s\" "
+		       "note=\"claiming nothing until it is signed (--signed-policy)\"", w->me, why.buf);
+	else if (policy)
+		dg_log(DG_LOG_INFO, "node=%s event=policy-signed note=\"%s\"", w->me, why.buf);
+out:
+	sigset_release(&set);
+	dg_strbuf_release(&why);
+}
+
+int dg_worker_trust_refresh(struct worker *w, struct dg_txn *txn, const struct dg_strbuf *policy)
+{
+	if (!w->opts->allowed_signers)
+		return 0;
+	judge_list(w, txn);
+	if (w->opts->signed_policy)
+		judge_policy(w, txn, policy);
+	return 0;
+}
 
 static int64_t mtime_ns(const char *path)
 {
@@ -66,11 +235,18 @@ static void reload_if_changed(struct worker *w)
 
 int dg_worker_trust_check(struct worker *w, struct running *r)
 {
-	const struct dg_signers *list = w->opts->allowed_signers ? &w->signers : NULL;
+	struct dg_signers all = DG_SIGNERS_INIT;
+	int ret;
 
-	if (list)
+	if (w->opts->allowed_signers) {
 		reload_if_changed(w);
-	if (dg_tasksign_verify(&r->trust, &r->task, list, dg_wall_ms() / 1000) == 0)
+		dg_signers_append(&all, &w->signers);
+		dg_signers_append(&all, &w->repo_signers);
+	}
+	ret = dg_tasksign_verify(&r->trust, &r->task, w->opts->allowed_signers ? &all : NULL,
+				 dg_wall_ms() / 1000);
+	dg_signers_release(&all);
+	if (ret == 0)
 		return 0;
 	r->reject_reason = dg_xstrdup(dg_error_last());
 	dg_log(DG_LOG_WARNING, "node=%s task=%s event=signature-refused reason=\"%s\"", w->me,
@@ -80,6 +256,8 @@ int dg_worker_trust_check(struct worker *w, struct running *r)
 
 bool dg_worker_trust_may_claim(struct worker *w)
 {
+	if (w->opts->signed_policy && !w->policy_trusted)
+		return false;   /* judge_policy said why */
 	if (!w->policy.require_signed || w->opts->allowed_signers) {
 		w->unsigned_grid_noted = false;
 		return true;
@@ -95,4 +273,5 @@ bool dg_worker_trust_may_claim(struct worker *w)
 void dg_worker_trust_release(struct worker *w)
 {
 	dg_signers_release(&w->signers);
+	dg_signers_release(&w->repo_signers);
 }

@@ -19,7 +19,7 @@
 #include <time.h>
 
 static const char usage_text[] =
-	"usage: dgrid sign [--key KEY] FILE.json...\n"
+	"usage: dgrid sign [--key KEY] [--namespace NS] FILE...\n"
 	"       dgrid sign --check ALLOWED_SIGNERS FILE.json...\n"
 	"\n"
 	"Signs each task file with the OpenSSH ed25519 private key KEY and writes\n"
@@ -28,15 +28,19 @@ static const char usage_text[] =
 	"dgrid submit, which commits a .sig found beside a file). The key must\n"
 	"be unencrypted; for a key with a passphrase use ssh-keygen itself.\n"
 	"\n"
+	"--namespace signs for another purpose (doc/trust.md): dgrid-signers for\n"
+	"the repository's trust/allowed_signers, dgrid-policy for dgrid.json.\n"
+	"\n"
 	"With --check, verifies each FILE.json.sig as a worker started with\n"
 	"--allowed-signers ALLOWED_SIGNERS would, and says who signed it or why\n"
 	"it would be rejected (exit 1 if any would be).\n"
 	"\n"
 	"      --key KEY                private key (DGRID_SIGNING_KEY)\n"
+	"      --namespace NS           dgrid-task (default), dgrid-signers or dgrid-policy\n"
 	"      --check ALLOWED_SIGNERS  verify instead of signing\n"
 	"  -h, --help                   this text\n";
 
-static int sign_file(const struct dg_sshkey *key, const char *file)
+static int sign_file(const struct dg_sshkey *key, const char *ns, const char *file)
 {
 	struct dg_strbuf data = DG_STRBUF_INIT, sig = DG_STRBUF_INIT, path = DG_STRBUF_INIT;
 	char fp[DG_SSH_FINGERPRINT_LEN + 1];
@@ -47,7 +51,7 @@ static int sign_file(const struct dg_sshkey *key, const char *file)
 		printf("%s: %s\n", file, dg_error_last());
 		goto out;
 	}
-	dg_sshsig_sign(&sig, key, DG_SSHSIG_TASK_NAMESPACE, data.buf, data.len);
+	dg_sshsig_sign(&sig, key, ns, data.buf, data.len);
 	dg_tasksign_sidecar(&path, file);
 	f = fopen(path.buf, "w");
 	if (!f || fwrite(sig.buf, 1, sig.len, f) != sig.len || fclose(f)) {
@@ -55,7 +59,7 @@ static int sign_file(const struct dg_sshkey *key, const char *file)
 		goto out;
 	}
 	dg_sshkey_fingerprint(fp, key->pk);
-	printf("signed %s with %s: %s\n", file, fp, path.buf);
+	printf("signed %s with %s (namespace %s): %s\n", file, fp, ns, path.buf);
 	ret = 0;
 out:
 	dg_strbuf_release(&data);
@@ -107,10 +111,12 @@ int cmd_sign(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "check", required_argument, NULL, 'c' },
+		{ "namespace", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *key_path = getenv("DGRID_SIGNING_KEY"), *check = NULL;
+	const char *ns = DG_SSHSIG_TASK_NAMESPACE;
 	struct dg_sshkey key = DG_SSHKEY_INIT;
 	struct dg_signers signers = DG_SIGNERS_INIT;
 	int c, ret = 2, bad = 0;
@@ -121,6 +127,7 @@ int cmd_sign(int argc, char **argv)
 		switch (c) {
 		case 'k': key_path = optarg; break;
 		case 'c': check = optarg; break;
+		case 'n': ns = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -129,7 +136,15 @@ int cmd_sign(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "error: no task file given (see 'dgrid sign --help')\n");
+		fprintf(stderr, "error: no file given (see 'dgrid sign --help')\n");
+		return 2;
+	}
+	if (strcmp(ns, DG_SSHSIG_TASK_NAMESPACE) && strcmp(ns, "dgrid-signers") && strcmp(ns, "dgrid-policy")) {
+		fprintf(stderr, "error: --namespace '%s' is none of dgrid-task, dgrid-signers, dgrid-policy\n", ns);
+		return 2;
+	}
+	if (check && strcmp(ns, DG_SSHSIG_TASK_NAMESPACE)) {
+		fprintf(stderr, "error: --check verifies task files (namespace dgrid-task) only\n");
 		return 2;
 	}
 	if (sodium_init() < 0) {
@@ -153,7 +168,7 @@ int cmd_sign(int argc, char **argv)
 			goto out;
 		}
 		for (int i = optind; i < argc; i++)
-			bad += sign_file(&key, argv[i]);
+			bad += sign_file(&key, ns, argv[i]);
 	}
 	ret = bad ? 1 : 0;
 out:

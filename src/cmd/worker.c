@@ -17,7 +17,7 @@ static const char usage_text[] =
 	"usage: dgrid worker --repo URL [--node-id ID] [--slots N]\n"
 	"                    [--executor native|docker|process] [--http ADDR:PORT|off]\n"
 	"                    [--exit-when-idle] [--grace SECONDS] [--batch-ms MS] [--spool DIR]\n"
-	"                    [--allowed-signers FILE]\n"
+	"                    [--allowed-signers FILE [--trust-quorum M] [--signed-policy]]\n"
 	"\n"
 	"Registers nodes/ID.json, then claims tasks from tasks/queue/, runs them\n"
 	"in the executor's sandbox and pushes results to tasks/completed/ or\n"
@@ -39,6 +39,10 @@ static const char usage_text[] =
 	"  --spool DIR         where finished results wait for a push (DGRID_SPOOL)\n"
 	"  --allowed-signers FILE  run only tasks signed by a key of this OpenSSH\n"
 	"                      allowed_signers file (DGRID_ALLOWED_SIGNERS; doc/trust.md)\n"
+	"  --trust-quorum M    how many keys of that file must sign the repository's\n"
+	"                      trust/allowed_signers for it to count (DGRID_TRUST_QUORUM; 1)\n"
+	"  --signed-policy     claim only while dgrid.json is signed by as many\n"
+	"                      (DGRID_SIGNED_POLICY=1)\n"
 	"Also: GIT_TOKEN, PULL_INTERVAL, HEARTBEAT_INTERVAL, LOG_LEVEL, DGRID_LABELS,\n"
 	"DOCKER_MEMORY, DOCKER_CPUS, DGRID_PIDS, DGRID_TMP_SIZE.\n";
 
@@ -67,6 +71,8 @@ int cmd_worker(int argc, char **argv)
 		{ "batch-ms", required_argument, NULL, 'b' },
 		{ "spool", required_argument, NULL, 'S' },
 		{ "allowed-signers", required_argument, NULL, 'A' },
+		{ "trust-quorum", required_argument, NULL, 'Q' },
+		{ "signed-policy", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +90,11 @@ int cmd_worker(int argc, char **argv)
 	o.allowed_signers = getenv("DGRID_ALLOWED_SIGNERS");
 	if (o.allowed_signers && !*o.allowed_signers)
 		o.allowed_signers = NULL;
+	o.trust_quorum = 1;
+	if (getenv("DGRID_TRUST_QUORUM") && *getenv("DGRID_TRUST_QUORUM") &&
+	    dg_parse_uint(&o.trust_quorum, "DGRID_TRUST_QUORUM", getenv("DGRID_TRUST_QUORUM"), 1, 32, &err) < 0)
+		goto usage_error;
+	o.signed_policy = getenv("DGRID_SIGNED_POLICY") && !strcmp(getenv("DGRID_SIGNED_POLICY"), "1");
 	/*
 	 * Only an address somebody chose must be honoured exactly; the default
 	 * takes the next free port, so several workers fit on one host.
@@ -111,6 +122,11 @@ int cmd_worker(int argc, char **argv)
 			break;
 		case 'S': o.spool_dir = optarg; break;
 		case 'A': o.allowed_signers = optarg; break;
+		case 'Q':
+			if (dg_parse_uint(&o.trust_quorum, "--trust-quorum", optarg, 1, 32, &err) < 0)
+				goto usage_error;
+			break;
+		case 'P': o.signed_policy = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -130,6 +146,10 @@ int cmd_worker(int argc, char **argv)
 	if (!dg_node_id_valid(o.cfg.node_id)) {
 		dg_strbuf_addf(&err, "node id '%s' must be 1-64 characters of [A-Za-z0-9_.-] (--node-id, NODE_ID)",
 			       o.cfg.node_id);
+		goto usage_error;
+	}
+	if (o.signed_policy && !o.allowed_signers) {
+		dg_strbuf_addstr(&err, "--signed-policy needs --allowed-signers: the keys that sign dgrid.json");
 		goto usage_error;
 	}
 	if (o.http && !strcmp(o.http, "off"))
