@@ -1,5 +1,6 @@
 #include "layout.h"
 #include "error.h"
+#include "record.h"
 #include "tasksign.h"
 
 #include <ctype.h>
@@ -334,6 +335,7 @@ int dg_layout_write_result(struct dg_txn *txn, const struct dg_result *res, unsi
 
 	dg_layout_result_path(&path, res->status, res->task_id, res->node_id, res->attempt, protocol);
 	dg_result_to_json(&json, res);
+	dg_record_seal(&json);   /* signed by this node, when it is one (record.h) */
 	ret = dg_layout_write_new(txn, path.buf, json.buf, json.len, written);
 	dg_strbuf_release(&path);
 	dg_strbuf_release(&json);

@@ -4,6 +4,7 @@
 #include "grid.h"
 #include "layout.h"
 #include "log.h"
+#include "nodekeys.h"
 #include "watch.h"
 
 struct beat {
@@ -24,7 +25,29 @@ struct dg_reaper {
 	struct dg_reap_stats st;
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
+	struct dg_nodekeys *keys;   /* NULL: records are not judged */
+	json_t *forged_noted;       /* what was logged as forged: said once */
 };
+
+/* One warning per forged record and reason, not one per run. */
+static void note_forged(struct dg_reaper *r, const char *what, const char *why)
+{
+	const char *was = json_string_value(json_object_get(r->forged_noted, what));
+
+	if (was && !strcmp(was, why))
+		return;
+	json_object_set_new(r->forged_noted, what, json_string(why));
+	dg_log(DG_LOG_WARNING, "node=%s event=forged record=\"%s\" reason=\"%s\"", r->me, what, why);
+}
+
+static void forged_registration(const char *node_id, const char *why, void *payload)
+{
+	struct dg_strbuf what = DG_STRBUF_INIT;
+
+	dg_strbuf_addf(&what, "nodes/%s.json", node_id);
+	note_forged(payload, what.buf, why);
+	dg_strbuf_release(&what);
+}
 
 static void beats_clear(struct dg_reaper *r)
 {
@@ -49,6 +72,18 @@ static int collect_beat(const char *name, int64_t when, const char *data, size_t
 	b->age_ms = dg_watch_see(r->watch, key.buf, data, len);
 	b->doc = json_loadb(data, len, 0, NULL);
 	dg_strbuf_release(&key);
+	if (r->keys && b->doc) {
+		struct dg_strbuf why = DG_STRBUF_INIT;
+
+		/* a forged "stopped" or "alive" says nothing of its node: as if absent */
+		if (dg_nodekeys_judge(r->keys, b->doc, b->node, &why) == DG_VERDICT_FORGED) {
+			note_forged(r, name, why.buf);
+			free(b->node);
+			json_decref(b->doc);
+			r->beats_nr--;
+		}
+		dg_strbuf_release(&why);
+	}
 	return 0;
 }
 
@@ -173,7 +208,7 @@ static int reap_invalid(struct dg_reaper *r, const char *path, const char *error
 static int reap_one(const struct dg_entry *e, void *payload)
 {
 	struct dg_reaper *r = payload;
-	struct dg_strbuf data = DG_STRBUF_INIT, key = DG_STRBUF_INIT;
+	struct dg_strbuf data = DG_STRBUF_INIT, key = DG_STRBUF_INIT, forged = DG_STRBUF_INIT;
 	struct dg_task t = DG_TASK_INIT;
 	const char *why;
 	int64_t age;
@@ -190,13 +225,20 @@ static int reap_one(const struct dg_entry *e, void *payload)
 		goto out;
 	}
 	age = dg_watch_see(r->watch, key.buf, data.buf, data.len);
-	why = r->spare_own && t.node_id && !strcmp(t.node_id, r->me) ? NULL : orphan_reason(r, &t, age);
+	if (r->keys && dg_nodekeys_judge(r->keys, t.doc, t.node_id, &forged) == DG_VERDICT_FORGED) {
+		/* nobody holds the task: it goes back to the queue at once */
+		note_forged(r, e->path, forged.buf);
+		why = "forged claim";
+	} else {
+		why = r->spare_own && t.node_id && !strcmp(t.node_id, r->me) ? NULL : orphan_reason(r, &t, age);
+	}
 	if (!why) {
 		if (age <= (int64_t)r->policy.node_timeout * 1000)
 			r->st.watching++;
 		goto out;
 	}
-	if (dg_sched_crash_claims(&t.sched, t.attempt) >= r->policy.max_attempts) {
+	/* a forged claim's attempt is anybody's number: it never ends a task */
+	if (!forged.len && dg_sched_crash_claims(&t.sched, t.attempt) >= r->policy.max_attempts) {
 		ret = dg_reap_abandon(r->txn, &t, why, r->policy.protocol);
 		r->st.abandoned++;
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned owner=%s attempt=%u reason=\"%s\"",
@@ -212,6 +254,7 @@ out:
 	dg_task_release(&t);
 	dg_strbuf_release(&data);
 	dg_strbuf_release(&key);
+	dg_strbuf_release(&forged);
 	return ret;
 }
 
@@ -232,6 +275,9 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	/* a newer protocol may judge claims differently (leases): hands off */
 	if ((ret = dg_policy_check_protocol(&r->policy)) < 0)
 		return ret;
+	/* whose keys speak for which node, before any record is judged */
+	if (r->keys && (ret = dg_nodekeys_learn_grid(r->keys, txn, forged_registration, r)) < 0)
+		return ret;
 	/* this attempt's look at the grid: the store fetched just before */
 	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);
@@ -244,6 +290,11 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 		return 1;
 	dg_txn_message(txn, "reap by %s:%s", r->me, r->msg.buf);
 	return 0;
+}
+
+void dg_reaper_set_nodekeys(struct dg_reaper *reaper, struct dg_nodekeys *keys)
+{
+	reaper->keys = keys;
 }
 
 void dg_reaper_spare_own(struct dg_reaper *reaper)
@@ -264,6 +315,7 @@ struct dg_reaper *dg_reaper_new(struct dg_store *store, const char *me)
 	r->me = me;
 	r->watch = dg_watch_new();
 	r->policy = dg_policy_default;
+	r->forged_noted = json_object();
 	dg_strbuf_init(&r->msg, 0);
 	return r;
 }
@@ -276,6 +328,7 @@ void dg_reaper_free(struct dg_reaper *r)
 	free(r->beats);
 	dg_watch_free(r->watch);
 	dg_strbuf_release(&r->msg);
+	json_decref(r->forged_noted);
 	free(r);
 }
 

@@ -64,6 +64,13 @@ void dg_reaper_spare_own(struct dg_reaper *reaper);
  */
 void dg_reaper_set_lease_grace(struct dg_reaper *reaper, unsigned seconds);
 void dg_reaper_free(struct dg_reaper *reaper);
+/*
+ * Judges records by their node keys (nodekeys.h, borrowed): the grid's
+ * registrations are learnt at each run; a forged heartbeat is ignored and
+ * a forged claim is released at once, as if nobody held its task.
+ */
+struct dg_nodekeys;
+void dg_reaper_set_nodekeys(struct dg_reaper *reaper, struct dg_nodekeys *keys);
 
 /*
  * Fetches (for a remote), observes heartbeats and claims, and reaps what

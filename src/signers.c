@@ -364,7 +364,7 @@ int dg_signers_check(const struct dg_signers *signers, const unsigned char pk[DG
 	if (!refused) {
 		dg_error_set("unknown key: %s is not in the allowed signers", fp);
 	} else if (!strcmp(why, "namespace")) {
-		dg_error_set("wrong namespace: key %s (%s) may not sign '%s' (namespaces=\"%s\", line %u)", fp,
+		dg_error_set("wrong namespace: key %s (%s) may not sign '%s' (namespaces %s, line %u)", fp,
 			     refused->principals, ns, refused->namespaces, refused->line);
 	} else {
 		struct tm tm;

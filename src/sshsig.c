@@ -6,7 +6,9 @@
 #include "error.h"
 #include "sshsig.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #define ARMOR_BEGIN "-----BEGIN SSH SIGNATURE-----"
 #define ARMOR_END "-----END SSH SIGNATURE-----"
@@ -421,6 +423,81 @@ out:
 	sodium_memzero(bin.buf, bin.len);
 	dg_strbuf_release(&text);
 	dg_strbuf_release(&bin);
+	return ret;
+}
+
+void dg_sshkey_generate(struct dg_sshkey *key, const char *comment)
+{
+	*key = (struct dg_sshkey)DG_SSHKEY_INIT;
+	key->sk = dg_xmalloc(crypto_sign_SECRETKEYBYTES);
+	crypto_sign_keypair(key->pk, key->sk);
+	key->comment = dg_xstrdup(comment ? comment : "");
+}
+
+int dg_sshkey_save(const struct dg_sshkey *key, const char *path)
+{
+	struct dg_strbuf priv = DG_STRBUF_INIT, bin = DG_STRBUF_INIT, text = DG_STRBUF_INIT;
+	struct dg_strbuf tmp = DG_STRBUF_INIT;
+	uint32_t check = randombytes_random();
+	size_t n;
+	char *b64;
+	int fd = -1, ret = DG_ERROR;
+
+	/* the private section: check words, the key, the comment, padding to 8 */
+	put_u32(&priv, check);
+	put_u32(&priv, check);
+	key_blob(&priv, key->pk);
+	put_string(&priv, key->sk, crypto_sign_SECRETKEYBYTES);
+	put_cstring(&priv, key->comment ? key->comment : "");
+	for (unsigned char pad = 1; priv.len % 8; pad++)
+		dg_strbuf_addch(&priv, pad);
+
+	dg_strbuf_add(&bin, KEY_MAGIC, sizeof(KEY_MAGIC));
+	put_cstring(&bin, "none");
+	put_cstring(&bin, "none");
+	put_string(&bin, "", 0);
+	put_u32(&bin, 1);
+	dg_strbuf_reset(&text);
+	key_blob(&text, key->pk);
+	put_string(&bin, text.buf, text.len);
+	put_string(&bin, priv.buf, priv.len);
+
+	n = sodium_base64_ENCODED_LEN(bin.len, sodium_base64_VARIANT_ORIGINAL);
+	b64 = dg_xmalloc(n);
+	sodium_bin2base64(b64, n, (const unsigned char *)bin.buf, bin.len, sodium_base64_VARIANT_ORIGINAL);
+	dg_strbuf_reset(&text);
+	dg_strbuf_addstr(&text, KEY_BEGIN "\n");
+	for (size_t i = 0, len = strlen(b64); i < len; i += ARMOR_WIDTH)
+		dg_strbuf_addf(&text, "%.*s\n", ARMOR_WIDTH, b64 + i);
+	dg_strbuf_addstr(&text, KEY_END "\n");
+	sodium_memzero(b64, n);
+	free(b64);
+
+	if (access(path, F_OK) == 0) {
+		dg_error_set("'%s' exists already: a node's key is never replaced", path);
+		ret = DG_ECONFLICT;
+		goto out;
+	}
+	dg_strbuf_addf(&tmp, "%s.tmp-%d", path, (int)getpid());
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text.buf, text.len) != (ssize_t)text.len || fsync(fd) < 0 ||
+	    close(fd) < 0 || (fd = -1, link(tmp.buf, path) < 0)) {
+		dg_error_set("cannot write the key '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp.len)
+		unlink(tmp.buf);
+	sodium_memzero(priv.buf, priv.len);
+	sodium_memzero(bin.buf, bin.len);
+	sodium_memzero(text.buf, text.len);
+	dg_strbuf_release(&priv);
+	dg_strbuf_release(&bin);
+	dg_strbuf_release(&text);
+	dg_strbuf_release(&tmp);
 	return ret;
 }
 

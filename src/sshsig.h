@@ -69,6 +69,15 @@ struct dg_sshkey {
 
 /* Loads an unencrypted OpenSSH Ed25519 private key file. */
 int dg_sshkey_load(struct dg_sshkey *key, const char *path);
+/* A new random key. */
+void dg_sshkey_generate(struct dg_sshkey *key, const char *comment);
+/*
+ * Writes key to path as an unencrypted OpenSSH private key (what
+ * `ssh-keygen -t ed25519 -N ''` writes; `ssh-keygen -y -f` reads it),
+ * mode 0600, through a temporary file and a rename. The file must not
+ * exist yet (DG_ECONFLICT): a node's key is never replaced silently.
+ */
+int dg_sshkey_save(const struct dg_sshkey *key, const char *path);
 void dg_sshkey_release(struct dg_sshkey *key);
 
 /* Appends the armored signature of message (namespace ns, sha512), as ssh-keygen writes it. */

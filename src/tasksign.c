@@ -9,11 +9,12 @@
 /*
  * The fields the grid writes into a task after its submitter signed it:
  * the claim and its lease (task.h), the retry count and its not_before
- * (worker_step.c), the submitter's queue group (layout.h), the envelope.
+ * (worker_step.c), the submitter's queue group (layout.h), the envelope,
+ * the claimer's signature (record.h).
  */
 static const char *const MUTABLE_FIELDS[] = {
 	"node_id", "claimed_at", "attempt", "lease_seconds", "lease_renewed_at",
-	"retried", "not_before", "queue_group", "signed",
+	"retried", "not_before", "queue_group", "signed", "node_sig",
 };
 
 void dg_tasksign_sidecar(struct dg_strbuf *out, const char *task_path)

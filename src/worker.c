@@ -772,6 +772,9 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 			refuse(&w, refusal, sizeof(refusal));
 		goto out;
 	}
+	/* the node key, beside the home's spool: created on first start */
+	if ((ret = dg_worker_identity_init(&w, spool_dir)) < 0)
+		goto out;
 	/* binds the member to start on: its store, spool and reaper */
 	if ((ret = dg_worker_members_init(&w, spool_dir)) < 0) {
 		if (ret == DG_EPROTOCOL)
@@ -779,6 +782,8 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		goto out;
 	}
 	dg_worker_budget_update(&w);
+	if ((ret = dg_worker_identity_check(&w)) < 0)
+		goto out;
 	if (opts->cfg.heartbeat_interval >= w.policy.node_timeout) {
 		dg_error_set("HEARTBEAT_INTERVAL %u is not below the grid's node_timeout %u (dgrid.json): "
 			     "other workers would take this worker's tasks between two heartbeats",
@@ -833,6 +838,7 @@ out:
 	}
 	dg_spool_release(&w.spool);
 	dg_node_facts_release(&w.facts);
+	dg_worker_identity_release(&w);
 	dg_worker_trust_release(&w);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);

@@ -11,6 +11,7 @@
 #include "members.h"
 #include "pushslot.h"
 #include "reaper.h"
+#include "nodekeys.h"
 #include "nodestatus.h"
 #include "spool.h"
 #include "store.h"
@@ -111,6 +112,10 @@ struct worker {
 	struct dg_signers repo_signers;  /* trust/allowed_signers when signed by a quorum of ours */
 	unsigned char repo_trust_seen[32];  /* hash of the trust files last judged */
 	bool policy_trusted;          /* --signed-policy: dgrid.json is signed by a quorum of ours */
+	/* the node's own key and its view of the others' (worker_identity.c) */
+	struct dg_sshkey key;         /* signs everything the node writes (record.h) */
+	struct dg_nodekeys *nodekeys; /* pins of the member worked on, beside its spool */
+	bool legacy_own_claims;       /* our registration had no key: our older claims are unsigned */
 	unsigned char policy_seen[32];/* hash of dgrid.json and its signatures last judged */
 
 	struct dg_node_status snap;
@@ -160,6 +165,24 @@ int dg_worker_trust_refresh(struct worker *w, struct dg_txn *txn, const struct d
 int dg_worker_trust_check(struct worker *w, struct running *r);
 bool dg_worker_trust_may_claim(struct worker *w);
 void dg_worker_trust_release(struct worker *w);
+
+/*
+ * worker_identity.c: the node key (created beside the spool on first
+ * start) and the pins of the others' keys (nodekeys.h). _init opens the
+ * key and makes it the process's signer; _check refuses to start when the
+ * home's nodes/ME.json names another key that no trusted revocation
+ * released; _bind/_unbind follow the member worked on (its pins file sits
+ * beside its spool, and its reaper judges with them).
+ */
+int dg_worker_identity_init(struct worker *w, const char *spool_dir);
+int dg_worker_identity_check(struct worker *w);
+int dg_worker_identity_bind(struct worker *w, const char *spool_dir);
+void dg_worker_identity_unbind(struct worker *w);
+void dg_worker_identity_release(struct worker *w);
+/* May we write our registration over prev (an existing nodes/ME.json)? */
+bool dg_worker_identity_may_register(struct worker *w, const json_t *prev);
+/* Is a claim in our name really ours: signed by our key (or an unsigned one from before we had one)? */
+bool dg_worker_identity_owns(struct worker *w, const json_t *claim);
 
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);

@@ -74,12 +74,14 @@ static int bind_member(struct worker *w, size_t k)
 	w->store = w->stores[k];
 	redacted(w->snap.repo, sizeof(w->snap.repo), w->repo_url);
 	ret = dg_spool_open(&w->spool, dir);
-	free(dir);
 	if (ret == 0)
 		ret = dg_spool_load(&w->spool, &w->pending, &w->pending_nr);
 	w->pending_alloc = w->pending_nr;
 	w->reaper = dg_reaper_new(w->store, w->me);
 	dg_reaper_spare_own(w->reaper);
+	if (ret == 0)
+		ret = dg_worker_identity_bind(w, dir);
+	free(dir);
 	return ret;
 }
 
@@ -91,6 +93,7 @@ static void unbind_member(struct worker *w)
 {
 	dg_reaper_free(w->reaper);
 	w->reaper = NULL;
+	dg_worker_identity_unbind(w);
 	dg_spool_release(&w->spool);
 	free(w->pending);
 	w->pending = NULL;

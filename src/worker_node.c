@@ -7,6 +7,7 @@
 #include "grid.h"
 #include "http.h"
 #include "log.h"
+#include "record.h"
 #include "version.h"
 #include "worker_int.h"
 
@@ -47,6 +48,20 @@ static json_t *node_facts(struct worker *w)
 			 "slots", (int)w->opts->cfg.slots);
 }
 
+/* The facts and the node's public key (record.h), which observers pin. */
+static json_t *node_record(struct worker *w)
+{
+	json_t *doc = node_facts(w);
+	struct dg_strbuf pub = DG_STRBUF_INIT;
+
+	if (w->key.sk) {
+		dg_sshkey_format_public(&pub, w->key.pk);
+		json_object_set_new(doc, "public_key", json_string(pub.buf));
+	}
+	dg_strbuf_release(&pub);
+	return doc;
+}
+
 struct reg {
 	struct worker *w;
 	json_t *facts;
@@ -64,6 +79,11 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_addf(&path, "nodes/%s.json", r->w->me);
 	if (!dg_txn_read(txn, path.buf, &old))
 		prev = json_loadb(old.buf, old.len, 0, NULL);
+	if (prev && !dg_worker_identity_may_register(r->w, prev)) {
+		ret = 1;   /* never over another key's registration (said at start-up) */
+		goto out;
+	}
+	json_object_del(prev, DG_RECORD_SIG_KEY);   /* compared without its signature */
 	doc = json_deep_copy(r->facts);
 	if (prev && json_is_string(json_object_get(prev, "registered_at")))
 		json_object_set(doc, "registered_at", json_object_get(prev, "registered_at"));
@@ -76,6 +96,7 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	if (prev && json_equal(prev, doc))
 		goto out;
 	json_object_set_new(doc, "registered_at", json_string(now));
+	dg_record_sign(doc);
 	dg_json_dump(&out, doc);
 	dg_txn_message(txn, "%s: register node", r->w->me);
 	ret = dg_txn_write(txn, path.buf, out.buf, out.len);
@@ -155,7 +176,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 int dg_worker_register(struct worker *w)
 {
 	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "" };
-	struct reg r = { w, node_facts(w), false };
+	struct reg r = { w, node_record(w), false };
 	int ret;
 
 	ret = dg_store_list_side(w->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, twin_check, &t);
@@ -180,7 +201,7 @@ int dg_worker_register(struct worker *w)
 
 int dg_worker_unregister(struct worker *w)
 {
-	struct reg r = { w, node_facts(w), true };
+	struct reg r = { w, node_record(w), true };
 	int ret = dg_store_transact(w->store, register_fn, &r, NULL);
 
 	w->registered = false;
@@ -190,7 +211,7 @@ int dg_worker_unregister(struct worker *w)
 
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 {
-	struct reg r = { w, node_facts(w), stopped };
+	struct reg r = { w, node_record(w), stopped };
 	int ret = register_fn(txn, &r);
 
 	json_decref(r.facts);
@@ -229,6 +250,7 @@ int dg_worker_heartbeat(struct worker *w, const char *state)
 				"host", host, "pid", (int)getpid());
 	if (w->http)
 		json_object_set_new(doc, "http", json_string(dg_http_address(w->http)));
+	dg_record_sign(doc);
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	snprintf(ref, sizeof(ref), "%s%s", DG_NODE_REF_PREFIX, w->me);
 	ret = dg_store_put_side(w->store, ref, DG_HEARTBEAT_PATH, text, strlen(text));

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pick.h"
 #include "reaper.h"
+#include "record.h"
 #include "tasksign.h"
 #include "worker_step.h"
 
@@ -82,6 +83,7 @@ static bool delivered_before(struct step *s, const struct dg_result *r)
 	bool same = false;
 
 	dg_result_to_json(&want, r);
+	dg_record_seal(&want);   /* as dg_layout_write_result wrote it */
 	for (unsigned p = 1; p <= DG_SHARDED_PROTOCOL && !same; p += DG_SHARDED_PROTOCOL - 1) {
 		dg_strbuf_reset(&path);
 		dg_strbuf_reset(&have);
@@ -236,6 +238,7 @@ static int renew_one(struct step *s, const struct dg_task *held)
 		goto out;   /* gone: its report will say so */
 	dg_task_set_lease(&t, batch_lease(s, t.timeout_seconds));
 	json_object_set_new(t.doc, "lease_renewed_at", json_string(s->now));
+	dg_record_sign(t.doc);
 	dg_task_to_json(&json, &t);
 	ret = dg_txn_write(s->txn, path.buf, json.buf, json.len);
 out:
@@ -281,6 +284,7 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 		goto out;
 	dg_task_set_claim(t, w->me, s->now, t->attempt + 1);
 	dg_task_set_lease(t, batch_lease(s, t->timeout_seconds));
+	dg_record_sign(t->doc);
 	dg_task_to_json(&json, t);
 	if ((ret = dg_txn_remove(s->txn, c->path)) < 0 ||
 	    (ret = dg_txn_write(s->txn, ip.buf, json.buf, json.len)) < 0)
@@ -375,6 +379,11 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	if (read_claim(s, id.buf, &t, NULL) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
 	    is_ours_running(w, t.task_id, t.attempt))
 		goto out;
+	if (!dg_worker_identity_owns(w, t.doc)) {
+		/* in our name, not by our key: the reaper releases it (nodekeys.h) */
+		dg_log(DG_LOG_WARNING, "node=%s task=%s event=forged-claim-ignored file=%s", w->me, t.task_id, e->path);
+		goto out;
+	}
 	if (dg_sched_crash_claims(&t.sched, t.attempt) >= w->policy.max_attempts) {
 		ret = dg_reap_abandon(s->txn, &t, "its worker restarted while running it", step_protocol(s));
 		dg_log(DG_LOG_WARNING, "node=%s task=%s event=abandoned attempt=%u reason=\"restarted while running it\"",
@@ -388,6 +397,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	}
 	dg_task_set_claim(&t, w->me, s->now, t.attempt + 1);
 	dg_task_set_lease(&t, dg_policy_lease_seconds(&w->policy, t.timeout_seconds));
+	dg_record_sign(t.doc);
 	dg_task_to_json(&json, &t);
 	/* rewritten where it is: a flat claim from protocol 2 stays flat */
 	if ((ret = dg_txn_write(s->txn, e->path, json.buf, json.len)) < 0)

@@ -7,6 +7,7 @@
  */
 #include "error.h"
 #include "log.h"
+#include "sigset.h"
 #include "worker_int.h"
 
 #include <sodium.h>
@@ -15,67 +16,9 @@
 #define TRUST_LIST "trust/allowed_signers"
 #define NS_SIGNERS "dgrid-signers"
 #define NS_POLICY "dgrid-policy"
-#define SIGS_MAX 32   /* signature files of one list looked at */
-
-/* The signatures of a file F: F.sig and F.sigs/NAME.sig. */
-struct sigset {
-	struct dg_strbuf text[SIGS_MAX];
-	char *names[SIGS_MAX];
-	struct dg_signature_file files[SIGS_MAX];
-	size_t nr;
-	struct dg_txn *txn;
-};
-
-static void sigset_add(struct sigset *set, const char *path)
-{
-	struct dg_strbuf *t = &set->text[set->nr];
-
-	dg_strbuf_init(t, 0);
-	if (set->nr >= SIGS_MAX || dg_txn_read(set->txn, path, t) < 0) {
-		dg_strbuf_release(t);
-		return;
-	}
-	set->names[set->nr] = dg_xstrdup(path);
-	set->files[set->nr] = (struct dg_signature_file){ set->names[set->nr], t->buf, t->len };
-	set->nr++;
-}
-
-static int sigset_entry(const struct dg_entry *e, void *payload)
-{
-	size_t n = strlen(e->name);
-
-	if (e->is_file && e->size <= DG_TASKSIGN_MAX && n > 4 && !strcmp(e->name + n - 4, ".sig"))
-		sigset_add(payload, e->path);
-	return 0;
-}
-
-static int sigset_read(struct sigset *set, struct dg_txn *txn, const char *file)
-{
-	struct dg_strbuf path = DG_STRBUF_INIT;
-	int ret;
-
-	set->nr = 0;
-	set->txn = txn;
-	dg_strbuf_addf(&path, "%s.sig", file);
-	if (dg_txn_exists(txn, path.buf))
-		sigset_add(set, path.buf);
-	dg_strbuf_addch(&path, 's');
-	ret = dg_txn_list(txn, path.buf, sigset_entry, set);
-	dg_strbuf_release(&path);
-	return ret;
-}
-
-static void sigset_release(struct sigset *set)
-{
-	for (size_t i = 0; i < set->nr; i++) {
-		dg_strbuf_release(&set->text[i]);
-		free(set->names[i]);
-	}
-	set->nr = 0;
-}
 
 /* Has the file or any of its signatures changed since we last judged them? */
-static bool changed(unsigned char seen[32], const struct dg_strbuf *data, const struct sigset *set)
+static bool changed(unsigned char seen[32], const struct dg_strbuf *data, const struct dg_sigset *set)
 {
 	crypto_generichash_state st;
 	unsigned char h[32];
@@ -95,7 +38,7 @@ static bool changed(unsigned char seen[32], const struct dg_strbuf *data, const 
 
 /* Do at least trust_quorum of our own keys vouch for data (namespace ns)? */
 static bool quorum(struct worker *w, const char *ns, const struct dg_strbuf *data,
-		   const struct sigset *set, struct dg_strbuf *why)
+		   const struct dg_sigset *set, struct dg_strbuf *why)
 {
 	unsigned need = w->opts->trust_quorum ? w->opts->trust_quorum : 1;
 	struct dg_strbuf details = DG_STRBUF_INIT;
@@ -119,12 +62,12 @@ static void judge_list(struct worker *w, struct dg_txn *txn)
 {
 	struct dg_strbuf list = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
 	struct dg_signers fresh = DG_SIGNERS_INIT;
-	struct sigset set;
+	struct dg_sigset set;
 	bool present = dg_txn_read(txn, TRUST_LIST, &list) == 0;
 
 	memset(&set, 0, sizeof(set));
 	if (present)
-		sigset_read(&set, txn, TRUST_LIST);
+		dg_sigset_read(&set, txn, TRUST_LIST);
 	if (!changed(w->repo_trust_seen, present ? &list : NULL, &set))
 		goto out;
 	dg_signers_release(&w->repo_signers);
@@ -141,7 +84,7 @@ static void judge_list(struct worker *w, struct dg_txn *txn)
 		       w->me, fresh.nr, why.buf);
 	}
 out:
-	sigset_release(&set);
+	dg_sigset_release(&set);
 	dg_strbuf_release(&list);
 	dg_strbuf_release(&why);
 }
@@ -150,11 +93,11 @@ out:
 static void judge_policy(struct worker *w, struct dg_txn *txn, const struct dg_strbuf *policy)
 {
 	struct dg_strbuf why = DG_STRBUF_INIT;
-	struct sigset set;
+	struct dg_sigset set;
 
 	memset(&set, 0, sizeof(set));
 	if (policy)
-		sigset_read(&set, txn, "dgrid.json");
+		dg_sigset_read(&set, txn, "dgrid.json");
 	if (!changed(w->policy_seen, policy, &set))
 		goto out;
 	w->policy_trusted = !policy || quorum(w, NS_POLICY, policy, &set, &why);
@@ -164,7 +107,7 @@ static void judge_policy(struct worker *w, struct dg_txn *txn, const struct dg_s
 	else if (policy)
 		dg_log(DG_LOG_INFO, "node=%s event=policy-signed note=\"%s\"", w->me, why.buf);
 out:
-	sigset_release(&set);
+	dg_sigset_release(&set);
 	dg_strbuf_release(&why);
 }
 
