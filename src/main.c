@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	{ "worker", cmd_worker, "run a worker node" },
 	{ "cancel", cmd_cancel, "cancel queued or running tasks" },
 	{ "sign", cmd_sign, "sign task files, or check their signatures" },
+	{ "verify", cmd_verify, "find records not signed by their node's key" },
+	{ "node", cmd_node, "node identities: revoke a node id's key" },
 	{ "reap", cmd_reap, "return orphaned tasks to the queue" },
 	{ "upgrade", cmd_upgrade, "move the grid to the protocol this dgrid speaks" },
 	{ "compact", cmd_compact, "restart the branch's history from its current state" },

@@ -6,7 +6,6 @@
 #include "strbuf.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <time.h>
 
 #define SIGNERS_FILE_MAX (1 << 20)
@@ -226,7 +225,7 @@ int dg_signers_parse(struct dg_signers *signers, const char *name, const char *t
 	unsigned line = 0;
 	int ret = 0;
 
-	if (memchr(text, '\0', len)) {
+	if (len && memchr(text, '\0', len)) {
 		dg_error_set("%s: contains a NUL byte: not an allowed_signers file", name);
 		return DG_EINVALID;
 	}
@@ -238,6 +237,8 @@ int dg_signers_parse(struct dg_signers *signers, const char *name, const char *t
 		line++;
 		if ((ret = parse_line(&s, line, p, eol)) < 0)
 			dg_error_prefix("%s:%u", name, line);
+		if (eol == end)
+			break;
 		p = eol + 1;
 	}
 	if (ret < 0) {
@@ -314,6 +315,24 @@ unsigned dg_signers_count(const struct dg_signers *signers, const char *ns, cons
 	return count;
 }
 
+/* OpenSSH's match_pattern: '*' any run, '?' any one character, nothing else special. */
+static bool glob_match(const char *s, const char *p)
+{
+	for (; *p; p++, s++) {
+		if (*p == '*') {
+			for (;; s++) {
+				if (glob_match(s, p + 1))
+					return true;
+				if (!*s)
+					return false;
+			}
+		}
+		if (!*s || (*p != '?' && *p != *s))
+			return false;
+	}
+	return !*s;
+}
+
 /* OpenSSH's match_pattern_list: a negated match denies, else any match allows. */
 static bool namespace_allowed(const char *list, const char *ns)
 {
@@ -325,9 +344,9 @@ static bool namespace_allowed(const char *list, const char *ns)
 			dg_strbuf_addch(&pat, *p);
 			continue;
 		}
-		if (pat.buf[0] == '!' && fnmatch(pat.buf + 1, ns, 0) == 0)
+		if (pat.buf[0] == '!' && glob_match(ns, pat.buf + 1))
 			denied = true;
-		else if (pat.buf[0] != '!' && pat.len && fnmatch(pat.buf, ns, 0) == 0)
+		else if (pat.buf[0] != '!' && pat.len && glob_match(ns, pat.buf))
 			allowed = true;
 		if (!*p)
 			break;

@@ -133,7 +133,7 @@ static int unbase64(struct dg_strbuf *out, const char *b64, size_t len, const ch
 static int unarmor(struct dg_strbuf *out, const char *text, size_t len, const char *begin,
 		   const char *end, const char *what)
 {
-	const char *b = memmem(text, len, begin, strlen(begin)), *e;
+	const char *b = len ? memmem(text, len, begin, strlen(begin)) : NULL, *e;
 
 	if (!b) {
 		dg_error_set("not %s: no '%s' line", what, begin);
@@ -385,7 +385,7 @@ int dg_sshkey_load(struct dg_sshkey *key, const char *path)
 	int ret;
 
 	if ((ret = dg_strbuf_read_file(&text, path, KEY_FILE_MAX)) < 0)
-		goto out;
+		goto out_read;   /* the message names the file */
 	if ((ret = unarmor(&bin, text.buf, text.len, KEY_BEGIN, KEY_END, "an OpenSSH private key")) < 0)
 		goto out;
 	ret = DG_EINVALID;
@@ -418,6 +418,7 @@ int dg_sshkey_load(struct dg_sshkey *key, const char *path)
 out:
 	if (ret < 0)
 		dg_error_prefix("'%s'", path);
+out_read:
 	dg_sshkey_release(&k);
 	sodium_memzero(text.buf, text.len);
 	sodium_memzero(bin.buf, bin.len);

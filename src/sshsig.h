@@ -32,7 +32,7 @@
 #define DG_SSH_ED25519_PK 32
 #define DG_SSH_ED25519_SIG 64
 /* "SHA256:" + 43 base64 characters, as `ssh-keygen -l` prints it */
-#define DG_SSH_FINGERPRINT_LEN 51
+#define DG_SSH_FINGERPRINT_LEN 50
 
 /* The namespace of a task's signature. */
 #define DG_SSHSIG_TASK_NAMESPACE "dgrid-task"

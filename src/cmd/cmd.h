@@ -18,6 +18,8 @@ int cmd_upgrade(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_result(int argc, char **argv);
 int cmd_dashboard(int argc, char **argv);

@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"be unencrypted; for a key with a passphrase use ssh-keygen itself.\n"
 	"\n"
 	"--namespace signs for another purpose (doc/trust.md): dgrid-signers for\n"
-	"the repository's trust/allowed_signers, dgrid-policy for dgrid.json.\n"
+	"the repository's trust/allowed_signers, dgrid-policy for dgrid.json,\n"
+	"dgrid-revoke for a second signature of a revocation (dgrid node revoke).\n"
 	"\n"
 	"With --check, verifies each FILE.json.sig as a worker started with\n"
 	"--allowed-signers ALLOWED_SIGNERS would, and says who signed it or why\n"
@@ -139,8 +140,10 @@ int cmd_sign(int argc, char **argv)
 		fprintf(stderr, "error: no file given (see 'dgrid sign --help')\n");
 		return 2;
 	}
-	if (strcmp(ns, DG_SSHSIG_TASK_NAMESPACE) && strcmp(ns, "dgrid-signers") && strcmp(ns, "dgrid-policy")) {
-		fprintf(stderr, "error: --namespace '%s' is none of dgrid-task, dgrid-signers, dgrid-policy\n", ns);
+	if (strcmp(ns, DG_SSHSIG_TASK_NAMESPACE) && strcmp(ns, "dgrid-signers") && strcmp(ns, "dgrid-policy") &&
+	    strcmp(ns, "dgrid-revoke")) {
+		fprintf(stderr, "error: --namespace '%s' is none of dgrid-task, dgrid-signers, dgrid-policy, "
+			"dgrid-revoke\n", ns);
 		return 2;
 	}
 	if (check && strcmp(ns, DG_SSHSIG_TASK_NAMESPACE)) {
