@@ -112,7 +112,7 @@ static const char css[] =
 	"figcaption{font-size:13px;color:#444}svg{max-width:100%;height:auto}"
 	"ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px}"
 	".swatch{display:inline-block;width:10px;height:10px;margin-right:4px}"
-	".more{font-style:italic;color:#555}";
+	".more{font-style:italic;color:#555}.warn{color:#b71c1c;font-weight:600}";
 
 /* ---- charts: numbers only, no repository text ---- */
 
@@ -252,6 +252,33 @@ static void chart_share(struct dg_strbuf *sb, const struct dash *d)
 /* ---- tables ---- */
 
 /* What limits the grid (advice.h): our own words and numbers, escaped all the same. */
+static void forged_row(const char *what, const char *why, void *payload)
+{
+	struct dg_strbuf *sb = payload;
+
+	dg_strbuf_addstr(sb, "<tr><td><code>");
+	put(sb, what);
+	dg_strbuf_addstr(sb, "</code></td><td>");
+	put(sb, why);
+	dg_strbuf_addstr(sb, "</td></tr>\n");
+}
+
+/* Records in a node's name not signed by its key (grid_trust.c): shown first, never counted. */
+static void section_forged(struct dg_strbuf *sb, const struct dash *d)
+{
+	if (!d->grid->forged_nr)
+		return;
+	dg_strbuf_addf(sb, "<section id=\"forged\"><h2>Forged records</h2>\n<p class=\"warn\">%u record%s "
+		       "in a node's name %s not signed by that node's key. Workers ignore %s for "
+		       "scheduling and reaping; they are left out of every count on this page. "
+		       "<code>dgrid verify</code> lists them too.</p>\n"
+		       "<table><thead><tr><th>Record</th><th>Why it is forged</th></tr></thead><tbody>\n",
+		       d->grid->forged_nr, d->grid->forged_nr == 1 ? "" : "s",
+		       d->grid->forged_nr == 1 ? "is" : "are", d->grid->forged_nr == 1 ? "it" : "them");
+	dash_forged_each(d, forged_row, sb);
+	dg_strbuf_addstr(sb, "</tbody></table></section>\n");
+}
+
 static void section_limits(struct dg_strbuf *sb, const struct dash *d)
 {
 	char figures[2 * DG_ADVICE_TEXT_MAX];
@@ -584,6 +611,7 @@ void dash_render_html(struct dg_strbuf *sb, const struct dash *d)
 	put_count(sb, "n-completed", g->completed.nr, "completed");
 	put_count(sb, "n-failed", g->failed.nr, "failed");
 	dg_strbuf_addstr(sb, "</ul></section>\n");
+	section_forged(sb, d);
 	section_limits(sb, d);
 	section_repositories(sb, d);
 	dg_strbuf_addstr(sb, "<section id=\"charts\"><h2>Charts</h2>\n");

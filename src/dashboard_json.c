@@ -57,6 +57,11 @@ static json_t *result_json(const struct dash_result *r)
 	return o;
 }
 
+static void forged_json(const char *what, const char *why, void *payload)
+{
+	json_array_append_new(payload, json_pack("{s:o, s:o}", "record", jstr(what), "why", jstr(why)));
+}
+
 static json_t *series(const uint64_t *v, size_t n)
 {
 	json_t *a = json_array();
@@ -135,6 +140,7 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		const struct dg_grid_file *f = &g->running.items[i];
 		int64_t claimed = dash_time(f->doc, "claimed_at");
 		o = json_object();
+		json_object_set_new(o, "forged", f->forged ? jstr(f->forged) : json_null());
 		json_object_set_new(o, "task_id", jstr(dash_str(f->doc, "task_id")));
 		json_object_set_new(o, "node_id", jstr(dash_str(f->doc, "node_id")));
 		json_object_set_new(o, "claimed_at", jtime(claimed));
@@ -144,6 +150,8 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_array_append_new(running, o);
 	}
 	json_object_set_new(root, "running", running);
+	json_object_set_new(root, "forged", json_array());
+	dash_forged_each(d, forged_json, json_object_get(root, "forged"));
 	for (size_t i = 0; i < d->res_nr && i < d->opts->recent_max; i++)
 		json_array_append_new(recent, result_json(&d->res[i]));
 	json_object_set_new(root, "recent_results", recent);

@@ -89,10 +89,37 @@ static void count_interval(uint64_t *counts, const struct dash *d, int64_t from,
 	}
 }
 
+static void forged_in(const struct dg_grid_list *l, dash_forged_cb cb, void *payload)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		if (l->items[i].forged)
+			cb(l->items[i].path, l->items[i].forged, payload);
+	}
+}
+
+void dash_forged_each(const struct dash *d, dash_forged_cb cb, void *payload)
+{
+	const struct dg_grid *g = d->grid;
+	struct dg_strbuf what = DG_STRBUF_INIT;
+
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		if (!g->nodes[i].forged)
+			continue;
+		dg_strbuf_reset(&what);
+		dg_strbuf_addf(&what, "nodes/%s.json", g->nodes[i].node_id);
+		cb(what.buf, g->nodes[i].forged, payload);
+	}
+	forged_in(&g->running, cb, payload);
+	forged_in(&g->completed, cb, payload);
+	forged_in(&g->failed, cb, payload);
+	dg_strbuf_release(&what);
+}
+
 static void add_results(struct dash *d, const struct dg_grid_list *l, const char *dir)
 {
 	for (size_t i = 0; i < l->nr; i++) {
-		if (l->items[i].archived)   /* counted in the archive's summary */
+		/* counted in the archive's summary; or in a node's name but not by its key */
+		if (l->items[i].archived || l->items[i].forged)
 			continue;
 		struct dash_result *r = &d->res[d->res_nr++];
 		const json_t *doc = l->items[i].doc;

@@ -71,6 +71,14 @@ struct dash {
 	uint64_t waiting[DASH_POINTS], running[DASH_POINTS];
 };
 
+/*
+ * The forged records loaded (grid.h, grid_trust.c): cb(what, why) for each
+ * registration or heartbeat ("nodes/ID.json"), claim and result (its path).
+ * Forged results are left out of every count and chart.
+ */
+typedef void (*dash_forged_cb)(const char *what, const char *why, void *payload);
+void dash_forged_each(const struct dash *d, dash_forged_cb cb, void *payload);
+
 /* Counts grid; now is opts->now, or grid->now when that is 0. */
 void dash_init(struct dash *d, const struct dg_grid *grid, const struct dg_dashboard_opts *opts);
 void dash_release(struct dash *d);

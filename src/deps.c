@@ -1,6 +1,7 @@
 #include "deps.h"
 #include "error.h"
 #include "layout.h"
+#include "nodekeys.h"
 
 #include <jansson.h>
 
@@ -10,6 +11,7 @@ enum dep_state { DEP_DONE, DEP_PENDING, DEP_ENDED, DEP_MISSING };
 
 struct seen_results {
 	struct dg_txn *txn;
+	const struct dg_nodekeys *keys;
 	bool success;
 	char status[24];          /* of a failed one */
 };
@@ -17,22 +19,31 @@ struct seen_results {
 static int note_result(const char *path, bool success, void *payload)
 {
 	struct seen_results *s = payload;
-	struct dg_strbuf data = DG_STRBUF_INIT;
-	json_t *doc;
+	struct dg_strbuf data = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+	json_t *doc = NULL;
+	int ret = 0;
 
+	if (!success || s->keys) {
+		if (dg_txn_read(s->txn, path, &data) == 0)
+			doc = json_loadb(data.buf, data.len, 0, NULL);
+	}
+	/* a result in a node's name that its key did not sign says nothing */
+	if (doc && s->keys && dg_nodekeys_judge_result(s->keys, doc, &why) == DG_VERDICT_FORGED)
+		goto out;
 	if (success) {
 		s->success = true;
-		return 1;   /* enough */
-	}
-	if (dg_txn_read(s->txn, path, &data) == 0 && (doc = json_loadb(data.buf, data.len, 0, NULL))) {
+		ret = 1;   /* enough */
+	} else if (doc) {
 		const char *st = json_string_value(json_object_get(doc, "status"));
 		snprintf(s->status, sizeof(s->status), "%s", st ? st : "failed");
-		json_decref(doc);
 	} else if (!s->status[0]) {
 		snprintf(s->status, sizeof(s->status), "failed");
 	}
+out:
+	json_decref(doc);
 	dg_strbuf_release(&data);
-	return 0;
+	dg_strbuf_release(&why);
+	return ret;
 }
 
 struct base_find {
@@ -70,9 +81,10 @@ static bool claimed_at_base(struct dg_txn *txn, const char *id)
 	return b.found;
 }
 
-static int dep_state(struct dg_txn *txn, const char *id, enum dep_state *out, char status[24])
+static int dep_state(struct dg_txn *txn, const struct dg_nodekeys *keys, const char *id,
+		     enum dep_state *out, char status[24])
 {
-	struct seen_results s = { txn, false, "" };
+	struct seen_results s = { txn, keys, false, "" };
 	struct dg_strbuf path = DG_STRBUF_INIT;
 	int ret = dg_layout_task_results(txn, id, note_result, &s);
 
@@ -183,8 +195,8 @@ static bool find_cycle(struct dg_txn *txn, const struct dg_task *t, char *why, s
 	return found;
 }
 
-int dg_deps_judge(struct dg_txn *txn, const struct dg_task *t, enum dg_deps_verdict *out,
-		  size_t *missing, char *why, size_t whysz)
+int dg_deps_judge(struct dg_txn *txn, const struct dg_nodekeys *keys, const struct dg_task *t,
+		  enum dg_deps_verdict *out, size_t *missing, char *why, size_t whysz)
 {
 	const char *waits_for = NULL;
 	char status[24];
@@ -195,7 +207,7 @@ int dg_deps_judge(struct dg_txn *txn, const struct dg_task *t, enum dg_deps_verd
 	for (size_t i = 0; i < t->sched.deps_nr; i++) {
 		enum dep_state st;
 
-		if ((ret = dep_state(txn, t->sched.deps[i], &st, status)) < 0)
+		if ((ret = dep_state(txn, keys, t->sched.deps[i], &st, status)) < 0)
 			return ret;
 		if (st == DEP_ENDED) {
 			snprintf(why, whysz, "dependency '%s' ended %s", t->sched.deps[i], status);

@@ -27,14 +27,17 @@ enum dg_deps_verdict {
 };
 
 /*
- * Judges t's dependencies; missing is the first dependency (index) that
+ * Judges t's dependencies. With keys (nodekeys.h; NULL: every result
+ * counts), a forged result counts for nothing: a dependency is done only
+ * by a result its node signed. missing is the first dependency (index) that
  * is nowhere on main when the verdict is DG_DEPS_MISSING. why (whysz bytes) gets what it waits for or why
  * it cannot run: "waits for 'build'", "dependency 'build' ended failed",
  * "depends on 'nope', which is not queued, running or among the results on
  * main", "dependency cycle: a -> b -> a". Store errors are returned as
  * negative codes.
  */
-int dg_deps_judge(struct dg_txn *txn, const struct dg_task *t, enum dg_deps_verdict *out,
-		  size_t *missing, char *why, size_t whysz);
+struct dg_nodekeys;
+int dg_deps_judge(struct dg_txn *txn, const struct dg_nodekeys *keys, const struct dg_task *t,
+		  enum dg_deps_verdict *out, size_t *missing, char *why, size_t whysz);
 
 #endif

@@ -199,7 +199,7 @@ static void note_activity(struct dg_grid *grid, const struct dg_grid_list *l, co
 		const char *owner = json_string_value(json_object_get(l->items[i].doc, "node_id"));
 		struct dg_grid_node *n = owner ? node_find(grid, owner) : NULL;
 
-		if (!n)
+		if (!n || l->items[i].forged)   /* a forged record is no sign of life */
 			continue;
 		n->holds_claim |= claims;
 		n->last_activity = max64(n->last_activity,
@@ -288,6 +288,7 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 	if ((flags & DG_GRID_LOAD_ARCHIVE) && grid->policy.protocol >= DG_SHARDED_PROTOCOL &&
 	    (ret = load_archive(grid, store)) < 0)
 		goto out;
+	dg_grid_judge_records(grid);
 	note_activity(grid, &grid->running, "claimed_at", true);
 	note_activity(grid, &grid->completed, "timestamp", false);
 	note_activity(grid, &grid->failed, "timestamp", false);
@@ -304,6 +305,7 @@ static void list_release(struct dg_grid_list *l)
 	for (size_t i = 0; i < l->nr; i++) {
 		free(l->items[i].name);
 		free(l->items[i].path);
+		free(l->items[i].forged);
 		json_decref(l->items[i].doc);
 	}
 	free(l->items);
@@ -315,6 +317,7 @@ void dg_grid_release(struct dg_grid *grid)
 		free(grid->nodes[i].node_id);
 		json_decref(grid->nodes[i].registration);
 		json_decref(grid->nodes[i].heartbeat);
+		free(grid->nodes[i].forged);
 	}
 	free(grid->nodes);
 	list_release(&grid->queue);

@@ -53,6 +53,7 @@ struct dg_grid_node {
 	int64_t last_activity;     /* newest heartbeat, registration, claim or result; 0 if none */
 	bool holds_claim;          /* a file in tasks/in_progress names it (when loaded) */
 	enum dg_node_liveness liveness;
+	char *forged;              /* why its registration or heartbeat is forged (grid_trust.c); NULL */
 };
 
 struct dg_grid_file {
@@ -61,6 +62,7 @@ struct dg_grid_file {
 	size_t size;
 	json_t *doc;               /* parsed content; NULL if not loaded or not valid JSON */
 	bool archived;             /* also in the archive's newest batch: counted there */
+	char *forged;              /* a claim or result its node did not sign: why (grid_trust.c) */
 };
 
 struct dg_grid_list {
@@ -76,6 +78,7 @@ struct dg_grid {
 	size_t nodes_nr, nodes_alloc;
 	struct dg_grid_list queue, running, completed, failed;
 	json_t *archive;           /* the archive's summary.json (archive.h); NULL if none */
+	unsigned forged_nr;        /* forged records among those loaded */
 };
 
 enum dg_grid_flags {
@@ -116,6 +119,15 @@ int dg_grid_unrunnable(const struct dg_grid *g, dg_grid_unrunnable_cb cb, void *
  * result in tasks/completed as loaded). grid_fit.c.
  */
 bool dg_grid_waits_for(const struct dg_grid *g, const json_t *doc, char *why, size_t whysz);
+
+/*
+ * Judges what was loaded by the nodes' keys (nodekeys.h; the keys
+ * registered now are the pins): a forged registration or heartbeat sets
+ * its node's "forged" (and the heartbeat is dropped: it says nothing of
+ * the node's liveness); a forged claim or result sets the file's.
+ * Counts them in forged_nr. grid_trust.c; dg_grid_load calls it.
+ */
+void dg_grid_judge_records(struct dg_grid *g);
 
 /* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
 int64_t dg_parse_utc(const char *s);

@@ -51,7 +51,7 @@ static int judge_deps(struct sampler *sa, const struct dg_entry *e, const struct
 
 	if (!t->sched.deps_nr)
 		return 1;
-	if ((ret = dg_deps_judge(sa->txn, t, &v, NULL, why, sizeof(why))) < 0)
+	if ((ret = dg_deps_judge(sa->txn, sa->p->keys, t, &v, NULL, why, sizeof(why))) < 0)
 		return ret;
 	if (v == DG_DEPS_READY)
 		return 1;

@@ -55,6 +55,7 @@ struct dg_pick {
 	size_t want;              /* candidates to find; more may come from the flat files */
 	unsigned protocol;
 	size_t refusals_max;      /* stop collecting refusals after this many */
+	const struct dg_nodekeys *keys;  /* judges dependencies' results (deps.h); NULL: all count */
 
 	/* what was found */
 	struct dg_pick_candidate *cands;

@@ -276,8 +276,8 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	if ((ret = dg_policy_check_protocol(&r->policy)) < 0)
 		return ret;
 	/* whose keys speak for which node, before any record is judged */
-	if (r->keys && (ret = dg_nodekeys_learn_grid(r->keys, txn, forged_registration, r)) < 0)
-		return ret;
+	if (r->keys && dg_nodekeys_learn_grid(r->keys, txn, forged_registration, r) < 0)
+		dg_log(DG_LOG_WARNING, "node=%s event=node-keys-unread error=\"%s\"", r->me, dg_error_last());
 	/* this attempt's look at the grid: the store fetched just before */
 	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);

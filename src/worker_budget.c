@@ -29,6 +29,7 @@
 
 struct members {
 	struct dg_store *store;
+	const struct dg_nodekeys *keys;   /* a forged "stopped" frees no slot */
 	size_t n;
 	struct dg_pushslot_member *m;   /* ids allocated */
 };
@@ -48,6 +49,14 @@ static int count_member(const struct dg_entry *e, void *payload)
 		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
 		const char *at = json_string_value(json_object_get(doc, "registered_at"));
 		stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
+		if (stopped && m->keys) {
+			struct dg_strbuf why = DG_STRBUF_INIT;
+			char *id = dg_xstrndup(e->name, len - 5);
+
+			stopped = dg_nodekeys_judge(m->keys, doc, id, &why) != DG_VERDICT_FORGED;
+			free(id);
+			dg_strbuf_release(&why);
+		}
 		registered = at ? dg_parse_utc(at) : 0;
 		json_decref(doc);
 	}
@@ -103,7 +112,7 @@ static int64_t joins_window_ms(const struct worker *w, unsigned budget)
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->store, 0, NULL };
+	struct members m = { w->store, w->nodekeys, 0, NULL };
 	size_t nodes = 0, rank;
 	int64_t since;
 

@@ -113,7 +113,7 @@ int dg_worker_identity_check(struct worker *w)
 	return ret;
 }
 
-bool dg_worker_identity_may_register(struct worker *w, const json_t *prev)
+bool dg_worker_identity_may_register(struct worker *w, struct dg_txn *txn, const json_t *prev)
 {
 	struct dg_strbuf why = DG_STRBUF_INIT;
 	const char *text = json_string_value(json_object_get(prev, "public_key"));
@@ -121,8 +121,7 @@ bool dg_worker_identity_may_register(struct worker *w, const json_t *prev)
 	bool ok;
 
 	dg_sshkey_format_public(&ours, w->key.pk);
-	/* our own, or none: the start-up check judged revocations already */
-	ok = !text || !strcmp(text, ours.buf) || takes_over(w, NULL, prev, &why);
+	ok = !text || !strcmp(text, ours.buf) || takes_over(w, txn, prev, &why);
 	if (!ok)
 		dg_log(DG_LOG_ERROR, "node=%s event=registration-refused reason=\"%s\"", w->me, why.buf);
 	dg_strbuf_release(&why);

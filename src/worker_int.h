@@ -116,6 +116,7 @@ struct worker {
 	struct dg_sshkey key;         /* signs everything the node writes (record.h) */
 	struct dg_nodekeys *nodekeys; /* pins of the member worked on, beside its spool */
 	bool legacy_own_claims;       /* our registration had no key: our older claims are unsigned */
+	int64_t next_key_learn;       /* monotonic ms: a step reads the registrations again */
 	unsigned char policy_seen[32];/* hash of dgrid.json and its signatures last judged */
 
 	struct dg_node_status snap;
@@ -180,7 +181,7 @@ int dg_worker_identity_bind(struct worker *w, const char *spool_dir);
 void dg_worker_identity_unbind(struct worker *w);
 void dg_worker_identity_release(struct worker *w);
 /* May we write our registration over prev (an existing nodes/ME.json)? */
-bool dg_worker_identity_may_register(struct worker *w, const json_t *prev);
+bool dg_worker_identity_may_register(struct worker *w, struct dg_txn *txn, const json_t *prev);
 /* Is a claim in our name really ours: signed by our key (or an unsigned one from before we had one)? */
 bool dg_worker_identity_owns(struct worker *w, const json_t *claim);
 

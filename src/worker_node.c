@@ -79,7 +79,7 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_addf(&path, "nodes/%s.json", r->w->me);
 	if (!dg_txn_read(txn, path.buf, &old))
 		prev = json_loadb(old.buf, old.len, 0, NULL);
-	if (prev && !dg_worker_identity_may_register(r->w, prev)) {
+	if (prev && !dg_worker_identity_may_register(r->w, txn, prev)) {
 		ret = 1;   /* never over another key's registration (said at start-up) */
 		goto out;
 	}

@@ -25,6 +25,7 @@
  * waited 3 minutes to report, and its tasks ran twice).
  */
 #define LEASE_CYCLES 3
+#define KEY_LEARN_MS 60000
 #define LEASE_WAIT_MIN 600
 
 static void tasks_clear(struct dg_task *t, size_t *nr)
@@ -315,6 +316,7 @@ static int claim(struct step *s, size_t want)
 	p->want = want;
 	p->protocol = step_protocol(s);
 	p->refusals_max = REJECTS_PER_STEP;
+	p->keys = s->w->nodekeys;
 	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
 	for (size_t i = 0; i < p->refusals_nr && !ret; i++) {
@@ -479,6 +481,12 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = dg_worker_policy(w, have ? &pol : NULL);
 		if (ret == 0)
 			ret = dg_worker_trust_refresh(w, txn, have ? &pol : NULL);
+	}
+	/* the keys judging dependencies' results: newcomers' at most a minute late (the reaper's too) */
+	if (ret == 0 && w->nodekeys && dg_now_ms() >= w->next_key_learn) {
+		if (dg_nodekeys_learn_grid(w->nodekeys, txn, NULL, NULL) < 0)
+			dg_log(DG_LOG_WARNING, "node=%s event=node-keys-unread error=\"%s\"", w->me, dg_error_last());
+		w->next_key_learn = dg_now_ms() + KEY_LEARN_MS;
 	}
 	dg_strbuf_release(&pol);
 	if (ret < 0)

@@ -4,6 +4,7 @@
 #include "../common.h"
 #include "../config.h"
 #include "../error.h"
+#include "../nodekeys.h"
 #include "../reaper.h"
 #include "../store.h"
 #include "cmd.h"
@@ -24,7 +25,11 @@ static const char usage_text[] =
 	"watches for SECONDS (default: node_timeout + 5 with heartbeats, else\n"
 	"timeout_max + lease_margin + 5), and\n"
 	"looks again. Safe to run from several places at once: each reap is one\n"
-	"compare-and-swap transaction.\n";
+	"compare-and-swap transaction.\n"
+	"\n"
+	"Records in the name of a node with a key (doc/trust.md) that its key did\n"
+	"not sign are forged: a forged heartbeat is ignored, a forged claim is\n"
+	"returned to the queue at once. The keys registered now are the pins.\n";
 
 int cmd_reap(int argc, char **argv)
 {
@@ -38,6 +43,7 @@ int cmd_reap(int argc, char **argv)
 	struct dg_store_opts so;
 	struct dg_store *store = NULL;
 	struct dg_reaper *reaper = NULL;
+	struct dg_nodekeys *keys = NULL;
 	struct dg_reap_stats st;
 	struct dg_strbuf err = DG_STRBUF_INIT;
 	long watch = -1;
@@ -69,7 +75,10 @@ int cmd_reap(int argc, char **argv)
 	so.author = "dgrid-reap";
 	if (dg_store_open(&store, &so) < 0)
 		goto fail;
+	if (dg_nodekeys_open(&keys, NULL) < 0)
+		goto fail;
 	reaper = dg_reaper_new(store, "dgrid-reap");
+	dg_reaper_set_nodekeys(reaper, keys);
 	if (dg_reaper_run(reaper, &st) < 0)
 		goto fail;
 	if (watch < 0)
@@ -91,6 +100,7 @@ usage_error:
 	fprintf(stderr, "error: %s\n", err.buf);
 out:
 	dg_reaper_free(reaper);
+	dg_nodekeys_free(keys);
 	dg_store_free(store);
 	dg_strbuf_release(&err);
 	return ret;

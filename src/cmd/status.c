@@ -249,6 +249,7 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 		json_object_set_new(jn, "needs_upgrade",
 				    json_boolean(dg_grid_node_protocol(n) < g->policy.protocol));
 		json_object_set_new(jn, "running", running_json(g, n->node_id));
+		json_object_set_new(jn, "forged", n->forged ? jstr(n->forged) : json_null());
 		json_array_append_new(nodes, jn);
 	}
 	json_object_set_new(o, "nodes", nodes);
@@ -278,6 +279,8 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 	json_object_set_new(o, "completed_ids", cids);
 	json_object_set_new(o, "failed_ids", fids);
 	json_object_set_new(o, "advice", dg_advice_json(advice));
+	/* registrations, heartbeats and claims not signed by their node's key (grid_trust.c) */
+	json_object_set_new(o, "forged_records", json_integer(g->forged_nr));
 	/* absent for a grid of one repository: its output stays as it was */
 	if (census->nr > 1) {
 		json_object_set_new(o, "repositories", dg_census_members_json(census));
@@ -347,6 +350,8 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 		json_array_foreach(run, j, v)
 			dg_strbuf_addf(&sb, " %s", json_string_value(v));
 	}
+	if (n->forged)
+		dg_strbuf_addf(&sb, "  FORGED: %s (ignored by the workers)", n->forged);
 	say("%s", sb.buf);
 	json_decref(run);
 	dg_strbuf_release(&sb);
@@ -450,11 +455,16 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		const struct dg_grid_file *f = &g->running.items[i];
 		char *id = task_id_of(f);
 
-		say("  %-24s node %-16s claimed %s  attempt %" JSON_INTEGER_FORMAT, id,
+		say("  %-24s node %-16s claimed %s  attempt %" JSON_INTEGER_FORMAT "%s%s%s", id,
 		    str_or(f->doc, "node_id", "-"), str_or(f->doc, "claimed_at", "-"),
-		    json_integer_value(json_object_get(f->doc, "attempt")));
+		    json_integer_value(json_object_get(f->doc, "attempt")),
+		    f->forged ? "  FORGED: " : "", f->forged ? f->forged : "",
+		    f->forged ? " (workers release it)" : "");
 		free(id);
 	}
+	if (g->forged_nr)
+		say("forged     %u record%s not signed by their node's key (dgrid verify also judges results)",
+		    g->forged_nr, g->forged_nr == 1 ? "" : "s");
 	print_results("completed", dg_census_on_main(&g->completed), done, done_nr);
 	print_results("failed", dg_census_on_main(&g->failed), bad, bad_nr);
 	if (g->archive) {

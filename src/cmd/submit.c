@@ -269,7 +269,7 @@ static int check_deps(struct dg_txn *txn, struct submit *s, const struct pending
 
 	if (!p->task.sched.deps_nr)
 		return 0;
-	if ((ret = dg_deps_judge(txn, &p->task, &v, &missing, why, sizeof(why))) < 0)
+	if ((ret = dg_deps_judge(txn, NULL, &p->task, &v, &missing, why, sizeof(why))) < 0)
 		return ret;
 	switch (v) {
 	case DG_DEPS_READY:
