@@ -21,6 +21,29 @@ int dg_fs_mkdir(const char *path)
 	return 0;
 }
 
+int dg_fs_mkdirs(const char *path, mode_t mode)
+{
+	char *tmp = dg_xstrdup(path);
+	int ret = 0;
+
+	for (char *p = tmp + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
+			dg_error_set("cannot create directory '%s': %s", tmp, strerror(errno));
+			ret = DG_ERROR;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(tmp);
+	return ret;
+}
+
 int dg_fs_write(const char *dir, const char *name, const void *data, size_t len)
 {
 	char *path = dg_xasprintf("%s/%s", dir, name);

@@ -24,6 +24,9 @@
 /* Creates directory path (mode 0755); one that exists already is fine. */
 int dg_fs_mkdir(const char *path);
 
+/* Creates path and its missing parents with mode (mkdir -p); existing ones are fine. */
+int dg_fs_mkdirs(const char *path, mode_t mode);
+
 /* Writes len bytes of data to dir/name (mode 0644) as described above. */
 int dg_fs_write(const char *dir, const char *name, const void *data, size_t len);
 

@@ -89,6 +89,7 @@ static int add_file(const struct dg_entry *e, void *payload)
 		return 0;
 	DG_ALLOC_GROW(l->items, l->nr + 1, l->alloc);
 	f = &l->items[l->nr++];
+	memset(f, 0, sizeof(*f));
 	f->name = dg_xstrdup(e->name);
 	f->path = dg_xstrdup(e->path);
 	f->size = e->size;

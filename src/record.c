@@ -2,6 +2,7 @@
  * record.c - node keys and signed records (record.h).
  */
 #include "error.h"
+#include "fs.h"
 #include "jsonio.h"
 #include "record.h"
 
@@ -23,6 +24,15 @@ int dg_record_key_open(struct dg_sshkey *key, const char *path, const char *node
 		if ((ret = dg_sshkey_load(key, path)) < 0)
 			dg_error_prefix("the node key");
 		return ret;
+	}
+	{
+		const char *slash = strrchr(path, '/');
+		char *parent = slash && slash != path ? dg_xstrndup(path, (size_t)(slash - path)) : NULL;
+
+		ret = parent ? dg_fs_mkdirs(parent, 0700) : 0;
+		free(parent);
+		if (ret < 0)
+			return ret;
 	}
 	snprintf(comment, sizeof(comment), "dgrid node %s", node_id);
 	dg_sshkey_generate(&fresh, comment);

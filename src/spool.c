@@ -1,5 +1,6 @@
 #include "spool.h"
 #include "error.h"
+#include "fs.h"
 #include "log.h"
 #include "strbuf.h"
 
@@ -8,36 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mkdirs(const char *path)
-{
-	char *tmp = dg_xstrdup(path);
-	int ret = 0;
-
-	for (char *p = tmp + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST) {
-			dg_error_set("cannot create spool directory '%s': %s", tmp, strerror(errno));
-			ret = DG_ERROR;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(tmp);
-	return ret;
-}
-
 int dg_spool_open(struct dg_spool *spool, const char *dir)
 {
 	DIR *d;
 	struct dirent *de;
 
 	spool->dir = dg_xstrdup(dir);
-	if (mkdirs(dir) < 0)
+	if (dg_fs_mkdirs(dir, 0700) < 0)
 		return DG_ERROR;
 	d = opendir(dir);
 	if (!d) {

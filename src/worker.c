@@ -782,8 +782,6 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		goto out;
 	}
 	dg_worker_budget_update(&w);
-	if ((ret = dg_worker_identity_check(&w)) < 0)
-		goto out;
 	if (opts->cfg.heartbeat_interval >= w.policy.node_timeout) {
 		dg_error_set("HEARTBEAT_INTERVAL %u is not below the grid's node_timeout %u (dgrid.json): "
 			     "other workers would take this worker's tasks between two heartbeats",
@@ -791,7 +789,9 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		ret = DG_EINVALID;
 		goto out;
 	}
-	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0)
+	/* a live twin is refused by the registration; a new key under a registered id next */
+	if ((ret = until_reachable(&w, sigfd, dg_worker_register, "register")) < 0 ||
+	    (ret = dg_worker_identity_check(&w)) < 0)
 		goto out;
 	dg_log(DG_LOG_INFO, "node=%s event=started executor=%s slots=%u spooled=%zu repo=%s",
 	       w.me, opts->executor->name, opts->cfg.slots, w.pending_nr, w.snap.repo);
