@@ -83,24 +83,11 @@ void dg_nodekeys_set_trust(struct dg_nodekeys *k, const struct dg_signers *signe
 	k->quorum = quorum ? quorum : 1;
 }
 
-/* "ssh-ed25519 BASE64" into pk; false when it is no such key. */
-static bool parse_key(unsigned char pk[DG_SSH_ED25519_PK], const char *text)
-{
-	char type[16];
-	const char *sp = text ? strchr(text, ' ') : NULL;
-
-	if (!sp || (size_t)(sp - text) >= sizeof(type))
-		return false;
-	memcpy(type, text, (size_t)(sp - text));
-	type[sp - text] = '\0';
-	return dg_sshkey_parse_public(pk, type, sp + 1) == 0;
-}
-
 const unsigned char *dg_nodekeys_pinned(const struct dg_nodekeys *k, const char *node_id)
 {
 	static _Thread_local unsigned char pk[DG_SSH_ED25519_PK];
 
-	return parse_key(pk, json_string_value(json_object_get(k->pins, node_id))) ? pk : NULL;
+	return dg_sshkey_parse_text(pk, json_string_value(json_object_get(k->pins, node_id))) == 0 ? pk : NULL;
 }
 
 /* Is rev a revocation of node_id's key old that a quorum of our signers signed? */
@@ -146,7 +133,7 @@ enum dg_verdict dg_nodekeys_learn(struct dg_nodekeys *k, const char *node_id, co
 		dg_strbuf_addf(why, "registration of %s without its key %s", node_id, fp);
 		return DG_VERDICT_FORGED;
 	}
-	if (!parse_key(pk, text)) {
+	if (dg_sshkey_parse_text(pk, text) < 0) {
 		dg_strbuf_addf(why, "registration of %s: public_key is no ssh-ed25519 key", node_id);
 		return DG_VERDICT_FORGED;
 	}

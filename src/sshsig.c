@@ -303,6 +303,20 @@ int dg_sshkey_parse_public(unsigned char pk[DG_SSH_ED25519_PK], const char *type
 	return ret;
 }
 
+int dg_sshkey_parse_text(unsigned char pk[DG_SSH_ED25519_PK], const char *text)
+{
+	const char *sp = text ? strchr(text, ' ') : NULL;
+	char type[32];
+
+	if (!sp || (size_t)(sp - text) >= sizeof(type)) {
+		dg_error_set("not a public key 'TYPE BASE64'");
+		return DG_EINVALID;
+	}
+	memcpy(type, text, (size_t)(sp - text));
+	type[sp - text] = '\0';
+	return dg_sshkey_parse_public(pk, type, sp + 1);
+}
+
 void dg_sshkey_fingerprint(char out[DG_SSH_FINGERPRINT_LEN + 1], const unsigned char pk[DG_SSH_ED25519_PK])
 {
 	struct dg_strbuf blob = DG_STRBUF_INIT;

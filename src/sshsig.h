@@ -91,6 +91,9 @@ void dg_sshsig_sign(struct dg_strbuf *armor, const struct dg_sshkey *key, const 
  */
 int dg_sshkey_parse_public(unsigned char pk[DG_SSH_ED25519_PK], const char *type, const char *b64);
 
+/* The same from one string "ssh-ed25519 BASE64" (a registration's "public_key"). */
+int dg_sshkey_parse_text(unsigned char pk[DG_SSH_ED25519_PK], const char *text);
+
 /* "SHA256:..." of a key, as `ssh-keygen -l` shows it. */
 void dg_sshkey_fingerprint(char out[DG_SSH_FINGERPRINT_LEN + 1], const unsigned char pk[DG_SSH_ED25519_PK]);
 

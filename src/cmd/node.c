@@ -45,7 +45,6 @@ static int registered_key(struct dg_txn *txn, const char *node_id, char fp[DG_SS
 {
 	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
 	unsigned char pk[DG_SSH_ED25519_PK];
-	const char *text, *sp;
 	json_t *doc = NULL;
 	int ret = DG_ENOTFOUND;
 
@@ -55,19 +54,14 @@ static int registered_key(struct dg_txn *txn, const char *node_id, char fp[DG_SS
 		goto out;
 	}
 	doc = dg_json_load_object(data.buf, data.len);
-	text = json_string_value(json_object_get(doc, "public_key"));
-	sp = text ? strchr(text, ' ') : NULL;
-	if (!sp) {
+	if (!json_object_get(doc, "public_key")) {
 		dg_error_set("node '%s' is registered without a key: nothing to revoke", node_id);
 		ret = DG_EINVALID;
 		goto out;
 	}
-	{
-		char type[16];
-
-		snprintf(type, sizeof(type), "%.*s", (int)(sp - text), text);
-		if ((ret = dg_sshkey_parse_public(pk, type, sp + 1)) < 0)
-			goto out;
+	if ((ret = dg_sshkey_parse_text(pk, json_string_value(json_object_get(doc, "public_key")))) < 0) {
+		dg_error_prefix("nodes/%s.json", node_id);
+		goto out;
 	}
 	dg_sshkey_fingerprint(fp, pk);
 	ret = 0;
