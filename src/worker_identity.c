@@ -87,7 +87,6 @@ static int check_fn(struct dg_txn *txn, void *payload)
 	dg_strbuf_addf(&path, "nodes/%s.json", c->w->me);
 	if (dg_txn_read(txn, path.buf, &data) == 0)
 		prev = json_loadb(data.buf, data.len, 0, NULL);
-	c->w->legacy_own_claims = prev && !json_object_get(prev, "public_key");
 	dg_strbuf_reset(&c->why);
 	c->refused = prev && !takes_over(c->w, txn, prev, &c->why);
 	json_decref(prev);
@@ -119,6 +118,10 @@ bool dg_worker_identity_may_register(struct worker *w, struct dg_txn *txn, const
 	const char *text = json_string_value(json_object_get(prev, "public_key"));
 	struct dg_strbuf ours = DG_STRBUF_INIT;
 	bool ok;
+
+	/* registered by a dgrid before 0.11.0: claims we made then are unsigned */
+	if (!text)
+		w->legacy_own_claims = true;
 
 	dg_sshkey_format_public(&ours, w->key.pk);
 	ok = !text || !strcmp(text, ours.buf) || takes_over(w, txn, prev, &why);
