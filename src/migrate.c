@@ -2,6 +2,7 @@
 #include "error.h"
 #include "layout.h"
 #include "log.h"
+#include "tasksign.h"
 
 #include <jansson.h>
 
@@ -88,6 +89,9 @@ static int move_one(struct migrate *m, const char *dir, const char *path, const 
 			dg_strbuf_addf(&to, "/%.*s~%u.json", (int)stem, name, k);
 		ret = dg_txn_move(m->txn, path, to.buf);
 	}
+	/* a queued task's signature goes along (tasksign.h) */
+	if (ret == 0)
+		ret = dg_tasksign_move(m->txn, path, to.buf);
 	dg_strbuf_release(&to);
 	return ret;
 }
