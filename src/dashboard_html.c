@@ -355,7 +355,9 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 	} else {
 		dg_strbuf_addstr(sb, "<table><thead><tr><th>Node</th><th>Liveness</th><th>State</th>"
 				 "<th>Last seen</th><th>Slots</th><th>Executor</th><th>Isolation</th>"
-				 "<th>Labels</th><th>Version</th><th>Succeeded</th><th>Did not</th></tr></thead><tbody>\n");
+				 "<th>Labels</th><th>Version</th><th>Succeeded</th><th>Did not</th>"
+				 "<th title=\"replicas that agreed with their quorum, that did not, "
+				 "and records not signed by the node's key\">Reputation</th></tr></thead><tbody>\n");
 	}
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		const struct dg_grid_node *n = &g->nodes[i];
@@ -387,7 +389,8 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 			dg_strbuf_addf(sb, " <strong class=\"stale\">needs upgrade: protocol %u, the grid needs %u</strong>",
 				       dg_grid_node_protocol(n), g->policy.protocol);
 		dg_strbuf_addf(sb, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
-			       "</td></tr>\n", d->node_ok[i], d->node_bad[i]);
+			       "</td><td class=\"rep\">%u agreed, %u disagreed, %u forged</td></tr>\n",
+			       d->node_ok[i], d->node_bad[i], n->agreed, n->disagreed, n->forged_records);
 	}
 	if (g->nodes_nr)
 		dg_strbuf_addstr(sb, "</tbody></table>\n");

@@ -119,6 +119,8 @@ void dash_render_json(struct dg_strbuf *out, const struct dash *d)
 		json_object_set_new(o, "needs_upgrade", json_boolean(dg_grid_node_protocol(n) < g->policy.protocol));
 		json_object_set_new(o, "succeeded", json_integer((json_int_t)d->node_ok[i]));
 		json_object_set_new(o, "not_succeeded", json_integer((json_int_t)d->node_bad[i]));
+		json_object_set_new(o, "reputation", json_pack("{s:i, s:i, s:i}", "agreed", n->agreed,
+				    "disagreed", n->disagreed, "forged_records", n->forged_records));
 		json_array_append_new(nodes, o);
 	}
 	json_object_set_new(root, "nodes", nodes);

@@ -2,6 +2,7 @@
 #include "error.h"
 #include "layout.h"
 #include "nodekeys.h"
+#include "replica.h"
 
 #include <jansson.h>
 
@@ -100,6 +101,8 @@ static int dep_state(struct dg_txn *txn, const struct dg_nodekeys *keys, const c
 		*out = DEP_ENDED;
 	else if (claimed_at_base(txn, id))
 		*out = DEP_PENDING;   /* reported in this transaction */
+	else if (dg_replica_pending(txn, id))
+		*out = DEP_PENDING;   /* run by its replicas: decided by their quorum (replica.h) */
 	else
 		*out = DEP_MISSING;
 	snprintf(status, 24, "%s", s.status);

@@ -289,7 +289,7 @@ int dg_grid_load(struct dg_grid *grid, struct dg_store *store, unsigned flags)
 	if ((flags & DG_GRID_LOAD_ARCHIVE) && grid->policy.protocol >= DG_SHARDED_PROTOCOL &&
 	    (ret = load_archive(grid, store)) < 0)
 		goto out;
-	dg_grid_judge_records(grid);
+	dg_grid_judge_records(grid, store);
 	note_activity(grid, &grid->running, "claimed_at", true);
 	note_activity(grid, &grid->completed, "timestamp", false);
 	note_activity(grid, &grid->failed, "timestamp", false);

@@ -54,6 +54,8 @@ struct dg_grid_node {
 	bool holds_claim;          /* a file in tasks/in_progress names it (when loaded) */
 	enum dg_node_liveness liveness;
 	char *forged;              /* why its registration or heartbeat is forged (grid_trust.c); NULL */
+	/* its reputation (grid_trust.c): replicas that agreed with their quorum or not, forged records */
+	unsigned agreed, disagreed, forged_records;
 };
 
 struct dg_grid_file {
@@ -125,9 +127,14 @@ bool dg_grid_waits_for(const struct dg_grid *g, const json_t *doc, char *why, si
  * registered now are the pins): a forged registration or heartbeat sets
  * its node's "forged" (and the heartbeat is dropped: it says nothing of
  * the node's liveness); a forged claim or result sets the file's.
- * Counts them in forged_nr. grid_trust.c; dg_grid_load calls it.
+ * Counts them in forged_nr. Then each node's reputation: how often its
+ * replicas agreed with their quorum's result or disagreed (from the
+ * canonical results on main, replica.h, read from store when not loaded
+ * and judged too), and its forged records. grid_trust.c; dg_grid_load
+ * calls it.
  */
-void dg_grid_judge_records(struct dg_grid *g);
+struct dg_store;
+void dg_grid_judge_records(struct dg_grid *g, struct dg_store *store);
 
 /* Parses "2026-11-27T10:01:23Z" to unix seconds; -1 when malformed. */
 int64_t dg_parse_utc(const char *s);

@@ -7,7 +7,10 @@
  * also remembers keys from one run to the next.
  */
 #include "grid.h"
+#include "jsonio.h"
 #include "nodekeys.h"
+#include "replica.h"
+#include "store.h"
 
 static void mark_files(struct dg_grid *g, const struct dg_nodekeys *keys, struct dg_grid_list *l, bool results)
 {
@@ -30,7 +33,9 @@ static void mark_files(struct dg_grid *g, const struct dg_nodekeys *keys, struct
 	dg_strbuf_release(&why);
 }
 
-void dg_grid_judge_records(struct dg_grid *g)
+static void reputation(struct dg_grid *g, struct dg_store *store, const struct dg_nodekeys *keys);
+
+void dg_grid_judge_records(struct dg_grid *g, struct dg_store *store)
 {
 	struct dg_nodekeys *keys = NULL;
 	struct dg_strbuf why = DG_STRBUF_INIT;
@@ -65,6 +70,86 @@ void dg_grid_judge_records(struct dg_grid *g)
 	mark_files(g, keys, &g->running, false);
 	mark_files(g, keys, &g->completed, true);
 	mark_files(g, keys, &g->failed, true);
+	reputation(g, store, keys);
 	dg_strbuf_release(&why);
 	dg_nodekeys_free(keys);
+}
+
+static struct dg_grid_node *node_named(struct dg_grid *g, const char *id)
+{
+	for (size_t i = 0; id && i < g->nodes_nr; i++) {
+		if (!strcmp(g->nodes[i].node_id, id))
+			return &g->nodes[i];
+	}
+	return NULL;
+}
+
+static void count_nodes(struct dg_grid *g, const json_t *list, bool agreed)
+{
+	size_t i;
+	const json_t *v;
+
+	json_array_foreach(list, i, v) {
+		struct dg_grid_node *n = node_named(g, json_string_value(v));
+
+		if (n && agreed)
+			n->agreed++;
+		else if (n)
+			n->disagreed++;
+	}
+}
+
+static void reputation_in(struct dg_grid *g, struct dg_store *store, const struct dg_nodekeys *keys,
+			  struct dg_grid_list *l)
+{
+	struct dg_strbuf data = DG_STRBUF_INIT, why = DG_STRBUF_INIT;
+
+	for (size_t i = 0; i < l->nr; i++) {
+		struct dg_grid_file *f = &l->items[i];
+		json_t *doc = f->doc ? json_incref(f->doc) : NULL, *q;
+
+		/* canonical results only: "ID.quorum.1.json" */
+		if (!strstr(f->name, "." DG_REPLICA_NODE ".") || f->forged)
+			goto next;
+		if (!doc && store && f->size <= (1u << 20)) {
+			dg_strbuf_reset(&data);
+			dg_strbuf_reset(&why);
+			if (dg_store_read(store, f->path, &data) == 0)
+				doc = dg_json_load_object(data.buf, data.len);
+			/* not loaded, so not judged yet */
+			if (doc && dg_nodekeys_judge_result(keys, doc, &why) == DG_VERDICT_FORGED)
+				goto next;
+		}
+		q = json_object_get(doc, "quorum");
+		if (json_is_object(q) && !strcmp(json_string_value(json_object_get(doc, "node_id")) ?: "", DG_REPLICA_NODE)) {
+			count_nodes(g, json_object_get(q, "agreeing_nodes"), true);
+			count_nodes(g, json_object_get(q, "disagreeing_nodes"), false);
+		}
+next:
+		json_decref(doc);
+	}
+	dg_strbuf_release(&data);
+	dg_strbuf_release(&why);
+}
+
+static void forged_by(struct dg_grid *g, const struct dg_grid_list *l)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		struct dg_grid_node *n;
+
+		if (l->items[i].forged &&
+		    (n = node_named(g, json_string_value(json_object_get(l->items[i].doc, "node_id")))))
+			n->forged_records++;
+	}
+}
+
+static void reputation(struct dg_grid *g, struct dg_store *store, const struct dg_nodekeys *keys)
+{
+	for (size_t i = 0; i < g->nodes_nr; i++)
+		g->nodes[i].forged_records += g->nodes[i].forged != NULL;
+	forged_by(g, &g->running);
+	forged_by(g, &g->completed);
+	forged_by(g, &g->failed);
+	reputation_in(g, store, keys, &g->completed);
+	reputation_in(g, store, keys, &g->failed);
 }

@@ -7,6 +7,7 @@
 #include "jsonio.h"
 #include "nodekeys.h"
 #include "record.h"
+#include "replica.h"
 #include "sigset.h"
 #include "sshsig.h"
 #include "store.h"
@@ -262,6 +263,14 @@ enum dg_verdict dg_nodekeys_judge_result(const struct dg_nodekeys *k, const json
 	const char *status = json_string_value(json_object_get(result, "status"));
 	const char *signer = dg_record_signed_by(result);
 
+	/* a quorum's result (replica.h) is written by whichever node decided it: that node signs */
+	if (node && !strcmp(node, DG_REPLICA_NODE)) {
+		if (!signer) {   /* only dgrid 0.11.0 or later writes them, and it signs */
+			dg_strbuf_addstr(why, "a quorum's result signed by no node");
+			return DG_VERDICT_FORGED;
+		}
+		return dg_nodekeys_judge(k, result, signer, why);   /* unverified while its node is not pinned */
+	}
 	/* a reaper ends another node's attempt: the reaper signs */
 	if (signer && node && strcmp(signer, node) && status && !strcmp(status, "abandoned") &&
 	    dg_nodekeys_pinned(k, signer))

@@ -88,7 +88,8 @@ enum dg_verdict dg_nodekeys_judge(const struct dg_nodekeys *k, const json_t *rec
 
 /*
  * A result: signed by its node_id, or, when another node wrote it about
- * that node's attempt ("abandoned", by a reaper), by that other node.
+ * that node's attempt ("abandoned", by a reaper), by that other node; a
+ * quorum's result (node "quorum", replica.h) by the node that decided it.
  */
 enum dg_verdict dg_nodekeys_judge_result(const struct dg_nodekeys *k, const json_t *result,
 					 struct dg_strbuf *why);

@@ -1,4 +1,5 @@
 #include "pick.h"
+#include "replica.h"
 #include "cancel.h"
 #include "deps.h"
 #include "error.h"
@@ -99,7 +100,8 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 		/* to be cancelled (cancel.h), not run */
 	} else if ((ret = judge_deps(sa, e, &t)) <= 0) {
 		/* waits for its dependencies, or refused: any node may end a doomed one */
-	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0)) {
+	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0) ||
+		   (t.sched.replica_of && p->me && dg_replica_held_elsewhere(sa->txn, &t, p->me, p->mine, p->mine_nr))) {
 		ret = 0;
 		p->unfit++;
 	} else if (t.sched.not_before > p->now) {

@@ -56,6 +56,9 @@ struct dg_pick {
 	unsigned protocol;
 	size_t refusals_max;      /* stop collecting refusals after this many */
 	const struct dg_nodekeys *keys;  /* judges dependencies' results (deps.h); NULL: all count */
+	const char *me;           /* the picking node: it never takes two replicas of a task (replica.h) */
+	char *const *mine;        /* tasks whose replicas it claimed already */
+	size_t mine_nr;
 
 	/* what was found */
 	struct dg_pick_candidate *cands;

@@ -26,6 +26,7 @@ const struct dg_policy dg_policy_default = {
 	.keep_results = 10000,
 	.claim_batch_max = 64,
 	.retry_delay_max = 3600,
+	.replicas = 1,
 	.protocol = 1,
 };
 
@@ -46,6 +47,7 @@ const struct dg_policy dg_policy_loosest = {
 	.keep_results = 10000,
 	.claim_batch_max = 64,
 	.retry_delay_max = 3600,
+	.replicas = 1,
 	.protocol = 1,
 };
 
@@ -78,6 +80,8 @@ static const struct policy_field {
 	F(keep_results, F_UNSIGNED, 0, 100000000),
 	F(compact_after, F_UNSIGNED, 0, 100000000),
 	F(retry_delay_max, F_UNSIGNED, 0, 604800),
+	F(replicas, F_UNSIGNED, 1, 9),
+	F(quorum, F_UNSIGNED, 0, 9),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F
@@ -169,6 +173,10 @@ int dg_policy_parse(struct dg_policy *pol, const char *json, size_t len)
 			tmp.fetch_budget_set = true;
 		if (!strcmp(key, "push_budget"))
 			tmp.push_budget_set = true;
+	}
+	if (tmp.quorum > tmp.replicas) {
+		dg_error_set("policy quorum %u is more than replicas %u", tmp.quorum, tmp.replicas);
+		goto out;
 	}
 	if (tmp.timeout_min > tmp.timeout_max) {
 		dg_error_set("policy timeout_min %u is above timeout_max %u",

@@ -5,6 +5,8 @@
 #include "layout.h"
 #include "log.h"
 #include "nodekeys.h"
+#include "record.h"
+#include "replica.h"
 #include "watch.h"
 
 struct beat {
@@ -170,6 +172,15 @@ int dg_reap_abandon(struct dg_txn *txn, struct dg_task *t, const char *why, unsi
 	dg_result_set_output(&res, "", 0, "", 0);
 	if ((ret = dg_layout_remove_claim(txn, t->task_id)) == 0)
 		ret = dg_layout_write_result(txn, &res, protocol, NULL);
+	/* an abandoned replica may leave its task decided (replica.h); only a node signs a decision */
+	if (ret == 0 && t->sched.replica_of && dg_record_signer()) {
+		struct dg_strbuf said = DG_STRBUF_INIT;
+
+		const struct dg_result *written = &res;
+
+		ret = dg_replica_judge(txn, t, &written, 1, NULL, res.node_id, protocol, &said);
+		dg_strbuf_release(&said);
+	}
 	free(res.stdout_text);
 	free(res.stderr_text);
 	dg_strbuf_release(&reason);
@@ -248,6 +259,9 @@ static int reap_one(const struct dg_entry *e, void *payload)
 		       r->me, t.task_id, t.node_id ? t.node_id : "-", t.attempt, why);
 		ret = dg_layout_requeue(r->txn, &t, r->me, r->policy.protocol);
 		r->st.requeued++;
+		/* the replicas left may have agreed already: only running ones were waited for */
+		if (ret == 0 && t.sched.replica_of && dg_record_signer())
+			ret = dg_replica_judge(r->txn, &t, NULL, 0, r->keys, r->me, r->policy.protocol, &r->msg);
 	}
 	dg_strbuf_addf(&r->msg, " %s", t.task_id);
 out:

@@ -17,6 +17,7 @@ static const char *const status_names[] = {
 	[DG_RESULT_ABANDONED] = "abandoned",
 	[DG_RESULT_CANCELLED] = "cancelled",
 	[DG_RESULT_DEPENDENCY_FAILED] = "dependency_failed",
+	[DG_RESULT_NO_QUORUM] = "no_quorum",
 };
 
 const char *dg_result_status_name(enum dg_result_status status)
@@ -35,7 +36,7 @@ int dg_result_status_parse(enum dg_result_status *out, const char *name)
 		}
 	}
 	dg_error_set("status '%s' is not one of success, failed, timeout, rejected, abandoned, "
-		     "cancelled, dependency_failed", name);
+		     "cancelled, dependency_failed, no_quorum", name);
 	return DG_EINVALID;
 }
 

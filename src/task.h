@@ -50,6 +50,8 @@ struct dg_policy {
 	unsigned retry_delay_max;   /* seconds: the longest wait before a task's retry, 3600 */
 	bool fair_share;            /* intake groups queued tasks by submitter (layout.h), false */
 	bool require_signed;        /* workers run only signed tasks (tasksign.h), false */
+	unsigned replicas;          /* a task's replicas when it names none (replica.h), 1 */
+	unsigned quorum;            /* and their quorum; 0: a majority */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */
@@ -198,6 +200,7 @@ enum dg_result_status {
 	DG_RESULT_ABANDONED,
 	DG_RESULT_CANCELLED,          /* dgrid cancel, or a request file (cancel.h) */
 	DG_RESULT_DEPENDENCY_FAILED,  /* a task it depends on ended otherwise than success */
+	DG_RESULT_NO_QUORUM,          /* its replicas can no longer agree (replica.h) */
 };
 
 const char *dg_result_status_name(enum dg_result_status status);

@@ -5,6 +5,7 @@
 #include "jsonio.h"
 #include "version.h"
 
+#include <ctype.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -215,6 +216,65 @@ int dg_sched_parse(struct dg_sched *out, const json_t *doc, const char *buf, siz
 	return dg_sched_parse_for(out, doc, buf, len, NULL);
 }
 
+/* Does id end in "--r" and digits, the form of a replica's id (replica.h)? */
+static bool replica_shaped(const char *id)
+{
+	const char *p = id ? strstr(id, "--r") : NULL, *last = NULL;
+
+	for (; p; p = strstr(p + 1, "--r"))
+		last = p;
+	if (!last || !last[3])
+		return false;
+	for (const char *d = last + 3; *d; d++) {
+		if (!isdigit((unsigned char)*d))
+			return false;
+	}
+	return true;
+}
+
+static int parse_replication(struct dg_sched *s, const json_t *doc, const char *buf, size_t len,
+			     const char *task_id)
+{
+	uint64_t replicas = 0, quorum = 0, replica = 0;
+	const json_t *of = json_object_get(doc, "replica_of");
+	char want[256];
+
+	if (int_field(&replicas, doc, "replicas", "replicas", 1, DG_REPLICAS_MAX, buf, len) < 0 ||
+	    int_field(&quorum, doc, "quorum", "quorum", 1, DG_REPLICAS_MAX, buf, len) < 0 ||
+	    int_field(&replica, doc, "replica", "replica", 1, DG_REPLICAS_MAX, buf, len) < 0)
+		return DG_EINVALID;
+	if (quorum && !replicas) {
+		dg_error_set("quorum %u needs replicas (how many nodes run the task)", (unsigned)quorum);
+		return DG_EINVALID;
+	}
+	if (quorum > replicas) {
+		dg_error_set("quorum %u is more than replicas %u: no result could ever count",
+			     (unsigned)quorum, (unsigned)replicas);
+		return DG_EINVALID;
+	}
+	if (of) {
+		if (!json_is_string(of) || !json_string_length(of) || json_string_length(of) > 200)
+			return type_error(buf, len, "replica_of", "task id", of);
+		if (!json_object_get(doc, "replica") || replica > replicas) {
+			dg_error_set("replica_of needs replica, 1..replicas");
+			return DG_EINVALID;
+		}
+		snprintf(want, sizeof(want), "%s--r%u", json_string_value(of), (unsigned)replica);
+		if (task_id && strcmp(task_id, want)) {
+			dg_error_set("a replica's task_id must be '%s'", want);
+			return DG_EINVALID;
+		}
+		s->replica_of = dg_xstrdup(json_string_value(of));
+		s->replica = (unsigned)replica;
+	} else if (replica_shaped(task_id)) {
+		dg_error_set("task ids ending in --rN are kept for replicas ('%s'): choose another id", task_id);
+		return DG_EINVALID;
+	}
+	s->replicas = (unsigned)replicas;
+	s->quorum = (unsigned)quorum;
+	return 0;
+}
+
 int dg_sched_parse_for(struct dg_sched *out, const json_t *doc, const char *buf, size_t len,
 		       const char *task_id)
 {
@@ -246,6 +306,8 @@ int dg_sched_parse_for(struct dg_sched *out, const json_t *doc, const char *buf,
 		goto out;
 	if ((v = json_object_get(doc, "depends_on")) && parse_deps(&s, v, buf, len, task_id) < 0)
 		goto out;
+	if (parse_replication(&s, doc, buf, len, task_id) < 0)
+		goto out;
 	*out = s;
 	return 0;
 out:
@@ -261,6 +323,8 @@ void dg_sched_release(struct dg_sched *s)
 	free(s->deps);
 	s->deps = NULL;
 	s->deps_nr = 0;
+	free(s->replica_of);
+	s->replica_of = NULL;
 }
 
 /* ---- node facts ---- */

@@ -10,6 +10,9 @@
  *     "retry_delay_seconds": 10     before the first retry; doubles each time
  *     "retried": n                  retries made so far (written by workers)
  *     "depends_on": ["id", ...]     runs only after each ended "success"
+ *     "replicas": 1..9              runs on this many distinct nodes (replica.h)
+ *     "quorum": 1..replicas         results that must agree; default a majority
+ *     "replica_of", "replica"       a replica's task and number (written by workers)
  *
  * Every field is optional, so a task file of the original format means
  * what it meant: priority 5, runs now, anywhere. A node is judged against
@@ -54,13 +57,19 @@ struct dg_sched {
 	unsigned retried;         /* retries made so far */
 	char **deps;              /* depends_on: task ids, distinct, not its own */
 	size_t deps_nr;
+	unsigned replicas;        /* 0: not set (the policy's, else 1) */
+	unsigned quorum;          /* 0: not set (a majority of replicas) */
+	char *replica_of;         /* a replica's task (replica.h); NULL for others */
+	unsigned replica;         /* its number, 1..replicas */
 };
 
 #define DG_DEPS_MAX 64
 
 #define DG_RETRIES_MAX 100
 #define DG_RETRY_DELAY_DEFAULT 10
-#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0, NULL, 0 }
+#define DG_REPLICAS_MAX 9
+#define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0, NULL, 0, \
+			0, 0, NULL, 0 }
 
 /*
  * Reads the scheduling fields of a task document. buf/len is the file's

@@ -98,18 +98,43 @@ static bool is_mutable(const char *key)
 	return false;
 }
 
-/* The first field (other than the grid's own) in which two documents differ, or NULL. */
-static const char *first_difference(json_t *a, json_t *b)
+/*
+ * What expanding a task into replicas writes (replica.h): the replica's id
+ * and number, and the replication the grid's policy gave a task that named
+ * none. A signed "replicas" or "quorum" stays binding.
+ */
+static bool replica_field(json_t *task, json_t *signed_doc, const char *key)
+{
+	const char *of = json_string_value(json_object_get(task, "replica_of"));
+	char want[256];
+
+	if (!of || strcmp(of, json_string_value(json_object_get(signed_doc, "task_id")) ?: ""))
+		return false;
+	if (!strcmp(key, "replica_of") || !strcmp(key, "replica"))
+		return true;
+	if (!strcmp(key, "replicas") || !strcmp(key, "quorum"))
+		return !json_object_get(signed_doc, key);
+	if (!strcmp(key, "task_id")) {
+		snprintf(want, sizeof(want), "%s--r%" JSON_INTEGER_FORMAT, of,
+			 json_integer_value(json_object_get(task, "replica")));
+		return !strcmp(json_string_value(json_object_get(task, "task_id")) ?: "", want);
+	}
+	return false;
+}
+
+/* The first field (other than the grid's own) in which the task differs from the signed one, or NULL. */
+static const char *first_difference(json_t *task, json_t *signed_doc)
 {
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(a, key, v) {
-		if (!is_mutable(key) && !json_equal(v, json_object_get(b, key)))
+	json_object_foreach(task, key, v) {
+		if (!is_mutable(key) && !json_equal(v, json_object_get(signed_doc, key)) &&
+		    !replica_field(task, signed_doc, key))
 			return key;
 	}
-	json_object_foreach(b, key, v) {
-		if (!is_mutable(key) && !json_object_get(a, key))
+	json_object_foreach(signed_doc, key, v) {
+		if (!is_mutable(key) && !json_object_get(task, key))
 			return key;
 	}
 	return NULL;

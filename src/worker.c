@@ -839,6 +839,9 @@ out:
 	dg_spool_release(&w.spool);
 	dg_node_facts_release(&w.facts);
 	dg_worker_identity_release(&w);
+	for (size_t i = 0; i < w.replica_tasks_nr; i++)
+		free(w.replica_tasks[i]);
+	free(w.replica_tasks);
 	dg_worker_trust_release(&w);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);

@@ -117,6 +117,8 @@ struct worker {
 	struct dg_nodekeys *nodekeys; /* pins of the member worked on, beside its spool */
 	bool legacy_own_claims;       /* our registration had no key: our older claims are unsigned */
 	int64_t next_key_learn;       /* monotonic ms: a step reads the registrations again */
+	char **replica_tasks;         /* tasks whose replicas we claimed (replica.h), newest last */
+	size_t replica_tasks_nr, replica_tasks_alloc;
 	unsigned char policy_seen[32];/* hash of dgrid.json and its signatures last judged */
 
 	struct dg_node_status snap;

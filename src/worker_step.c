@@ -12,6 +12,7 @@
 #include "pick.h"
 #include "reaper.h"
 #include "record.h"
+#include "replica.h"
 #include "tasksign.h"
 #include "worker_step.h"
 
@@ -26,6 +27,7 @@
  */
 #define LEASE_CYCLES 3
 #define KEY_LEARN_MS 60000
+#define REPLICA_MEMORY 1024   /* tasks whose replicas a worker remembers claiming */
 #define LEASE_WAIT_MIN 600
 
 static void tasks_clear(struct dg_task *t, size_t *nr)
@@ -144,6 +146,18 @@ static int deliver(struct step *s, size_t i)
 		/* a request to cancel it is answered by its result, whatever it says */
 		if (ret == 0)
 			ret = dg_cancel_clear(s->txn, r->task_id);
+		/* a replica's result may decide its task (replica.h) */
+		if (ret == 0 && t.sched.replica_of) {
+			const struct dg_result **written = dg_xcalloc(w->pending_nr + 1, sizeof(*written));
+			size_t n = 0;
+
+			for (size_t j = 0; j < w->pending_nr; j++) {
+				if (j == i || s->delivered[j])
+					written[n++] = &w->pending[j];
+			}
+			ret = dg_replica_judge(s->txn, &t, written, n, w->nodekeys, w->me, step_protocol(s), &s->msg);
+			free(written);
+		}
 		dg_strbuf_addf(&s->msg, " report %s (%s)", r->task_id, dg_result_status_name(r->status));
 	} else if (delivered_before(s, r)) {
 		/* an earlier push landed but we died before clearing the spool */
@@ -262,6 +276,35 @@ static int renew_leases(struct step *s)
 	return ret;
 }
 
+static bool replicated(const struct worker *w, const struct dg_task *t)
+{
+	unsigned n, m;
+
+	dg_replica_plan(t, &w->policy, &n, &m);
+	return n > 1;
+}
+
+/* Has this step claimed a replica of the same task as t already? One node, one replica. */
+static bool replica_claimed_now(const struct step *s, const struct dg_task *t)
+{
+	for (size_t i = 0; t->sched.replica_of && i < s->claimed_nr; i++) {
+		if (s->claimed[i].sched.replica_of && !strcmp(s->claimed[i].sched.replica_of, t->sched.replica_of))
+			return true;
+	}
+	return false;
+}
+
+/* Remembers a task whose replica we claimed: the picker's view of the base lags (replica.h). */
+static void remember_replica(struct worker *w, const char *parent)
+{
+	if (w->replica_tasks_nr >= REPLICA_MEMORY) {
+		free(w->replica_tasks[0]);
+		memmove(w->replica_tasks, w->replica_tasks + 1, --w->replica_tasks_nr * sizeof(*w->replica_tasks));
+	}
+	DG_ALLOC_GROW(w->replica_tasks, w->replica_tasks_nr + 1, w->replica_tasks_alloc);
+	w->replica_tasks[w->replica_tasks_nr++] = dg_xstrdup(parent);
+}
+
 /* Claims candidate c (the picker read and judged it); the task moves into our claims. */
 static int claim_one(struct step *s, struct dg_pick_candidate *c)
 {
@@ -275,14 +318,20 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 		ret = step_reject(s, c->path, "a task with this id is already in progress");
 		goto out;
 	}
-	dg_strbuf_reset(&ip);
-	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, step_protocol(s));
 	/* a task handed back returns to its submitter's group (layout.h) */
 	if (dg_layout_group_in_path(group, c->path))
 		json_object_set_new(t->doc, "queue_group", json_string(group));
 	/* a signature beside the queued file goes into the claim (tasksign.h) */
 	if ((ret = dg_tasksign_adopt(s->txn, c->path, t)) < 0)
 		goto out;
+	/* a task for several nodes: its replicas are queued, and we claim the first (replica.h) */
+	if (!t->sched.replica_of && replicated(w, t) &&
+	    dg_replica_expand(s->txn, t, &w->policy, step_protocol(s)) < 0) {
+		ret = step_reject(s, c->path, dg_error_last());
+		goto out;
+	}
+	dg_strbuf_reset(&ip);
+	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, step_protocol(s));
 	dg_task_set_claim(t, w->me, s->now, t->attempt + 1);
 	dg_task_set_lease(t, batch_lease(s, t->timeout_seconds));
 	dg_record_sign(t->doc);
@@ -317,6 +366,9 @@ static int claim(struct step *s, size_t want)
 	p->protocol = step_protocol(s);
 	p->refusals_max = REJECTS_PER_STEP;
 	p->keys = s->w->nodekeys;
+	p->me = s->w->me;
+	p->mine = s->w->replica_tasks;
+	p->mine_nr = s->w->replica_tasks_nr;
 	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
 	for (size_t i = 0; i < p->refusals_nr && !ret; i++) {
@@ -335,7 +387,7 @@ static int claim(struct step *s, size_t want)
 	for (size_t i = 0; i < p->cands_nr && !ret; i++) {
 		if (s->claimed_nr >= want)
 			s->eligible_left++;
-		else
+		else if (!replica_claimed_now(s, &p->cands[i].task))
 			ret = claim_one(s, &p->cands[i]);
 	}
 	s->eligible_left += p->skipped + p->more_queued;
@@ -668,6 +720,8 @@ int dg_worker_step(struct worker *w)
 		w->snap.tasks_claimed++;
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=%s attempt=%u", w->me, t->task_id,
 		       i < s.adopted_nr ? "adopted" : "claimed", t->attempt);
+		if (t->sched.replica_of)
+			remember_replica(w, t->sched.replica_of);
 		DG_ALLOC_GROW(w->backlog, w->backlog_nr + 1, w->backlog_alloc);
 		w->backlog[w->backlog_nr++] = *t;
 		memset(t, 0, sizeof(*t));

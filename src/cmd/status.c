@@ -250,6 +250,8 @@ static void print_json(const struct dg_grid *g, const struct dg_advice *advice,
 				    json_boolean(dg_grid_node_protocol(n) < g->policy.protocol));
 		json_object_set_new(jn, "running", running_json(g, n->node_id));
 		json_object_set_new(jn, "forged", n->forged ? jstr(n->forged) : json_null());
+		json_object_set_new(jn, "reputation", json_pack("{s:i, s:i, s:i}", "agreed", n->agreed,
+				    "disagreed", n->disagreed, "forged_records", n->forged_records));
 		json_array_append_new(nodes, jn);
 	}
 	json_object_set_new(o, "nodes", nodes);
@@ -350,6 +352,9 @@ static void print_node(const struct dg_grid *g, const struct dg_grid_node *n)
 		json_array_foreach(run, j, v)
 			dg_strbuf_addf(&sb, " %s", json_string_value(v));
 	}
+	if (n->agreed || n->disagreed || n->forged_records)
+		dg_strbuf_addf(&sb, "  reputation: %u agreed, %u disagreed, %u forged", n->agreed, n->disagreed,
+			       n->forged_records);
 	if (n->forged)
 		dg_strbuf_addf(&sb, "  FORGED: %s (ignored by the workers)", n->forged);
 	say("%s", sb.buf);

@@ -543,7 +543,7 @@ static void test_result_errors(void **state DG_UNUSED)
 	check_result_error(R_HEAD "\"exit_code\": 0, \"stdout\": \"\", \"stderr\": \"\", "
 			   "\"timestamp\": \"x\", \"status\": \"done\"}",
 			   "status 'done' is not one of success, failed, timeout, rejected, abandoned, "
-			   "cancelled, dependency_failed");
+			   "cancelled, dependency_failed, no_quorum");
 	check_result_error(R_HEAD "\"exit_code\": 0, \"stdout\": 1, \"stderr\": \"\", "
 			   "\"timestamp\": \"x\", \"status\": \"success\"}",
 			   "expected string for stdout, got integer");
