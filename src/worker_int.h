@@ -187,6 +187,14 @@ bool dg_worker_identity_may_register(struct worker *w, struct dg_txn *txn, const
 /* Is a claim in our name really ours: signed by our key (or an unsigned one from before we had one)? */
 bool dg_worker_identity_owns(struct worker *w, const json_t *claim);
 
+/*
+ * worker_jobs.c: results of the tasks that ended go to the spool and the
+ * pending list (or, killed at shutdown, to the hand-back list); kill_jobs
+ * kills every running task, to be handed back when requeue is true.
+ */
+void dg_worker_service_jobs(struct worker *w);
+void dg_worker_kill_jobs(struct worker *w, bool requeue);
+
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);
 /*
