@@ -82,6 +82,7 @@ static const struct policy_field {
 	F(retry_delay_max, F_UNSIGNED, 0, 604800),
 	F(replicas, F_UNSIGNED, 1, 9),
 	F(quorum, F_UNSIGNED, 0, 9),
+	F(adaptive_replication, F_UNSIGNED, 0, 1000),
 	/* any future number parses: an old dgrid must read it to refuse */
 	F(protocol, F_UNSIGNED, 1, 1000000),
 #undef F

@@ -59,7 +59,7 @@ static int queue_replica(struct dg_txn *txn, const json_t *doc, unsigned protoco
 }
 
 int dg_replica_expand(struct dg_txn *txn, struct dg_task *t, const struct dg_policy *pol,
-		      unsigned protocol)
+		      unsigned protocol, bool alone)
 {
 	struct dg_strbuf id = DG_STRBUF_INIT, found = DG_STRBUF_INIT;
 	unsigned n, m;
@@ -67,6 +67,10 @@ int dg_replica_expand(struct dg_txn *txn, struct dg_task *t, const struct dg_pol
 	int ret = 0;
 
 	dg_replica_plan(t, pol, &n, &m);
+	if (alone) {
+		n = m = 1;
+		json_object_set_new(t->doc, "adaptive", json_true());
+	}
 	for (unsigned k = 1; k <= n && !ret; k++) {
 		replica_id(&id, parent, k);
 		if (id.len > pol->id_max) {
@@ -103,6 +107,27 @@ int dg_replica_expand(struct dg_txn *txn, struct dg_task *t, const struct dg_pol
 	dg_strbuf_release(&id);
 	dg_strbuf_release(&found);
 	return ret;
+}
+
+unsigned dg_replica_streak(const signed char *verdicts, size_t n)
+{
+	unsigned streak = 0;
+
+	for (size_t i = n; i-- > 0;) {
+		if (verdicts[i] == DG_REPLICA_DISAGREED)
+			break;
+		streak += verdicts[i] == DG_REPLICA_AGREED;
+	}
+	return streak;
+}
+
+bool dg_replica_alone(unsigned streak, unsigned k)
+{
+	if (!k || streak < k)
+		return false;
+	if (streak >= 2 * k)
+		return true;
+	return arc4random_uniform(k + 1) < streak - k + 1;
 }
 
 /* ---- held elsewhere ---- */
@@ -282,7 +307,7 @@ static int cancel_queued(struct dg_txn *txn, const char *parent, unsigned n, con
 /* The canonical result (agreed) or no_quorum, with every replica's outcome. */
 static int write_decision(struct dg_txn *txn, const char *parent, struct vote *votes, unsigned n,
 			  unsigned m, const struct vote *winner, unsigned agreeing, unsigned pending,
-			  unsigned protocol, struct dg_strbuf *reason)
+			  bool adaptive, unsigned protocol, struct dg_strbuf *reason)
 {
 	struct dg_result res = DG_RESULT_INIT;
 	json_t *agree = json_array(), *disagree = json_array(), *outcomes = json_array();
@@ -296,7 +321,9 @@ static int write_decision(struct dg_txn *txn, const char *parent, struct vote *v
 			"status", json_string_value(json_object_get(votes[k].doc, "status")) ?: "?",
 			"exit_code", json_object_get(votes[k].doc, "exit_code") ?: json_null(),
 			"agreement", votes[k].key));
-		/* without a quorum nobody is known right: no node gains or loses reputation */
+		/* without a quorum (or alone) nobody is known right: no node gains or loses reputation */
+		if (adaptive)
+			continue;
 		if (winner && !strcmp(votes[k].key, winner->key))
 			json_array_append_new(agree, json_string(node_of(&votes[k])));
 		else if (winner)
@@ -327,8 +354,9 @@ static int write_decision(struct dg_txn *txn, const char *parent, struct vote *v
 			       m, n, agreeing, pending);
 	}
 	res.reason = reason->buf;
-	res.doc = json_pack("{s:{s:i, s:i, s:o, s:o, s:o}}", "quorum", "replicas", n, "quorum", m,
-			    "agreeing_nodes", agree, "disagreeing_nodes", disagree, "replica_results", outcomes);
+	res.doc = json_pack("{s:{s:i, s:i, s:o, s:o, s:o, s:b}}", "quorum", "replicas", n, "quorum", m,
+			    "agreeing_nodes", agree, "disagreeing_nodes", disagree, "replica_results", outcomes,
+			    "adaptive", adaptive);
 	ret = dg_layout_write_result(txn, &res, protocol, NULL);
 	json_decref(res.doc);
 	free(res.stdout_text);
@@ -363,6 +391,7 @@ int dg_replica_judge(struct dg_txn *txn, const struct dg_task *claim,
 {
 	const char *parent = claim->sched.replica_of;
 	unsigned n = claim->sched.replicas, m = claim->sched.quorum, pending = 0, running = 0, best = 0;
+	bool adaptive = json_is_true(json_object_get(claim->doc, "adaptive"));
 	struct dg_strbuf path = DG_STRBUF_INIT;
 	struct vote votes[DG_REPLICAS_MAX];
 	struct dg_strbuf id = DG_STRBUF_INIT, reason = DG_STRBUF_INIT;
@@ -413,10 +442,10 @@ int dg_replica_judge(struct dg_txn *txn, const struct dg_task *claim,
 	}
 	/* agreed: decided once the replicas that run have spoken (the queued are cancelled) */
 	if (winner && best >= m && !running) {
-		ret = write_decision(txn, parent, votes, n, m, winner, best, pending, protocol, &reason);
+		ret = write_decision(txn, parent, votes, n, m, winner, best, pending, adaptive, protocol, &reason);
 		dg_strbuf_addf(msg, " quorum %s", parent);
 	} else if (best + pending < m) {
-		ret = write_decision(txn, parent, votes, n, m, NULL, best, pending, protocol, &reason);
+		ret = write_decision(txn, parent, votes, n, m, NULL, best, pending, adaptive, protocol, &reason);
 		dg_strbuf_addf(msg, " no_quorum %s", parent);
 	} else {
 		goto out;   /* wait for more */
@@ -433,4 +462,56 @@ out:
 	dg_strbuf_release(&reason);
 	dg_strbuf_release(&path);
 	return ret;
+}
+
+struct verdict_find {
+	struct dg_txn *txn;
+	const char *node;
+	signed char v;
+};
+
+static bool lists(const json_t *list, const char *node)
+{
+	size_t i;
+	const json_t *e;
+
+	json_array_foreach(list, i, e) {
+		if (!strcmp(json_string_value(e) ?: "", node))
+			return true;
+	}
+	return false;
+}
+
+static int verdict_of(const char *path, bool success, void *payload)
+{
+	struct verdict_find *f = payload;
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	json_t *doc = NULL, *q;
+
+	(void)success;
+	if (!strstr(path, "." DG_REPLICA_NODE ".") || dg_txn_read(f->txn, path, &data) < 0 ||
+	    !(doc = dg_json_load_object(data.buf, data.len)))
+		goto out;
+	q = json_object_get(doc, "quorum");
+	if (json_is_true(json_object_get(q, "adaptive")))
+		f->v = DG_REPLICA_UNJUDGED;
+	else if (lists(json_object_get(q, "agreeing_nodes"), f->node))
+		f->v = DG_REPLICA_AGREED;
+	else if (lists(json_object_get(q, "disagreeing_nodes"), f->node))
+		f->v = DG_REPLICA_DISAGREED;
+	else
+		f->v = DG_REPLICA_UNJUDGED;
+out:
+	json_decref(doc);
+	dg_strbuf_release(&data);
+	return f->v != DG_REPLICA_UNDECIDED;
+}
+
+int dg_replica_verdict(struct dg_txn *txn, const char *task, const char *node, signed char *out)
+{
+	struct verdict_find f = { txn, node, DG_REPLICA_UNDECIDED };
+	int ret = dg_layout_task_results(txn, task, verdict_of, &f);
+
+	*out = f.v;
+	return ret < 0 ? ret : 0;
 }

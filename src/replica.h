@@ -43,11 +43,33 @@ void dg_replica_plan(const struct dg_task *t, const struct dg_policy *pol, unsig
 /*
  * Turns t - just picked from the queue, no replica, planned for N > 1 -
  * into its replica 1 (t is rewritten in place, for the caller to claim)
- * and queues replicas 2..N. DG_EINVALID (reason set) when the replicas'
- * ids would be too long for the policy or exist already.
+ * and queues replicas 2..N. alone: adaptive replication chose to run it
+ * once (replicas 1, quorum 1, "adaptive": true). DG_EINVALID (reason set)
+ * when the replicas' ids would be too long for the policy or exist already.
  */
 int dg_replica_expand(struct dg_txn *txn, struct dg_task *t, const struct dg_policy *pol,
-		      unsigned protocol);
+		      unsigned protocol, bool alone);
+
+/*
+ * Adaptive replication (policy "adaptive_replication": K, BOINC's): a node
+ * whose last K or more replicas agreed with their quorum, with no
+ * disagreement since, may run a replicated task alone, with probability
+ * (streak - K + 1) / (K + 1) (1 from a streak of 2K on). Verdicts, oldest
+ * first, as a node remembers its replicas:
+ */
+enum dg_replica_verdict {
+	DG_REPLICA_UNDECIDED = 0,    /* no canonical result yet */
+	DG_REPLICA_AGREED = 1,
+	DG_REPLICA_DISAGREED = -1,   /* resets the streak */
+	DG_REPLICA_UNJUDGED = 2,     /* ran alone, or no quorum: neither */
+};
+
+/* Agreed replicas since the newest disagreement. */
+unsigned dg_replica_streak(const signed char *verdicts, size_t n);
+/* Should a node with this streak run a task alone (random, see above)? */
+bool dg_replica_alone(unsigned streak, unsigned k);
+/* What the canonical result of task says of node's replica (UNDECIDED: none yet). */
+int dg_replica_verdict(struct dg_txn *txn, const char *task, const char *node, signed char *out);
 
 /*
  * Does node hold another replica of replica t's task (claimed), or has it

@@ -52,6 +52,7 @@ struct dg_policy {
 	bool require_signed;        /* workers run only signed tasks (tasksign.h), false */
 	unsigned replicas;          /* a task's replicas when it names none (replica.h), 1 */
 	unsigned quorum;            /* and their quorum; 0: a majority */
+	unsigned adaptive_replication; /* K: a node with K agreeing replicas in a row may run alone; 0 off */
 	unsigned protocol;          /* the grid's protocol version, 1 */
 	bool heartbeat_set;         /* dgrid.json sets heartbeat_interval or node_timeout */
 	unsigned ignored_nr;        /* keys this version does not know, skipped */

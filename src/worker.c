@@ -650,6 +650,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 	/* the node key, beside the home's spool: created on first start */
 	if ((ret = dg_worker_identity_init(&w, spool_dir)) < 0)
 		goto out;
+	dg_worker_replicas_load(&w, spool_dir);
 	/* binds the member to start on: its store, spool and reaper */
 	if ((ret = dg_worker_members_init(&w, spool_dir)) < 0) {
 		if (ret == DG_EPROTOCOL)
@@ -714,9 +715,7 @@ out:
 	dg_spool_release(&w.spool);
 	dg_node_facts_release(&w.facts);
 	dg_worker_identity_release(&w);
-	for (size_t i = 0; i < w.replica_tasks_nr; i++)
-		free(w.replica_tasks[i]);
-	free(w.replica_tasks);
+	dg_worker_replicas_release(&w);
 	dg_worker_trust_release(&w);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);

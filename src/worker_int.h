@@ -118,7 +118,9 @@ struct worker {
 	bool legacy_own_claims;       /* our registration had no key: our older claims are unsigned */
 	int64_t next_key_learn;       /* monotonic ms: a step reads the registrations again */
 	char **replica_tasks;         /* tasks whose replicas we claimed (replica.h), newest last */
+	signed char *replica_verdicts;/* and what their quorum said of ours (enum dg_replica_verdict) */
 	size_t replica_tasks_nr, replica_tasks_alloc;
+	char *replica_file;           /* both, kept beside the spool: adaptive replication's record */
 	unsigned char policy_seen[32];/* hash of dgrid.json and its signatures last judged */
 
 	struct dg_node_status snap;
@@ -194,6 +196,18 @@ bool dg_worker_identity_owns(struct worker *w, const json_t *claim);
  */
 void dg_worker_service_jobs(struct worker *w);
 void dg_worker_kill_jobs(struct worker *w, bool requeue);
+
+/*
+ * worker_replicas.c: the tasks whose replicas this node ran, and what their
+ * quorum said of them, kept in <spool>.replicas across restarts: the
+ * picker's memory (one replica of a task per node) and adaptive
+ * replication's record (replica.h). _alone updates the undecided verdicts
+ * from the canonical results the transaction sees and draws.
+ */
+void dg_worker_replicas_load(struct worker *w, const char *spool_dir);
+void dg_worker_replicas_remember(struct worker *w, const char *task, signed char verdict);
+bool dg_worker_replicas_alone(struct worker *w, struct dg_txn *txn);
+void dg_worker_replicas_release(struct worker *w);
 
 /* worker_step.c: one transaction that reports, hands back and claims. */
 int dg_worker_step(struct worker *w);

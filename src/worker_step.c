@@ -27,7 +27,6 @@
  */
 #define LEASE_CYCLES 3
 #define KEY_LEARN_MS 60000
-#define REPLICA_MEMORY 1024   /* tasks whose replicas a worker remembers claiming */
 #define LEASE_WAIT_MIN 600
 
 static void tasks_clear(struct dg_task *t, size_t *nr)
@@ -294,17 +293,6 @@ static bool replica_claimed_now(const struct step *s, const struct dg_task *t)
 	return false;
 }
 
-/* Remembers a task whose replica we claimed: the picker's view of the base lags (replica.h). */
-static void remember_replica(struct worker *w, const char *parent)
-{
-	if (w->replica_tasks_nr >= REPLICA_MEMORY) {
-		free(w->replica_tasks[0]);
-		memmove(w->replica_tasks, w->replica_tasks + 1, --w->replica_tasks_nr * sizeof(*w->replica_tasks));
-	}
-	DG_ALLOC_GROW(w->replica_tasks, w->replica_tasks_nr + 1, w->replica_tasks_alloc);
-	w->replica_tasks[w->replica_tasks_nr++] = dg_xstrdup(parent);
-}
-
 /* Claims candidate c (the picker read and judged it); the task moves into our claims. */
 static int claim_one(struct step *s, struct dg_pick_candidate *c)
 {
@@ -325,10 +313,15 @@ static int claim_one(struct step *s, struct dg_pick_candidate *c)
 	if ((ret = dg_tasksign_adopt(s->txn, c->path, t)) < 0)
 		goto out;
 	/* a task for several nodes: its replicas are queued, and we claim the first (replica.h) */
-	if (!t->sched.replica_of && replicated(w, t) &&
-	    dg_replica_expand(s->txn, t, &w->policy, step_protocol(s)) < 0) {
-		ret = step_reject(s, c->path, dg_error_last());
-		goto out;
+	if (!t->sched.replica_of && replicated(w, t)) {
+		/* adaptive replication: a node with a good record may run it alone (never a signed task) */
+		bool alone = w->policy.adaptive_replication && !json_object_get(t->doc, "signed") &&
+			     dg_worker_replicas_alone(w, s->txn);
+
+		if (dg_replica_expand(s->txn, t, &w->policy, step_protocol(s), alone) < 0) {
+			ret = step_reject(s, c->path, dg_error_last());
+			goto out;
+		}
 	}
 	dg_strbuf_reset(&ip);
 	dg_layout_task_path(&ip, DG_DIR_RUNNING, t->task_id, step_protocol(s));
@@ -721,7 +714,9 @@ int dg_worker_step(struct worker *w)
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=%s attempt=%u", w->me, t->task_id,
 		       i < s.adopted_nr ? "adopted" : "claimed", t->attempt);
 		if (t->sched.replica_of)
-			remember_replica(w, t->sched.replica_of);
+			dg_worker_replicas_remember(w, t->sched.replica_of,
+						    json_is_true(json_object_get(t->doc, "adaptive")) ?
+						    DG_REPLICA_UNJUDGED : DG_REPLICA_UNDECIDED);
 		DG_ALLOC_GROW(w->backlog, w->backlog_nr + 1, w->backlog_alloc);
 		w->backlog[w->backlog_nr++] = *t;
 		memset(t, 0, sizeof(*t));

@@ -89,6 +89,29 @@ check "... saying why" bash -c "git -C '$BARE' show 'main:$canon' | grep -q 'no 
 "$DGRID" status --repo "$URL" --json >"$T/status2.json"
 check_eq "without a quorum no reputation changes" "0 1 0" "$(rep "$T/status2.json" liar1)"
 
+# ---- adaptive replication: nodes with a record of agreeing replicas run a task alone
+git -C "$W" pull -q --rebase origin main
+mkdir -p "$W/tasks/queue"
+printf '{"protocol": 3, "adaptive_replication": 1}\n' >"$W/dgrid.json"
+task a1 '{"replicas": 3, "quorum": 2}'
+task a2 '{"replicas": 3, "quorum": 2}'
+commit_push "$W" "adaptive replication, K 1: two tasks for three fresh nodes"
+check_eq "three fresh honest nodes run both tasks" 0 "$(workers h1 h2 h3)"
+check_eq "with no record yet, each ran on three nodes" 6 \
+	"$(git -C "$BARE" ls-tree -r --name-only main -- tasks/completed | grep -c '/a[12]--r[123]\.')"
+git -C "$W" pull -q --rebase origin main
+mkdir -p "$W/tasks/queue"
+task b1 '{"replicas": 3, "quorum": 2}'
+commit_push "$W" "a task for nodes with a record of 2 agreements (2K: always alone)"
+check_eq "the same nodes, their records kept beside their spools, run it" 0 "$(workers h1 h2 h3)"
+canon=$(results_of b1 | grep '\.quorum\.')
+check_eq "b1 ran alone: one replica result" 1 "$(results_of 'b1--r[0-9]' | grep -c .)"
+check_eq "... its canonical result says so, and succeeded" "True 1 success" \
+	"$(field "$canon" 'r["quorum"]["adaptive"], r["quorum"]["replicas"], r["status"]')"
+"$DGRID" status --repo "$URL" --json >"$T/status3.json"
+check_eq "... and a lone run changes no reputation (two agreements each)" "2 0 0" "$(rep "$T/status3.json" h1)"
+check "the worker logged its streak" grep -q "event=adaptive-replication streak=2 k=1 alone=1" "$T/h1.log" "$T/h2.log" "$T/h3.log"
+
 # ---- bad input
 git -C "$W" pull -q --rebase origin main
 mkdir -p "$W/tasks/queue"
