@@ -91,6 +91,26 @@ struct claims_walk {
 	struct upgrade *u;
 };
 
+/*
+ * Does the registration at the transaction's base say node id speaks this
+ * protocol? A worker that registered after the grid was read (its
+ * registration rides on its first claim) is known from there.
+ */
+static bool registered_ours(struct dg_txn *txn, const char *id)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT, data = DG_STRBUF_INIT;
+	json_t *doc = NULL;
+	bool ours = false;
+
+	dg_strbuf_addf(&path, "nodes/%s.json", id);
+	if (dg_txn_read(txn, path.buf, &data) == 0 && (doc = json_loadb(data.buf, data.len, 0, NULL)))
+		ours = json_integer_value(json_object_get(doc, "protocol")) >= DG_PROTOCOL;
+	json_decref(doc);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&data);
+	return ours;
+}
+
 static int claim_holder(const struct dg_entry *e, void *payload)
 {
 	struct claims_walk *cw = payload;
@@ -103,7 +123,7 @@ static int claim_holder(const struct dg_entry *e, void *payload)
 		goto out;
 	doc = json_loadb(data.buf, data.len, 0, NULL);
 	node = json_string_value(json_object_get(doc, "node_id"));
-	if (node && !speaks_ours(cw->u->grid, node)) {
+	if (node && !speaks_ours(cw->u->grid, node) && !registered_ours(cw->txn, node)) {
 		dg_strbuf_reset(&cw->u->holder);
 		dg_strbuf_addstr(&cw->u->holder, node);
 		ret = 1;
