@@ -26,7 +26,7 @@ check "alive node is alive" grep -qE '<code>w-alive</code>.*class="alive">alive<
 check "dead node is stale" grep -qE '<code>w-dead</code>.*class="stale">stale<' "$idx"
 check "silent node is unknown" grep -qE '<code>w-never</code>.*class="unknown">unknown<' "$idx"
 check "per-node counts (w-alive: 2 ok, 2 not)" \
-	grep -qE '<code>w-alive</code>.*<td class="num">2</td><td class="num">2</td></tr>' "$idx"
+	grep -qE '<code>w-alive</code>.*<td class="num">2</td><td class="num">2</td><td class="rep">0 agreed, 0 disagreed, 0 forged</td></tr>' "$idx"
 check "running owner and time" grep -qE '<code>r-1</code>.*<code>w-alive</code>.*[0-9]+ (s|min)' "$idx"
 check "executor and isolation" grep -qF 'namespaces+seccomp+cgroup' "$idx"
 check "auto refresh" grep -qF '<meta http-equiv="refresh" content="60">' "$idx"
