@@ -142,6 +142,14 @@ int dg_store_list(struct dg_store *store, const char *dir, dg_list_cb cb, void *
 typedef int (*dg_log_cb)(int64_t when, const char *summary, void *payload);
 int dg_store_history(struct dg_store *store, size_t max, dg_log_cb cb, void *payload);
 
+/*
+ * The commits the branch gained since `since` (the hex id of an earlier
+ * tip), newest first: cb(time, summary) for each, up to max. Returns how
+ * many were walked, or max when the tip no longer reaches since (history
+ * compacted, a foreign id): then cb saw the newest max.
+ */
+size_t dg_store_walk_since(struct dg_store *store, const char *since, size_t max, dg_log_cb cb, void *payload);
+
 /* ---- transactions ---- */
 
 struct dg_txn;

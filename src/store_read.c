@@ -222,6 +222,43 @@ out:
 	return ret;
 }
 
+size_t dg_store_walk_since(struct dg_store *store, const char *since, size_t max, dg_log_cb cb, void *payload)
+{
+	git_revwalk *walk = NULL;
+	git_oid old, oid;
+	size_t n = 0;
+	bool reached = false;
+
+	if (!store->has_tip || !max)
+		return 0;
+	if (git_oid_fromstr(&old, since) < 0)
+		return max;
+	if (git_oid_equal(&old, &store->tip))
+		return 0;
+	if (git_revwalk_new(&walk, store->repo) < 0 || git_revwalk_push(walk, &store->tip) < 0) {
+		git_revwalk_free(walk);
+		return max;
+	}
+	while (n < max && !git_revwalk_next(&oid, walk)) {
+		git_commit *c = NULL;
+
+		if (git_oid_equal(&oid, &old)) {
+			reached = true;
+			break;
+		}
+		n++;
+		/* a commit is loaded whole: a hostile message must not be */
+		if (!object_fits(store, &oid, GIT_OBJECT_COMMIT, store->opts.max_blob) ||
+		    git_commit_lookup(&c, store->repo, &oid) < 0)
+			continue;
+		const char *summary = git_commit_summary(c);
+		cb(git_commit_time(c), summary ? summary : "", payload);
+		git_commit_free(c);
+	}
+	git_revwalk_free(walk);
+	return reached ? n : max;
+}
+
 /* ---------------------------------------------------------------- side refs */
 
 int dg_store_put_side(struct dg_store *store, const char *name, const char *path,

@@ -26,6 +26,8 @@
 #define WORKER_GIT_CACHE_BYTES (1 << 20)
 /* the longest wait after a lost race without a budget (lease_margin is 60 s by default) */
 #define CONTENTION_WAIT_MAX_MS 20000
+/* the longest wait after a lost race of a worker that only wanted to claim (ms) */
+#define CLAIM_WAIT_MAX_MS 15000
 /* a crowded grid's idle poll, without a fetch budget, at most (ms) */
 #define IDLE_CROWD_MAX_MS 10000
 
@@ -146,7 +148,7 @@ static int64_t idle_poll_ms(struct worker *w)
 		 * (bench-collapse.sh, 32 workers); under a push budget of 60,
 		 * pushes longer than a slot lost their slots (bench-budget.sh).
 		 */
-		int64_t crowd = (int64_t)w->nodes_seen * w->turn_ms_avg / 4;
+		int64_t crowd = (int64_t)w->nodes_seen * dg_worker_branch_turn_ms(w) / 4;
 		bool crowded = w->nodes_seen >= 2 && (w->budget || dg_now_ms() < w->contended_until);
 
 		if (!crowded || crowd <= ms)
@@ -234,6 +236,9 @@ static int64_t idle_look_ms(struct worker *w)
 	return newcomer(w) && !w->queue_seen_empty && spread > ms ? spread : ms;
 }
 
+/* network_turn fetched, and left the branch to others (worker_branch.c) */
+#define TURN_STOOD_ASIDE 1
+
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
 {
@@ -251,10 +256,12 @@ static int network_turn(struct worker *w, bool local)
 	 * Looking for work needs a fresh tip.
 	 */
 	if (!local && !(reporting && w->tip_is_ours)) {
+		int64_t t0 = dg_now_ms();
 		if ((ret = dg_store_fetch(w->store)) < 0)
 			return ret;
 		w->snap.last_fetch_ok = dg_wall_ms();
 		w->fetched_ms = dg_now_ms();
+		dg_worker_branch_observe(w, w->fetched_ms - t0);
 	} else if (local) {
 		/* a local "fetch" only reads the branch's tip: nothing to save */
 		if ((ret = dg_store_fetch(w->store)) < 0)
@@ -278,7 +285,15 @@ static int network_turn(struct worker *w, bool local)
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return 0;
-	ret = dg_worker_step(w);
+	/* holding nothing, on a crowded branch that others keep busy: listen, do not talk */
+	if (!local && !queue_is_empty(w) && dg_worker_stand_aside(w))
+		return TURN_STOOD_ASIDE;
+	{
+		int64_t t0 = dg_now_ms();
+		ret = dg_worker_step(w);
+		if (ret == 0 || ret == DG_ECONFLICT)
+			dg_worker_branch_pushed(w, dg_now_ms() - t0);
+	}
 	if (ret == 0)
 		snprintf(w->last_step_tip, sizeof(w->last_step_tip), "%s", dg_store_tip(w->store));
 	return ret;
@@ -318,29 +333,68 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
 }
 
 /*
- * How long to wait after losing a race, without a budget. The old
- * exponential backoff (50 ms << streak) did not grow with the grid: 32
- * workers each retrying within seconds kept the branch so busy that every
- * attempt took ~6 s and lost again (bench-collapse.sh). Waiting a random
- * part of (registered nodes x our own turn time) keeps the whole grid at
- * about two attempts per turn time however many workers it has, and the
- * batches the losses grow (dg_worker_contention) carry the work. Capped
- * at 20 s for a worker that holds tasks or results, so that it lands them
- * long before its leases lapse (which allow for the crowd, worker_step.c),
- * and at 60 s for one that only wants to claim.
+ * How long to wait after losing a race, without a budget: a random part of
+ * (crowd x turn), the turn being ours as the host's pace is now (fetch,
+ * step, push: worker_branch.c). The old exponential backoff (50 ms <<
+ * streak) did not grow with the grid: 32 workers each retrying within
+ * seconds kept the branch so busy that every attempt took ~6 s and lost
+ * again (bench-collapse.sh).
+ *
+ * A worker that holds work races those that push - the other nodes whose
+ * commits it saw lately, and itself: idle workers stand aside while the
+ * branch is busy (worker_branch.c) - at most 20 s, so that it lands its
+ * results long before its leases lapse (which allow for the crowd,
+ * worker_step.c). Results to report go first: half a turn, doubling with
+ * each race lost in a row, if that is less. Counting every registered
+ * node instead left a one-task result unreported for 68 s among 32
+ * workers, most of them idle.
+ *
+ * A worker that would only claim counts every registered node, at most
+ * 15 s: its next look decides whether it tries again.
  */
 static int64_t contention_wait_ms(const struct worker *w, unsigned streak)
 {
-	int64_t span = (int64_t)50 << streak, grid = (int64_t)w->nodes_seen * w->turn_ms_avg;
-	/* a worker that holds nothing risks no lease: it leaves the branch to those that do */
-	int64_t max = w->jobs_nr || w->backlog_nr || w->pending_nr ? CONTENTION_WAIT_MAX_MS
-								   : 3 * CONTENTION_WAIT_MAX_MS;
+	bool holds = w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr;
+	int64_t turn = dg_worker_branch_turn_ms(w);
+	int64_t span = (int64_t)50 << streak, crowd, max = holds ? CONTENTION_WAIT_MAX_MS : CLAIM_WAIT_MAX_MS;
 
-	if (grid > span)
-		span = grid;
+	if (turn < 50)
+		turn = 50;
+	if (!holds) {
+		crowd = (int64_t)w->nodes_seen * turn;
+	} else {
+		size_t pushers = dg_worker_branch_pushers(w) + 1;
+		crowd = (int64_t)(pushers < w->nodes_seen ? pushers : w->nodes_seen) * turn;
+	}
+	if (w->pending_nr || w->requeue_nr) {
+		int64_t doubling = turn << (streak < 4 ? streak : 4) >> 1;
+		crowd = crowd < doubling ? crowd : doubling;
+	}
+	if (crowd > span)
+		span = crowd;
 	if (span > max)
 		span = max;
 	return arc4random_uniform((uint32_t)span + 1);
+}
+
+/* Others push here too, and some lost to us lately or keep the branch busy. */
+static bool crowded_branch(const struct worker *w)
+{
+	return !w->budget && w->nodes_seen >= 2 &&
+	       (dg_now_ms() < w->contended_until || dg_worker_branch_busy(w) >= 0.25);
+}
+
+/*
+ * How long a worker that stood aside waits before it looks again
+ * (worker_branch.c), never less than the crowd's idle poll (a quarter of
+ * nodes x our turn, at most IDLE_CROWD_MAX_MS) or PULL_INTERVAL.
+ */
+static int64_t stand_aside_ms(struct worker *w)
+{
+	int64_t ms = idle_poll_ms(w), crowd = (int64_t)w->nodes_seen * dg_worker_branch_turn_ms(w) / 4;
+
+	crowd = crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS;
+	return dg_worker_stand_aside_ms(w, crowd > ms ? crowd : ms);
 }
 
 static int loop(struct worker *w, int sigfd)
@@ -393,6 +447,7 @@ static int loop(struct worker *w, int sigfd)
 			w->next_step = now + idle_look_ms(w);
 		}
 		if (want_step && now >= net_retry_at) {
+			int64_t turn_before = w->turn_ms_avg;
 			int ret = network_turn(w, local);
 			int64_t took = dg_now_ms() - now;
 			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
@@ -415,6 +470,11 @@ static int loop(struct worker *w, int sigfd)
 				if (w->budget && w->slot.rank >= w->slot.members)
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
+			} else if (ret == TURN_STOOD_ASIDE) {
+				/* a look, not a turn: the branch's pace is what the others' turns take */
+				w->turn_ms_avg = turn_before;
+				w->net_failures = 0;
+				w->next_step = now + stand_aside_ms(w);
 			} else if (ret < 0) {
 				w->net_failures++;
 				net_retry_at = now + net_backoff_ms(w->net_failures);
@@ -428,6 +488,15 @@ static int loop(struct worker *w, int sigfd)
 					dg_worker_contention(w, false);
 				w->conflicts = 0;
 				w->batch_deadline = 0;
+				/*
+				 * A winner on a crowded branch sits out one turn:
+				 * it pushes again without a fetch (tip_is_ours), so
+				 * it would win every race against workers that must
+				 * fetch first, and their results would wait for
+				 * minutes (bench-collapse.sh: 88 s at 32 workers).
+				 */
+				if (crowded_branch(w))
+					net_retry_at = dg_now_ms() + dg_worker_branch_turn_ms(w);
 				w->next_step = now + (w->queue_seen_empty ? idle_poll_ms(w) : 0);
 				/* a task that waits for its not_before: look again when it may start */
 				if (w->ready_at)

@@ -36,6 +36,29 @@ struct handback {
 	unsigned attempt;
 };
 
+/* What our fetches saw of the branch's traffic (worker_branch.c). */
+#define DG_BRANCH_LOOKS 16
+#define DG_BRANCH_AUTHORS 32
+struct dg_branch_watch {
+	char tip[41];                 /* the tip at the last look */
+	uint64_t commits;             /* other nodes' commits counted since we started */
+	struct {
+		int64_t ms;           /* monotonic */
+		uint64_t commits;     /* the count then */
+	} looks[DG_BRANCH_LOOKS];     /* a ring, newest at head */
+	size_t head, nr;
+	unsigned aside_streak;        /* looks in a row that stood aside */
+	int64_t fetch_ms;             /* our fetches' time, smoothed */
+	int64_t push_ms;              /* our steps' time after the fetch (build, push), smoothed */
+	/* the queue's length when we first and last stood aside (counted only then: a queue may be long) */
+	int64_t queue_first_ms, queue_last_ms;
+	size_t queue_first, queue_last;
+	struct {
+		char id[64];          /* the node id a commit's summary starts with */
+		int64_t ms;           /* monotonic: when a look last saw one of its commits */
+	} authors[DG_BRANCH_AUTHORS]; /* the others that pushed lately, oldest replaced */
+};
+
 struct worker {
 	const struct dg_worker_opts *opts;
 	const char *me;               /* node id */
@@ -77,6 +100,7 @@ struct worker {
 	size_t nodes_seen;            /* registrations on main at the last fetch */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
+	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	/* the push budget (worker_budget.c); budget 0: push whenever */
@@ -144,6 +168,24 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
+
+/*
+ * worker_branch.c: _observe after each fetch counts the commits other nodes
+ * added; _busy is the share of time the branch was taken lately (their
+ * rate times our turn); _stand_aside says whether a worker that holds
+ * nothing should let a crowded, busy branch be and look again later.
+ */
+void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms);
+void dg_worker_branch_pushed(struct worker *w, int64_t step_ms);  /* a step that pushed or tried */
+void dg_worker_branch_forget(struct worker *w);
+double dg_worker_branch_busy(const struct worker *w);
+/* a turn of ours as the host's pace is now: the last fetches' time and steps' */
+int64_t dg_worker_branch_turn_ms(const struct worker *w);
+/* the other nodes whose commits we saw lately (a crowd that pushes, not one that is registered) */
+size_t dg_worker_branch_pushers(const struct worker *w);
+bool dg_worker_stand_aside(struct worker *w);
+/* when a worker that stood aside looks again (ms from now) */
+int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms);
 
 /*
  * worker_upkeep.c: on protocol 3 grids, archives results beyond the

@@ -72,6 +72,7 @@ static int bind_member(struct worker *w, size_t k)
 	w->current = k;
 	w->repo_url = w->members.urls[k];
 	w->store = w->stores[k];
+	dg_worker_branch_forget(w);
 	redacted(w->snap.repo, sizeof(w->snap.repo), w->repo_url);
 	ret = dg_spool_open(&w->spool, dir);
 	if (ret == 0)

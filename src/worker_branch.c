@@ -1,0 +1,270 @@
+/*
+ * worker_branch.c - how busy the branch is, and who stands aside (issue
+ * 11, "no collapse"). Every push to the grid is a compare-and-swap on one
+ * ref: while one is under way, any other built on the same tip loses. A
+ * branch is a shared medium, and like Ethernet's it carries the most when
+ * those with nothing urgent to send listen before they talk.
+ *
+ * Each fetch walks the commits the branch gained since the last one (the
+ * branch's own record, timed by our clock: no clock of theirs matters):
+ * how many other nodes made, and which nodes. Their rate times our own
+ * turn (fetch, step, push) is the part of the time the branch is taken.
+ * A worker that holds nothing - no task, no result, nothing to hand back -
+ * would push only to claim; on a crowded grid it does so only while the
+ * branch is taken less than STAND_ASIDE_BUSY of the time, and otherwise
+ * looks again about when the queue should have drained at the pace it
+ * saw (at most 15 s later; after four such looks in a row it tries
+ * anyway, so that a worker that can run what the busy ones cannot does
+ * not wait for as long as they keep the branch busy). Workers that hold
+ * work push as before, and lose fewer races for
+ * it: with 32 workers on trivial tasks, 31 that all tried to claim at
+ * every turn made 95 of 156 packs lose and left finished results
+ * unreported for a minute (bench-collapse.sh). Tasks that take longer
+ * than a turn keep the branch quiet between their reports, so every
+ * worker still gets work.
+ */
+#include "layout.h"
+#include "log.h"
+#include "worker_int.h"
+
+/* the share of time the branch may be taken before an idle worker stands aside */
+#define STAND_ASIDE_BUSY 0.5
+/* the rate is measured over about this long (ms) */
+#define BUSY_WINDOW_MS 15000
+/* and not from fewer than this (ms): one commit in a short look says little */
+#define BUSY_MIN_SPAN_MS 1000
+/* the most commits one look walks (a long absence, compacted history) */
+#define BUSY_COUNT_MAX 64
+/* a worker that stood aside looks again after at most this long (ms) */
+#define STAND_ASIDE_MAX_MS 15000
+/* and tries to claim, busy or not, after standing aside this many looks in a row */
+#define STAND_ASIDE_STREAK_MAX 4
+
+struct walk {
+	struct worker *w;
+	int64_t now;
+	size_t others;
+};
+
+static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, int64_t now)
+{
+	size_t oldest = 0;
+
+	if (!len || len >= sizeof(b->authors[0].id))
+		return;
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		if (!strncmp(b->authors[i].id, id, len) && !b->authors[i].id[len]) {
+			b->authors[i].ms = now;
+			return;
+		}
+		if (b->authors[i].ms < b->authors[oldest].ms)
+			oldest = i;
+	}
+	memcpy(b->authors[oldest].id, id, len);
+	b->authors[oldest].id[len] = '\0';
+	b->authors[oldest].ms = now;
+}
+
+/* A commit's summary starts "NODE: ..." (worker_step.c, worker_node.c); others (plain git) count as nobody's. */
+static int one_commit(int64_t when, const char *summary, void *payload)
+{
+	struct walk *k = payload;
+	const char *colon = strchr(summary, ':');
+	size_t len = colon ? (size_t)(colon - summary) : 0;
+
+	(void)when;
+	/* node ids hold no space: "reap by w1:", "submit 3 tasks:" are commits of nobody in particular */
+	if (memchr(summary, ' ', len))
+		len = 0;
+	if (len && len == strlen(k->w->me) && !strncmp(summary, k->w->me, len))
+		return 0;
+	k->others++;
+	saw_author(&k->w->branch, summary, len, k->now);
+	return 0;
+}
+
+static int count_entry(const struct dg_entry *e, void *payload)
+{
+	if (e->is_file && e->name[0] != '.')
+		(*(size_t *)payload)++;
+	return 0;
+}
+
+/* Half the weight to the newest: the pace changes fast when a fleet has started. */
+static int64_t smooth(int64_t avg, int64_t sample)
+{
+	return avg ? (avg + sample) / 2 : sample;
+}
+
+void dg_worker_branch_pushed(struct worker *w, int64_t step_ms)
+{
+	w->branch.push_ms = smooth(w->branch.push_ms, step_ms > 0 ? step_ms : 1);
+}
+
+/*
+ * How long a push of ours holds the branch at risk: from the tip our fetch
+ * saw to the ref update, about a fetch and a step. Both are measured
+ * apart, so that a worker that stands aside - and only fetches - follows
+ * the host's pace as it changes (a turn of 8 s while 32 workers start, a
+ * few hundred ms later).
+ */
+int64_t dg_worker_branch_turn_ms(const struct worker *w)
+{
+	const struct dg_branch_watch *b = &w->branch;
+
+	if (b->fetch_ms && b->push_ms)
+		return b->fetch_ms + b->push_ms;
+	return w->turn_ms_avg;
+}
+
+void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms)
+{
+	struct dg_branch_watch *b = &w->branch;
+	const char *tip = dg_store_tip(w->store);
+	struct walk k = { w, dg_now_ms(), 0 };
+	size_t walked = 0;
+
+	if (!tip || !*tip)
+		return;
+	b->fetch_ms = smooth(b->fetch_ms, fetch_ms > 0 ? fetch_ms : 1);
+	if (b->tip[0] && strcmp(b->tip, tip))
+		walked = dg_store_walk_since(w->store, b->tip, BUSY_COUNT_MAX, one_commit, &k);
+	/* a history we could not follow back counts as the most a look counts */
+	b->commits += walked >= BUSY_COUNT_MAX ? BUSY_COUNT_MAX : k.others;
+	snprintf(b->tip, sizeof(b->tip), "%s", tip);
+	b->head = (b->head + 1) % DG_BRANCH_LOOKS;
+	b->looks[b->head].ms = k.now;
+	b->looks[b->head].commits = b->commits;
+	if (b->nr < DG_BRANCH_LOOKS)
+		b->nr++;
+}
+
+/* A member store changed (worker_members.c): what we saw of the old branch says nothing of the new. */
+void dg_worker_branch_forget(struct worker *w)
+{
+	memset(&w->branch, 0, sizeof(w->branch));
+}
+
+/* The oldest look within the window (the newest when there is no other). */
+static size_t oldest_look(const struct dg_branch_watch *b, int64_t now)
+{
+	size_t oldest = b->head;
+
+	for (size_t k = 1; k < b->nr; k++) {
+		size_t i = (b->head + DG_BRANCH_LOOKS - k) % DG_BRANCH_LOOKS;
+		if (now - b->looks[i].ms > BUSY_WINDOW_MS)
+			break;
+		oldest = i;
+	}
+	return oldest;
+}
+
+double dg_worker_branch_busy(const struct worker *w)
+{
+	const struct dg_branch_watch *b = &w->branch;
+	size_t oldest;
+	int64_t span;
+
+	if (b->nr < 2 || dg_worker_branch_turn_ms(w) <= 0)
+		return 0;
+	oldest = oldest_look(b, dg_now_ms());
+	span = b->looks[b->head].ms - b->looks[oldest].ms;
+	if (span < BUSY_MIN_SPAN_MS)
+		return 0;
+	return (double)(b->commits - b->looks[oldest].commits) * (double)dg_worker_branch_turn_ms(w) / (double)span;
+}
+
+size_t dg_worker_branch_pushers(const struct worker *w)
+{
+	int64_t now = dg_now_ms();
+	size_t n = 0;
+
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		n += w->branch.authors[i].id[0] && now - w->branch.authors[i].ms <= BUSY_WINDOW_MS;
+	return n;
+}
+
+/* The queue's length now, for the pace it drains at while we stand aside. */
+static void note_queue(struct worker *w)
+{
+	struct dg_branch_watch *b = &w->branch;
+	int64_t now = dg_now_ms();
+	size_t queued = 0;
+
+	if (dg_layout_walk_store(w->store, DG_DIR_QUEUE, count_entry, &queued) < 0)
+		return;
+	if (!b->queue_first_ms || now - b->queue_first_ms > BUSY_WINDOW_MS || queued > b->queue_first) {
+		b->queue_first_ms = now;
+		b->queue_first = queued;
+	}
+	b->queue_last_ms = now;
+	b->queue_last = queued;
+}
+
+/*
+ * Claims of ours we do not run can exist only once we are registered
+ * (a registration rides on the first claim): one that never landed a
+ * step has none to adopt, however many races it lost.
+ */
+static bool may_hold_claims(struct worker *w)
+{
+	char path[300];
+	struct dg_strbuf data = DG_STRBUF_INIT;
+	int ret;
+
+	if (!w->need_adopt)
+		return false;
+	snprintf(path, sizeof(path), "nodes/%s.json", w->me);
+	ret = dg_store_read(w->store, path, &data);
+	dg_strbuf_release(&data);
+	return ret != DG_ENOTFOUND;
+}
+
+bool dg_worker_stand_aside(struct worker *w)
+{
+	double busy;
+
+	if (w->budget || w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr || w->stopping ||
+	    w->nodes_seen < 2 || may_hold_claims(w)) {
+		/* a worker that held work starts its count of looks afresh */
+		w->branch.aside_streak = 0;
+		return false;
+	}
+	busy = dg_worker_branch_busy(w);
+	/*
+	 * Never for long: a worker that can run what the busy ones cannot
+	 * (requires, replicas) would otherwise wait for as long as they
+	 * keep the branch busy.
+	 */
+	if (busy < STAND_ASIDE_BUSY || w->branch.aside_streak >= STAND_ASIDE_STREAK_MAX) {
+		w->branch.queue_first_ms = 0;
+		w->branch.aside_streak = 0;
+		return false;
+	}
+	w->branch.aside_streak++;
+	note_queue(w);
+	dg_log(DG_LOG_DEBUG, "node=%s event=stand-aside busy=%.2f pushers=%zu turn_ms=%lld", w->me, busy,
+	       dg_worker_branch_pushers(w), (long long)dg_worker_branch_turn_ms(w));
+	return true;
+}
+
+/*
+ * About when the queue should be empty at the pace it shrank over the
+ * window - then an --exit-when-idle worker sees the grid drained soon
+ * after it is, and one that is needed still comes back within
+ * STAND_ASIDE_MAX_MS - never sooner than floor_ms (the idle poll), and
+ * jittered so that those standing aside do not look in step.
+ */
+int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms)
+{
+	const struct dg_branch_watch *b = &w->branch;
+	int64_t ms = STAND_ASIDE_MAX_MS, span = b->queue_last_ms - b->queue_first_ms;
+
+	if (b->queue_first_ms && span > 0 && b->queue_first > b->queue_last) {
+		double drain = (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last);
+		ms = drain < (double)ms ? (int64_t)drain : ms;
+	}
+	if (ms < floor_ms)
+		ms = floor_ms;
+	return ms + arc4random_uniform((uint32_t)(ms / 5) + 1);
+}

@@ -1,0 +1,668 @@
+/*
+ * test_branch.c - how busy the branch is and who stands aside
+ * (worker_branch.c, issue 11 "no collapse"), and the store walk it reads
+ * the branch's traffic with (dg_store_walk_since). An idle worker that
+ * misjudges the branch either stands aside on a quiet grid - work waits -
+ * or keeps claiming on a crowded one and makes every push lose. So the
+ * counts are checked on a real repository made with git: others' commits
+ * count, ours do not, a rewritten history counts as the most a look
+ * counts; and the rate, the pushers, the streak and the wait are checked
+ * against values worked out by hand. Look times are monotonic: instead of
+ * sleeping, the tests move the looks in the ring back in time.
+ */
+#include "common.h"
+#include "worker_int.h"
+
+#include <git2.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* worker_branch.c's window and its most commits a look counts */
+#define WINDOW_MS 15000
+#define COUNT_MAX 64
+
+/* A repository made with git, a store on it and a worker "w1" watching it. */
+struct grid {
+	char dir[32];
+	struct dg_store *store;
+	struct dg_worker_opts opts;
+	struct worker w;
+};
+
+static void git(struct grid *g, const char *fmt, ...) DG_PRINTF(2, 3);
+
+static void git(struct grid *g, const char *fmt, ...)
+{
+	struct dg_strbuf cmd = DG_STRBUF_INIT;
+	va_list ap;
+
+	dg_strbuf_addf(&cmd, "git -C '%s' ", g->dir);
+	va_start(ap, fmt);
+	dg_strbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	dg_strbuf_addstr(&cmd, " >/dev/null");
+	assert_int_equal(system(cmd.buf), 0);
+	dg_strbuf_release(&cmd);
+}
+
+static void commit(struct grid *g, const char *msg)
+{
+	git(g, "commit -q --allow-empty -m '%s'", msg);
+}
+
+/* A file on the branch, as a node's registration or a queued task is. */
+static void commit_file(struct grid *g, const char *path, const char *msg)
+{
+	char *cmd = dg_xasprintf("cd '%s' && mkdir -p \"$(dirname '%s')\" && echo '{}' > '%s'", g->dir, path, path);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	git(g, "add '%s'", path);
+	commit(g, msg);
+}
+
+static void fetch(struct grid *g)
+{
+	assert_int_equal(dg_store_fetch(g->store), 0);
+}
+
+static int setup(void **state)
+{
+	struct grid *g = dg_xcalloc(1, sizeof(*g));
+	struct dg_store_opts so = DG_STORE_OPTS_INIT;
+
+	snprintf(g->dir, sizeof(g->dir), "/tmp/dgrid-branch.XXXXXX");
+	if (!mkdtemp(g->dir)) {
+		free(g);
+		return -1;
+	}
+	git(g, "-c init.defaultBranch=main init -q");
+	commit(g, "seed");
+	assert_true(dg_store_url_is_local(g->dir));
+	so.url = g->dir;
+	so.branch = "main";
+	assert_int_equal(dg_store_open(&g->store, &so), 0);
+	assert_int_equal(strlen(dg_store_tip(g->store)), 40);
+	g->w.opts = &g->opts;
+	g->w.me = "w1";
+	g->w.policy = dg_policy_default;
+	g->w.store = g->store;
+	*state = g;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct grid *g = *state;
+	char *cmd = dg_xasprintf("rm -rf '%s'", g->dir);
+	int rc = system(cmd);
+
+	free(cmd);
+	dg_store_free(g->store);
+	free(g);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The summaries a walk called back with, newest first. */
+struct seen {
+	size_t n;
+	char summary[8][64];
+	int64_t when[8];
+};
+
+static int see(int64_t when, const char *summary, void *payload)
+{
+	struct seen *s = payload;
+
+	if (s->n < DG_ARRAY_SIZE(s->summary)) {
+		snprintf(s->summary[s->n], sizeof(s->summary[0]), "%s", summary);
+		s->when[s->n] = when;
+	}
+	s->n++;
+	return 0;
+}
+
+static size_t prev_look(const struct dg_branch_watch *b, size_t back)
+{
+	return (b->head + DG_BRANCH_LOOKS - back) % DG_BRANCH_LOOKS;
+}
+
+/*
+ * Two looks of w: the first at the tip (unless taken already), the second
+ * after four commits of others (and one of ours), span_ms apart; fetch
+ * 200 ms and a step 300 ms make a turn of 500 ms.
+ */
+static void two_looks(struct grid *g, int64_t span_ms)
+{
+	struct worker *w = &g->w;
+
+	if (!w->branch.nr)
+		dg_worker_branch_observe(w, 200);
+	commit(g, "w2: report t1");
+	commit(g, "w3: claim t2");
+	commit(g, "w1: update");
+	commit(g, "plain submit");
+	commit(g, "w2: claim t3");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	dg_worker_branch_pushed(w, 300);
+	assert_int_equal(w->branch.nr, 2);
+	assert_int_equal(w->branch.commits, 4);
+	assert_int_equal(dg_worker_branch_turn_ms(w), 500);
+	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - span_ms;
+}
+
+/* Since a tip: exactly the newer commits, newest first; an unreachable id counts as max. */
+static void test_walk_since(void **state)
+{
+	struct grid *g = *state;
+	struct seen s = { 0 };
+	char base[41], tip[41], unknown[41];
+
+	snprintf(base, sizeof(base), "%s", dg_store_tip(g->store));
+	commit(g, "w2: report t1");
+	commit(g, "w3: claim t2");
+	commit(g, "w1: update");
+	commit(g, "plain submit");
+	/* unseen until fetched */
+	assert_string_equal(dg_store_tip(g->store), base);
+	assert_int_equal(dg_store_walk_since(g->store, base, 64, see, &s), 0);
+	fetch(g);
+	snprintf(tip, sizeof(tip), "%s", dg_store_tip(g->store));
+	assert_string_not_equal(tip, base);
+
+	assert_int_equal(dg_store_walk_since(g->store, base, 64, see, &s), 4);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.summary[0], "plain submit");
+	assert_string_equal(s.summary[1], "w1: update");
+	assert_string_equal(s.summary[2], "w3: claim t2");
+	assert_string_equal(s.summary[3], "w2: report t1");
+	for (size_t i = 0; i < 4; i++)
+		assert_true(s.when[i] > 1600000000);
+
+	/* nothing since the tip itself */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, tip, 64, see, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	/* max: the newest max, and max */
+	assert_int_equal(dg_store_walk_since(g->store, base, 2, see, &s), 2);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.summary[0], "plain submit");
+	assert_string_equal(s.summary[1], "w1: update");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, base, 4, see, &s), 4);
+	assert_int_equal(s.n, 4);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, base, 0, see, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	/* an id the branch does not reach: max, after walking all there is (5 with the seed) */
+	memset(unknown, '7', 40);
+	unknown[40] = '\0';
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, unknown, 64, see, &s), 64);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.summary[4], "seed");
+	/* a malformed one: max, nothing walked */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, "not-a-commit", 64, see, &s), 64);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(dg_store_walk_since(g->store, "", 64, see, &s), 64);
+	assert_int_equal(s.n, 0);
+
+	/* history rewritten under the old tip (compaction, a forced push): max */
+	git(g, "commit -q --amend --allow-empty -m 'w2: amended'");
+	fetch(g);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, tip, 64, see, &s), 64);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.summary[0], "w2: amended");
+	/* while the older base is still reached */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(dg_store_walk_since(g->store, base, 64, see, &s), 4);
+	assert_string_equal(s.summary[0], "w2: amended");
+}
+
+/* A branch with no commit yet: nothing to walk. */
+static void test_walk_since_empty_branch(void **state DG_UNUSED)
+{
+	char dir[] = "/tmp/dgrid-branch-empty.XXXXXX";
+	struct dg_store_opts so = DG_STORE_OPTS_INIT;
+	struct dg_store *store = NULL;
+	struct seen s = { 0 };
+	char *cmd;
+
+	assert_non_null(mkdtemp(dir));
+	cmd = dg_xasprintf("git -C '%s' -c init.defaultBranch=main init -q --bare", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	so.url = dir;
+	so.branch = "main";
+	assert_int_equal(dg_store_open(&store, &so), 0);
+	assert_string_equal(dg_store_tip(store), "");
+	assert_int_equal(dg_store_walk_since(store, "7777777777777777777777777777777777777777", 64, see, &s), 0);
+	assert_int_equal(s.n, 0);
+	dg_store_free(store);
+	cmd = dg_xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* Others' commits count, ours do not; plain git counts but names nobody; pushers fade after 15 s. */
+static void test_observe(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	int64_t now;
+
+	/* the first look only sets the mark */
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(b->nr, 1);
+	assert_int_equal(b->commits, 0);
+	assert_string_equal(b->tip, dg_store_tip(g->store));
+	assert_int_equal(b->fetch_ms, 100);
+	assert_int_equal(dg_worker_branch_pushers(w), 0);
+
+	commit(g, "w2: report t1");
+	commit(g, "w3: claim t2");
+	commit(g, "w1: update");
+	commit(g, "plain submit");
+	commit(g, "w2: claim t3");
+	commit(g, "w1: claim t4");
+	fetch(g);
+	now = dg_now_ms();
+	dg_worker_branch_observe(w, 300);
+	assert_int_equal(b->nr, 2);
+	assert_int_equal(b->commits, 4);
+	assert_int_equal(b->looks[b->head].commits, 4);
+	assert_true(b->looks[b->head].ms >= now);
+	assert_int_equal(b->looks[prev_look(b, 1)].commits, 0);
+	assert_string_equal(b->tip, dg_store_tip(g->store));
+	/* smoothed: half the weight to the newest */
+	assert_int_equal(b->fetch_ms, 200);
+	/* w2 and w3; not w1, not "plain submit" */
+	assert_int_equal(dg_worker_branch_pushers(w), 2);
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		assert_string_not_equal(b->authors[i].id, "w1");
+		assert_string_not_equal(b->authors[i].id, "plain submit");
+	}
+
+	/* a look with nothing new: the count stays, the ring grows */
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->nr, 3);
+	assert_int_equal(b->commits, 4);
+	assert_int_equal(b->looks[b->head].commits, 4);
+
+	/* an id that starts with ours is somebody else's */
+	commit(g, "w10: claim t5");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->commits, 5);
+	assert_int_equal(dg_worker_branch_pushers(w), 3);
+
+	/* a summary whose prefix holds a space names no node: traffic, no pusher */
+	commit(g, "reap by w7: t1");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->commits, 6);
+	assert_int_equal(dg_worker_branch_pushers(w), 3);
+
+	/* pushers are those seen within the last 15 s */
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		if (!strcmp(b->authors[i].id, "w2"))
+			b->authors[i].ms -= WINDOW_MS + 1000;
+	assert_int_equal(dg_worker_branch_pushers(w), 2);
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		b->authors[i].ms -= WINDOW_MS + 1000;
+	assert_int_equal(dg_worker_branch_pushers(w), 0);
+	/* seen again: back, in its old entry */
+	commit(g, "w2: report t3");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(dg_worker_branch_pushers(w), 1);
+	assert_int_equal(b->commits, 7);
+	{
+		size_t named = 0;
+
+		for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+			named += b->authors[i].id[0] != '\0';
+		assert_int_equal(named, 3);
+	}
+}
+
+/* A history we cannot follow back counts as the most a look counts. */
+static void test_observe_rewritten(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+
+	commit(g, "w2: report t1");
+	fetch(g);
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(w->branch.commits, 0);
+	git(g, "commit -q --amend --allow-empty -m 'w1: compact history'");
+	fetch(g);
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(w->branch.commits, COUNT_MAX);
+	assert_int_equal(w->branch.looks[w->branch.head].commits, COUNT_MAX);
+	/* and the next look follows the new history */
+	commit(g, "w3: claim t2");
+	fetch(g);
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(w->branch.commits, COUNT_MAX + 1);
+}
+
+/* The share of time the branch is taken: others' commits times our turn over the span. */
+static void test_busy(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	size_t prev;
+
+	/* no look, one look: nothing known */
+	assert_true(dg_worker_branch_busy(w) == 0);
+	w->turn_ms_avg = 700;
+	assert_int_equal(dg_worker_branch_turn_ms(w), 700);
+	dg_worker_branch_observe(w, 200);
+	assert_true(dg_worker_branch_busy(w) == 0);
+	/* fetch known, step not: still the turn measured whole */
+	assert_int_equal(dg_worker_branch_turn_ms(w), 700);
+
+	two_looks(g, 0);
+	prev = prev_look(b, 1);
+	/* a span under a second says little */
+	assert_true(dg_worker_branch_busy(w) == 0);
+	b->looks[prev].ms = b->looks[b->head].ms - 999;
+	assert_true(dg_worker_branch_busy(w) == 0);
+	/* 4 commits in 2 s, 500 ms each: taken all the time */
+	b->looks[prev].ms = b->looks[b->head].ms - 2000;
+	assert_true(fabs(dg_worker_branch_busy(w) - 1.0) < 1e-6);
+	b->looks[prev].ms = b->looks[b->head].ms - 8000;
+	assert_true(fabs(dg_worker_branch_busy(w) - 0.25) < 1e-6);
+	/* a look older than the window is not the oldest */
+	b->looks[prev].ms = dg_now_ms() - WINDOW_MS - 1000;
+	assert_true(dg_worker_branch_busy(w) == 0);
+
+	/* three looks: the oldest within the window counts, the one before it not */
+	commit(g, "w3: report t2");
+	commit(g, "w3: claim t4");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->commits, 6);
+	b->looks[prev_look(b, 2)].ms = b->looks[b->head].ms - WINDOW_MS - 5000;
+	b->looks[prev_look(b, 1)].ms = b->looks[b->head].ms - 1000;
+	/* 2 commits in 1 s at 500 ms (the smoothed fetch stays 200) */
+	assert_int_equal(dg_worker_branch_turn_ms(w), 500);
+	assert_true(fabs(dg_worker_branch_busy(w) - 1.0) < 1e-6);
+	b->looks[prev_look(b, 2)].ms = b->looks[b->head].ms - 4000;
+	/* 6 commits in 4 s */
+	assert_true(fabs(dg_worker_branch_busy(w) - 0.75) < 1e-6);
+
+	/* without our step's time the turn is turn_ms_avg: 6 x 700 / 4000 */
+	b->push_ms = 0;
+	assert_int_equal(dg_worker_branch_turn_ms(w), 700);
+	assert_true(fabs(dg_worker_branch_busy(w) - 1.05) < 1e-6);
+	/* no turn known at all: 0 */
+	w->turn_ms_avg = 0;
+	assert_true(dg_worker_branch_busy(w) == 0);
+}
+
+/* A step's time, smoothed; never 0 (0 means unknown). */
+static void test_pushed(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+
+	dg_worker_branch_pushed(w, 300);
+	assert_int_equal(w->branch.push_ms, 300);
+	dg_worker_branch_pushed(w, 100);
+	assert_int_equal(w->branch.push_ms, 200);
+	dg_worker_branch_pushed(w, 0);
+	assert_int_equal(w->branch.push_ms, 100);
+	w->branch.push_ms = 0;
+	dg_worker_branch_pushed(w, -5);
+	assert_int_equal(w->branch.push_ms, 1);
+}
+
+/* Only an idle worker without a budget on a crowded, busy branch stands aside. */
+static void test_stand_aside(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+
+	two_looks(g, 2000);
+	assert_true(fabs(dg_worker_branch_busy(w) - 1.0) < 1e-6);
+	/* alone on the grid: push */
+	assert_false(dg_worker_stand_aside(w));
+	w->nodes_seen = 2;
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 1);
+
+	/* each disqualifier alone */
+	w->budget = 60;
+	assert_false(dg_worker_stand_aside(w));
+	w->budget = 0;
+	w->jobs_nr = 1;
+	assert_false(dg_worker_stand_aside(w));
+	w->jobs_nr = 0;
+	w->backlog_nr = 1;
+	assert_false(dg_worker_stand_aside(w));
+	w->backlog_nr = 0;
+	w->pending_nr = 1;
+	assert_false(dg_worker_stand_aside(w));
+	w->pending_nr = 0;
+	w->requeue_nr = 1;
+	assert_false(dg_worker_stand_aside(w));
+	w->requeue_nr = 0;
+	w->stopping = true;
+	assert_false(dg_worker_stand_aside(w));
+	w->stopping = false;
+	w->nodes_seen = 1;
+	assert_false(dg_worker_stand_aside(w));
+	w->nodes_seen = 32;
+	b->aside_streak = 0;
+	assert_true(dg_worker_stand_aside(w));
+
+	/* busy below half the time: push, and the streak starts over */
+	b->looks[prev_look(b, 1)].ms = b->looks[b->head].ms - 8000;
+	assert_false(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 0);
+	assert_int_equal(b->queue_first_ms, 0);
+	/* exactly half: stand aside */
+	b->looks[prev_look(b, 1)].ms = b->looks[b->head].ms - 4000;
+	assert_true(fabs(dg_worker_branch_busy(w) - 0.5) < 1e-6);
+	assert_true(dg_worker_stand_aside(w));
+	b->looks[prev_look(b, 1)].ms = b->looks[b->head].ms - 2000;
+
+	/* claims to adopt are possible only once registered (nodes/w1.json) */
+	b->aside_streak = 0;
+	w->need_adopt = true;
+	assert_true(dg_worker_stand_aside(w));
+	commit_file(g, "nodes/w2.json", "w2: register");
+	fetch(g);
+	assert_true(dg_worker_stand_aside(w));
+	commit_file(g, "nodes/w1.json", "w1: register");
+	fetch(g);
+	assert_false(dg_worker_stand_aside(w));
+	w->need_adopt = false;
+
+	/* never for long: four in a row, then a try, then again */
+	b->aside_streak = 0;
+	for (int i = 0; i < 4; i++)
+		assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 4);
+	assert_true(b->queue_first_ms != 0);
+	assert_false(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 0);
+	assert_int_equal(b->queue_first_ms, 0);
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 1);
+}
+
+/* Standing aside notes the queue's length: its first (the longest) and its last. */
+static void test_stand_aside_notes_queue(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	int64_t first_ms;
+
+	commit_file(g, "tasks/queue/a.json", "w2: submit a");
+	commit_file(g, "tasks/queue/b.json", "w2: submit b");
+	commit_file(g, "tasks/queue/c.json", "w2: submit c");
+	commit_file(g, "tasks/queue/.keep", "plain keep");
+	fetch(g);
+	two_looks(g, 2000);
+	w->nodes_seen = 8;
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->queue_first, 3);
+	assert_int_equal(b->queue_last, 3);
+	assert_true(b->queue_first_ms > 0);
+	first_ms = b->queue_first_ms;
+
+	git(g, "rm -q tasks/queue/a.json tasks/queue/b.json");
+	commit(g, "w3: claim a b");
+	fetch(g);
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->queue_first, 3);
+	assert_int_equal(b->queue_first_ms, first_ms);
+	assert_int_equal(b->queue_last, 1);
+	assert_true(b->queue_last_ms >= first_ms);
+
+	/* a longer queue than the first starts the measure again */
+	commit_file(g, "tasks/queue/d.json", "w2: submit d");
+	commit_file(g, "tasks/queue/e.json", "w2: submit e");
+	commit_file(g, "tasks/queue/f.json", "w2: submit f");
+	fetch(g);
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->queue_first, 4);
+	assert_int_equal(b->queue_last, 4);
+}
+
+static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t lo, int64_t hi)
+{
+	/* jittered: look at many */
+	for (int i = 0; i < 200; i++) {
+		int64_t ms = dg_worker_stand_aside_ms(w, floor_ms);
+
+		assert_in_range(ms, lo, hi);
+	}
+}
+
+/* About when the queue drains at the pace seen, 15 s at most, never below the floor, jittered. */
+static void test_stand_aside_ms(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	int64_t t = dg_now_ms();
+	bool jittered = false;
+
+	/* nothing seen of the queue */
+	assert_wait_within(w, 0, 15000, 18000);
+	assert_wait_within(w, 1000, 15000, 18000);
+	for (int i = 0; i < 200 && !jittered; i++)
+		jittered = dg_worker_stand_aside_ms(w, 0) != dg_worker_stand_aside_ms(w, 0);
+	assert_true(jittered);
+
+	/* 100 then 50 five seconds later: 50 more take about 5 s */
+	b->queue_first_ms = t, b->queue_first = 100;
+	b->queue_last_ms = t + 5000, b->queue_last = 50;
+	assert_wait_within(w, 0, 5000, 6000);
+	assert_wait_within(w, 1000, 5000, 6000);
+	/* never below the floor */
+	assert_wait_within(w, 8000, 8000, 9600);
+	/* a slow drain: 15 s at most */
+	b->queue_last = 99;
+	assert_wait_within(w, 0, 15000, 18000);
+	/* drained: the floor */
+	b->queue_last = 0;
+	assert_wait_within(w, 500, 500, 600);
+	/* a queue that grew, or no time between: no pace known */
+	b->queue_last = 120;
+	assert_wait_within(w, 0, 15000, 18000);
+	b->queue_last = 50, b->queue_last_ms = t;
+	assert_wait_within(w, 0, 15000, 18000);
+}
+
+/* A new store: nothing of the old branch remains. */
+static void test_forget(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+
+	two_looks(g, 2000);
+	w->nodes_seen = 4;
+	w->turn_ms_avg = 900;
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(dg_worker_branch_pushers(w), 2);
+
+	dg_worker_branch_forget(w);
+	assert_int_equal(b->nr, 0);
+	assert_int_equal(b->head, 0);
+	assert_int_equal(b->commits, 0);
+	assert_string_equal(b->tip, "");
+	assert_int_equal(b->aside_streak, 0);
+	assert_int_equal(b->fetch_ms, 0);
+	assert_int_equal(b->push_ms, 0);
+	assert_int_equal(b->queue_first_ms, 0);
+	assert_int_equal(b->queue_last_ms, 0);
+	for (size_t i = 0; i < DG_BRANCH_LOOKS; i++) {
+		assert_int_equal(b->looks[i].ms, 0);
+		assert_int_equal(b->looks[i].commits, 0);
+	}
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		assert_string_equal(b->authors[i].id, "");
+		assert_int_equal(b->authors[i].ms, 0);
+	}
+	assert_int_equal(dg_worker_branch_pushers(w), 0);
+	assert_true(dg_worker_branch_busy(w) == 0);
+	assert_int_equal(dg_worker_branch_turn_ms(w), 900);
+	assert_false(dg_worker_stand_aside(w));
+
+	/* the next look starts afresh: no walk from a tip we no longer know */
+	commit(g, "w2: report t9");
+	fetch(g);
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(b->nr, 1);
+	assert_int_equal(b->commits, 0);
+	assert_string_equal(b->tip, dg_store_tip(g->store));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_walk_since, setup, teardown),
+		cmocka_unit_test(test_walk_since_empty_branch),
+		cmocka_unit_test_setup_teardown(test_observe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pushed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stand_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stand_aside_notes_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stand_aside_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+	};
+	int ret;
+
+	/* git's commits, whoever runs the tests and however their git is set up */
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_AUTHOR_NAME", "test", 1);
+	setenv("GIT_AUTHOR_EMAIL", "test@localhost", 1);
+	setenv("GIT_COMMITTER_NAME", "test", 1);
+	setenv("GIT_COMMITTER_EMAIL", "test@localhost", 1);
+	git_libgit2_init();
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	git_libgit2_shutdown();
+	return ret;
+}
