@@ -176,6 +176,8 @@ struct dg_txn_stats {
  */
 int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		      struct dg_txn_stats *stats);
+/* The attempts the next transactions make (opts.max_attempts until changed; 0 keeps it). */
+void dg_store_set_max_attempts(struct dg_store *store, unsigned attempts);
 
 /* Reads path as the transaction sees it (its own edits included). */
 int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out);

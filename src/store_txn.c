@@ -336,6 +336,12 @@ out:
 	return ret;
 }
 
+void dg_store_set_max_attempts(struct dg_store *store, unsigned attempts)
+{
+	if (attempts)
+		store->opts.max_attempts = attempts;
+}
+
 int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		      struct dg_txn_stats *stats)
 {

@@ -350,11 +350,13 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
  * workers, most of them idle.
  *
  * A worker that would only claim counts every registered node, at most
- * 15 s: its next look decides whether it tries again.
+ * 15 s: its next look decides whether it tries again. With reporting,
+ * the wait of one that has results to report, for results that arrive
+ * while it waits to claim.
  */
-static int64_t contention_wait_ms(const struct worker *w, unsigned streak)
+static int64_t contention_wait_ms(const struct worker *w, unsigned streak, bool reporting)
 {
-	bool holds = w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr;
+	bool holds = reporting || w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr;
 	int64_t turn = dg_worker_branch_turn_ms(w);
 	int64_t span = (int64_t)50 << streak, crowd, max = holds ? CONTENTION_WAIT_MAX_MS : CLAIM_WAIT_MAX_MS;
 
@@ -366,7 +368,7 @@ static int64_t contention_wait_ms(const struct worker *w, unsigned streak)
 		size_t pushers = dg_worker_branch_pushers(w) + 1;
 		crowd = (int64_t)(pushers < w->nodes_seen ? pushers : w->nodes_seen) * turn;
 	}
-	if (w->pending_nr || w->requeue_nr) {
+	if (reporting || w->pending_nr || w->requeue_nr) {
 		int64_t doubling = turn << (streak < 4 ? streak : 4) >> 1;
 		crowd = crowd < doubling ? crowd : doubling;
 	}
@@ -401,6 +403,8 @@ static int loop(struct worker *w, int sigfd)
 {
 	const struct dg_config *cfg = &w->opts->cfg;
 	int64_t net_retry_at = 0;
+	/* after a lost race, when results that arrive meanwhile may try (they go first) */
+	int64_t report_retry_at = INT64_MAX;
 
 	for (;;) {
 		bool local = dg_store_url_is_local(w->repo_url);
@@ -446,6 +450,8 @@ static int loop(struct worker *w, int sigfd)
 			}
 			w->next_step = now + idle_look_ms(w);
 		}
+		if ((w->pending_nr || w->requeue_nr) && net_retry_at > report_retry_at)
+			net_retry_at = report_retry_at;
 		if (want_step && now >= net_retry_at) {
 			int64_t turn_before = w->turn_ms_avg;
 			int ret = network_turn(w, local);
@@ -466,7 +472,8 @@ static int loop(struct worker *w, int sigfd)
 				w->conflicts++;
 				dg_worker_contention(w, true);
 				/* with a budget, our next slot is the retry; a lost join waits again */
-				net_retry_at = w->budget ? 0 : now + contention_wait_ms(w, k);
+				net_retry_at = w->budget ? 0 : now + contention_wait_ms(w, k, false);
+				report_retry_at = w->budget ? INT64_MAX : now + contention_wait_ms(w, k, true);
 				if (w->budget && w->slot.rank >= w->slot.members)
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
@@ -476,6 +483,7 @@ static int loop(struct worker *w, int sigfd)
 				w->net_failures = 0;
 				w->next_step = now + stand_aside_ms(w);
 			} else if (ret < 0) {
+				report_retry_at = INT64_MAX;
 				w->net_failures++;
 				net_retry_at = now + net_backoff_ms(w->net_failures);
 				dg_log(DG_LOG_WARNING, "node=%s event=remote-error failures=%u retry_in_ms=%lld error=\"%s\"",
@@ -488,6 +496,7 @@ static int loop(struct worker *w, int sigfd)
 					dg_worker_contention(w, false);
 				w->conflicts = 0;
 				w->batch_deadline = 0;
+				report_retry_at = INT64_MAX;
 				/*
 				 * A winner on a crowded branch sits out one turn:
 				 * it pushes again without a fetch (tip_is_ours), so
