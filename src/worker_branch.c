@@ -13,9 +13,11 @@
  * would push only to claim; on a crowded grid it does so only while the
  * branch is taken less than STAND_ASIDE_BUSY of the time, and otherwise
  * looks again about when the queue should have drained at the pace it
- * saw (at most 15 s later; after four such looks in a row it tries
- * anyway, so that a worker that can run what the busy ones cannot does
- * not wait for as long as they keep the branch busy). Workers that hold
+ * saw (at most 15 s later). A queue that did not shrink between its looks
+ * is one the busy ones do not take, and it claims at once; after four
+ * looks in a row it tries anyway, so that a worker that can run what the
+ * busy ones cannot does not wait for as long as they keep the branch
+ * busy. Workers that hold
  * work push as before, and lose fewer races for
  * it: with 32 workers on trivial tasks, 31 that all tried to claim at
  * every turn made 95 of 156 packs lose and left finished results
@@ -241,8 +243,20 @@ bool dg_worker_stand_aside(struct worker *w)
 		w->branch.aside_streak = 0;
 		return false;
 	}
-	w->branch.aside_streak++;
 	note_queue(w);
+	/*
+	 * Standing aside pays only while the busy ones take the queue: one
+	 * that did not shrink since our first look holds what they do not
+	 * claim (replicas they ran, requires they lack) or grows faster than
+	 * they drain it.
+	 */
+	if (w->branch.aside_streak && w->branch.queue_last && w->branch.queue_last_ms > w->branch.queue_first_ms &&
+	    w->branch.queue_last >= w->branch.queue_first) {
+		w->branch.queue_first_ms = 0;
+		w->branch.aside_streak = 0;
+		return false;
+	}
+	w->branch.aside_streak++;
 	dg_log(DG_LOG_DEBUG, "node=%s event=stand-aside busy=%.2f pushers=%zu turn_ms=%lld", w->me, busy,
 	       dg_worker_branch_pushers(w), (long long)dg_worker_branch_turn_ms(w));
 	return true;
@@ -253,16 +267,19 @@ bool dg_worker_stand_aside(struct worker *w)
  * window - then an --exit-when-idle worker sees the grid drained soon
  * after it is, and one that is needed still comes back within
  * STAND_ASIDE_MAX_MS - never sooner than floor_ms (the idle poll), and
- * jittered so that those standing aside do not look in step.
+ * jittered so that those standing aside do not look in step. Without a
+ * pace yet (a first look) the floor: the next look measures one, and
+ * a queue the others do not take is claimed from then (above), not 15 s
+ * later.
  */
 int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms)
 {
 	const struct dg_branch_watch *b = &w->branch;
-	int64_t ms = STAND_ASIDE_MAX_MS, span = b->queue_last_ms - b->queue_first_ms;
+	int64_t ms = 0, span = b->queue_last_ms - b->queue_first_ms;
 
 	if (b->queue_first_ms && span > 0 && b->queue_first > b->queue_last) {
 		double drain = (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last);
-		ms = drain < (double)ms ? (int64_t)drain : ms;
+		ms = drain < (double)STAND_ASIDE_MAX_MS ? (int64_t)drain : STAND_ASIDE_MAX_MS;
 	}
 	if (ms < floor_ms)
 		ms = floor_ms;

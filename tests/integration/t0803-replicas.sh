@@ -14,13 +14,15 @@ daemon_grid '{"protocol": 3}'
 W=$T/work
 BARE=$T/srv/grid.git
 # prints 42, except on nodes whose id starts with "liar", which print their id;
-# after 6 s, so that each worker has claimed its replica when the first ends
-# (a replica still queued when a quorum agrees is cancelled, not run)
+# once N replicas of the task have started (or after 20 s), so that each
+# worker has claimed its replica when the first ends (a replica still
+# queued when a quorum agrees is cancelled, not run) however long the
+# claims take
 cat >"$T/script.sh" <<'EOF'
-sleep 6; n=$(tr '\0' '\n' </proc/$PPID/cmdline | grep -A1 -x -- --node-id | tail -1); case $n in liar*) echo "$n";; *) echo 42;; esac
+n=$(tr '\0' '\n' </proc/$PPID/cmdline | grep -A1 -x -- --node-id | tail -1); d=@DIR@; mkdir -p "$d"; : >"$d/$n"; i=0; while [ "$(ls "$d" | wc -l)" -lt @N@ ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done; case $n in liar*) echo "$n";; *) echo 42;; esac
 EOF
-task() {   # task ID EXTRA_JSON
-	python3 - "$W/tasks/queue/$1.json" "$1" "$(cat "$T/script.sh")" "$2" <<'PY'
+task() {   # task ID EXTRA_JSON [REPLICAS_TO_WAIT_FOR, 3]
+	python3 - "$W/tasks/queue/$1.json" "$1" "$(sed -e "s|@DIR@|$T/started/$1|" -e "s|@N@|${3:-3}|" "$T/script.sh")" "$2" <<'PY'
 import json, sys
 doc = {"task_id": sys.argv[2], "script": sys.argv[3], "timeout_seconds": 30}
 doc.update(json.loads(sys.argv[4]))
@@ -46,7 +48,7 @@ field() {   # field FILE PYTHON_EXPR(r)
 }
 
 task q1 '{"replicas": 3, "quorum": 2}'
-task d1 '{"depends_on": ["q1"]}'
+task d1 '{"depends_on": ["q1"]}' 1
 commit_push "$W" "a task for three nodes, and one that depends on it"
 check_eq "three workers, one a liar, exit cleanly" 0 "$(workers w1 w2 liar1)"
 
@@ -105,7 +107,7 @@ done
 git -C "$W" pull -q --rebase origin main
 mkdir -p "$W/tasks/queue"
 printf '{"protocol": 3, "adaptive_replication": 1}\n' >"$W/dgrid.json"
-task b1 '{"replicas": 3, "quorum": 2}'
+task b1 '{"replicas": 3, "quorum": 2}' 1
 commit_push "$W" "adaptive replication, K 1, and a task for nodes with a record of 2 agreements (2K: always alone)"
 check_eq "the same nodes, their records kept beside their spools, run it" 0 "$(workers h1 h2 h3)"
 canon=$(results_of b1 | grep '\.quorum\.')

@@ -545,6 +545,20 @@ static void test_stand_aside_notes_queue(void **state)
 	assert_true(dg_worker_stand_aside(w));
 	assert_int_equal(b->queue_first, 4);
 	assert_int_equal(b->queue_last, 4);
+
+	/* a queue that did not shrink since the first look (a second later): the busy ones do not take it, claim */
+	b->queue_first_ms -= 1000;
+	assert_false(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 0);
+	assert_int_equal(b->queue_first_ms, 0);
+	/* and the next look starts a new measure */
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 1);
+	assert_int_equal(b->queue_first, 4);
+	/* a first look never claims for a queue that did not shrink: no time between */
+	b->aside_streak = 0;
+	b->queue_first_ms -= 1000;
+	assert_true(dg_worker_stand_aside(w));
 }
 
 static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t lo, int64_t hi)
@@ -557,7 +571,7 @@ static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t
 	}
 }
 
-/* About when the queue drains at the pace seen, 15 s at most, never below the floor, jittered. */
+/* About when the queue drains at the pace seen (the floor when none is known), 15 s at most, never below the floor, jittered. */
 static void test_stand_aside_ms(void **state)
 {
 	struct grid *g = *state;
@@ -566,11 +580,11 @@ static void test_stand_aside_ms(void **state)
 	int64_t t = dg_now_ms();
 	bool jittered = false;
 
-	/* nothing seen of the queue */
-	assert_wait_within(w, 0, 15000, 18000);
-	assert_wait_within(w, 1000, 15000, 18000);
+	/* nothing seen of the queue: the floor (the next look measures a pace) */
+	assert_wait_within(w, 0, 0, 0);
+	assert_wait_within(w, 1000, 1000, 1200);
 	for (int i = 0; i < 200 && !jittered; i++)
-		jittered = dg_worker_stand_aside_ms(w, 0) != dg_worker_stand_aside_ms(w, 0);
+		jittered = dg_worker_stand_aside_ms(w, 1000) != dg_worker_stand_aside_ms(w, 1000);
 	assert_true(jittered);
 
 	/* 100 then 50 five seconds later: 50 more take about 5 s */
@@ -586,11 +600,11 @@ static void test_stand_aside_ms(void **state)
 	/* drained: the floor */
 	b->queue_last = 0;
 	assert_wait_within(w, 500, 500, 600);
-	/* a queue that grew, or no time between: no pace known */
+	/* a queue that grew, or no time between: no pace known, the floor */
 	b->queue_last = 120;
-	assert_wait_within(w, 0, 15000, 18000);
+	assert_wait_within(w, 700, 700, 840);
 	b->queue_last = 50, b->queue_last_ms = t;
-	assert_wait_within(w, 0, 15000, 18000);
+	assert_wait_within(w, 700, 700, 840);
 }
 
 /* A new store: nothing of the old branch remains. */
