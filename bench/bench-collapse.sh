@@ -96,7 +96,13 @@
 #   (the tasks' timeout_seconds, 60: the lease is this plus lease_margin,
 #   60), WORKER_TIMEOUT (seconds for one run's workers, 300), PULL_INTERVAL
 #   (1), LOG_LEVEL (the workers', debug), KEEP_TMP=1 keeps the directory
-#   (logs, repositories, push and run records).
+#   (logs, repositories, push and run records). WARM=1: a grid already
+#   running - the W workers start on the policy commit alone, without
+#   --exit-when-idle, and once all are in their loop (event=started) and
+#   WARM_SETTLE (3) seconds more, the T tasks are pushed in a second
+#   commit. Wall time is then from that push's end to the moment main holds
+#   all T results (the drain); then every worker gets SIGTERM. Start-up
+#   (clone, node key) is outside it, the idle crowd's first race is in.
 # Machine: written on a 2-core machine that was also running other work
 #   (the header and the last line show the load average); all W workers
 #   share its CPUs with the git daemon and every upload-pack and
@@ -117,11 +123,16 @@ TASK_TIMEOUT=${TASK_TIMEOUT:-60}
 WORKER_TIMEOUT=${WORKER_TIMEOUT:-300}
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
 BENCH_LOG_LEVEL=${LOG_LEVEL:-debug}
+WARM=${WARM:-}
+WARM_SETTLE=${WARM_SETTLE:-3}
+SUBMIT_PUSHES=1
+[ -n "$WARM" ] && SUBMIT_PUSHES=2
 BENCH=bench-collapse
 KILL_AFTER=45         # dgrid's --grace (30) + time to push what finished
 
 [ -x "$DGRID" ] || { echo "bench-collapse: $DGRID missing (make)"; exit 1; }
 case $WORKER_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: WORKER_TIMEOUT must be a positive integer"; exit 1 ;; esac
+case $WARM_SETTLE in '' | *[!0-9]*) echo "bench-collapse: WARM_SETTLE must be a whole number of seconds"; exit 1 ;; esac
 case $TASK_TIMEOUT in '' | *[!0-9]* | 0) echo "bench-collapse: TASK_TIMEOUT must be a positive integer"; exit 1 ;; esac
 case $PROTOCOL in '' | *[!0-9]* | 0) echo "bench-collapse: PROTOCOL must be a positive integer"; exit 1 ;; esac
 case $PUSH_BUDGET in *[!0-9]* | 0) echo "bench-collapse: PUSH_BUDGET must be a positive integer (unset: none)"; exit 1 ;; esac
@@ -145,22 +156,65 @@ epoch_of() {
 		$f = sprintf("%.3f", sec + (p[6] - int(p[6]))); print }'
 }
 
-# submit NAME T: policy and T trivial tasks, pushed with plain git
-submit() {
-	local name=$1 n=$2 w=${#2} dir=$T/submit-$1 k id
+# submit_policy NAME: a clone-to-be with the policy commit (not pushed)
+submit_policy() {
+	local dir=$T/submit-$1
 	git init -q -b main "$dir" || return 1
 	printf '%s\n' "$POLICY" >"$dir/dgrid.json"
 	printf 'bench-collapse state repository\n' >"$dir/README"
-	git -C "$dir" add -A && git -C "$dir" commit -qm "grid policy: $POLICY" || return 1
+	git -C "$dir" add -A && git -C "$dir" commit -qm "grid policy: $POLICY"
+}
+# submit_tasks NAME T: commits T trivial tasks on top
+submit_tasks() {
+	local name=$1 n=$2 w=${#2} dir=$T/submit-$1 k id
 	mkdir -p "$dir/tasks/queue"
 	for k in $(seq "$n"); do
 		id=$(task_id "$k" "$w")
 		printf '{"task_id": "%s", "script": "echo %s >>%s", "timeout_seconds": %s}\n' \
 			"$id" "$id" "$T/runs-$name" "$TASK_TIMEOUT" >"$dir/tasks/queue/$id.json"
 	done
-	git -C "$dir" add -A && git -C "$dir" commit -qm "submit $n tasks" || return 1
-	git -C "$dir" push -q "$URL/$name.git" main:main || return 1
-	rm -rf "$dir"
+	git -C "$dir" add -A && git -C "$dir" commit -qm "submit $n tasks"
+}
+submit_push() { git -C "$T/submit-$1" push -q "$URL/$1.git" main:main; }
+# submit NAME T: policy and T trivial tasks, pushed together with plain git
+submit() {
+	submit_policy "$1" && submit_tasks "$1" "$2" && submit_push "$1" || return 1
+	rm -rf "$T/submit-$1"
+}
+# results_on_main NAME: how many task results main holds
+results_on_main() {
+	git -C "$T/srv/$1.git" ls-tree -r --name-only main -- tasks/completed tasks/failed 2>/dev/null | grep -c '/t[0-9]*\.'
+}
+# run_warm NAME W T: W workers started on the grid with an empty queue and
+# in their loop (event=started) before T tasks are pushed; t0 is when the
+# submission is on the server, t1 when main holds all T results (or the
+# limit passed), then each worker gets SIGTERM.
+run_warm() {
+	local name=$1 nw=$2 nt=$3 i p up deadline
+	submit_policy "$name" && submit_push "$name" || return 1
+	start_workers "$name" "$nw" "$WORKER_TIMEOUT"
+	deadline=$(( $(date +%s) + 120 ))
+	while [ "$(cat "$T/logs/$name"/w*.log 2>/dev/null | grep -c ' event=started executor=')" -lt "$nw" ] &&
+		[ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
+	sleep "$WARM_SETTLE"
+	up=$(cat "$T/logs/$name"/w*.log | grep -c ' event=started executor=')
+	[ "$up" = "$nw" ] || problems+=("W=$nw T=$nt: only $up of $nw workers were in their loop before the submission")
+	submit_tasks "$name" "$nt" || return 1
+	# the idle workers registered meanwhile (their first step): on top of that, retried while they push
+	for i in $(seq 10); do
+		git -C "$T/submit-$name" pull -q --rebase "$URL/$name.git" main 2>/dev/null && submit_push "$name" 2>/dev/null && break
+	done
+	[ "$i" -lt 10 ] || git -C "$T/submit-$name" merge-base --is-ancestor HEAD \
+		"$(git -C "$T/srv/$name.git" rev-parse main)" 2>/dev/null || return 1
+	rm -rf "$T/submit-$name"
+	t0=$(now)
+	conns_before=$(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log")
+	deadline=$(( $(date +%s) + WORKER_TIMEOUT ))
+	while [ "$(results_on_main "$name")" -lt "$nt" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.25; done
+	t1=$(now)
+	[ "$(results_on_main "$name")" -lt "$nt" ] && WARM_CUT=1
+	for p in "${WORKER_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; done
+	wait_workers "$nw" "$nt"
 }
 
 declare -A R_WALL R_TPS R_PUSH R_UPD R_LOST R_ABAND R_TPP R_ONCE R_REAP R_CUT
@@ -172,35 +226,47 @@ run() {
 	local nw=$1 nt=$2 name="collapse-w$1-t$2" i t0 t1 wall rc tout=0 pids=() log
 	local pushes updates conns lost aband runs_dup runs_miss runs_total done_nr
 	local res_none res_multi res_failed leftover_q leftover_ip ids once warn reaps superseded
-	local idle_exit hist cont pushed lat wait1 share regc reg reaped
+	local idle_exit hist cont pushed lat wait1 share regc reg reaped conns_before
 
-	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks"
-	if ! make_grid "$name" || ! submit "$name" "$nt"; then
+	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks${WARM:+ once the workers are in their loop}"
+	if ! make_grid "$name" || { [ -z "$WARM" ] && ! submit "$name" "$nt"; }; then
 		echo "!!!!! FAIL: W=$nw T=$nt: could not create or submit the grid"
-		broken=1
-		R_ONCE[$nw:$nt]="broken"
-		return
-	fi
-	if [ "$(wc -l <"$T/pushes-$name" 2>/dev/null || echo 0)" != 1 ]; then
-		echo "!!!!! FAIL: W=$nw T=$nt: the pre-receive hook did not record the submission"
 		broken=1
 		R_ONCE[$nw:$nt]="broken"
 		return
 	fi
 	: >"$T/runs-$name"
 	mkdir -p "$T/logs/$name"
-
-	t0=$(now)
-	run_workers "$name" "$nw" "$nt" "$WORKER_TIMEOUT"
-	tout=$TOUT
-	t1=$(now)
+	if [ -n "$WARM" ]; then
+		WARM_CUT=0
+		if ! run_warm "$name" "$nw" "$nt"; then
+			echo "!!!!! FAIL: W=$nw T=$nt: could not submit to the running workers"
+			broken=1
+			R_ONCE[$nw:$nt]="broken"
+			return
+		fi
+		tout=$((TOUT + WARM_CUT))
+	else
+		conns_before=1   # the submission
+		t0=$(now)
+		run_workers "$name" "$nw" "$nt" "$WORKER_TIMEOUT"
+		tout=$TOUT
+		t1=$(now)
+	fi
+	# before t0: the submission's pushes (and, warm, the idle workers' registrations)
+	if [ "$(awk -v t0="$t0" '$1 < t0' "$T/pushes-$name" 2>/dev/null | wc -l)" -lt "$SUBMIT_PUSHES" ]; then
+		echo "!!!!! FAIL: W=$nw T=$nt: the pre-receive hook did not record the submission"
+		broken=1
+		R_ONCE[$nw:$nt]="broken"
+		return
+	fi
 	wall=$(fsub "$t1" "$t0")
 
 	# pushes after the workers started (the submission is older)
 	pushes=$(awk -v t0="$t0" '$1 >= t0' "$T/pushes-$name" | wc -l)
 	updates=$(awk -v t0="$t0" '$1 >= t0' "$T/updates-$name" 2>/dev/null | wc -l)
-	# the daemon's log has no time stamps: one repository per run, minus the submission
-	conns=$(( $(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log") - 1 ))
+	# the daemon's log has no time stamps: one repository per run, minus those before t0
+	conns=$(( $(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log") - conns_before ))
 	lost=$((pushes - updates))
 	aband=$((conns - pushes))
 
@@ -334,7 +400,7 @@ wait_port "$PORT" || { echo "bench-collapse: git daemon did not start"; exit 1; 
 URL=git://127.0.0.1:$PORT
 
 echo "# dgrid collapse benchmark: $("$DGRID" version), $(nproc) CPUs, load average $(loadavg), git daemon on 127.0.0.1"
-echo "# runs (W:T): $RUNS; dgrid.json $POLICY${PUSH_BUDGET:+ (a budget: not what issue 11 item 5 asks about)}; tasks \`echo tK >>RUNS\`" \
+echo "# runs (W:T): $RUNS${WARM:+ (warm: tasks pushed to running workers, wall = drain)}; dgrid.json $POLICY${PUSH_BUDGET:+ (a budget: not what issue 11 item 5 asks about)}; tasks \`echo tK >>RUNS\`" \
 	"(timeout_seconds $TASK_TIMEOUT); workers --slots 1 --executor process, PULL_INTERVAL=$BENCH_PULL_INTERVAL," \
 	"LOG_LEVEL=$BENCH_LOG_LEVEL, WORKER_TIMEOUT=${WORKER_TIMEOUT}s"
 bench_t0=$(date +%s)
@@ -350,7 +416,7 @@ for r in $RUNS; do [ "${r%%:*}" = 1 ] && base=$r && break; done
 base_tps=${R_TPS[$base]:-n/a}
 
 echo
-echo "collapse benchmark: $BUDGET_DESC, protocol $PROTOCOL ($("$DGRID" version)); ratio against W:T = $base"
+echo "collapse benchmark${WARM:+ (warm: wall = drain of tasks pushed to running workers)}: $BUDGET_DESC, protocol $PROTOCOL ($("$DGRID" version)); ratio against W:T = $base"
 fmt='%7s %6s %8s %7s %6s %7s %8s %5s %6s %10s %6s  %s\n'
 printf "$fmt" workers tasks "wall s" tasks/s ratio pushes updated lost aband. tasks/push reaps exactly-once
 for r in $RUNS; do

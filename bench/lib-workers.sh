@@ -90,23 +90,31 @@ EOF
 # task_id K WIDTH
 task_id() { printf 't%0*d' "$2" "$1"; }
 
-# run_workers NAME W T LIMIT: W workers (w1..wW) on $URL/NAME.git, each
-# `dgrid worker --exit-when-idle --slots 1 --executor process` under
+# start_workers NAME W LIMIT [ARG...]: W workers (w1..wW) on $URL/NAME.git,
+# each `dgrid worker --http off --slots 1 --executor process ARG...` under
 # `timeout -k KILL_AFTER LIMIT` in a process group of its own, logs in
-# $T/logs/NAME/, until all exit. TOUT: how many the limit cut; any other
-# non-zero exit adds a line to problems.
-run_workers() {
-	local name=$1 nw=$2 nt=$3 limit=$4 i rc pids=()
-	TOUT=0
+# $T/logs/NAME/; WORKER_PIDS: their process groups.
+start_workers() {
+	local name=$1 nw=$2 limit=$3 i
+	shift 3
+	WORKER_PIDS=()
 	for i in $(seq "$nw"); do
 		PULL_INTERVAL=$BENCH_PULL_INTERVAL LOG_LEVEL=$BENCH_LOG_LEVEL DGRID_CACHE="$T/cache/$name/w$i" \
 			timeout -k "$KILL_AFTER" "$limit" "$DGRID" worker --repo "$URL/$name.git" \
-			--node-id "w$i" --exit-when-idle --http off --slots 1 --executor process \
+			--node-id "w$i" --http off --slots 1 --executor process "$@" \
 			>"$T/logs/$name/w$i.log" 2>&1 &
-		pids+=($!)
+		WORKER_PIDS+=($!)
 		_groups+=($!)
 	done
-	for i in "${pids[@]}"; do
+}
+
+# wait_workers W T [STOPPED]: waits for WORKER_PIDS. TOUT: how many the limit
+# cut; any other non-zero exit adds a line to problems (STOPPED=1: the
+# caller sent SIGTERM, which a worker answers with 0 once it stopped).
+wait_workers() {
+	local nw=$1 nt=$2 i rc
+	TOUT=0
+	for i in "${WORKER_PIDS[@]}"; do
 		wait "$i" 2>/dev/null   # no "Killed" line per worker that needed SIGKILL
 		rc=$?
 		case $rc in
@@ -116,4 +124,10 @@ run_workers() {
 		esac
 	done
 	_groups=()
+}
+
+# run_workers NAME W T LIMIT: W workers with --exit-when-idle until all exit.
+run_workers() {
+	start_workers "$1" "$2" "$4" --exit-when-idle
+	wait_workers "$2" "$3"
 }
