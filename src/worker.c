@@ -357,8 +357,9 @@ static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_
  * node instead left a one-task result unreported for 68 s among 32
  * workers, most of them idle.
  *
- * A worker that would only claim counts every registered node, at most
- * 15 s: its next look decides whether it tries again. With reporting,
+ * A worker that would only claim counts every node that pushes here
+ * (dg_worker_crowd_nodes), at most 15 s: its next look decides whether it
+ * tries again. With reporting,
  * the wait of one that has results to report, for results that arrive
  * while it waits to claim.
  */
@@ -371,7 +372,7 @@ static int64_t contention_wait_ms(const struct worker *w, unsigned streak, bool 
 	if (turn < 50)
 		turn = 50;
 	if (!holds) {
-		crowd = (int64_t)w->nodes_seen * turn;
+		crowd = (int64_t)dg_worker_crowd_nodes(w) * turn;
 	} else {
 		size_t pushers = dg_worker_branch_pushers(w) + 1;
 		crowd = (int64_t)(pushers < w->nodes_seen ? pushers : w->nodes_seen) * turn;
@@ -390,18 +391,19 @@ static int64_t contention_wait_ms(const struct worker *w, unsigned streak, bool 
 /* Others push here too, and some lost to us lately or keep the branch busy. */
 static bool crowded_branch(const struct worker *w)
 {
-	return !w->budget && w->nodes_seen >= 2 &&
+	return !w->budget && dg_worker_crowd_nodes(w) >= 2 &&
 	       (dg_now_ms() < w->contended_until || dg_worker_branch_busy(w) >= 0.25);
 }
 
 /*
  * How long a worker that stood aside waits before it looks again
  * (worker_branch.c), never less than the crowd's idle poll (a quarter of
- * nodes x our turn, at most IDLE_CROWD_MAX_MS) or PULL_INTERVAL.
+ * the nodes that push x our turn, at most IDLE_CROWD_MAX_MS) or
+ * PULL_INTERVAL.
  */
 static int64_t stand_aside_ms(struct worker *w)
 {
-	int64_t ms = idle_poll_ms(w), crowd = (int64_t)w->nodes_seen * dg_worker_branch_turn_ms(w) / 4;
+	int64_t ms = idle_poll_ms(w), crowd = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w) / 4;
 
 	crowd = crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS;
 	return dg_worker_stand_aside_ms(w, crowd > ms ? crowd : ms);

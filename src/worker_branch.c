@@ -10,20 +10,19 @@
  * how many other nodes made, and which nodes. Their rate times our own
  * turn (fetch, step, push) is the part of the time the branch is taken.
  * A worker that holds nothing - no task, no result, nothing to hand back -
- * would push only to claim; on a crowded grid it does so only while the
- * branch is taken less than STAND_ASIDE_BUSY of the time, and otherwise
- * looks again about when the queue should have drained at the pace it
- * saw (at most 15 s later). A queue that did not shrink between its looks
- * is one the busy ones do not take, and it claims at once; after four
- * looks in a row it tries anyway, so that a worker that can run what the
- * busy ones cannot does not wait for as long as they keep the branch
- * busy. Workers that hold
- * work push as before, and lose fewer races for
- * it: with 32 workers on trivial tasks, 31 that all tried to claim at
- * every turn made 95 of 156 packs lose and left finished results
- * unreported for a minute (bench-collapse.sh). Tasks that take longer
- * than a turn keep the branch quiet between their reports, so every
- * worker still gets work.
+ * would push only to claim; on a crowded grid (dg_worker_crowd_nodes) it
+ * does so only while the branch is taken less than STAND_ASIDE_BUSY of the
+ * time, and otherwise looks again about when the queue should have
+ * drained at the pace it saw (at most 15 s later). A queue that did not
+ * shrink between its looks is one the busy ones do not take, and it
+ * claims at once; after four looks in a row it tries anyway, so that a
+ * worker that can run what the busy ones cannot does not wait for as long
+ * as they keep the branch busy. Workers that hold work push as before,
+ * and lose fewer races for it: with 32 workers on trivial tasks, 31 that
+ * all tried to claim at every turn made 95 of 156 packs lose and left
+ * finished results unreported for a minute (bench-collapse.sh). Tasks
+ * that take longer than a turn keep the branch quiet between their
+ * reports, so every worker still gets work.
  */
 #include "layout.h"
 #include "log.h"
@@ -186,6 +185,24 @@ size_t dg_worker_branch_pushers(const struct worker *w)
 	return n;
 }
 
+/*
+ * How many push to this grid as far as we can tell: the registered nodes,
+ * or the others whose commits we saw lately and ourselves, and at least
+ * two after a race we lost lately. Registrations ride on first claims, so
+ * a fleet that arrives together is registered only as it wins: counting
+ * the registered alone, 31 of 32 newcomers raced their first claims twice
+ * before any stood aside (bench-collapse.sh).
+ */
+size_t dg_worker_crowd_nodes(const struct worker *w)
+{
+	size_t n = w->nodes_seen, pushing = dg_worker_branch_pushers(w) + 1;
+
+	n = pushing > n ? pushing : n;
+	if (n < 2 && dg_now_ms() < w->contended_until)
+		n = 2;
+	return n;
+}
+
 /* The queue's length now, for the pace it drains at while we stand aside. */
 static void note_queue(struct worker *w)
 {
@@ -227,7 +244,7 @@ bool dg_worker_stand_aside(struct worker *w)
 	double busy;
 
 	if (w->budget || w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr || w->stopping ||
-	    w->nodes_seen < 2 || may_hold_claims(w)) {
+	    dg_worker_crowd_nodes(w) < 2 || may_hold_claims(w)) {
 		/* a worker that held work starts its count of looks afresh */
 		w->branch.aside_streak = 0;
 		return false;

@@ -183,6 +183,8 @@ double dg_worker_branch_busy(const struct worker *w);
 int64_t dg_worker_branch_turn_ms(const struct worker *w);
 /* the other nodes whose commits we saw lately (a crowd that pushes, not one that is registered) */
 size_t dg_worker_branch_pushers(const struct worker *w);
+/* those who push here as far as we can tell: registered, seen pushing lately, or 2 after a lost race */
+size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);
 /* when a worker that stood aside looks again (ms from now) */
 int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms);

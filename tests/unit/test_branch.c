@@ -440,9 +440,25 @@ static void test_stand_aside(void **state)
 
 	two_looks(g, 2000);
 	assert_true(fabs(dg_worker_branch_busy(w) - 1.0) < 1e-6);
-	/* alone on the grid: push */
+	/* not registered yet, but w2 and w3 pushed lately: a crowd of 3 */
+	assert_int_equal(dg_worker_crowd_nodes(w), 3);
+	assert_true(dg_worker_stand_aside(w));
+	b->aside_streak = 0;
+	/* nobody else pushed lately: alone on the grid, push */
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		b->authors[i].ms -= 20000;
+	assert_int_equal(dg_worker_crowd_nodes(w), 1);
 	assert_false(dg_worker_stand_aside(w));
+	/* a race lost lately: somebody else pushes, whoever it is */
+	w->contended_until = dg_now_ms() + 60000;
+	assert_int_equal(dg_worker_crowd_nodes(w), 2);
+	assert_true(dg_worker_stand_aside(w));
+	w->contended_until = 0;
+	b->aside_streak = 0;
+	assert_false(dg_worker_stand_aside(w));
+	/* registered nodes count as they are */
 	w->nodes_seen = 2;
+	assert_int_equal(dg_worker_crowd_nodes(w), 2);
 	assert_true(dg_worker_stand_aside(w));
 	assert_int_equal(b->aside_streak, 1);
 
