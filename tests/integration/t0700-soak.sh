@@ -69,7 +69,10 @@ SAMPLER=$!
 wait "$SUBMITTER" "$STATUS" "$SAMPLER"
 end=$(date +%s)
 
-tap_from_checker python3 "$DGRID_SRC/tests/soak/soak.py" analyze "$T/samples" "$start" "$end"
+# under AddressSanitizer (make asan) private memory grows by design: soak.py skips those rules
+SOAK_SANITIZED=0
+ldd "$DGRID" 2>/dev/null | grep -q 'libasan' && SOAK_SANITIZED=1
+SOAK_SANITIZED=$SOAK_SANITIZED tap_from_checker python3 "$DGRID_SRC/tests/soak/soak.py" analyze "$T/samples" "$start" "$end"
 
 # the grid still works at the end: the trickle is drained, every task ran once
 drained() { [ "$(queue_and_running grid)" -eq 0 ]; }

@@ -198,6 +198,15 @@ note "drain took $(( $(date +%s) - t_drain ))s; $(queue_and_running grid) files 
 # where a fixed 3 s used to be) until no task runs and every spool is empty
 settled() { ! pgrep -f "$T/exec.log" >/dev/null && ! compgen -G "$T/spool-*/*.json" >/dev/null; }
 wait_until 10 settled || note "after 10 s, tasks still run or results are still spooled"
+# a node restarted for the drain may still be starting (slow under the
+# sanitizers): the stop is for workers in their loop
+in_loop() {
+	local i
+	for i in "${!NODES[@]}"; do
+		[ -z "${WPID[$i]}" ] || grep -q ' event=started ' "$T/logs/${NODES[$i]}.${LIFE[$i]}.log" || return 1
+	done
+}
+wait_until 30 in_loop || note "after 30 s, a worker is still starting"
 for i in "${!NODES[@]}"; do [ -n "${WPID[$i]}" ] && kill -TERM "${WPID[$i]}"; done
 bad_stop=()
 for i in "${!NODES[@]}"; do
