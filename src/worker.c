@@ -30,6 +30,8 @@
 #define CLAIM_WAIT_MAX_MS 15000
 /* a crowded grid's idle poll, without a fetch budget, at most (ms) */
 #define IDLE_CROWD_MAX_MS 10000
+/* a worker that stood aside looks again after at most this long, however many push */
+#define STAND_ASIDE_FLOOR_MAX_MS 30000
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -397,16 +399,21 @@ static bool crowded_branch(const struct worker *w)
 
 /*
  * How long a worker that stood aside waits before it looks again
- * (worker_branch.c), never less than the crowd's idle poll (a quarter of
- * the nodes that push x our turn, at most IDLE_CROWD_MAX_MS) or
- * PULL_INTERVAL.
+ * (worker_branch.c): about when the queue should have drained, never less
+ * than PULL_INTERVAL; before it knows the queue's pace, the nodes that
+ * push x our turn (at most STAND_ASIDE_FLOOR_MAX_MS), so that those that
+ * stand aside look about once a turn between them. Each look is a fetch
+ * the host serves: at a quarter of that, 30 workers standing aside while
+ * one drained the queue made 3 fetches a second, and git's upload-pack
+ * and pack-objects took 60 % of the 2 CPUs the one worker needed
+ * (bench-collapse.sh, perf).
  */
 static int64_t stand_aside_ms(struct worker *w)
 {
-	int64_t ms = idle_poll_ms(w), crowd = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w) / 4;
+	int64_t crowd = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w);
 
-	crowd = crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS;
-	return dg_worker_stand_aside_ms(w, crowd > ms ? crowd : ms);
+	crowd = crowd < STAND_ASIDE_FLOOR_MAX_MS ? crowd : STAND_ASIDE_FLOOR_MAX_MS;
+	return dg_worker_stand_aside_ms(w, idle_poll_ms(w), crowd);
 }
 
 static int loop(struct worker *w, int sigfd)

@@ -13,7 +13,7 @@
  * would push only to claim; on a crowded grid (dg_worker_crowd_nodes) it
  * does so only while the branch is taken less than STAND_ASIDE_BUSY of the
  * time, and otherwise looks again about when the queue should have
- * drained at the pace it saw (at most 15 s later). A queue that did not
+ * drained at the pace it saw (at most 30 s later). A queue that did not
  * shrink between its looks is one the busy ones do not take, and it
  * claims at once; after four looks in a row it tries anyway, so that a
  * worker that can run what the busy ones cannot does not wait for as long
@@ -36,8 +36,8 @@
 #define BUSY_MIN_SPAN_MS 1000
 /* the most commits one look walks (a long absence, compacted history) */
 #define BUSY_COUNT_MAX 64
-/* a worker that stood aside looks again after at most this long (ms) */
-#define STAND_ASIDE_MAX_MS 15000
+/* a worker that stood aside looks again after at most this long (ms), when the queue drains slowly */
+#define STAND_ASIDE_MAX_MS 30000
 /* and tries to claim, busy or not, after standing aside this many looks in a row */
 #define STAND_ASIDE_STREAK_MAX 4
 
@@ -146,14 +146,20 @@ void dg_worker_branch_forget(struct worker *w)
 	memset(&w->branch, 0, sizeof(w->branch));
 }
 
-/* The oldest look within the window (the newest when there is no other). */
+/*
+ * The oldest look within the window, and at least the one before the
+ * newest (the newest when there is no other): a worker back from standing
+ * aside for longer than the window judges the branch by what it gained
+ * since - judged by the window alone, it saw no rate at all, and claimed
+ * into the middle of a busy branch (bench-collapse.sh, 32 workers).
+ */
 static size_t oldest_look(const struct dg_branch_watch *b, int64_t now)
 {
 	size_t oldest = b->head;
 
 	for (size_t k = 1; k < b->nr; k++) {
 		size_t i = (b->head + DG_BRANCH_LOOKS - k) % DG_BRANCH_LOOKS;
-		if (now - b->looks[i].ms > BUSY_WINDOW_MS)
+		if (k > 1 && now - b->looks[i].ms > BUSY_WINDOW_MS)
 			break;
 		oldest = i;
 	}
@@ -283,22 +289,24 @@ bool dg_worker_stand_aside(struct worker *w)
  * About when the queue should be empty at the pace it shrank over the
  * window - then an --exit-when-idle worker sees the grid drained soon
  * after it is, and one that is needed still comes back within
- * STAND_ASIDE_MAX_MS - never sooner than floor_ms (the idle poll), and
- * jittered so that those standing aside do not look in step. Without a
- * pace yet (a first look) the floor: the next look measures one, and
- * a queue the others do not take is claimed from then (above), not 15 s
- * later.
+ * STAND_ASIDE_MAX_MS - never sooner than floor_ms (the idle poll).
+ * Without a pace yet (a first look, a queue that grew) no_pace_ms: the
+ * next look measures one, and a queue the others do not take is claimed
+ * from then (above).
  */
-int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms)
+int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms)
 {
 	const struct dg_branch_watch *b = &w->branch;
-	int64_t ms = 0, span = b->queue_last_ms - b->queue_first_ms;
+	int64_t ms = no_pace_ms, span = b->queue_last_ms - b->queue_first_ms;
 
 	if (b->queue_first_ms && span > 0 && b->queue_first > b->queue_last) {
 		double drain = (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last);
 		ms = drain < (double)STAND_ASIDE_MAX_MS ? (int64_t)drain : STAND_ASIDE_MAX_MS;
 	}
+	if (ms > STAND_ASIDE_MAX_MS)
+		ms = STAND_ASIDE_MAX_MS;
 	if (ms < floor_ms)
 		ms = floor_ms;
-	return ms + arc4random_uniform((uint32_t)(ms / 5) + 1);
+	ms = ms / 2 + arc4random_uniform((uint32_t)ms + 1);
+	return ms > floor_ms ? ms : floor_ms;
 }

@@ -187,7 +187,7 @@ size_t dg_worker_branch_pushers(const struct worker *w);
 size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);
 /* when a worker that stood aside looks again (ms from now) */
-int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms);
+int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms);
 
 /*
  * worker_upkeep.c: on protocol 3 grids, archives results beyond the

@@ -386,9 +386,9 @@ static void test_busy(void **state)
 	assert_true(fabs(dg_worker_branch_busy(w) - 1.0) < 1e-6);
 	b->looks[prev].ms = b->looks[b->head].ms - 8000;
 	assert_true(fabs(dg_worker_branch_busy(w) - 0.25) < 1e-6);
-	/* a look older than the window is not the oldest */
-	b->looks[prev].ms = dg_now_ms() - WINDOW_MS - 1000;
-	assert_true(dg_worker_branch_busy(w) == 0);
+	/* the look before the newest counts even when older than the window: 4 commits in ~16 s */
+	b->looks[prev].ms = b->looks[b->head].ms - WINDOW_MS - 1000;
+	assert_true(fabs(dg_worker_branch_busy(w) - 4.0 * 500 / (WINDOW_MS + 1000)) < 1e-6);
 
 	/* three looks: the oldest within the window counts, the one before it not */
 	commit(g, "w3: report t2");
@@ -577,17 +577,21 @@ static void test_stand_aside_notes_queue(void **state)
 	assert_true(dg_worker_stand_aside(w));
 }
 
-static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t lo, int64_t hi)
+static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms, int64_t lo, int64_t hi)
 {
 	/* jittered: look at many */
 	for (int i = 0; i < 200; i++) {
-		int64_t ms = dg_worker_stand_aside_ms(w, floor_ms);
+		int64_t ms = dg_worker_stand_aside_ms(w, floor_ms, no_pace_ms);
 
 		assert_in_range(ms, lo, hi);
 	}
 }
 
-/* About when the queue drains at the pace seen (the floor when none is known), 15 s at most, never below the floor, jittered. */
+/*
+ * About when the queue drains at the pace seen (no_pace_ms when none is
+ * known), 30 s at most, half to one and a half times that, never below
+ * the floor.
+ */
 static void test_stand_aside_ms(void **state)
 {
 	struct grid *g = *state;
@@ -596,31 +600,34 @@ static void test_stand_aside_ms(void **state)
 	int64_t t = dg_now_ms();
 	bool jittered = false;
 
-	/* nothing seen of the queue: the floor (the next look measures a pace) */
-	assert_wait_within(w, 0, 0, 0);
-	assert_wait_within(w, 1000, 1000, 1200);
+	/* nothing seen of the queue: no_pace_ms (the next look measures a pace) */
+	assert_wait_within(w, 0, 0, 0, 0);
+	assert_wait_within(w, 1000, 0, 1000, 1500);
+	assert_wait_within(w, 0, 8000, 4000, 12000);
+	assert_wait_within(w, 1000, 60000, 15000, 45000);
 	for (int i = 0; i < 200 && !jittered; i++)
-		jittered = dg_worker_stand_aside_ms(w, 1000) != dg_worker_stand_aside_ms(w, 1000);
+		jittered = dg_worker_stand_aside_ms(w, 1000, 8000) != dg_worker_stand_aside_ms(w, 1000, 8000);
 	assert_true(jittered);
 
-	/* 100 then 50 five seconds later: 50 more take about 5 s */
+	/* 100 then 50 five seconds later: 50 more take about 5 s, whatever no_pace_ms says */
 	b->queue_first_ms = t, b->queue_first = 100;
 	b->queue_last_ms = t + 5000, b->queue_last = 50;
-	assert_wait_within(w, 0, 5000, 6000);
-	assert_wait_within(w, 1000, 5000, 6000);
+	assert_wait_within(w, 0, 0, 2500, 7500);
+	assert_wait_within(w, 1000, 30000, 2500, 7500);
 	/* never below the floor */
-	assert_wait_within(w, 8000, 8000, 9600);
-	/* a slow drain: 15 s at most */
+	assert_wait_within(w, 8000, 0, 8000, 12000);
+	/* a slow drain: 30 s at most */
 	b->queue_last = 99;
-	assert_wait_within(w, 0, 15000, 18000);
+	assert_wait_within(w, 0, 0, 15000, 45000);
 	/* drained: the floor */
 	b->queue_last = 0;
-	assert_wait_within(w, 500, 500, 600);
-	/* a queue that grew, or no time between: no pace known, the floor */
+	assert_wait_within(w, 500, 9000, 500, 750);
+	/* a queue that grew, or no time between: no pace known */
 	b->queue_last = 120;
-	assert_wait_within(w, 700, 700, 840);
+	assert_wait_within(w, 700, 0, 700, 1050);
+	assert_wait_within(w, 0, 2000, 1000, 3000);
 	b->queue_last = 50, b->queue_last_ms = t;
-	assert_wait_within(w, 700, 700, 840);
+	assert_wait_within(w, 0, 2000, 1000, 3000);
 }
 
 /* A new store: nothing of the old branch remains. */
