@@ -30,7 +30,7 @@
 #define CLAIM_WAIT_MAX_MS 15000
 /* a crowded grid's idle poll, without a fetch budget, at most (ms) */
 #define IDLE_CROWD_MAX_MS 10000
-/* a worker that stood aside looks again after at most this long, however many push */
+/* before it knows the queue's pace, a worker that stood aside looks again within this long, however many push */
 #define STAND_ASIDE_FLOOR_MAX_MS 30000
 
 static int64_t min64(int64_t a, int64_t b)
