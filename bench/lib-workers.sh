@@ -108,9 +108,9 @@ start_workers() {
 	done
 }
 
-# wait_workers W T [STOPPED]: waits for WORKER_PIDS. TOUT: how many the limit
-# cut; any other non-zero exit adds a line to problems (STOPPED=1: the
-# caller sent SIGTERM, which a worker answers with 0 once it stopped).
+# wait_workers W T: waits for WORKER_PIDS. TOUT: how many the limit cut; any
+# other non-zero exit (a worker stopped by SIGTERM exits 0) adds a line to
+# problems.
 wait_workers() {
 	local nw=$1 nt=$2 i rc
 	TOUT=0
