@@ -18,6 +18,9 @@
 # apart - enough for a descriptor leaked per push (a worker pushes about
 # one commit every 2 s) to exceed the 21 descriptors of slack. At 60 s
 # (centres 40 s apart) it would not.
+#
+# tests/run: alone (it measures memory and step times; other tests beside it
+# would be what it measures)
 . "$(dirname "$0")/lib.sh"
 . "$DGRID_SRC/tests/chaos/lib.sh"
 trap 'kill_leftover_tasks; _cleanup' EXIT
