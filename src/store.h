@@ -114,6 +114,15 @@ bool dg_store_url_is_local(const char *url);
  */
 int dg_store_fetch(struct dg_store *store);
 
+/*
+ * The branch's tip on the remote as 40 hex digits ("" when it does not
+ * exist), from the ref advertisement alone: no pack is asked for, so the
+ * host spends a process start and a few lines on it where a fetch after a
+ * busy minute makes it pack every commit since (pack-objects). The known
+ * tip does not change. A local store answers with the branch as it is.
+ */
+int dg_store_peek(struct dg_store *store, char tip[41]);
+
 /* The known tip as 40 hex digits, or "" when the branch does not exist yet. */
 const char *dg_store_tip(const struct dg_store *store);
 

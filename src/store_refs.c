@@ -225,3 +225,41 @@ int dg_store_compact_history(struct dg_store *store, const char *message, unsign
 	git_reference_free(r);
 	return store_load_tip(store);
 }
+
+int dg_store_peek(struct dg_store *store, char tip[41])
+{
+	git_remote_connect_options co;
+	const git_remote_head **heads;
+	size_t heads_nr;
+	git_oid oid;
+	int err, ret = 0;
+
+	tip[0] = '\0';
+	if (store->local) {
+		err = git_reference_name_to_id(&oid, store->repo, store->tracking_ref);
+		if (err == GIT_ENOTFOUND)
+			return 0;
+		if (err < 0)
+			return store_git_fail(store, err, "cannot read branch");
+		git_oid_tostr(tip, 41, &oid);
+		return 0;
+	}
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	store_init_callbacks(store, &co.callbacks);
+	/* a redirect elsewhere would carry the token to another host */
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	dg_nettimer_arm(&store->timer);
+	err = git_remote_connect_ext(store->remote, GIT_DIRECTION_FETCH, &co);
+	if (err < 0) {
+		dg_nettimer_disarm(&store->timer);
+		return store_net_fail(store, err, "cannot connect");
+	}
+	if ((err = git_remote_ls(&heads, &heads_nr, store->remote)) < 0)
+		ret = store_net_fail(store, err, "cannot list the remote's refs");
+	for (size_t i = 0; !ret && i < heads_nr; i++)
+		if (!strcmp(heads[i]->name, store->branch_ref))
+			git_oid_tostr(tip, 41, &heads[i]->oid);
+	git_remote_disconnect(store->remote);
+	dg_nettimer_disarm(&store->timer);
+	return ret;
+}
