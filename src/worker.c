@@ -248,6 +248,10 @@ static int64_t idle_look_ms(struct worker *w)
 
 /* network_turn fetched, and left the branch to others (worker_branch.c) */
 #define TURN_STOOD_ASIDE 1
+/* network_turn fetched and found nothing new: no step */
+#define TURN_NOTHING_NEW 2
+/* network_turn peeked, saw the branch move, and peeks again after w->peek_again_ms */
+#define TURN_PEEK_AGAIN 3
 
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
@@ -267,6 +271,19 @@ static int network_turn(struct worker *w, bool local)
 	 */
 	if (!local && !(reporting && w->tip_is_ours)) {
 		int64_t t0 = dg_now_ms();
+		/* holding nothing, aside or waiting for the drain: a branch others keep busy needs no fetch */
+		w->branch.peek_quiet = false;
+		if (w->branch.aside_streak || w->queue_seen_empty) {
+			switch (dg_worker_peek(w, &w->peek_again_ms)) {
+			case DG_PEEK_BUSY:
+				/* no hurry for the idle either: the busy take what comes */
+				return TURN_STOOD_ASIDE;
+			case DG_PEEK_AGAIN:
+				return TURN_PEEK_AGAIN;
+			case DG_PEEK_FETCH:
+				break;
+			}
+		}
 		if ((ret = dg_store_fetch(w->store)) < 0)
 			return ret;
 		w->snap.last_fetch_ok = dg_wall_ms();
@@ -294,15 +311,22 @@ static int network_turn(struct worker *w, bool local)
 		return DG_ECONFLICT;
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
-		return 0;
+		return TURN_NOTHING_NEW;
 	/* holding nothing, on a crowded branch that others keep busy: listen, do not talk */
 	if (!local && !queue_is_empty(w) && dg_worker_stand_aside(w))
 		return TURN_STOOD_ASIDE;
 	{
 		int64_t t0 = dg_now_ms();
 		ret = dg_worker_step(w);
-		if (ret == 0 || ret == DG_ECONFLICT)
+		if (ret == 0 || ret == DG_ECONFLICT) {
 			dg_worker_branch_pushed(w, dg_now_ms() - t0);
+			/*
+			 * A race lost inside the step fetched the winner's commit:
+			 * a worker that pushes its reports without a fetch of its
+			 * own (tip_is_ours) sees the others only so.
+			 */
+			dg_worker_branch_observe(w, -1);
+		}
 	}
 	if (ret == 0)
 		snprintf(w->last_step_tip, sizeof(w->last_step_tip), "%s", dg_store_tip(w->store));
@@ -475,6 +499,16 @@ static int loop(struct worker *w, int sigfd)
 			int64_t took = dg_now_ms() - now;
 			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
 			w->turn_ms_avg = w->turn_ms_avg ? (3 * w->turn_ms_avg + took) / 4 : took;
+			/*
+			 * An idle poll that found nothing new is no turn: counted,
+			 * it made a worker idle for a minute take its turn for a
+			 * fetch's 20 ms, and claim a tenth of a turn's worth of
+			 * quick tasks when work came (dg_worker_claim_want).
+			 */
+			if (ret == TURN_NOTHING_NEW) {
+				w->turn_ms_avg = turn_before;
+				ret = 0;
+			}
 			dg_worker_budget_used(w);
 			if (ret == DG_EPROTOCOL)
 				return ret;
@@ -494,6 +528,10 @@ static int loop(struct worker *w, int sigfd)
 				if (w->budget && w->slot.rank >= w->slot.members)
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
+			} else if (ret == TURN_PEEK_AGAIN) {
+				w->turn_ms_avg = turn_before;
+				w->net_failures = 0;
+				w->next_step = now + w->peek_again_ms;
 			} else if (ret == TURN_STOOD_ASIDE) {
 				/* a look, not a turn: the branch's pace is what the others' turns take */
 				w->turn_ms_avg = turn_before;

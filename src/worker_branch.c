@@ -40,6 +40,12 @@
 #define STAND_ASIDE_MAX_MS 30000
 /* and tries to claim, busy or not, after standing aside this many looks in a row */
 #define STAND_ASIDE_STREAK_MAX 4
+/* an idle worker that peeks still fetches when its last fetch is this old (ms) */
+#define PEEK_FETCH_EVERY_MS 60000
+/* the queue's first length while standing aside is kept this long (ms): two fetched looks apart */
+#define QUEUE_SPAN_MS (PEEK_FETCH_EVERY_MS * 3 / 2)
+/* a peek that saw the branch move looks again within at most this long (ms) */
+#define RECHECK_MAX_MS 10000
 
 struct walk {
 	struct worker *w;
@@ -127,12 +133,16 @@ void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms)
 
 	if (!tip || !*tip)
 		return;
-	b->fetch_ms = smooth(b->fetch_ms, fetch_ms > 0 ? fetch_ms : 1);
+	if (fetch_ms >= 0)
+		b->fetch_ms = smooth(b->fetch_ms, fetch_ms > 0 ? fetch_ms : 1);
 	if (b->tip[0] && strcmp(b->tip, tip))
 		walked = dg_store_walk_since(w->store, b->tip, BUSY_COUNT_MAX, one_commit, &k);
 	/* a history we could not follow back counts as the most a look counts */
 	b->commits += walked >= BUSY_COUNT_MAX ? BUSY_COUNT_MAX : k.others;
 	snprintf(b->tip, sizeof(b->tip), "%s", tip);
+	b->peek_tip[0] = '\0';
+	b->peek_skips = 0;
+	b->recheck = false;
 	b->head = (b->head + 1) % DG_BRANCH_LOOKS;
 	b->looks[b->head].ms = k.now;
 	b->looks[b->head].commits = b->commits;
@@ -218,7 +228,7 @@ static void note_queue(struct worker *w)
 
 	if (dg_layout_walk_store(w->store, DG_DIR_QUEUE, count_entry, &queued) < 0)
 		return;
-	if (!b->queue_first_ms || now - b->queue_first_ms > BUSY_WINDOW_MS || queued > b->queue_first) {
+	if (!b->queue_first_ms || now - b->queue_first_ms > QUEUE_SPAN_MS || queued > b->queue_first) {
 		b->queue_first_ms = now;
 		b->queue_first = queued;
 	}
@@ -245,12 +255,20 @@ static bool may_hold_claims(struct worker *w)
 	return ret != DG_ENOTFOUND;
 }
 
+/* Holding nothing, a push of ours would only claim: we may leave the branch to others. */
+static bool would_only_claim(struct worker *w)
+{
+	return !w->budget && !w->jobs_nr && !w->backlog_nr && !w->pending_nr && !w->requeue_nr && !w->stopping &&
+	       dg_worker_crowd_nodes(w) >= 2 && !may_hold_claims(w);
+}
+
 bool dg_worker_stand_aside(struct worker *w)
 {
+	bool quiet = w->branch.peek_quiet;
 	double busy;
 
-	if (w->budget || w->jobs_nr || w->backlog_nr || w->pending_nr || w->requeue_nr || w->stopping ||
-	    dg_worker_crowd_nodes(w) < 2 || may_hold_claims(w)) {
+	w->branch.peek_quiet = false;
+	if (!would_only_claim(w)) {
 		/* a worker that held work starts its count of looks afresh */
 		w->branch.aside_streak = 0;
 		return false;
@@ -259,9 +277,11 @@ bool dg_worker_stand_aside(struct worker *w)
 	/*
 	 * Never for long: a worker that can run what the busy ones cannot
 	 * (requires, replicas) would otherwise wait for as long as they
-	 * keep the branch busy.
+	 * keep the branch busy. A peek that saw the branch unchanged for a
+	 * whole wait is the surest sign that it is free now, whatever it
+	 * gained before that (busy counts since the previous fetch).
 	 */
-	if (busy < STAND_ASIDE_BUSY || w->branch.aside_streak >= STAND_ASIDE_STREAK_MAX) {
+	if (quiet || busy < STAND_ASIDE_BUSY || w->branch.aside_streak >= STAND_ASIDE_STREAK_MAX) {
 		w->branch.queue_first_ms = 0;
 		w->branch.aside_streak = 0;
 		return false;
@@ -283,6 +303,98 @@ bool dg_worker_stand_aside(struct worker *w)
 	dg_log(DG_LOG_DEBUG, "node=%s event=stand-aside busy=%.2f pushers=%zu turn_ms=%lld", w->me, busy,
 	       dg_worker_branch_pushers(w), (long long)dg_worker_branch_turn_ms(w));
 	return true;
+}
+
+/* Another node whose id sorts before ours pushed lately. */
+static bool earlier_pusher(const struct worker *w)
+{
+	int64_t now = dg_now_ms();
+
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		const char *id = w->branch.authors[i].id;
+		if (id[0] && now - w->branch.authors[i].ms <= BUSY_WINDOW_MS && strcmp(id, w->me) < 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Tasks quicker than a turn need one carrier, not several: a worker runs
+ * them as fast as another could start them, and each carrier more adds a
+ * push per batch to a branch that is already taken most of the time. So
+ * a worker about to report quick tasks on a busy branch (the share of
+ * STAND_ASIDE_BUSY, as for the idle) claims no more when a node whose id
+ * sorts before its own pushed lately: the carriers agree without talking
+ * on who goes on - the first by id - and the others report and stand
+ * aside. With 8 workers on trivial tasks, 4 carriers took turns and each
+ * push lost two races on average: the grid ran half as fast as one worker
+ * (bench-collapse.sh WARM=1). Tasks longer than a turn leave the branch
+ * free between reports, and every worker keeps claiming.
+ */
+bool dg_worker_yields_quick_tasks(const struct worker *w)
+{
+	int64_t turn = dg_worker_branch_turn_ms(w);
+
+	return !w->budget && w->pending_nr && w->task_ms_avg > 0 && w->task_ms_avg < turn &&
+	       dg_worker_branch_busy(w) >= STAND_ASIDE_BUSY && earlier_pusher(w);
+}
+
+/*
+ * A worker that holds nothing looks with a peek first (dg_store_peek: the
+ * ref advertisement, no pack) when it stood aside or waits with an empty
+ * queue for the grid to drain. A fetch after a busy wait makes the host
+ * pack every commit since the worker's last one, and with 31 workers idle
+ * while one drained trivial tasks those fetches took most of the host's
+ * CPU (git's pack-objects, bench-collapse.sh). So:
+ *  - a branch that did not move since the last look is fetched, and a
+ *    worker that stood aside then claims (peek_quiet: the branch stayed
+ *    free for a whole wait);
+ *  - a branch that moved is peeked at again after a random time between
+ *    one turn and (the nodes that push x a turn), at most RECHECK_MAX_MS:
+ *    moved again, others keep it busy and take what comes - no fetch, and
+ *    the wait of a worker that stands aside, queue or not; still, it is
+ *    fetched. A submission seen by 32 idle
+ *    workers at once used to make all of them fetch its tasks and race
+ *    for them (11 s before the first claim); now the first recheck claims
+ *    and the later ones see it moving;
+ *  - a look a minute (PEEK_FETCH_EVERY_MS) after the last fetch is a
+ *    fetch whatever the peek would say: for the queue's pace, what the
+ *    busy ones leave (dg_worker_stand_aside compares the queue with its
+ *    first look), orphans to reap. At every fourth look, as 0.12.1 had
+ *    it, 7 idle workers fetched 20 s of a busy branch's history at once,
+ *    and the one worker that carried the queue waited 3.6 s for its push.
+ *    The streak of looks that stood aside counts fetches only.
+ * Peek failures say nothing: the fetch that follows reports them.
+ */
+enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
+{
+	struct dg_branch_watch *b = &w->branch;
+	const char *seen = b->peek_tip[0] ? b->peek_tip : b->tip;
+	int64_t turn = dg_worker_branch_turn_ms(w), most;
+	bool moved, recheck = b->recheck;
+	char tip[41];
+
+	b->recheck = false;
+	if (!b->tip[0] || !b->nr || dg_now_ms() - b->looks[b->head].ms >= PEEK_FETCH_EVERY_MS ||
+	    !would_only_claim(w) || dg_store_peek(w->store, tip) < 0)
+		return DG_PEEK_FETCH;
+	moved = strcmp(tip, seen) != 0;
+	snprintf(b->peek_tip, sizeof(b->peek_tip), "%s", tip);
+	b->peek_quiet = !moved;
+	if (!moved)
+		return DG_PEEK_FETCH;
+	if (!recheck) {
+		turn = turn > 0 ? turn : 1;
+		most = (int64_t)dg_worker_crowd_nodes(w) * turn;
+		most = most < RECHECK_MAX_MS ? most : RECHECK_MAX_MS;
+		most = most > turn ? most : turn;
+		*again_ms = turn + arc4random_uniform((uint32_t)(most - turn) + 1);
+		b->recheck = true;
+		return DG_PEEK_AGAIN;
+	}
+	b->peek_skips++;
+	dg_log(DG_LOG_DEBUG, "node=%s event=peek moved=1 skipped_fetches=%u", w->me, b->peek_skips);
+	return DG_PEEK_BUSY;
 }
 
 /*

@@ -253,6 +253,9 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	size_t sharing = w->slot.members + (w->slot.rank >= w->slot.members);
 	size_t share = (queued + sharing - 1) / (sharing ? sharing : 1);
 
+	/* quick tasks on a busy branch that an earlier node carries: report, and stand aside */
+	if (dg_worker_yields_quick_tasks(w))
+		return 0;
 	if (!w->budget) {
 		size_t cap = w->policy.claim_batch_max > slots ? w->policy.claim_batch_max : slots;
 		size_t per_slot = w->crowd > w->nodes_seen ? w->crowd : w->nodes_seen;

@@ -47,7 +47,11 @@ struct dg_branch_watch {
 		uint64_t commits;     /* the count then */
 	} looks[DG_BRANCH_LOOKS];     /* a ring, newest at head */
 	size_t head, nr;
-	unsigned aside_streak;        /* looks in a row that stood aside */
+	unsigned aside_streak;        /* fetched looks in a row that stood aside */
+	char peek_tip[41];            /* the remote tip our last peek saw, "" since a fetch */
+	bool peek_quiet;              /* the peek before this fetch saw no commit since the look before */
+	bool recheck;                 /* our last peek saw a move: the next one tells whether it goes on */
+	unsigned peek_skips;          /* fetches skipped since the last one, after a peek */
 	int64_t fetch_ms;             /* our fetches' time, smoothed */
 	int64_t push_ms;              /* our steps' time after the fetch (build, push), smoothed */
 	/* the queue's length when we first and last stood aside (counted only then: a queue may be long) */
@@ -101,6 +105,7 @@ struct worker {
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
+	int64_t peek_again_ms;        /* after a peek that saw the branch move: when to peek again */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	/* the push budget (worker_budget.c); budget 0: push whenever */
@@ -175,6 +180,7 @@ unsigned dg_worker_cycle_seconds(const struct worker *w);
  * rate times our turn); _stand_aside says whether a worker that holds
  * nothing should let a crowded, busy branch be and look again later.
  */
+/* after a fetch that took fetch_ms, or a step (-1) whose transaction may have fetched */
 void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms);
 void dg_worker_branch_pushed(struct worker *w, int64_t step_ms);  /* a step that pushed or tried */
 void dg_worker_branch_forget(struct worker *w);
@@ -186,6 +192,15 @@ size_t dg_worker_branch_pushers(const struct worker *w);
 /* those who push here as far as we can tell: registered, seen pushing lately, or 2 after a lost race */
 size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);
+/* about to report quick tasks on a busy branch that an earlier node carries: claim no more */
+bool dg_worker_yields_quick_tasks(const struct worker *w);
+/* holding nothing, a look starts with a peek at the remote tip (worker_branch.c) */
+enum dg_peek {
+	DG_PEEK_FETCH,                /* fetch now */
+	DG_PEEK_BUSY,                 /* others keep the branch busy: no fetch, wait as usual */
+	DG_PEEK_AGAIN,                /* it moved: peek again after *again_ms */
+};
+enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms);
 /* when a worker that stood aside looks again (ms from now) */
 int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms);
 

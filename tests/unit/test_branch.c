@@ -577,6 +577,149 @@ static void test_stand_aside_notes_queue(void **state)
 	assert_true(dg_worker_stand_aside(w));
 }
 
+/*
+ * A worker that holds nothing peeks before it fetches. A branch that did
+ * not move is fetched (and a worker that stood aside claims: peek_quiet);
+ * one that moved is peeked at again after a random wait between a turn
+ * and (the nodes that push x a turn), at most 10 s: moved again, the fetch
+ * is skipped (the known tip stays), unless the last fetch is a minute old;
+ * still, it is fetched. A worker with work of its own, on a budget grid or alone
+ * does not peek.
+ */
+static void test_peek(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	char known[41];
+	int64_t again = -1;
+
+	two_looks(g, 2000);
+	w->nodes_seen = 8;
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 1);
+
+	/* nothing new since the look: fetch, and the step claims */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_string_equal(b->peek_tip, dg_store_tip(g->store));
+	assert_true(b->peek_quiet);
+	assert_false(dg_worker_stand_aside(w));
+	assert_false(b->peek_quiet);
+	assert_int_equal(b->aside_streak, 0);
+
+	/* a move: look again within 8 nodes x 500 ms */
+	snprintf(known, sizeof(known), "%s", dg_store_tip(g->store));
+	commit(g, "plain submit");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	assert_in_range(again, 500, 4000);
+	assert_true(b->recheck);
+	assert_false(b->peek_quiet);
+	/* nothing since: fetch (the submission is the worker's to see) */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_false(b->recheck);
+	assert_true(b->peek_quiet);
+	/* moving on: busy, no fetch, the known tip stays; peeks are no looks of the streak */
+	b->aside_streak = 1;
+	for (unsigned k = 1; k <= 6; k++) {
+		commit(g, "w2: claim t4");
+		assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+		commit(g, "w3: report t2");
+		assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_BUSY);
+		assert_int_equal(b->peek_skips, k);
+		assert_int_equal(b->aside_streak, 1);
+		assert_false(b->peek_quiet);
+		assert_string_equal(dg_store_tip(g->store), known);
+		assert_string_not_equal(b->peek_tip, known);
+	}
+	/* a minute after the last fetch, a look is a fetch, without a peek */
+	b->looks[b->head].ms -= 60000;
+	snprintf(known, sizeof(known), "%s", b->peek_tip);
+	commit(g, "w2: claim t5");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_string_equal(b->peek_tip, known);
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_string_equal(b->peek_tip, "");
+	assert_int_equal(b->peek_skips, 0);
+	/* the branch stayed: it is free */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_true(b->peek_quiet);
+	b->aside_streak = 1;
+	assert_false(dg_worker_stand_aside(w));
+
+	/* the wait to look again: a turn at least, 10 s at most */
+	w->nodes_seen = 64;
+	for (int i = 0; i < 50; i++) {
+		commit(g, "w2: claim t6");
+		assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+		assert_in_range(again, 500, 10000);
+		b->recheck = false;
+	}
+
+	/* with work of its own, on a budget grid or alone, a worker fetches */
+	commit(g, "w2: claim t7");
+	b->peek_tip[0] = '\0';
+	w->pending_nr = 1;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_string_equal(b->peek_tip, "");
+	w->pending_nr = 0;
+	w->budget = 60;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	w->budget = 0;
+	w->nodes_seen = 1;
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		b->authors[i].ms -= 20000;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_string_equal(b->peek_tip, "");
+	w->nodes_seen = 8;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+}
+
+/*
+ * Quick tasks on a busy branch: a worker about to report claims no more
+ * when a node whose id sorts before its own pushed lately; the first by
+ * id goes on, and so does everybody on a quiet branch or with tasks
+ * longer than a turn.
+ */
+static void test_yields_quick_tasks(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+
+	g->w.me = "w3";
+	two_looks(g, 2000);   /* w2 and w3 pushed, busy 1.0, turn 500 ms */
+	w->pending_nr = 1;
+	w->task_ms_avg = 20;
+	assert_true(dg_worker_yields_quick_tasks(w));
+	/* the first by id (w1 committed too, as another node) goes on */
+	g->w.me = "w1";
+	assert_false(dg_worker_yields_quick_tasks(w));
+	g->w.me = "w3";
+	/* nothing to report (an idle worker trying anyway must claim) */
+	w->pending_nr = 0;
+	assert_false(dg_worker_yields_quick_tasks(w));
+	w->pending_nr = 1;
+	/* tasks as long as a turn, or not measured yet */
+	w->task_ms_avg = 500;
+	assert_false(dg_worker_yields_quick_tasks(w));
+	w->task_ms_avg = 0;
+	assert_false(dg_worker_yields_quick_tasks(w));
+	w->task_ms_avg = 20;
+	/* a budget grid has its own schedule */
+	w->budget = 6;
+	assert_false(dg_worker_yields_quick_tasks(w));
+	w->budget = 0;
+	/* a quiet branch: busy below half */
+	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - 8000;
+	assert_false(dg_worker_yields_quick_tasks(w));
+	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - 2000;
+	assert_true(dg_worker_yields_quick_tasks(w));
+	/* w2 has not pushed for longer than the window */
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
+		w->branch.authors[i].ms -= 20000;
+	assert_false(dg_worker_yields_quick_tasks(w));
+}
+
 static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms, int64_t lo, int64_t hi)
 {
 	/* jittered: look at many */
@@ -686,6 +829,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pushed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_notes_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yields_quick_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_ms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	};
