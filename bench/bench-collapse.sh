@@ -38,8 +38,16 @@
 #     tasks it never got to are "not run".
 #
 # Counting (per run):
-#  tasks/s      T / wall seconds. ratio = tasks/s / tasks/s of the W = 1 run
-#               (the first run when RUNS has none); target >= 1.
+#  drain        seconds from the start to the push that landed the last
+#               result: the post-receive hook records main's commit after
+#               each push, and drained_at (lib-workers.sh) finds the first
+#               that holds all T results. Since 0.13.0 tasks/s is counted
+#               from it, not from the wall time to the last worker's exit:
+#               an --exit-when-idle worker that stood aside notices the
+#               drained grid at its next look (up to ~30 s later), which
+#               is no task run slower. Both are reported.
+#  tasks/s      T / drain seconds. ratio = tasks/s / tasks/s of the W = 1
+#               run (the first run when RUNS has none); target >= 1.
 #  pushes       pre-receive lines stamped after the workers started: every
 #               push that sent its commands and pack. "updated": the
 #               post-receive lines, pushes that moved a ref. "lost": pushes
@@ -78,6 +86,9 @@
 #    the workers were registered (event=started), seconds after the start.
 #  - the workers' event=pushed lines: steps that landed, the step time
 #    (ms=, fetch excluded) median and p90.
+#  - looks: the daemon's upload-pack connections for the repository (every
+#    clone, fetch and peek), the workers' event=stand-aside lines and their
+#    event=peek lines (a fetch skipped because the branch kept moving).
 #  - report latency: from a task's event=finished to the event=pushed of
 #    the commit whose message reports it (median, p90, max), and the wait
 #    from a worker's first event=started (registered) to its first claim.
@@ -181,10 +192,6 @@ submit() {
 	submit_policy "$1" && submit_tasks "$1" "$2" && submit_push "$1" || return 1
 	rm -rf "$T/submit-$1"
 }
-# results_on_main NAME: how many task results main holds
-results_on_main() {
-	git -C "$T/srv/$1.git" ls-tree -r --name-only main -- tasks/completed tasks/failed 2>/dev/null | grep -c '/t[0-9]*\.'
-}
 # run_warm NAME W T: W workers started on the grid with an empty queue and
 # in their loop (event=started) before T tasks are pushed; t0 is when the
 # submission is on the server, t1 when main holds all T results (or the
@@ -211,14 +218,15 @@ run_warm() {
 	t0=$(now)
 	conns_before=$(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log")
 	deadline=$(( $(date +%s) + WORKER_TIMEOUT ))
-	while [ "$(results_on_main "$name")" -lt "$nt" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.25; done
+	# a look a second, at the server's repository: the exact time comes from the hook (drained_at)
+	while [ "$(results_on_main "$name")" -lt "$nt" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
 	t1=$(now)
 	[ "$(results_on_main "$name")" -lt "$nt" ] && WARM_CUT=1
 	for p in "${WORKER_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; done
 	wait_workers "$nw" "$nt"
 }
 
-declare -A R_WALL R_TPS R_PUSH R_UPD R_LOST R_ABAND R_TPP R_ONCE R_REAP R_CUT
+declare -A R_WALL R_DRAIN R_TPS R_PUSH R_UPD R_LOST R_ABAND R_TPP R_ONCE R_REAP R_CUT
 broken=0
 problems=()
 
@@ -227,7 +235,7 @@ run() {
 	local nw=$1 nt=$2 name="collapse-w$1-t$2" i t0 t1 wall rc tout=0 pids=() log
 	local pushes updates conns lost aband runs_dup runs_miss runs_total done_nr
 	local res_none res_multi res_failed leftover_q leftover_ip ids once warn reaps superseded
-	local idle_exit hist cont pushed lat wait1 share regc reg reaped conns_before
+	local idle_exit hist cont pushed lat wait1 share regc reg reaped conns_before drained drain
 
 	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks${WARM:+ once the workers are in their loop}"
 	if ! make_grid "$name" || { [ -z "$WARM" ] && ! submit "$name" "$nt"; }; then
@@ -262,6 +270,9 @@ run() {
 		return
 	fi
 	wall=$(fsub "$t1" "$t0")
+	# the drain: from the start to the push that landed the last result
+	drained=$(drained_at "$name" "$nt")
+	if [ -n "$drained" ]; then drain=$(fsub "$drained" "$t0"); else drain=$wall; fi
 
 	# pushes after the workers started (the submission is older)
 	pushes=$(awk -v t0="$t0" '$1 >= t0' "$T/pushes-$name" | wc -l)
@@ -340,7 +351,8 @@ run() {
 		done | epoch_of 1 | epoch_of 2 | awk '{ print $2 - $1 }' | stats "%.1f")
 
 	R_WALL[$nw:$nt]=$wall
-	R_TPS[$nw:$nt]=$(fdiv "$done_nr" "$wall" "%.2f")
+	R_DRAIN[$nw:$nt]=$drain
+	R_TPS[$nw:$nt]=$(fdiv "$done_nr" "$drain" "%.2f")
 	R_PUSH[$nw:$nt]=$pushes
 	R_UPD[$nw:$nt]=$updates
 	R_LOST[$nw:$nt]=$lost
@@ -350,7 +362,7 @@ run() {
 	R_CUT[$nw:$nt]=$tout
 	[ $tout -gt 0 ] && R_WALL[$nw:$nt]=">$wall"
 
-	echo "# W=$nw T=$nt: wall ${wall}s, tasks/s ${R_TPS[$nw:$nt]}, workers cut by the ${WORKER_TIMEOUT} s limit: $tout of $nw," \
+	echo "# W=$nw T=$nt: drain ${drain}s, wall ${wall}s, tasks/s ${R_TPS[$nw:$nt]}, workers cut by the ${WORKER_TIMEOUT} s limit: $tout of $nw," \
 		"idle exits: $idle_exit, load average $(loadavg)"
 	echo "# W=$nw T=$nt: pushes $pushes (packs sent), updated $updates, lost at the server $lost," \
 		"abandoned after the advertisement $aband (receive-pack connections $conns)"
@@ -365,6 +377,9 @@ run() {
 	fi
 	echo "# W=$nw T=$nt: main's history: $hist"
 	echo "# W=$nw T=$nt: contention in the loop: $cont"
+	echo "# W=$nw T=$nt: looks: $(grep -c "Request upload-pack for '/$name.git'" "$T/daemon.log") upload-pack connections" \
+		"(clones, fetches and peeks, start-up included), $(grep -c ' event=stand-aside ' "$log.all") stand-asides," \
+		"$(grep -c ' event=peek moved=1' "$log.all") fetches skipped after a peek"
 	echo "# W=$nw T=$nt: registration: $regc; registered (event=started) s after the start: $reg"
 	echo "# W=$nw T=$nt: steps pushed (event=pushed, ms without the fetch): $pushed"
 	echo "# W=$nw T=$nt: report latency s (finished -> pushed): $lat; registered -> first claim s: $wait1"
@@ -417,18 +432,19 @@ for r in $RUNS; do [ "${r%%:*}" = 1 ] && base=$r && break; done
 base_tps=${R_TPS[$base]:-n/a}
 
 echo
-echo "collapse benchmark${WARM:+ (warm: wall = drain of tasks pushed to running workers)}: $BUDGET_DESC, protocol $PROTOCOL ($("$DGRID" version)); ratio against W:T = $base"
-fmt='%7s %6s %8s %7s %6s %7s %8s %5s %6s %10s %6s  %s\n'
-printf "$fmt" workers tasks "wall s" tasks/s ratio pushes updated lost aband. tasks/push reaps exactly-once
+echo "collapse benchmark${WARM:+ (warm: the drain of tasks pushed to running workers)}: $BUDGET_DESC, protocol $PROTOCOL ($("$DGRID" version)); ratio against W:T = $base"
+fmt='%7s %6s %8s %8s %7s %6s %7s %8s %5s %6s %10s %6s  %s\n'
+printf "$fmt" workers tasks "drain s" "wall s" tasks/s ratio pushes updated lost aband. tasks/push reaps exactly-once
 for r in $RUNS; do
 	k=${r%%:*}:${r#*:}
 	tps=${R_TPS[$k]:-n/a}
 	[ "${R_CUT[$k]:-0}" != 0 ] && tps="<$tps"
-	printf "$fmt" "${r%%:*}" "${r#*:}" "${R_WALL[$k]:-n/a}" "$tps" "$(fdiv "${R_TPS[$k]:-n/a}" "$base_tps")" \
+	printf "$fmt" "${r%%:*}" "${r#*:}" "${R_DRAIN[$k]:-n/a}" "${R_WALL[$k]:-n/a}" "$tps" "$(fdiv "${R_TPS[$k]:-n/a}" "$base_tps")" \
 		"${R_PUSH[$k]:-n/a}" "${R_UPD[$k]:-n/a}" "${R_LOST[$k]:-n/a}" "${R_ABAND[$k]:-n/a}" "${R_TPP[$k]:-n/a}" \
 		"${R_REAP[$k]:-n/a}" "${R_ONCE[$k]:-n/a}"
 done
-echo "(> / < = cut by WORKER_TIMEOUT: tasks/s counts the tasks done by then; lost = packs sent that lost the"
+echo "(tasks/s = tasks / drain: from the start to the push that landed the last result; wall: to the last worker's exit;"
+echo " > / < = cut by WORKER_TIMEOUT: tasks/s counts the tasks done by then; lost = packs sent that lost the"
 echo " compare-and-swap, aband. = pushes given up after the advertisement; reaps = tasks reaped on main + superseded results)"
 echo "targets (issue 11 item 5; informational):"
 for r in $RUNS; do

@@ -3,7 +3,8 @@
 # pairs), makes the temporary directory $T and the exit trap that stops
 # every worker's process group and the daemon, a git CLI without user
 # config, number helpers, make_grid NAME (a bare repository whose hooks
-# record every push) and run_workers (W workers until they exit). The
+# record every push, and main's commit after each), results_on_main,
+# drained_at (when main first held every result) and run_workers (W workers until they exit). The
 # caller sets BENCH (its name, for messages), RUNS, DGRID, KILL_AFTER and
 # the workers' PULL_INTERVAL and LOG_LEVEL (BENCH_*) first, and URL before
 # run_workers.
@@ -78,13 +79,34 @@ ts=\$EPOCHREALTIME refs=
 while read -r old new ref; do refs+=" \$ref"; done
 printf '%s%s\n' "\$ts" "\$refs" >>'$T/pushes-$1'
 EOF
+	# "SECONDS.MICROSECONDS [MAIN]": MAIN is main's new commit, when it moved
 	cat >"$b/hooks/post-receive" <<EOF
 #!/bin/bash
 LC_ALL=C
-while read -r line; do :; done
-printf '%s\n' "\$EPOCHREALTIME" >>'$T/updates-$1'
+main=
+while read -r old new ref; do [ "\$ref" = refs/heads/main ] && main=\$new; done
+printf '%s %s\n' "\$EPOCHREALTIME" "\$main" >>'$T/updates-$1'
 EOF
 	chmod +x "$b/hooks/pre-receive" "$b/hooks/post-receive"
+}
+
+# results_on_main NAME [COMMIT]: how many task results main (or COMMIT) holds
+results_on_main() {
+	git -C "$T/srv/$1.git" ls-tree -r --name-only "${2:-main}" -- tasks/completed tasks/failed 2>/dev/null |
+		grep -c '/t[0-9]*\.'
+}
+# drained_at NAME T: the post-receive time of the push after which main
+# first held T results ("" if it never did). Results on main only grow in
+# these runs (fewer than keep_results), so it walks the updates back from
+# the newest while they hold T: a few tree reads, after the run.
+drained_at() {
+	local at="" ts c
+	while read -r ts c; do
+		[ -n "$c" ] || continue
+		[ "$(results_on_main "$1" "$c")" -ge "$2" ] || break
+		at=$ts
+	done < <(tac "$T/updates-$1" 2>/dev/null)
+	echo "$at"
 }
 
 # task_id K WIDTH
