@@ -357,6 +357,10 @@ bool dg_worker_yields_quick_tasks(const struct worker *w)
  *    workers at once used to make all of them fetch its tasks and race
  *    for them (11 s before the first claim); now the first recheck claims
  *    and the later ones see it moving;
+ *  - on a grid with a fetch budget nobody peeks: the budget paces the
+ *    looks already, and a host counts a peek as a read as it counts a
+ *    fetch (t0382: a peek and its recheck before each fetch made 52
+ *    connections in a minute under a budget of 30);
  *  - a look a minute (PEEK_FETCH_EVERY_MS) after the last fetch is a
  *    fetch whatever the peek would say: for the queue's pace, what the
  *    busy ones leave (dg_worker_stand_aside compares the queue with its
@@ -375,8 +379,10 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	char tip[41];
 
 	b->recheck = false;
+	/* a fetch budget paces the looks, and counts a peek as a read like a fetch */
 	if (!b->tip[0] || !b->nr || dg_now_ms() - b->looks[b->head].ms >= PEEK_FETCH_EVERY_MS ||
-	    !would_only_claim(w) || dg_store_peek(w->store, tip) < 0)
+	    dg_policy_fetch_budget(&w->policy, w->repo_url) || !would_only_claim(w) ||
+	    dg_store_peek(w->store, tip) < 0)
 		return DG_PEEK_FETCH;
 	moved = strcmp(tip, seen) != 0;
 	snprintf(b->peek_tip, sizeof(b->peek_tip), "%s", tip);
