@@ -195,6 +195,9 @@ static bool grid_drained(struct worker *w)
 	size_t n = 0;
 
 	/* protocol 3 keeps claims in shards: walk them, a flat list sees none */
+	/* a peek saw the branch move since our last fetch: a submission or a claim we have not read */
+	if (dg_worker_branch_unfetched(w))
+		return false;
 	dg_layout_walk_store(w->store, DG_DIR_RUNNING, count_entry, &n);
 	return n == 0 && dg_worker_members_drained(w);
 }

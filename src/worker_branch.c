@@ -331,12 +331,22 @@ static bool earlier_pusher(const struct worker *w)
  * (bench-collapse.sh WARM=1). Tasks longer than a turn leave the branch
  * free between reports, and every worker keeps claiming.
  */
-bool dg_worker_yields_quick_tasks(const struct worker *w)
+bool dg_worker_yields_quick_tasks(const struct worker *w, size_t queued)
 {
 	int64_t turn = dg_worker_branch_turn_ms(w);
 
-	return !w->budget && w->pending_nr && w->task_ms_avg > 0 && w->task_ms_avg < turn &&
-	       dg_worker_branch_busy(w) >= STAND_ASIDE_BUSY && earlier_pusher(w);
+	/*
+	 * Only while the queue holds more than a batch: the last tasks may
+	 * be ones the carrier cannot run (requires), and a worker that
+	 * yielded looks again only after standing aside (t0395).
+	 */
+	return !w->budget && w->pending_nr && queued > w->policy.claim_batch_max && w->task_ms_avg > 0 &&
+	       w->task_ms_avg < turn && dg_worker_branch_busy(w) >= STAND_ASIDE_BUSY && earlier_pusher(w);
+}
+
+bool dg_worker_branch_unfetched(const struct worker *w)
+{
+	return w->branch.peek_tip[0] && strcmp(w->branch.peek_tip, w->branch.tip);
 }
 
 /*

@@ -254,7 +254,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	size_t share = (queued + sharing - 1) / (sharing ? sharing : 1);
 
 	/* quick tasks on a busy branch that an earlier node carries: report, and stand aside */
-	if (dg_worker_yields_quick_tasks(w))
+	if (dg_worker_yields_quick_tasks(w, queued))
 		return 0;
 	if (!w->budget) {
 		size_t cap = w->policy.claim_batch_max > slots ? w->policy.claim_batch_max : slots;

@@ -193,7 +193,9 @@ size_t dg_worker_branch_pushers(const struct worker *w);
 size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);
 /* about to report quick tasks on a busy branch that an earlier node carries: claim no more */
-bool dg_worker_yields_quick_tasks(const struct worker *w);
+bool dg_worker_yields_quick_tasks(const struct worker *w, size_t queued);
+/* a peek saw the branch move since our last fetch: what we know is stale */
+bool dg_worker_branch_unfetched(const struct worker *w);
 /* holding nothing, a look starts with a peek at the remote tip (worker_branch.c) */
 enum dg_peek {
 	DG_PEEK_FETCH,                /* fetch now */

@@ -614,6 +614,8 @@ static void test_peek(void **state)
 	assert_in_range(again, 500, 4000);
 	assert_true(b->recheck);
 	assert_false(b->peek_quiet);
+	/* what it knows is stale until it fetches: an --exit-when-idle worker must not exit on it */
+	assert_true(dg_worker_branch_unfetched(w));
 	/* nothing since: fetch (the submission is the worker's to see) */
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
 	assert_false(b->recheck);
@@ -641,6 +643,7 @@ static void test_peek(void **state)
 	dg_worker_branch_observe(w, 200);
 	assert_string_equal(b->peek_tip, "");
 	assert_int_equal(b->peek_skips, 0);
+	assert_false(dg_worker_branch_unfetched(w));
 	/* the branch stayed: it is free */
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
 	assert_true(b->peek_quiet);
@@ -690,34 +693,38 @@ static void test_yields_quick_tasks(void **state)
 	two_looks(g, 2000);   /* w2 and w3 pushed, busy 1.0, turn 500 ms */
 	w->pending_nr = 1;
 	w->task_ms_avg = 20;
-	assert_true(dg_worker_yields_quick_tasks(w));
+	assert_true(dg_worker_yields_quick_tasks(w, 500));
 	/* the first by id (w1 committed too, as another node) goes on */
 	g->w.me = "w1";
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	g->w.me = "w3";
+	/* a queue of a batch or less: its last tasks may be ones the first cannot run */
+	w->policy.claim_batch_max = 64;
+	assert_false(dg_worker_yields_quick_tasks(w, 64));
+	assert_true(dg_worker_yields_quick_tasks(w, 65));
 	/* nothing to report (an idle worker trying anyway must claim) */
 	w->pending_nr = 0;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	w->pending_nr = 1;
 	/* tasks as long as a turn, or not measured yet */
 	w->task_ms_avg = 500;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	w->task_ms_avg = 0;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	w->task_ms_avg = 20;
 	/* a budget grid has its own schedule */
 	w->budget = 6;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	w->budget = 0;
 	/* a quiet branch: busy below half */
 	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - 8000;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - 2000;
-	assert_true(dg_worker_yields_quick_tasks(w));
+	assert_true(dg_worker_yields_quick_tasks(w, 500));
 	/* w2 has not pushed for longer than the window */
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
 		w->branch.authors[i].ms -= 20000;
-	assert_false(dg_worker_yields_quick_tasks(w));
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
 }
 
 static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms, int64_t lo, int64_t hi)
