@@ -168,6 +168,7 @@ typedef int (*dg_txn_fn)(struct dg_txn *txn, void *payload);
 struct dg_txn_stats {
 	unsigned attempts;       /* times fn ran */
 	unsigned rejected;       /* publications refused because the tip moved */
+	unsigned lost_at_host;   /* of those, sent and then refused by the host (a push it counts) */
 	unsigned refused;        /* publications the server declined (not a race) */
 	bool committed;          /* a commit was published */
 	size_t bytes_pushed;     /* pack bytes sent (remote URLs) */

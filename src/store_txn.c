@@ -390,6 +390,8 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 				goto out;
 			/* the tip moved: an ordinary lost race, and already fetched */
 			stats->rejected++;
+			/* the pack reached the host, which counts the push (a push budget does) */
+			stats->lost_at_host++;
 			txn_release(&txn);
 			backoff(store, attempt);
 			continue;

@@ -6,7 +6,12 @@
 #  - `dgrid init` likewise;
 #  - a hook that declines 10% of pushes at random: 4 concurrent writers
 #    (tests/tools/txn_writer) all finish, every file lands once, and the
-#    refusals are counted as refusals, not as races.
+#    refusals are counted as refusals, not as races;
+#  - a race lost at the host (two pushes on one tip, both sent: the hook ran
+#    for both, the host counts both) is told from one lost before sending
+#    (libgit2 saw the branch move and sent nothing: the hook never ran). A
+#    push budget counts only the first kind (worker.c retries the second
+#    within its slot).
 . "$(dirname "$0")/lib.sh"
 
 WRITER=$DGRID_SRC/${BUILD:-build}/tests/tools/txn_writer
@@ -81,4 +86,46 @@ refused=$(sed -n 's/.*refused=\([0-9]*\).*/\1/p' "$T"/w*.out | awk "{s+=\$1} END
 note "hook declined $declined pushes; writers counted $refused refusals"
 check "writers counted the refusals as refusals ($refused)" test "${refused:-0}" -ge 1
 check "no more refusals counted than the hook made" test "${refused:-0}" -le "$declined"
+
+# A race lost at the host: writer a's push waits in the hook (the first
+# invocation sleeps until b is done); b, started once a's hook runs, fetched
+# the old tip, pushes on it and lands first. a's ref update then fails: its
+# pack was sent, the hook ran, the host counted the push.
+rm -f "$T/hook-runs" "$T/b-done"
+cat >"$BARE/hooks/pre-receive" <<HOOK
+#!/bin/bash
+echo x >>"$T/hook-runs"
+if mkdir "$T/first-push" 2>/dev/null; then
+	touch "$T/a-in-hook"
+	for i in \$(seq 150); do [ -e "$T/b-done" ] && break; sleep 0.1; done
+fi
+exit 0
+HOOK
+chmod +x "$BARE/hooks/pre-receive"
+"$WRITER" "$URL" a 1 "$T/cache-a" >"$T/a.out" 2>&1 &
+apid=$!
+wait_for 30 test -e "$T/a-in-hook"
+"$WRITER" "$URL" b 1 "$T/cache-b" >"$T/b.out" 2>&1
+touch "$T/b-done"
+wait "$apid"
+check_eq "writer a finished after its lost race" 0 "$?"
+sed 's/^/# /' "$T/a.out" "$T/b.out"
+check "b won at once (rejected=0)" grep -q 'committed=1 .*rejected=0 .*lost_at_host=0' "$T/b.out"
+check "a lost one race at the host and then committed" grep -q 'committed=1 .*rejected=1 .*lost_at_host=1' "$T/a.out"
+check_eq "the hook ran for a's two pushes and b's one" 3 "$(wc -l <"$T/hook-runs")"
+
+# A race lost before sending: c fetched, then d landed, then c pushed on
+# its old tip. libgit2 sees main moved in the push's ref advertisement and
+# sends nothing: the hook never runs for that try.
+rm -f "$T/hook-runs"
+TXN_WRITER_WAIT_FOR=$T/d-done "$WRITER" "$URL" c 1 "$T/cache-c" >"$T/c.out" 2>"$T/c.err" &
+cpid=$!
+wait_for 30 grep -q ready "$T/c.err"
+"$WRITER" "$URL" d 1 "$T/cache-d" >"$T/d.out" 2>&1
+touch "$T/d-done"
+wait "$cpid"
+check_eq "writer c finished after its lost race" 0 "$?"
+sed 's/^/# /' "$T/c.out" "$T/d.out"
+check "c lost one race before sending and then committed" grep -q 'committed=1 .*rejected=1 .*lost_at_host=0' "$T/c.out"
+check_eq "the hook ran for d's push and c's second try only" 2 "$(wc -l <"$T/hook-runs")"
 finish

@@ -2,9 +2,13 @@
  * txn_writer - runs COUNT transactions against a state repository, each
  * adding one file DIR/WRITER-N.txt (DIR defaults to data), and prints one
  * line of totals:
- *   writer=W committed=C attempts=A rejected=R bytes=B seconds=S refused=F
- * (rejected: lost races; refused: pushes the server declined without a race)
- * Used by the transaction concurrency test and the benchmark.
+ *   writer=W committed=C attempts=A rejected=R bytes=B seconds=S refused=F lost_at_host=H
+ * (rejected: lost races; refused: pushes the server declined without a race;
+ * lost_at_host: the lost races whose push reached the host)
+ * Used by the transaction concurrency test and the benchmark. With
+ * TXN_WRITER_WAIT_FOR=FILE it prints "ready" on stderr after its first
+ * fetch and waits (at most 60 s) for FILE to exist before its first
+ * transaction: a stale view, on cue.
  *
  * usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]
  * (CACHE_DIR "" means the default cache)
@@ -15,6 +19,7 @@
 
 #include <git2.h>
 #include <time.h>
+#include <unistd.h>
 
 struct add_file {
 	char path[128];
@@ -38,7 +43,8 @@ int main(int argc, char **argv)
 	struct dg_store *store = NULL;
 	struct timespec t0, t1;
 	unsigned long count;
-	unsigned committed = 0, attempts = 0, rejected = 0, refused = 0;
+	unsigned committed = 0, attempts = 0, rejected = 0, refused = 0, lost_at_host = 0;
+	const char *wait_for = getenv("TXN_WRITER_WAIT_FOR");
 	size_t bytes = 0;
 	const char *dir;
 	int ret = 1;
@@ -61,6 +67,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "txn_writer: %s\n", dg_error_last());
 		goto out;
 	}
+	if (wait_for && *wait_for) {
+		struct timespec tick = { 0, 50 * 1000000L };
+
+		fprintf(stderr, "ready\n");
+		for (int i = 0; i < 1200 && access(wait_for, F_OK) != 0; i++)
+			nanosleep(&tick, NULL);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < count; i++) {
 		struct add_file a;
@@ -76,12 +89,13 @@ int main(int argc, char **argv)
 		attempts += st.attempts;
 		rejected += st.rejected;
 		refused += st.refused;
+		lost_at_host += st.lost_at_host;
 		bytes += st.bytes_pushed;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("writer=%s committed=%u attempts=%u rejected=%u bytes=%zu seconds=%.3f refused=%u\n",
+	printf("writer=%s committed=%u attempts=%u rejected=%u bytes=%zu seconds=%.3f refused=%u lost_at_host=%u\n",
 	       argv[2], committed, attempts, rejected, bytes,
-	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, refused);
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, refused, lost_at_host);
 	ret = 0;
 out:
 	dg_store_free(store);
