@@ -255,6 +255,8 @@ static int64_t idle_look_ms(struct worker *w)
 #define TURN_NOTHING_NEW 2
 /* network_turn peeked, saw the branch move, and peeks again after w->peek_again_ms */
 #define TURN_PEEK_AGAIN 3
+/* network_turn's fresh view of the members moved the slot it woke for: it waits for the new one */
+#define TURN_SLOT_MOVED 4
 
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
@@ -301,14 +303,28 @@ static int network_turn(struct worker *w, bool local)
 	dg_worker_cancel_check(w);
 	w->next_cancel_look = dg_now_ms() + idle_poll_ms(w);
 	/*
-	 * The members may have changed since the view that gave us this slot.
-	 * We push anyway: while a fleet joins, views keep changing, and a
-	 * worker that waited for a view to agree could starve for minutes
-	 * (seen with 32 workers: leases lapsed). A join moves no member's
-	 * slot unless the cycle changes length (pushslot.h); at worst two
-	 * workers share the slot, which the budget's headroom absorbs.
+	 * The members may have changed since the view that gave us this slot:
+	 * a join that changed the cycle's length moved every slot
+	 * (pushslot.h). The fresh view is the one the others push by, so we
+	 * wait for our slot in it rather than push in another's. Pushing
+	 * anyway made a 10-worker grid at GitHub's budget of 6 push 8 times in
+	 * one minute while it joined (bench-budget): every join moved the
+	 * members' slots, and each member pushed once more in a slot that was
+	 * no longer its own. While a fleet joins, views keep changing, and a
+	 * worker that waited for every view to agree could starve for minutes
+	 * (seen with 32 workers: leases lapsed), so after a cycle of such
+	 * waits it pushes in the slot it has.
 	 */
 	dg_worker_budget_update(w);
+	if (w->budget && !local && !dg_worker_may_push(w)) {
+		int64_t now = dg_wall_ms();
+
+		if (!w->slot_moved_at)
+			w->slot_moved_at = now;
+		if (now - w->slot_moved_at < dg_pushslot_cycle_ms(&w->slot))
+			return TURN_SLOT_MOVED;
+	}
+	w->slot_moved_at = 0;
 	/* a newcomer that sees another one registered in this join slot lost it */
 	if (dg_worker_join_taken(w))
 		return DG_ECONFLICT;
@@ -531,6 +547,11 @@ static int loop(struct worker *w, int sigfd)
 				if (w->budget && w->slot.rank >= w->slot.members)
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
+			} else if (ret == TURN_SLOT_MOVED) {
+				/* a look, not a turn: our next slot in the fresh view is the turn */
+				w->turn_ms_avg = turn_before;
+				dg_log(DG_LOG_DEBUG, "node=%s event=slot-moved next_in_ms=%lld", w->me,
+				       (long long)(dg_worker_next_push(w) - dg_wall_ms()));
 			} else if (ret == TURN_PEEK_AGAIN) {
 				w->turn_ms_avg = turn_before;
 				w->net_failures = 0;

@@ -115,6 +115,7 @@ struct worker {
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
 	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
+	int64_t slot_moved_at;        /* wall ms: a fresh view first moved the slot we woke for (0: none) */
 	int64_t newest_join;          /* unix seconds: the newest registration of a member */
 	size_t joins_lately;          /* members registered in the last joins_window_ms */
 	int64_t joins_window_ms;      /* DG_PUSHSLOT_JOIN_SPREAD slots, or since we started if less */

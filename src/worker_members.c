@@ -116,7 +116,7 @@ static void unbind_member(struct worker *w)
 	w->hb_capped = false;
 	w->budget = 0;
 	memset(&w->slot, 0, sizeof(w->slot));
-	w->next_push_ms = w->join_after_ms = 0;
+	w->next_push_ms = w->join_after_ms = w->slot_moved_at = 0;
 	w->join_losses = 0;
 	w->registered = false;
 }

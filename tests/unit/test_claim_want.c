@@ -100,7 +100,10 @@ static void test_crowded_first_claim(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 800), 32);
 }
 
-/* With a budget: enough for a cycle, within the fair share; 16 a slot before a task has run. */
+/*
+ * With a budget: enough for a cycle, within the fair share (of the members
+ * still to push in this cycle); 16 a slot before a task has run.
+ */
 static void test_budget(void **state DG_UNUSED)
 {
 	struct fixture f;
@@ -126,6 +129,21 @@ static void test_budget(void **state DG_UNUSED)
 	}
 	/* never below the slots */
 	assert_int_equal(dg_worker_claim_want(w, 0), 1);
+	/*
+	 * The share is of those still to push in this cycle: rank 0 of 10
+	 * shares with all ten, rank 5 with five, the last takes what is left
+	 * (within a cycle's work: 14 slots of 1.2 s over 2 s tasks = 9).
+	 */
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 10, .rank = 0 };
+	assert_int_equal(dg_worker_claim_want(w, 10), 1);
+	w->slot.rank = 5;
+	assert_int_equal(dg_worker_claim_want(w, 10), 2);
+	w->slot.rank = 9;
+	assert_int_equal(dg_worker_claim_want(w, 5), 5);
+	assert_int_equal(dg_worker_claim_want(w, 100), 9);
+	/* a newcomer pushes after them all, and counts itself with them */
+	w->slot.rank = 10;
+	assert_int_equal(dg_worker_claim_want(w, 22), 2);
 }
 
 /*
