@@ -261,7 +261,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	 * of them.
 	 */
 	size_t sharing = w->slot.rank < w->slot.members ? w->slot.members - w->slot.rank : w->slot.members + 1;
-	size_t share = (queued + sharing - 1) / (sharing ? sharing : 1);
+	size_t share = (queued + sharing - 1) / sharing;   /* sharing >= 1 */
 
 	/* quick tasks on a busy branch that an earlier node carries: report, and stand aside */
 	if (dg_worker_yields_quick_tasks(w, queued))
