@@ -73,10 +73,16 @@ make_grid() {
 	# window for losing the compare-and-swap on a busy machine
 	cat >"$b/hooks/pre-receive" <<EOF
 #!/bin/bash
-# $BENCH: one line per push, "SECONDS.MICROSECONDS REF..."
+# $BENCH: one line per push, "SECONDS.MICROSECONDS REF...", and one per
+# ref it updates in pushed-refs-NAME, "SECONDS.MICROSECONDS OLD NEW REF": the
+# objects of a push that then loses the compare-and-swap stay in the
+# repository, so NEW names the loser too (for replaying who pushed when)
 LC_ALL=C   # a decimal point, whatever the locale
 ts=\$EPOCHREALTIME refs=
-while read -r old new ref; do refs+=" \$ref"; done
+while read -r old new ref; do
+	refs+=" \$ref"
+	printf '%s %s %s %s\n' "\$ts" "\$old" "\$new" "\$ref" >>'$T/pushed-refs-$1'
+done
 printf '%s%s\n' "\$ts" "\$refs" >>'$T/pushes-$1'
 EOF
 	# "SECONDS.MICROSECONDS [MAIN]": MAIN is main's new commit, when it moved
