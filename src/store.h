@@ -188,6 +188,13 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		      struct dg_txn_stats *stats);
 /* The attempts the next transactions make (opts.max_attempts until changed; 0 keeps it). */
 void dg_store_set_max_attempts(struct dg_store *store, unsigned attempts);
+/*
+ * The races lost at the host after which the next transactions give up
+ * (DG_ECONFLICT) even with attempts left; 0: no such limit (the default).
+ * With 1, a transaction retries only races lost before its pack was sent,
+ * which the host never saw: a push budget counts one push at most.
+ */
+void dg_store_set_max_lost_at_host(struct dg_store *store, unsigned lost);
 
 /* Reads path as the transaction sees it (its own edits included). */
 int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out);

@@ -26,6 +26,7 @@ struct dg_store {
 	bool has_tip;
 	char tip_hex[41];
 	bool stale;                     /* a publication was refused since the last fetch */
+	unsigned max_lost_at_host;      /* dg_store_set_max_lost_at_host; 0: no limit */
 	/* per network operation */
 	unsigned auth_tries;
 	bool auth_failed;

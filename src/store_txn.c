@@ -342,6 +342,11 @@ void dg_store_set_max_attempts(struct dg_store *store, unsigned attempts)
 		store->opts.max_attempts = attempts;
 }
 
+void dg_store_set_max_lost_at_host(struct dg_store *store, unsigned lost)
+{
+	store->max_lost_at_host = lost;
+}
+
 int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 		      struct dg_txn_stats *stats)
 {
@@ -393,6 +398,11 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 			/* the pack reached the host, which counts the push (a push budget does) */
 			stats->lost_at_host++;
 			txn_release(&txn);
+			if (store->max_lost_at_host && stats->lost_at_host >= store->max_lost_at_host) {
+				dg_error_set("gave up after %u push%s that the host refused: the branch moved",
+					     stats->lost_at_host, stats->lost_at_host == 1 ? "" : "es");
+				return DG_ECONFLICT;
+			}
 			backoff(store, attempt);
 			continue;
 		}

@@ -114,11 +114,29 @@ check "b won at once (rejected=0)" grep -q 'committed=1 .*rejected=0 .*lost_at_h
 check "a lost one race at the host and then committed" grep -q 'committed=1 .*rejected=1 .*lost_at_host=1' "$T/a.out"
 check_eq "the hook ran for a's two pushes and b's one" 3 "$(wc -l <"$T/hook-runs")"
 
+# The same race under a limit of one race lost at the host (what a member
+# of a budget grid sets): e gives up after its one counted push, and
+# retries nothing the host would count again.
+rm -f "$T/hook-runs" "$T/b-done" "$T/a-in-hook"
+rmdir "$T/first-push"
+TXN_WRITER_MAX_LOST_AT_HOST=1 "$WRITER" "$URL" e 1 "$T/cache-e" >"$T/e.out" 2>&1 &
+epid=$!
+wait_for 30 test -e "$T/a-in-hook"
+"$WRITER" "$URL" f 1 "$T/cache-f" >"$T/f.out" 2>&1
+touch "$T/b-done"
+wait "$epid"
+check "writer e gave up after its race lost at the host" test "$?" -ne 0
+sed 's/^/# /' "$T/e.out" "$T/f.out"
+check "e says why" grep -q 'gave up after 1 push that the host refused' "$T/e.out"
+check_eq "the hook ran for e's one push and f's" 2 "$(wc -l <"$T/hook-runs")"
+check_eq "e's file is not on main" 0 "$(git -C "$BARE" ls-tree -r --name-only main -- data | grep -c '^data/e-')"
+
 # A race lost before sending: c fetched, then d landed, then c pushed on
 # its old tip. libgit2 sees main moved in the push's ref advertisement and
-# sends nothing: the hook never runs for that try.
+# sends nothing: the hook never runs for that try. c runs under the limit
+# above: a race the host never saw does not count towards it.
 rm -f "$T/hook-runs"
-TXN_WRITER_WAIT_FOR=$T/d-done "$WRITER" "$URL" c 1 "$T/cache-c" >"$T/c.out" 2>"$T/c.err" &
+TXN_WRITER_MAX_LOST_AT_HOST=1 TXN_WRITER_WAIT_FOR=$T/d-done "$WRITER" "$URL" c 1 "$T/cache-c" >"$T/c.out" 2>"$T/c.err" &
 cpid=$!
 wait_for 30 grep -q ready "$T/c.err"
 "$WRITER" "$URL" d 1 "$T/cache-d" >"$T/d.out" 2>&1

@@ -8,7 +8,8 @@
  * Used by the transaction concurrency test and the benchmark. With
  * TXN_WRITER_WAIT_FOR=FILE it prints "ready" on stderr after its first
  * fetch and waits (at most 60 s) for FILE to exist before its first
- * transaction: a stale view, on cue.
+ * transaction: a stale view, on cue. TXN_WRITER_MAX_LOST_AT_HOST=N sets
+ * dg_store_set_max_lost_at_host (a worker's limit on a budget grid).
  *
  * usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]
  * (CACHE_DIR "" means the default cache)
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 	unsigned long count;
 	unsigned committed = 0, attempts = 0, rejected = 0, refused = 0, lost_at_host = 0;
 	const char *wait_for = getenv("TXN_WRITER_WAIT_FOR");
+	const char *max_lost = getenv("TXN_WRITER_MAX_LOST_AT_HOST");
 	size_t bytes = 0;
 	const char *dir;
 	int ret = 1;
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "txn_writer: %s\n", dg_error_last());
 		goto out;
 	}
+	if (max_lost && *max_lost)
+		dg_store_set_max_lost_at_host(store, (unsigned)strtoul(max_lost, NULL, 10));
 	if (wait_for && *wait_for) {
 		struct timespec tick = { 0, 50 * 1000000L };
 
