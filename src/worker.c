@@ -265,6 +265,8 @@ static int network_turn(struct worker *w, bool local)
 	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
 		     !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at);
 	bool reporting = w->pending_nr || w->requeue_nr;
+	/* the slot this turn is for, before a fetch that may outlast it */
+	int64_t slot_ms = w->budget && !local ? dg_worker_turn_slot(w) : 0;
 	int ret;
 
 	/*
@@ -314,9 +316,18 @@ static int network_turn(struct worker *w, bool local)
 	 * worker that waited for every view to agree could starve for minutes
 	 * (seen with 32 workers: leases lapsed), so after a cycle of such
 	 * waits it pushes in the slot it has.
+	 *
+	 * The question is whose the slot we woke for is, not whether we are
+	 * still in it: on a busy host a fetch can outlast a slot (1.2 s at a
+	 * budget of 60), and until 0.13.2 a member whose fetch did waited a
+	 * whole cycle, again and again - 32 workers held finished results for
+	 * minutes after the last task ran (bench-budget). Pushing late, in
+	 * a slot that follows ours, adds no push to the cycle.
 	 */
 	dg_worker_budget_update(w);
-	if (w->budget && !local && !dg_worker_may_push(w)) {
+	if (slot_ms && dg_wall_ms() - slot_ms > dg_pushslot_len_ms(w->budget))
+		dg_log(DG_LOG_DEBUG, "node=%s event=turn-late late_ms=%lld", w->me, (long long)(dg_wall_ms() - slot_ms));
+	if (w->budget && !local && !dg_worker_slot_ours(w, slot_ms)) {
 		int64_t now = dg_wall_ms();
 
 		if (!w->slot_moved_at)
@@ -349,6 +360,9 @@ static int network_turn(struct worker *w, bool local)
 	}
 	if (ret == 0)
 		snprintf(w->last_step_tip, sizeof(w->last_step_tip), "%s", dg_store_tip(w->store));
+	/* our own push may have made us a member: the next turn's slot is a member's, not a join slot */
+	if (ret == 0 && w->budget)
+		dg_worker_budget_update(w);
 	return ret;
 }
 

@@ -224,6 +224,23 @@ int64_t dg_worker_next_push(const struct worker *w)
 	return dg_pushslot_next(&w->slot, not_before);
 }
 
+int64_t dg_worker_turn_slot(const struct worker *w)
+{
+	int64_t at = dg_worker_next_push(w);
+
+	if (w->slot.rank >= w->slot.members)
+		return at - w->join_jitter_ms;
+	/* a slot ended since the loop looked: the one it woke for is a cycle before */
+	if (at > dg_wall_ms())
+		at -= dg_pushslot_cycle_ms(&w->slot);
+	return at;
+}
+
+bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms)
+{
+	return dg_pushslot_next(&w->slot, slot_ms) == slot_ms;
+}
+
 bool dg_worker_may_push(const struct worker *w)
 {
 	return !w->budget || dg_wall_ms() >= dg_worker_next_push(w);

@@ -168,6 +168,10 @@ void dg_worker_budget_update(struct worker *w);
 void dg_worker_budget_rejoin(struct worker *w);       /* a lost join: wait again */
 int64_t dg_worker_next_push(const struct worker *w);  /* wall ms; 0 without a budget */
 bool dg_worker_may_push(const struct worker *w);
+/* The start (wall ms) of the slot a turn taken now is for (while dg_worker_may_push holds). */
+int64_t dg_worker_turn_slot(const struct worker *w);
+/* Whether the slot starting at slot_ms is ours in the current view (a member's, or a join slot for a newcomer). */
+bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);

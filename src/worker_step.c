@@ -27,6 +27,8 @@
  */
 /* a report retries at once (a second attempt in its step) while fewer others push */
 #define REPORT_RETRY_PUSHERS 4
+/* a member's attempts in its slot on a budget grid, all but one after races the host never saw */
+#define BUDGET_MEMBER_ATTEMPTS 3
 #define LEASE_CYCLES 3
 #define KEY_LEARN_MS 60000
 #define LEASE_WAIT_MIN 600
@@ -668,6 +670,21 @@ int dg_worker_step(struct worker *w)
 	 */
 	dg_store_set_max_attempts(w->store, !w->budget && (w->pending_nr || w->requeue_nr) &&
 						    dg_worker_branch_pushers(w) < REPORT_RETRY_PUSHERS ? 2 : 1);
+	/*
+	 * A member on a budget grid retries a race lost before its pack was
+	 * sent: the host saw no push, so the cycle still holds one of ours at
+	 * most. On a busy host a turn (fetch, commit, push) outlasts a slot,
+	 * the turns of neighbouring slots overlap, and the later one found the
+	 * branch moved - then waited a whole cycle with its results (32
+	 * workers at a budget of 60: a third of the members' turns, bench-budget).
+	 * A newcomer does not: a join slot that somebody took is lost.
+	 */
+	if (w->budget && w->slot.rank < w->slot.members) {
+		dg_store_set_max_attempts(w->store, BUDGET_MEMBER_ATTEMPTS);
+		dg_store_set_max_lost_at_host(w->store, 1);
+	} else {
+		dg_store_set_max_lost_at_host(w->store, 0);
+	}
 	ret = dg_store_transact(w->store, step_fn, &s, &st);
 	/* a race lost before the retry won is contention all the same */
 	if (ret == 0 && st.rejected)
