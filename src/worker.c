@@ -267,6 +267,7 @@ static int network_turn(struct worker *w, bool local)
 	bool reporting = w->pending_nr || w->requeue_nr;
 	/* the slot this turn is for, before a fetch that may outlast it */
 	int64_t slot_ms = w->budget && !local ? dg_worker_turn_slot(w) : 0;
+	bool member = w->slot.rank < w->slot.members;
 	int ret;
 
 	/*
@@ -322,12 +323,15 @@ static int network_turn(struct worker *w, bool local)
 	 * budget of 60), and until 0.13.2 a member whose fetch did waited a
 	 * whole cycle, again and again - 32 workers held finished results for
 	 * minutes after the last task ran (bench-budget). Pushing late, in
-	 * a slot that follows ours, adds no push to the cycle.
+	 * a slot that follows ours, adds no push to the cycle. Not so a
+	 * newcomer's: a join push outside its join slot is one more in a
+	 * member's (64 workers: 65 pushes in a minute at a budget of 60),
+	 * so a newcomer whose fetch outlasted the slot waits for another.
 	 */
 	dg_worker_budget_update(w);
 	if (slot_ms && dg_wall_ms() - slot_ms > dg_pushslot_len_ms(w->budget))
 		dg_log(DG_LOG_DEBUG, "node=%s event=turn-late late_ms=%lld", w->me, (long long)(dg_wall_ms() - slot_ms));
-	if (w->budget && !local && !dg_worker_slot_ours(w, slot_ms)) {
+	if (w->budget && !local && !(member ? dg_worker_slot_ours(w, slot_ms) : dg_worker_may_push(w))) {
 		int64_t now = dg_wall_ms();
 
 		if (!w->slot_moved_at)
