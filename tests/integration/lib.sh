@@ -69,6 +69,17 @@ start_git_daemon() {
 	wait_port "$GIT_DAEMON_PORT"
 }
 
+# start_git_daemon_pack_hook BASEDIR HOOK: start_git_daemon, with every
+# pack-objects its upload-pack runs started through the script HOOK (which
+# gets the command as its arguments). uploadpack.packObjectsHook is read
+# only from the global or system config, so the daemon gets a global one.
+start_git_daemon_pack_hook() {
+	printf '[uploadpack]\n\tpackObjectsHook = %s\n' "$2" >"$T/daemon-gitconfig"
+	export GIT_CONFIG_GLOBAL=$T/daemon-gitconfig
+	start_git_daemon "$1"
+	unset GIT_CONFIG_GLOBAL
+}
+
 # git_daemon_at PORT BASEDIR: a git daemon on a fixed port, so that a test can
 # stop it (git_daemon_stop) and restart it where its workers expect it; sets
 # DAEMON_PID.

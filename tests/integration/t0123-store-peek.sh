@@ -22,10 +22,7 @@ echo pack >>"$T/packs"
 exec "\$@"
 HOOK
 chmod +x "$T/pack-hook"
-printf '[uploadpack]\n\tpackObjectsHook = %s\n' "$T/pack-hook" >"$T/daemon-gitconfig"
-export GIT_CONFIG_GLOBAL=$T/daemon-gitconfig
-start_git_daemon "$T/srv"
-unset GIT_CONFIG_GLOBAL
+start_git_daemon_pack_hook "$T/srv" "$T/pack-hook"
 URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
 TIP=$(git -C "$BARE" rev-parse main)
 packs() { cat "$T/packs" 2>/dev/null | wc -l; }

@@ -27,10 +27,7 @@ sleep 2
 exec "\$@"
 HOOK
 chmod +x "$T/slow-pack"
-printf '[uploadpack]\n\tpackObjectsHook = %s\n' "$T/slow-pack" >"$T/daemon-gitconfig"
-export GIT_CONFIG_GLOBAL=$T/daemon-gitconfig
-start_git_daemon "$T/srv"
-unset GIT_CONFIG_GLOBAL
+start_git_daemon_pack_hook "$T/srv" "$T/slow-pack"
 URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
 clone_work "$BARE" "$T/work"
 : >"$T/runs"
