@@ -217,10 +217,12 @@ run_warm() {
 	rm -rf "$T/submit-$name"
 	t0=$(now)
 	conns_before=$(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log")
+	looks_before=$(grep -c "Request upload-pack for '/$name.git'" "$T/daemon.log")
 	deadline=$(( $(date +%s) + WORKER_TIMEOUT ))
 	# a look a second, at the server's repository: the exact time comes from the hook (drained_at)
 	while [ "$(results_on_main "$name")" -lt "$nt" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
 	t1=$(now)
+	looks_drain=$(( $(grep -c "Request upload-pack for '/$name.git'" "$T/daemon.log") - looks_before ))
 	[ "$(results_on_main "$name")" -lt "$nt" ] && WARM_CUT=1
 	for p in "${WORKER_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; done
 	wait_workers "$nw" "$nt"
@@ -236,6 +238,7 @@ run() {
 	local pushes updates conns lost aband runs_dup runs_miss runs_total done_nr
 	local res_none res_multi res_failed leftover_q leftover_ip ids once warn reaps superseded
 	local idle_exit hist cont pushed lat wait1 share regc reg reaped conns_before drained drain
+	looks_drain=0
 
 	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks${WARM:+ once the workers are in their loop}"
 	if ! make_grid "$name" || { [ -z "$WARM" ] && ! submit "$name" "$nt"; }; then
@@ -379,7 +382,7 @@ run() {
 	echo "# W=$nw T=$nt: contention in the loop: $cont"
 	echo "# W=$nw T=$nt: looks: $(grep -c "Request upload-pack for '/$name.git'" "$T/daemon.log") upload-pack connections" \
 		"(clones, fetches and peeks, start-up included), $(grep -c ' event=stand-aside ' "$log.all") stand-asides," \
-		"$(grep -c ' event=peek moved=1' "$log.all") fetches skipped after a peek"
+		"$(grep -c ' event=peek moved=1' "$log.all") fetches skipped after a peek${WARM:+; during the drain: $looks_drain in $wall s}"
 	echo "# W=$nw T=$nt: registration: $regc; registered (event=started) s after the start: $reg"
 	echo "# W=$nw T=$nt: steps pushed (event=pushed, ms without the fetch): $pushed"
 	echo "# W=$nw T=$nt: report latency s (finished -> pushed): $lat; registered -> first claim s: $wait1"

@@ -30,6 +30,10 @@
 #define CLAIM_WAIT_MAX_MS 15000
 /* a crowded grid's idle poll, without a fetch budget, at most (ms) */
 #define IDLE_CROWD_MAX_MS 10000
+/* without a fetch budget, the idle of a grid together look about this many times a PULL_INTERVAL */
+#define IDLE_LOOKS_PER_INTERVAL 4
+/* and each at least once in this long (ms), however many they are */
+#define IDLE_SHARE_MAX_MS 60000
 /* before it knows the queue's pace, a worker that stood aside looks again within this long, however many push */
 #define STAND_ASIDE_FLOOR_MAX_MS 30000
 
@@ -126,12 +130,19 @@ static int count_entry(const struct dg_entry *e, void *payload)
 
 /*
  * How long an idle worker waits before it polls again: PULL_INTERVAL, or
- * longer on a crowded grid, or when the grid has a fetch budget
- * (dgrid.json "fetch_budget", 900 a minute on github.com). The registered nodes share the budget, so each
- * polls every 72 s x nodes / budget: a fifth of it stays free for workers
- * that have work and fetch between tasks, and a jitter of up to 10 % keeps
- * idle workers from polling in step. Registrations of dead nodes count
- * too: the estimate errs on the host's side.
+ * longer on a grid of several workers, or when the grid has a fetch
+ * budget (dgrid.json "fetch_budget", 900 a minute on github.com). The
+ * registered nodes share the budget, so each polls every 72 s x nodes /
+ * budget: a fifth of it stays free for workers that have work and fetch
+ * between tasks. Without one they share PULL_INTERVAL: each looks every
+ * nodes / IDLE_LOOKS_PER_INTERVAL intervals (at most once a minute), so
+ * that the grid as a whole notices a submission sooner than one worker
+ * alone would, and its idle cost the host the same however many they are
+ * (32 registered idle workers with PULL_INTERVAL=1: 4 looks a second, not
+ * 32). Only the registered count: a worker registers with its first claim
+ * (doc/protocol.md). A jitter of up to 10 % keeps idle workers from
+ * polling in step. Registrations of dead nodes count too: the estimate
+ * errs on the host's side.
  */
 static int64_t idle_poll_ms(struct worker *w)
 {
@@ -141,22 +152,25 @@ static int64_t idle_poll_ms(struct worker *w)
 
 	if (!budget) {
 		/*
-		 * No fetch budget, but a crowded grid (a race lost lately, or
-		 * a push budget, whose idle can push only at their slots
-		 * anyway): the idle wait a quarter of our turn time each, so
-		 * that together they fetch about four times a turn. Polling
-		 * every PULL_INTERVAL, 30 idle workers waiting for 2 to report
-		 * made 17 fetches a second and every push took 2 s on 2 cores
+		 * A crowded grid (a race lost lately, or a push budget, whose
+		 * idle can push only at their slots anyway): the idle wait a
+		 * quarter of our turn time each, so that together they fetch
+		 * about four times a turn. Polling every PULL_INTERVAL, 30
+		 * idle workers waiting for 2 to report made 17 fetches a
+		 * second and every push took 2 s on 2 cores
 		 * (bench-collapse.sh, 32 workers); under a push budget of 60,
 		 * pushes longer than a slot lost their slots (bench-budget.sh).
 		 */
 		int64_t crowd = (int64_t)w->nodes_seen * dg_worker_branch_turn_ms(w) / 4;
 		bool crowded = w->nodes_seen >= 2 && (w->budget || dg_now_ms() < w->contended_until);
 
-		if (!crowded || crowd <= ms)
+		share = w->nodes_seen >= 2 ? (int64_t)w->nodes_seen * ms / IDLE_LOOKS_PER_INTERVAL : 0;
+		share = share < IDLE_SHARE_MAX_MS ? share : IDLE_SHARE_MAX_MS;
+		crowd = crowded ? (crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS) : 0;
+		share = share > crowd ? share : crowd;
+		if (share <= ms)
 			return ms;
-		crowd = crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS;
-		return crowd + arc4random_uniform((uint32_t)(crowd / 10) + 1);
+		return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 	}
 	dg_store_list(w->store, "nodes", count_entry, &nodes);
 	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
@@ -280,6 +294,8 @@ static int network_turn(struct worker *w, bool local)
 	if (!local && !(reporting && w->tip_is_ours)) {
 		int64_t t0 = dg_now_ms();
 		/* holding nothing, aside or waiting for the drain: a branch others keep busy needs no fetch */
+		bool current = false;
+
 		w->branch.peek_quiet = false;
 		if (w->branch.aside_streak || w->queue_seen_empty) {
 			switch (dg_worker_peek(w, &w->peek_again_ms)) {
@@ -288,15 +304,19 @@ static int network_turn(struct worker *w, bool local)
 				return TURN_STOOD_ASIDE;
 			case DG_PEEK_AGAIN:
 				return TURN_PEEK_AGAIN;
+			case DG_PEEK_CURRENT:
+				/* our view is the branch's: as fresh as a fetch, at half the host's cost */
+				current = true;
+				break;
 			case DG_PEEK_FETCH:
 				break;
 			}
 		}
-		if ((ret = dg_store_fetch(w->store)) < 0)
+		if (!current && (ret = dg_store_fetch(w->store)) < 0)
 			return ret;
 		w->snap.last_fetch_ok = dg_wall_ms();
 		w->fetched_ms = dg_now_ms();
-		dg_worker_branch_observe(w, w->fetched_ms - t0);
+		dg_worker_branch_observe(w, current ? -1 : w->fetched_ms - t0);
 	} else if (local) {
 		/* a local "fetch" only reads the branch's tip: nothing to save */
 		if ((ret = dg_store_fetch(w->store)) < 0)

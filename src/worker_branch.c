@@ -62,6 +62,7 @@ static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, in
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
 		if (!strncmp(b->authors[i].id, id, len) && !b->authors[i].id[len]) {
 			b->authors[i].ms = now;
+			b->authors[i].commits++;
 			return;
 		}
 		if (b->authors[i].ms < b->authors[oldest].ms)
@@ -70,6 +71,7 @@ static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, in
 	memcpy(b->authors[oldest].id, id, len);
 	b->authors[oldest].id[len] = '\0';
 	b->authors[oldest].ms = now;
+	b->authors[oldest].commits = 1;
 }
 
 /* A commit's summary starts "NODE: ..." (worker_step.c, worker_node.c); others (plain git) count as nobody's. */
@@ -83,8 +85,10 @@ static int one_commit(int64_t when, const char *summary, void *payload)
 	/* node ids hold no space: "reap by w1:", "submit 3 tasks:" are commits of nobody in particular */
 	if (memchr(summary, ' ', len))
 		len = 0;
-	if (len && len == strlen(k->w->me) && !strncmp(summary, k->w->me, len))
+	if (len && len == strlen(k->w->me) && !strncmp(summary, k->w->me, len)) {
+		k->w->branch.own++;
 		return 0;
+	}
 	k->others++;
 	saw_author(&k->w->branch, summary, len, k->now);
 	return 0;
@@ -305,14 +309,20 @@ bool dg_worker_stand_aside(struct worker *w)
 	return true;
 }
 
-/* Another node whose id sorts before ours pushed lately. */
-static bool earlier_pusher(const struct worker *w)
+/*
+ * Another node that pushed lately leads: more of its commits than of ours
+ * went by our looks, or as many and its id sorts first.
+ */
+static bool leading_pusher(const struct worker *w)
 {
 	int64_t now = dg_now_ms();
 
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
 		const char *id = w->branch.authors[i].id;
-		if (id[0] && now - w->branch.authors[i].ms <= BUSY_WINDOW_MS && strcmp(id, w->me) < 0)
+		uint64_t theirs = w->branch.authors[i].commits;
+
+		if (id[0] && now - w->branch.authors[i].ms <= BUSY_WINDOW_MS &&
+		    (theirs > w->branch.own || (theirs == w->branch.own && strcmp(id, w->me) < 0)))
 			return true;
 	}
 	return false;
@@ -323,13 +333,17 @@ static bool earlier_pusher(const struct worker *w)
  * them as fast as another could start them, and each carrier more adds a
  * push per batch to a branch that is already taken most of the time. So
  * a worker about to report quick tasks on a busy branch (the share of
- * STAND_ASIDE_BUSY, as for the idle) claims no more when a node whose id
- * sorts before its own pushed lately: the carriers agree without talking
- * on who goes on - the first by id - and the others report and stand
- * aside. With 8 workers on trivial tasks, 4 carriers took turns and each
- * push lost two races on average: the grid ran half as fast as one worker
- * (bench-collapse.sh WARM=1). Tasks longer than a turn leave the branch
- * free between reports, and every worker keeps claiming.
+ * STAND_ASIDE_BUSY, as for the idle) claims no more when another node
+ * that pushed lately leads: the carriers agree without talking on who goes
+ * on - the one with the most commits, then the first by id - and the
+ * others report and stand aside. With 8 workers on trivial tasks, 4
+ * carriers took turns and each push lost two races on average: the grid
+ * ran half as fast as one worker (bench-collapse.sh WARM=1). Until 0.13.3
+ * the first by id went on, so each idle worker that came back to claim
+ * (standing aside has a limit) and sorted first took the queue over, and
+ * 8 workers changed carriers six times in one drain.
+ * Tasks longer than a turn leave the branch free between reports, and
+ * every worker keeps claiming.
  */
 bool dg_worker_yields_quick_tasks(const struct worker *w, size_t queued)
 {
@@ -341,7 +355,7 @@ bool dg_worker_yields_quick_tasks(const struct worker *w, size_t queued)
 	 * yielded looks again only after standing aside (t0395).
 	 */
 	return !w->budget && w->pending_nr && queued > w->policy.claim_batch_max && w->task_ms_avg > 0 &&
-	       w->task_ms_avg < turn && dg_worker_branch_busy(w) >= STAND_ASIDE_BUSY && earlier_pusher(w);
+	       w->task_ms_avg < turn && dg_worker_branch_busy(w) >= STAND_ASIDE_BUSY && leading_pusher(w);
 }
 
 bool dg_worker_branch_unfetched(const struct worker *w)
@@ -356,9 +370,12 @@ bool dg_worker_branch_unfetched(const struct worker *w)
  * pack every commit since the worker's last one, and with 31 workers idle
  * while one drained trivial tasks those fetches took most of the host's
  * CPU (git's pack-objects, bench-collapse.sh). So:
+ *  - a branch whose tip is the one we hold needs no fetch: the look
+ *    counts as one (DG_PEEK_CURRENT; the idle of a quiet grid made two
+ *    connections a look, the peek's and the fetch's);
  *  - a branch that did not move since the last look is fetched, and a
  *    worker that stood aside then claims (peek_quiet: the branch stayed
- *    free for a whole wait);
+ *    free for a whole wait; so it does on the tip it holds);
  *  - a branch that moved is peeked at again after a random time between
  *    one turn and (the nodes that push x a turn), at most RECHECK_MAX_MS:
  *    moved again, others keep it busy and take what comes - no fetch, and
@@ -383,7 +400,7 @@ bool dg_worker_branch_unfetched(const struct worker *w)
 enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 {
 	struct dg_branch_watch *b = &w->branch;
-	const char *seen = b->peek_tip[0] ? b->peek_tip : b->tip;
+	const char *seen = b->peek_tip[0] ? b->peek_tip : b->tip, *have = dg_store_tip(w->store);
 	int64_t turn = dg_worker_branch_turn_ms(w), most;
 	bool moved, recheck = b->recheck;
 	char tip[41];
@@ -397,6 +414,12 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	moved = strcmp(tip, seen) != 0;
 	snprintf(b->peek_tip, sizeof(b->peek_tip), "%s", tip);
 	b->peek_quiet = !moved;
+	/*
+	 * The tip we hold: a fetch would bring nothing. Fetching anyway made
+	 * every idle look two connections (the ref advertisement twice).
+	 */
+	if (tip[0] && have && !strcmp(tip, have))
+		return DG_PEEK_CURRENT;
 	if (!moved)
 		return DG_PEEK_FETCH;
 	if (!recheck) {

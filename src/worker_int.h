@@ -60,7 +60,9 @@ struct dg_branch_watch {
 	struct {
 		char id[64];          /* the node id a commit's summary starts with */
 		int64_t ms;           /* monotonic: when a look last saw one of its commits */
+		uint64_t commits;     /* its commits our looks saw since it took this entry */
 	} authors[DG_BRANCH_AUTHORS]; /* the others that pushed lately, oldest replaced */
+	uint64_t own;                 /* our own commits our looks saw */
 };
 
 struct worker {
@@ -206,6 +208,7 @@ enum dg_peek {
 	DG_PEEK_FETCH,                /* fetch now */
 	DG_PEEK_BUSY,                 /* others keep the branch busy: no fetch, wait as usual */
 	DG_PEEK_AGAIN,                /* it moved: peek again after *again_ms */
+	DG_PEEK_CURRENT,              /* the tip is the one we hold: a fetch would bring nothing */
 };
 enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms);
 /* when a worker that stood aside looks again (ms from now) */

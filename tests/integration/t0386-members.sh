@@ -28,7 +28,10 @@ clone_work "$T/srv/home.git" "$T/home"
 printf '{"protocol": 3, "repositories": ["%s"]}\n' "$SECOND_URL" >"$T/home/dgrid.json"
 commit_push "$T/home" "policy: a second repository"
 clone_work "$T/srv/second.git" "$T/second"
-printf '{"protocol": 3}\n' >"$T/second/dgrid.json"
+# One claim a push: the workers that start there cannot claim the whole
+# queue in their first pushes before those on the home look (under ASan,
+# start-up is slow enough that they could, and then nobody moves).
+printf '{"protocol": 3, "claim_batch_max": 1}\n' >"$T/second/dgrid.json"
 commit_push "$T/second" "policy"
 
 queue() {   # queue DIR PREFIX FROM TO [SECONDS]

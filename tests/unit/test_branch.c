@@ -578,8 +578,9 @@ static void test_stand_aside_notes_queue(void **state)
 }
 
 /*
- * A worker that holds nothing peeks before it fetches. A branch that did
- * not move is fetched (and a worker that stood aside claims: peek_quiet);
+ * A worker that holds nothing peeks before it fetches. A branch at the tip
+ * it holds needs no fetch, one that did not move since the last peek is
+ * fetched (and a worker that stood aside claims: peek_quiet);
  * one that moved is peeked at again after a random wait between a turn
  * and (the nodes that push x a turn), at most 10 s: moved again, the fetch
  * is skipped (the known tip stays), unless the last fetch is a minute old;
@@ -599,8 +600,8 @@ static void test_peek(void **state)
 	assert_true(dg_worker_stand_aside(w));
 	assert_int_equal(b->aside_streak, 1);
 
-	/* nothing new since the look: fetch, and the step claims */
-	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	/* nothing new since the look, the tip we hold: no fetch, and the step claims */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
 	assert_string_equal(b->peek_tip, dg_store_tip(g->store));
 	assert_true(b->peek_quiet);
 	assert_false(dg_worker_stand_aside(w));
@@ -644,8 +645,8 @@ static void test_peek(void **state)
 	assert_string_equal(b->peek_tip, "");
 	assert_int_equal(b->peek_skips, 0);
 	assert_false(dg_worker_branch_unfetched(w));
-	/* the branch stayed: it is free */
-	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	/* the branch stayed at the tip fetched: it is free, and there is nothing to fetch */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
 	assert_true(b->peek_quiet);
 	b->aside_streak = 1;
 	assert_false(dg_worker_stand_aside(w));
@@ -680,9 +681,9 @@ static void test_peek(void **state)
 
 /*
  * Quick tasks on a busy branch: a worker about to report claims no more
- * when a node whose id sorts before its own pushed lately; the first by
- * id goes on, and so does everybody on a quiet branch or with tasks
- * longer than a turn.
+ * when another node that pushed lately leads (more commits seen than our
+ * own, or as many and its id sorts first); the leader goes on, and so
+ * does everybody on a quiet branch or with tasks longer than a turn.
  */
 static void test_yields_quick_tasks(void **state)
 {
@@ -693,11 +694,19 @@ static void test_yields_quick_tasks(void **state)
 	two_looks(g, 2000);   /* w2 and w3 pushed, busy 1.0, turn 500 ms */
 	w->pending_nr = 1;
 	w->task_ms_avg = 20;
+	/* w2 leads: two commits to our one (w1 has one) */
+	assert_int_equal(w->branch.own, 1);
 	assert_true(dg_worker_yields_quick_tasks(w, 500));
-	/* the first by id (w1 committed too, as another node) goes on */
+	/* the carrier with the most commits goes on */
+	w->branch.own = 3;
+	assert_false(dg_worker_yields_quick_tasks(w, 500));
+	/* as many: the first by id */
+	w->branch.own = 2;
+	assert_true(dg_worker_yields_quick_tasks(w, 500));
 	g->w.me = "w1";
 	assert_false(dg_worker_yields_quick_tasks(w, 500));
 	g->w.me = "w3";
+	w->branch.own = 1;
 	/* a queue of a batch or less: its last tasks may be ones the first cannot run */
 	w->policy.claim_batch_max = 64;
 	assert_false(dg_worker_yields_quick_tasks(w, 64));
