@@ -372,7 +372,8 @@ bool dg_worker_branch_unfetched(const struct worker *w)
  * CPU (git's pack-objects, bench-collapse.sh). So:
  *  - a branch whose tip is the one we hold needs no fetch: the look
  *    counts as one (DG_PEEK_CURRENT; the idle of a quiet grid made two
- *    connections a look, the peek's and the fetch's);
+ *    connections a look, the peek's and the fetch's) - except on a grid
+ *    of heartbeats, whose refs the peek does not see;
  *  - a branch that did not move since the last look is fetched, and a
  *    worker that stood aside then claims (peek_quiet: the branch stayed
  *    free for a whole wait; so it does on the tip it holds);
@@ -416,9 +417,12 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	b->peek_quiet = !moved;
 	/*
 	 * The tip we hold: a fetch would bring nothing. Fetching anyway made
-	 * every idle look two connections (the ref advertisement twice).
+	 * every idle look two connections (the ref advertisement twice). Not
+	 * on a grid of heartbeats: they move refs of their own, which the
+	 * peek does not compare, and a reaper that judged them unchanged
+	 * because the branch was reaped a live node's task (t0371).
 	 */
-	if (tip[0] && have && !strcmp(tip, have))
+	if (tip[0] && have && !strcmp(tip, have) && !dg_policy_heartbeats(&w->policy))
 		return DG_PEEK_CURRENT;
 	if (!moved)
 		return DG_PEEK_FETCH;

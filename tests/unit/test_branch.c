@@ -600,7 +600,12 @@ static void test_peek(void **state)
 	assert_true(dg_worker_stand_aside(w));
 	assert_int_equal(b->aside_streak, 1);
 
-	/* nothing new since the look, the tip we hold: no fetch, and the step claims */
+	/* nothing new since the look, the tip we hold: on a grid of heartbeats, fetch (their refs move) */
+	assert_true(dg_policy_heartbeats(&w->policy));
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	b->peek_tip[0] = '\0';
+	/* on a grid of leases no fetch, and the step claims */
+	w->policy.protocol = 3;
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
 	assert_string_equal(b->peek_tip, dg_store_tip(g->store));
 	assert_true(b->peek_quiet);
