@@ -95,6 +95,7 @@ check_eq "no claim was reaped" 0 "$(git -C "$T/srv/second.git" log --format=%s m
 git -C "$T/home" pull -q --rebase
 git -C "$T/second" pull -q --rebase
 queue "$T/home" h 1 20
+printf '{"protocol": 3}\n' >"$T/second/dgrid.json"   # batches again (round 1's limit is for its check)
 queue "$T/second" b 1 20
 run_workers 2
 check_eq "round 2: every worker exits 0" 0 $?
