@@ -340,8 +340,8 @@ static bool leading_pusher(const struct worker *w)
  * carriers took turns and each push lost two races on average: the grid
  * ran half as fast as one worker (bench-collapse.sh WARM=1). Until 0.13.3
  * the first by id went on, so each idle worker that came back to claim
- * (standing aside has a limit) and sorted first took the queue over, and
- * 8 workers changed carriers six times in one drain.
+ * (standing aside has a limit) and sorted first took the queue over: 8
+ * workers, all registered, changed carriers six times in one drain.
  * Tasks longer than a turn leave the branch free between reports, and
  * every worker keeps claiming.
  */
