@@ -293,9 +293,9 @@ static int network_turn(struct worker *w, bool local)
 	 */
 	if (!local && !(reporting && w->tip_is_ours)) {
 		int64_t t0 = dg_now_ms();
-		/* holding nothing, aside or waiting for the drain: a branch others keep busy needs no fetch */
 		bool current = false;
 
+		/* holding nothing, aside or waiting for the drain: a branch others keep busy needs no fetch */
 		w->branch.peek_quiet = false;
 		if (w->branch.aside_streak || w->queue_seen_empty) {
 			switch (dg_worker_peek(w, &w->peek_again_ms)) {
