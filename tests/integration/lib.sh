@@ -60,13 +60,25 @@ make_bare() {
 
 # start_git_daemon BASEDIR: serves BASEDIR's repositories read/write on a
 # fresh port; sets GIT_DAEMON_PORT.
+# free_port's port is free when it answers, not when the daemon binds it:
+# another process (an outgoing connection of a test running beside this one
+# takes its local port from the same range) may take it in between. Then
+# the daemon exits, and the port would answer for someone else or not at
+# all, so a daemon that died at start is started again on a fresh port.
 start_git_daemon() {
-	GIT_DAEMON_PORT=$(free_port)
-	git daemon --reuseaddr --listen=127.0.0.1 --port="$GIT_DAEMON_PORT" \
-		--base-path="$1" --export-all --enable=receive-pack \
-		--informative-errors "$1" >"$T/git-daemon.log" 2>&1 &
-	track $!
-	wait_port "$GIT_DAEMON_PORT"
+	local try pid
+	for try in 1 2 3 4 5; do
+		GIT_DAEMON_PORT=$(free_port)
+		git daemon --reuseaddr --listen=127.0.0.1 --port="$GIT_DAEMON_PORT" \
+			--base-path="$1" --export-all --enable=receive-pack \
+			--informative-errors "$1" >>"$T/git-daemon.log" 2>&1 &
+		pid=$!
+		track $pid
+		wait_port "$GIT_DAEMON_PORT" && kill -0 $pid 2>/dev/null && return 0
+		echo "# git daemon did not start on port $GIT_DAEMON_PORT (try $try):" \
+			"$(tail -1 "$T/git-daemon.log")"
+	done
+	return 1
 }
 
 # start_git_daemon_pack_hook BASEDIR HOOK: start_git_daemon, with every
@@ -106,9 +118,10 @@ git_daemon_stop() {
 # start_http_git BASEDIR USER TOKEN: lighttpd serving BASEDIR through
 # git http-backend with basic authentication; sets HTTP_GIT_PORT.
 start_http_git() {
-	local base=$1 user=$2 token=$3 conf=$T/lighttpd.conf
-	HTTP_GIT_PORT=$(free_port)
+	local base=$1 user=$2 token=$3 conf=$T/lighttpd.conf try pid
 	htpasswd -bc "$T/htpasswd" "$user" "$token" >/dev/null 2>&1
+	for try in 1 2 3 4 5; do # a lost port: as start_git_daemon says
+	HTTP_GIT_PORT=$(free_port)
 	cat >"$conf" <<CONF
 server.modules = ( "mod_auth", "mod_authn_file", "mod_cgi", "mod_alias", "mod_setenv" )
 server.document-root = "$base"
@@ -124,9 +137,13 @@ auth.backend = "htpasswd"
 auth.backend.htpasswd.userfile = "$T/htpasswd"
 auth.require = ( "/git/" => ( "method" => "basic", "realm" => "dgrid", "require" => "valid-user" ) )
 CONF
-	lighttpd -D -f "$conf" >"$T/lighttpd.log" 2>&1 &
-	track $!
-	wait_port "$HTTP_GIT_PORT"
+	lighttpd -D -f "$conf" >>"$T/lighttpd.log" 2>&1 &
+	pid=$!
+	track $pid
+	wait_port "$HTTP_GIT_PORT" && kill -0 $pid 2>/dev/null && return 0
+	echo "# lighttpd did not start on port $HTTP_GIT_PORT (try $try)"
+	done
+	return 1
 }
 
 # Ends the script: exit status 1 when any check failed.
