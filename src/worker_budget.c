@@ -335,6 +335,34 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	return held < want ? want - held : 0;
 }
 
+/*
+ * A newcomer does not join for crumbs. While the queue holds no more tasks
+ * than there are members, the members' next claims take them within a
+ * cycle, and a join would cost two pushes (the claim and its report) and
+ * change the cycle's length, which moves every member's slot: members whose
+ * views differ then push in one slot and lose. bench-budget (32 workers,
+ * budget 60): three late joins of one or two tasks each while the last 60
+ * tasks ran, after which members lost races and waited for moved slots,
+ * and the last results reached main a minute after the last task ended.
+ * The newcomer stands aside for one cycle at most: members that died keep
+ * their slots, and what they would have claimed must not wait for the
+ * reaper.
+ */
+bool dg_worker_leaves_crumbs(struct worker *w, size_t queued)
+{
+	int64_t now = dg_wall_ms();
+
+	if (!w->budget || !w->slot.members || w->slot.rank < w->slot.members || !queued || queued > w->slot.members) {
+		w->crumbs_since_ms = 0;
+		return false;
+	}
+	if (!w->crumbs_since_ms) {
+		w->crumbs_since_ms = now;
+		dg_log(DG_LOG_DEBUG, "node=%s event=crumbs-left queued=%zu members=%zu", w->me, queued, w->slot.members);
+	}
+	return now - w->crumbs_since_ms < dg_pushslot_cycle_ms(&w->slot);
+}
+
 unsigned dg_worker_cycle_seconds(const struct worker *w)
 {
 	/* a newcomer's cycle once it is a member */

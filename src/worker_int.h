@@ -116,6 +116,7 @@ struct worker {
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
+	int64_t crumbs_since_ms;      /* wall ms: a newcomer first left a few tasks to the members (0: not now) */
 	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
 	int64_t slot_moved_at;        /* wall ms: a fresh view first moved the slot we woke for (0: none) */
 	int64_t newest_join;          /* unix seconds: the newest registration of a member */
@@ -177,6 +178,7 @@ bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
+bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
 unsigned dg_worker_cycle_seconds(const struct worker *w);

@@ -5,7 +5,7 @@
  * share that grows with the crowd, never more than 10 s of measured work a
  * slot, 16 a slot before a task has run, nor claim_batch_max; with a budget
  * enough for a cycle within a fair share of the queue. And when a newcomer
- * stands back from its join slot.
+ * stands back from its join slot, or leaves a few tasks to the members.
  */
 #include "common.h"
 #include "pushslot.h"
@@ -190,6 +190,41 @@ static void test_join_stands_back(void **state DG_UNUSED)
 	assert_false(dg_worker_join_taken(w));
 }
 
+/*
+ * A newcomer leaves a queue of no more tasks than there are members to the
+ * members' next claims, for one cycle at most (members may have died).
+ */
+static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 10, .rank = 10 };
+	assert_false(dg_worker_leaves_crumbs(w, 11));
+	assert_int_equal(w->crumbs_since_ms, 0);
+	assert_true(dg_worker_leaves_crumbs(w, 10));
+	assert_true(w->crumbs_since_ms > 0);
+	assert_true(dg_worker_leaves_crumbs(w, 1));
+	/* a cycle on, the members have not taken them: join */
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) + 1;
+	assert_false(dg_worker_leaves_crumbs(w, 1));
+	/* the queue grew past the members, then shrank: a new wait */
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	assert_int_equal(w->crumbs_since_ms, 0);
+	assert_true(dg_worker_leaves_crumbs(w, 3));
+	/* an empty queue is no crumbs; nor is a grid without members */
+	assert_false(dg_worker_leaves_crumbs(w, 0));
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 0, .rank = 0 };
+	assert_false(dg_worker_leaves_crumbs(w, 1));
+	/* a member claims them itself; and without a budget nobody waits */
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 10, .rank = 4 };
+	assert_false(dg_worker_leaves_crumbs(w, 2));
+	w->slot.rank = 10;
+	w->budget = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_crowded_first_claim),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_join_stands_back),
+		cmocka_unit_test(test_newcomer_leaves_crumbs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
