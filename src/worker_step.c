@@ -494,11 +494,12 @@ static int batch_size(struct step *s)
 	size_t queued = 0;
 	int ret = dg_layout_walk_txn(s->txn, DG_DIR_QUEUE, count_task, &queued);
 
-	s->free_slots = dg_worker_claim_want(w, queued);
 	/* left to the members, not gone: the queue is not empty, and an --exit-when-idle newcomer stays */
 	if (dg_worker_leaves_crumbs(w, queued)) {
 		s->free_slots = 0;
 		s->eligible_left = queued;
+	} else {
+		s->free_slots = dg_worker_claim_want(w, queued);
 	}
 	s->ahead_seconds = 0;
 	for (size_t i = 0; i < w->jobs_nr; i++)

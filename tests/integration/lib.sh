@@ -58,6 +58,10 @@ make_bare() {
 	git -C "$1" config receive.advertisePushOptions false
 }
 
+# server_started PID PORT: the server we started listens on PORT (and not
+# somebody else: a server that could not bind exits)
+server_started() { wait_port "$2" && kill -0 "$1" 2>/dev/null; }
+
 # start_git_daemon BASEDIR: serves BASEDIR's repositories read/write on a
 # fresh port; sets GIT_DAEMON_PORT.
 # free_port's port is free when it answers, not when the daemon binds it:
@@ -74,7 +78,7 @@ start_git_daemon() {
 			--informative-errors "$1" >>"$T/git-daemon.log" 2>&1 &
 		pid=$!
 		track $pid
-		wait_port "$GIT_DAEMON_PORT" && kill -0 $pid 2>/dev/null && return 0
+		server_started $pid "$GIT_DAEMON_PORT" && return 0
 		echo "# git daemon did not start on port $GIT_DAEMON_PORT (try $try):" \
 			"$(tail -1 "$T/git-daemon.log")"
 	done
@@ -121,27 +125,27 @@ start_http_git() {
 	local base=$1 user=$2 token=$3 conf=$T/lighttpd.conf try pid
 	htpasswd -bc "$T/htpasswd" "$user" "$token" >/dev/null 2>&1
 	for try in 1 2 3 4 5; do # a lost port: as start_git_daemon says
-	HTTP_GIT_PORT=$(free_port)
-	cat >"$conf" <<CONF
-server.modules = ( "mod_auth", "mod_authn_file", "mod_cgi", "mod_alias", "mod_setenv" )
-server.document-root = "$base"
-server.bind = "127.0.0.1"
-server.port = $HTTP_GIT_PORT
-server.errorlog = "$T/lighttpd-error.log"
-server.max-request-size = 0
-server.stream-request-body = 0
-alias.url = ( "/git/" => "/usr/lib/git-core/git-http-backend/" )
-cgi.assign = ( "" => "" )
-setenv.add-environment = ( "GIT_PROJECT_ROOT" => "$base", "GIT_HTTP_EXPORT_ALL" => "1" )
-auth.backend = "htpasswd"
-auth.backend.htpasswd.userfile = "$T/htpasswd"
-auth.require = ( "/git/" => ( "method" => "basic", "realm" => "dgrid", "require" => "valid-user" ) )
-CONF
-	lighttpd -D -f "$conf" >>"$T/lighttpd.log" 2>&1 &
-	pid=$!
-	track $pid
-	wait_port "$HTTP_GIT_PORT" && kill -0 $pid 2>/dev/null && return 0
-	echo "# lighttpd did not start on port $HTTP_GIT_PORT (try $try)"
+		HTTP_GIT_PORT=$(free_port)
+		cat >"$conf" <<-CONF
+		server.modules = ( "mod_auth", "mod_authn_file", "mod_cgi", "mod_alias", "mod_setenv" )
+		server.document-root = "$base"
+		server.bind = "127.0.0.1"
+		server.port = $HTTP_GIT_PORT
+		server.errorlog = "$T/lighttpd-error.log"
+		server.max-request-size = 0
+		server.stream-request-body = 0
+		alias.url = ( "/git/" => "/usr/lib/git-core/git-http-backend/" )
+		cgi.assign = ( "" => "" )
+		setenv.add-environment = ( "GIT_PROJECT_ROOT" => "$base", "GIT_HTTP_EXPORT_ALL" => "1" )
+		auth.backend = "htpasswd"
+		auth.backend.htpasswd.userfile = "$T/htpasswd"
+		auth.require = ( "/git/" => ( "method" => "basic", "realm" => "dgrid", "require" => "valid-user" ) )
+		CONF
+		lighttpd -D -f "$conf" >>"$T/lighttpd.log" 2>&1 &
+		pid=$!
+		track $pid
+		server_started $pid "$HTTP_GIT_PORT" && return 0
+		echo "# lighttpd did not start on port $HTTP_GIT_PORT (try $try)"
 	done
 	return 1
 }
