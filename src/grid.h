@@ -33,6 +33,9 @@
 
 #define DG_HEARTBEAT_PATH "heartbeat.json"
 #define DG_NODE_REF_PREFIX "nodes/"
+/* a newcomer's registration on a budget grid until it is on main (doc/protocol.md, "Joining") */
+#define DG_JOIN_REF_PREFIX "join/"
+#define DG_JOIN_PATH "node.json"
 
 enum dg_node_liveness {
 	DG_NODE_ALIVE,     /* heartbeat younger than the node timeout; without

@@ -209,7 +209,9 @@ static int push_update_cb(const char *refname, const char *status, void *payload
 {
 	struct dg_store *store = payload;
 
-	if (status) {
+	if (status && store->push_side_ref && !strcmp(refname, store->push_side_ref)) {
+		store->push_side_rejected = true;   /* a rider's refusal is the rider's alone */
+	} else if (status) {
 		/* the only word on a refused ref: git_remote_push still returns 0 */
 		store->push_rejected = true;
 		snprintf(store->push_refused_ref, sizeof(store->push_refused_ref), "%s", refname);
@@ -527,9 +529,10 @@ int dg_store_fetch(struct dg_store *store)
 {
 	git_fetch_options fo;
 	char spec_branch[300];
-	/* heartbeats only: the archive and old epochs are fetched when asked for */
-	char *specs[2] = { spec_branch, (char *)"+refs/dgrid/nodes/*:refs/remotes/dgrid/nodes/*" };
-	git_strarray refspecs = { specs, 2 };
+	/* heartbeats and joins only: the archive and old epochs are fetched when asked for */
+	char *specs[3] = { spec_branch, (char *)"+refs/dgrid/nodes/*:refs/remotes/dgrid/nodes/*",
+			   (char *)"+refs/dgrid/join/*:refs/remotes/dgrid/join/*" };
+	git_strarray refspecs = { specs, 3 };
 	int err;
 
 	if (store->local)
@@ -539,6 +542,8 @@ int dg_store_fetch(struct dg_store *store)
 	store_init_callbacks(store, &fo.callbacks);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
+	/* a join ref deleted there (its node is on the branch now) goes here too */
+	fo.prune = GIT_FETCH_PRUNE;
 	/* a redirect elsewhere would carry the token to another host */
 	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	dg_nettimer_arm(&store->timer);
@@ -563,7 +568,7 @@ int dg_store_fetch(struct dg_store *store)
  * (a concurrency run under ASan once lost a commit without it).
  */
 int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit,
-			 bool force)
+			 bool force, struct store_rider *rider)
 {
 	git_reference *r = NULL;
 	git_oid current;
@@ -596,6 +601,14 @@ int store_publish_local(struct dg_store *store, const char *ref, const git_oid *
 		ret = DG_ECONFLICT;
 	else if (err < 0)
 		ret = store_git_fail(store, err, "cannot update branch");
+	if (rider && (ret == 0 || ret == DG_ECONFLICT)) {
+		/* the rider lands whatever the swap's outcome, as a push would land it */
+		git_reference_free(r);
+		r = NULL;
+		err = rider->remove ? git_reference_remove(store->repo, rider->ref)
+				    : git_reference_create(&r, store->repo, rider->ref, &rider->commit, 1, "dgrid");
+		rider->published = err == 0 || (rider->remove && err == GIT_ENOTFOUND);
+	}
 out:
 	git_reference_free(r);
 	if (fd >= 0)
@@ -606,13 +619,15 @@ out:
 
 /* Remote: a non-forced push of a child of the known tip is the CAS. */
 int store_publish_remote(struct dg_store *store, const char *local_ref, const char *remote_ref,
-			  const git_oid *commit, bool force)
+			  const git_oid *commit, bool force, struct store_rider *rider)
 {
 	git_push_options po;
 	git_reference *r = NULL;
-	char spec[600];
-	char *specs[1] = { spec };
-	git_strarray refspecs = { specs, 1 };
+	git_oid had;
+	bool rider_had = false;
+	char spec[600], rider_spec[620];
+	char *specs[2] = { spec, rider_spec };
+	git_strarray refspecs = { specs, rider ? 2 : 1 };
 	int err;
 
 	err = git_reference_create(&r, store->repo, local_ref, commit, 1, NULL);
@@ -620,10 +635,23 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	if (err < 0)
 		return store_git_fail(store, err, "cannot record commit");
 	snprintf(spec, sizeof(spec), "%s%s:%s", force ? "+" : "", local_ref, remote_ref);
+	if (rider && rider->remove) {
+		snprintf(rider_spec, sizeof(rider_spec), ":%s", rider->ref);
+	} else if (rider) {
+		/* pushed from its tracking ref, which then holds what we believe is there */
+		rider_had = git_reference_name_to_id(&had, store->repo, rider->local_ref) == 0;
+		err = git_reference_create(&r, store->repo, rider->local_ref, &rider->commit, 1, NULL);
+		git_reference_free(r);
+		if (err < 0)
+			return store_git_fail(store, err, "cannot record side commit");
+		snprintf(rider_spec, sizeof(rider_spec), "+%s:%s", rider->local_ref, rider->ref);
+	}
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	store_init_callbacks(store, &po.callbacks);
 	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	store->push_rejected = false;
+	store->push_side_rejected = false;
+	store->push_side_ref = rider ? rider->ref : NULL;
 	store->push_refused_ref[0] = '\0';
 	store->push_status[0] = '\0';
 	store->push_remote_msg[0] = '\0';
@@ -633,6 +661,37 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	err = git_remote_push(store->remote, &refspecs, &po);
 	dg_nettimer_disarm(&store->timer);
 	store->pushing = false;
+	store->push_side_ref = NULL;
+	if (rider) {
+		rider->published = err >= 0 && !store->push_side_rejected;
+		/*
+		 * libgit2 refused the branch before sending anything: nothing
+		 * reached the host. A ref to create goes alone (the host counts
+		 * that push); a deletion waits for the next push.
+		 */
+		if (err == GIT_ENONFASTFORWARD && !rider->remove) {
+			char *why = dg_xstrdup(dg_error_last());
+			rider->alone = true;
+			rider->published = store_publish_remote(store, rider->local_ref, rider->ref, &rider->commit,
+								true, NULL) == 0;
+			dg_error_set("%s", why);
+			free(why);
+		}
+		if (rider->published && rider->remove) {
+			if (git_reference_lookup(&r, store->repo, rider->local_ref) == 0)
+				git_reference_delete(r);
+			git_reference_free(r);
+			r = NULL;
+		} else if (!rider->published && !rider->remove) {
+			/* what the host holds is what we knew before: best effort, the next fetch says */
+			if (rider_had)
+				(void)git_reference_create(&r, store->repo, rider->local_ref, &had, 1, NULL);
+			else if (git_reference_lookup(&r, store->repo, rider->local_ref) == 0)
+				git_reference_delete(r);
+			git_reference_free(r);
+			r = NULL;
+		}
+	}
 	if (err == GIT_ENONFASTFORWARD)
 		return DG_ECONFLICT;       /* libgit2 saw the remote moved */
 	if (err < 0)

@@ -109,7 +109,9 @@ int dg_store_open_sibling(const struct dg_store *store, const char *tag, struct 
 bool dg_store_url_is_local(const char *url);
 
 /*
- * Brings the known tip (and the side refs) up to date with the remote.
+ * Brings the known tip and the side refs under refs/dgrid/nodes/ and
+ * refs/dgrid/join/ up to date with the remote (side refs deleted there go
+ * here too).
  * DG_ENET when unreachable, DG_EAUTH when credentials were refused.
  */
 int dg_store_fetch(struct dg_store *store);
@@ -171,6 +173,8 @@ struct dg_txn_stats {
 	unsigned lost_at_host;   /* of those, sent and then refused by the host (a push it counts) */
 	unsigned refused;        /* publications the server declined (not a race) */
 	bool committed;          /* a commit was published */
+	bool side_published;     /* the dg_txn_side ref landed */
+	unsigned side_alone;     /* pushes of that ref alone (libgit2 refused the branch before sending) */
 	size_t bytes_pushed;     /* pack bytes sent (remote URLs) */
 	char commit[41];         /* the published commit */
 };
@@ -195,6 +199,19 @@ void dg_store_set_max_attempts(struct dg_store *store, unsigned attempts);
  * which the host never saw: a push budget counts one push at most.
  */
 void dg_store_set_max_lost_at_host(struct dg_store *store, unsigned lost);
+
+/*
+ * A side ref that rides on this transaction's push: refs/dgrid/<name>
+ * pointed at a parentless commit holding one file (path, data), or
+ * deleted when data is NULL. It goes in the same push as the branch's
+ * commit (one push for the host to count) and is forced, so it lands even
+ * when the branch's compare-and-swap loses. When libgit2 refuses the
+ * branch before sending anything (it moved), a ref to create is pushed
+ * alone, a deletion waits. stats->side_published says whether it landed.
+ * What it is for: a newcomer's join on a budget grid (doc/protocol.md,
+ * "Joining"). The last call of an attempt counts.
+ */
+int dg_txn_side(struct dg_txn *txn, const char *name, const char *path, const void *data, size_t len);
 
 /* Reads path as the transaction sees it (its own edits included). */
 int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out);

@@ -36,6 +36,8 @@ struct dg_store {
 	char push_status[256];          /* per-ref status of a refused push, escaped */
 	char push_refused_ref[256];     /* the ref it was about */
 	char push_remote_msg[256];      /* the server's last sideband line during a push */
+	const char *push_side_ref;      /* a rider's ref in this push, NULL if none */
+	bool push_side_rejected;        /* ... which the server refused */
 	size_t push_bytes;
 	struct dg_nettimer timer;       /* inactivity timeout of network calls */
 	/* dg_store_use_ref: the branch's state while a side ref is in use */
@@ -70,11 +72,29 @@ int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, st
 int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
 		    dg_list_cb cb, void *payload);
 /*
- * Publishes commit as ref: with force, unconditionally; else only if the
- * ref still is the known tip. DG_ECONFLICT when it moved.
+ * A side ref that rides on a transaction's push (dg_txn_side): created or
+ * replaced by force, or deleted.
  */
-int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit, bool force);
+struct store_rider {
+	char ref[300];          /* refs/dgrid/NAME */
+	char local_ref[300];    /* where this repository keeps it: the tracking ref, or ref itself */
+	bool remove;
+	git_oid commit;         /* what ref points at, unless remove */
+	bool published;         /* out: it landed */
+	bool alone;             /* out: it went in a push of its own */
+};
+
+/*
+ * Publishes commit as ref: with force, unconditionally; else only if the
+ * ref still is the known tip. DG_ECONFLICT when it moved. A rider (or
+ * NULL) goes with it, whatever the compare-and-swap's outcome.
+ */
+int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit, bool force,
+			struct store_rider *rider);
 int store_publish_remote(struct dg_store *store, const char *local_ref, const char *remote_ref,
-			 const git_oid *commit, bool force);
+			 const git_oid *commit, bool force, struct store_rider *rider);
+/* The parentless commit of a side ref named name, holding one file (path, data). */
+int store_side_commit(struct dg_store *store, const char *name, const char *path,
+		      const void *data, size_t len, git_oid *out);
 
 #endif

@@ -261,15 +261,35 @@ size_t dg_store_walk_since(struct dg_store *store, const char *since, size_t max
 
 /* ---------------------------------------------------------------- side refs */
 
-int dg_store_put_side(struct dg_store *store, const char *name, const char *path,
-		      const void *data, size_t len)
+int store_side_commit(struct dg_store *store, const char *name, const char *path,
+		      const void *data, size_t len, git_oid *out)
 {
 	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
 	git_tree *tree = NULL;
-	git_oid blob, tree_oid, commit;
+	git_oid blob, tree_oid;
+	int ret = 0;
+
+	if (git_blob_create_from_buffer(&blob, store->repo, data, len) < 0 ||
+	    git_treebuilder_new(&tb, store->repo, NULL) < 0 ||
+	    git_treebuilder_insert(NULL, tb, path, &blob, GIT_FILEMODE_BLOB) < 0 ||
+	    git_treebuilder_write(&tree_oid, tb) < 0 ||
+	    git_tree_lookup(&tree, store->repo, &tree_oid) < 0 ||
+	    git_signature_now(&sig, store->author, "dgrid@localhost") < 0 ||
+	    git_commit_create(out, store->repo, NULL, sig, sig, NULL, name, tree, 0, NULL) < 0)
+		ret = store_git_fail(store, -1, "cannot build side commit");
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_treebuilder_free(tb);
+	return ret;
+}
+
+int dg_store_put_side(struct dg_store *store, const char *name, const char *path,
+		      const void *data, size_t len)
+{
+	git_oid commit;
 	char ref[300], local_ref[300];
-	int ret = DG_ERROR;
+	int ret;
 
 	snprintf(ref, sizeof(ref), "refs/dgrid/%s", name);
 	snprintf(local_ref, sizeof(local_ref), "refs/remotes/dgrid/%s", name);
@@ -277,26 +297,11 @@ int dg_store_put_side(struct dg_store *store, const char *name, const char *path
 		dg_error_set("invalid side ref name '%s'", name);
 		return DG_EINVALID;
 	}
-	if (git_blob_create_from_buffer(&blob, store->repo, data, len) < 0 ||
-	    git_treebuilder_new(&tb, store->repo, NULL) < 0 ||
-	    git_treebuilder_insert(NULL, tb, path, &blob, GIT_FILEMODE_BLOB) < 0 ||
-	    git_treebuilder_write(&tree_oid, tb) < 0 ||
-	    git_tree_lookup(&tree, store->repo, &tree_oid) < 0 ||
-	    git_signature_now(&sig, store->author, "dgrid@localhost") < 0 ||
-	    git_commit_create(&commit, store->repo, NULL, sig, sig, NULL, name, tree, 0, NULL) < 0) {
-		ret = store_git_fail(store, -1, "cannot build side commit");
-		goto out;
-	}
-	if (store->local) {
-		ret = store_publish_local(store, ref, &commit, true);
-	} else {
-		ret = store_publish_remote(store, local_ref, ref, &commit, true);
-	}
-out:
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_treebuilder_free(tb);
-	return ret;
+	if ((ret = store_side_commit(store, name, path, data, len, &commit)) < 0)
+		return ret;
+	if (store->local)
+		return store_publish_local(store, ref, &commit, true, NULL);
+	return store_publish_remote(store, local_ref, ref, &commit, true, NULL);
 }
 
 struct side_walk {

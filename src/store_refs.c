@@ -99,7 +99,7 @@ static int compact_local(struct dg_store *store, const git_oid *root, unsigned *
 	if (err < 0)
 		return store_git_fail(store, err, "cannot create the epoch ref");
 	/* compare-and-swap against the tip the new root was made from */
-	if ((ret = store_publish_local(store, store->branch_ref, root, false)) < 0)
+	if ((ret = store_publish_local(store, store->branch_ref, root, false, NULL)) < 0)
 		return ret;
 	*epoch = next;
 	return 0;

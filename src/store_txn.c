@@ -24,6 +24,10 @@ struct dg_txn {
 	size_t slots_nr;                /* a power of two, at least twice edits_nr */
 	struct dg_strbuf message;
 	char base_hex[41];
+	/* dg_txn_side: a side ref that rides on the push */
+	char *side_name, *side_path;
+	struct dg_strbuf side_data;
+	bool side_remove;
 };
 
 /* ---------------------------------------------------------------- txn API */
@@ -176,6 +180,26 @@ int dg_txn_move(struct dg_txn *txn, const char *from, const char *to)
 	return 0;
 }
 
+int dg_txn_side(struct dg_txn *txn, const char *name, const char *path, const void *data, size_t len)
+{
+	char ref[300];
+
+	snprintf(ref, sizeof(ref), "refs/dgrid/%s", name);
+	if (git_reference_is_valid_name(ref) != 1 || (data && (!path || !*path || strchr(path, '/')))) {
+		dg_error_set("invalid side ref '%s' or file '%s'", name, path ? path : "");
+		return DG_EINVALID;
+	}
+	free(txn->side_name);
+	free(txn->side_path);
+	dg_strbuf_release(&txn->side_data);
+	txn->side_name = dg_xstrdup(name);
+	txn->side_path = data ? dg_xstrdup(path) : NULL;
+	txn->side_remove = !data;
+	if (data)
+		dg_strbuf_add(&txn->side_data, data, len);
+	return 0;
+}
+
 void dg_txn_message(struct dg_txn *txn, const char *fmt, ...)
 {
 	va_list ap;
@@ -199,6 +223,9 @@ static void txn_release(struct dg_txn *txn)
 	free(txn->slots);
 	git_tree_free(txn->base);
 	dg_strbuf_release(&txn->message);
+	free(txn->side_name);
+	free(txn->side_path);
+	dg_strbuf_release(&txn->side_data);
 	memset(txn, 0, sizeof(*txn));
 }
 
@@ -264,15 +291,32 @@ out:
 	return ret;
 }
 
-static int publish(struct dg_store *store, const git_oid *commit)
+static int publish(struct dg_store *store, const git_oid *commit, const struct dg_txn *txn,
+		   struct dg_txn_stats *stats)
 {
+	struct store_rider rider, *with = NULL;
 	git_reference *r = NULL;
 	int ret;
 
+	if (txn->side_name) {
+		memset(&rider, 0, sizeof(rider));
+		snprintf(rider.ref, sizeof(rider.ref), "refs/dgrid/%s", txn->side_name);
+		snprintf(rider.local_ref, sizeof(rider.local_ref), "refs/remotes/dgrid/%s", txn->side_name);
+		rider.remove = txn->side_remove;
+		if (!rider.remove && (ret = store_side_commit(store, txn->side_name, txn->side_path, txn->side_data.buf,
+							      txn->side_data.len, &rider.commit)) < 0)
+			return ret;
+		with = &rider;
+	}
 	if (store->local)
-		return store_publish_local(store, store->branch_ref, commit, false);
-	ret = store_publish_remote(store, "refs/dgrid-txn/branch", store->branch_ref, commit, false);
-	if (ret < 0)
+		ret = store_publish_local(store, store->branch_ref, commit, false, with);
+	else
+		ret = store_publish_remote(store, "refs/dgrid-txn/branch", store->branch_ref, commit, false, with);
+	if (with) {
+		stats->side_published = stats->side_published || rider.published;
+		stats->side_alone += rider.alone;
+	}
+	if (ret < 0 || store->local)
 		return ret;
 	/* the remote now has our commit: make it the known tip */
 	if (git_reference_create(&r, store->repo, store->tracking_ref, commit, 1, NULL) < 0)
@@ -383,7 +427,7 @@ int dg_store_transact(struct dg_store *store, dg_txn_fn fn, void *payload,
 			goto out;
 		if ((ret = make_commit(store, &txn, &commit)) < 0)
 			goto out;
-		ret = publish(store, &commit);
+		ret = publish(store, &commit, &txn, stats);
 		if (ret == DG_EREFUSED) {
 			ret = classify_refusal(store, txn.base_hex, stats);
 			fresh = ret == 0 || ret == DG_ECONFLICT;

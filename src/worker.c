@@ -384,8 +384,11 @@ static int network_turn(struct worker *w, bool local)
 	}
 	if (ret == 0)
 		snprintf(w->last_step_tip, sizeof(w->last_step_tip), "%s", dg_store_tip(w->store));
-	/* our own push may have made us a member: the next turn's slot is a member's, not a join slot */
-	if (ret == 0 && w->budget)
+	/*
+	 * Our own push may have made us a member: the next turn's slot is a
+	 * member's, not a join slot. So may a lost one: its join ref landed.
+	 */
+	if ((ret == 0 || ret == DG_ECONFLICT) && w->budget)
 		dg_worker_budget_update(w);
 	return ret;
 }

@@ -4,6 +4,7 @@
  * push claims. Without a budget every function here says "now" and "your
  * free slots", so the worker behaves as before.
  */
+#include "config.h"
 #include "grid.h"
 #include "log.h"
 #include "pushslot.h"
@@ -30,9 +31,20 @@
 struct members {
 	struct dg_store *store;
 	const struct dg_nodekeys *keys;   /* a forged "stopped" frees no slot */
+	const char *me;
+	bool me_on_main, me_join_ref;
+	char me_joined_at[32];
 	size_t n;
 	struct dg_pushslot_member *m;   /* ids allocated */
 };
+
+static void add_member(struct members *m, const char *id, size_t id_len, int64_t registered)
+{
+	m->m = dg_xrealloc(m->m, (m->n + 1) * sizeof(*m->m));
+	m->m[m->n].registered = registered > 0 ? registered : 0;
+	m->m[m->n].id = dg_xstrndup(id, id_len);
+	m->n++;
+}
 
 /* A registration counts unless it says its node stopped. */
 static int count_member(const struct dg_entry *e, void *payload)
@@ -45,6 +57,8 @@ static int count_member(const struct dg_entry *e, void *payload)
 
 	if (!e->is_file || len <= 5 || strcmp(e->name + len - 5, ".json"))
 		return 0;
+	if (len - 5 == strlen(m->me) && !strncmp(e->name, m->me, len - 5))
+		m->me_on_main = true;
 	if (dg_store_read(m->store, e->path, &data) == 0) {
 		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
 		const char *at = json_string_value(json_object_get(doc, "registered_at"));
@@ -61,12 +75,43 @@ static int count_member(const struct dg_entry *e, void *payload)
 		json_decref(doc);
 	}
 	dg_strbuf_release(&data);
-	if (stopped)
-		return 0;
-	m->m = dg_xrealloc(m->m, (m->n + 1) * sizeof(*m->m));
-	m->m[m->n].registered = registered > 0 ? registered : 0;
-	m->m[m->n].id = dg_xstrndup(e->name, len - 5);
-	m->n++;
+	if (!stopped)
+		add_member(m, e->name, len - 5, registered);
+	return 0;
+}
+
+/*
+ * A join ref counts while main holds no registration of its node as new
+ * as itself: once the node's registration reached main, main says it (and
+ * says when it stopped); a join ref left from an older life counts no more.
+ */
+static int count_join(const char *name, int64_t when DG_UNUSED, const char *data, size_t len, void *payload)
+{
+	struct members *m = payload;
+	const char *id = name + strlen(DG_JOIN_REF_PREFIX);
+	json_t *doc = json_loadb(data, len, 0, NULL), *main_doc = NULL;
+	struct dg_strbuf path = DG_STRBUF_INIT, on_main = DG_STRBUF_INIT;
+	const char *at = json_string_value(json_object_get(doc, "registered_at"));
+	int64_t registered = at ? dg_parse_utc(at) : 0;
+
+	if (!strcmp(id, m->me)) {
+		m->me_join_ref = true;
+		if (at)
+			snprintf(m->me_joined_at, sizeof(m->me_joined_at), "%s", at);
+	}
+	dg_strbuf_addf(&path, "nodes/%s.json", id);
+	if (!dg_store_read(m->store, path.buf, &on_main))
+		main_doc = json_loadb(on_main.buf, on_main.len, 0, NULL);
+	if (json_is_object(doc) && !json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY)) && dg_node_id_valid(id)) {
+		const char *main_at = json_string_value(json_object_get(main_doc, "registered_at"));
+		bool main_stopped = json_is_string(json_object_get(main_doc, DG_NODE_STOPPED_KEY));
+		if (!main_doc || (main_stopped && main_at && dg_parse_utc(main_at) < registered))
+			add_member(m, id, strlen(id), registered);
+	}
+	json_decref(main_doc);
+	json_decref(doc);
+	dg_strbuf_release(&path);
+	dg_strbuf_release(&on_main);
 	return 0;
 }
 
@@ -112,7 +157,7 @@ static int64_t joins_window_ms(const struct worker *w, unsigned budget)
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->store, w->nodekeys, 0, NULL };
+	struct members m = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL };
 	size_t nodes = 0, rank;
 	int64_t since;
 
@@ -127,6 +172,11 @@ void dg_worker_budget_update(struct worker *w)
 	if (!budget)
 		return;
 	dg_store_list(w->store, "nodes", count_member, &m);
+	dg_store_list_side(w->store, DG_JOIN_REF_PREFIX, DG_JOIN_PATH, count_join, &m);
+	w->on_main = m.me_on_main;
+	w->join_ref = m.me_join_ref;
+	if (m.me_join_ref && m.me_joined_at[0])
+		snprintf(w->joined_at, sizeof(w->joined_at), "%s", m.me_joined_at);
 	rank = dg_pushslot_order(m.m, m.n, w->me);
 	w->slot.budget = budget;
 	w->slot.members = m.n;

@@ -123,6 +123,16 @@ struct worker {
 	size_t joins_lately;          /* members registered in the last joins_window_ms */
 	int64_t joins_window_ms;      /* DG_PUSHSLOT_JOIN_SPREAD slots, or since we started if less */
 	bool registered;              /* nodes/ME.json on main says what we would write */
+	/*
+	 * A budget grid's join (doc/protocol.md, "Joining"): our registration
+	 * also went to refs/dgrid/join/ME, a ref nobody else writes, so the
+	 * join cannot be lost to another newcomer's push; it is deleted once
+	 * the registration is on main.
+	 */
+	bool join_ref;                /* refs/dgrid/join/ME is in our view */
+	bool on_main;                 /* nodes/ME.json is on main (stopped or not) */
+	char joined_at[32];           /* the join's registered_at, kept when we reach main */
+	char join_writing[32];        /* the registered_at of the join this step pushes */
 	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */
 	size_t backlog_nr, backlog_alloc;
@@ -316,8 +326,13 @@ bool dg_worker_members_drained(const struct worker *w);
 int dg_worker_register(struct worker *w);
 /* marks the registration stopped: a budget grid's slot is free again */
 int dg_worker_unregister(struct worker *w);
-/* the registration inside another transaction; stopped marks it so */
+/*
+ * The registration inside another transaction; stopped marks it so. A
+ * newcomer's also goes to its join ref; any other deletes that ref.
+ */
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped);
+/* Deletes our join ref in this push once our registration is on main. */
+int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn);
 int dg_worker_heartbeat(struct worker *w, const char *state);
 void dg_worker_snapshot(struct worker *w, const char *state);
 

@@ -119,6 +119,8 @@ static void unbind_member(struct worker *w)
 	w->next_push_ms = w->join_after_ms = w->slot_moved_at = 0;
 	w->join_losses = 0;
 	w->registered = false;
+	w->join_ref = w->on_main = false;
+	w->joined_at[0] = '\0';
 }
 
 /*
@@ -133,7 +135,7 @@ static void leave_member(struct worker *w)
 
 	if (dg_policy_heartbeats(&w->policy))
 		ret = dg_worker_heartbeat(w, "stopped");
-	if (ret == 0 && w->budget && w->registered)
+	if (ret == 0 && w->budget && (w->registered || w->join_ref))
 		ret = dg_worker_unregister(w);
 	if (ret < 0)
 		dg_log(DG_LOG_WARNING, "node=%s event=leave-failed error=\"%s\"", w->me, dg_error_last());

@@ -66,7 +66,14 @@ struct reg {
 	struct worker *w;
 	json_t *facts;
 	bool stopped;             /* mark the node stopped: it owns no push slots */
+	bool join;                /* a newcomer on a budget grid: also to refs/dgrid/join/ME */
 };
+
+/* The join ref's name: refs/dgrid/join/ME. */
+static void join_ref_name(char *out, size_t size, const struct worker *w)
+{
+	snprintf(out, size, "%s%s", DG_JOIN_REF_PREFIX, w->me);
+}
 
 static int register_fn(struct dg_txn *txn, void *payload)
 {
@@ -95,11 +102,26 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	/* the same facts again are no state change: no commit */
 	if (prev && json_equal(prev, doc))
 		goto out;
-	json_object_set_new(doc, "registered_at", json_string(now));
+	/* a node that joined by its join ref keeps its rank, and so everybody's slot */
+	json_object_set_new(doc, "registered_at",
+			    json_string(!r->stopped && r->w->join_ref && r->w->joined_at[0] ? r->w->joined_at : now));
 	dg_record_sign(doc);
 	dg_json_dump(&out, doc);
 	dg_txn_message(txn, "%s: register node", r->w->me);
 	ret = dg_txn_write(txn, path.buf, out.buf, out.len);
+	/*
+	 * Once the registration reaches main the join ref has served: the
+	 * push that carries it deletes the ref (the same for a stopped node).
+	 * If that push loses its race, we are a newcomer again and join anew.
+	 */
+	if (ret == 0 && (r->join || r->w->join_ref)) {
+		char name[300];
+
+		join_ref_name(name, sizeof(name), r->w);
+		ret = dg_txn_side(txn, name, DG_JOIN_PATH, r->join ? out.buf : NULL, out.len);
+		if (r->join)
+			snprintf(r->w->join_writing, sizeof(r->w->join_writing), "%s", now);
+	}
 out:
 	json_decref(doc);
 	json_decref(prev);
@@ -176,7 +198,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 int dg_worker_register(struct worker *w)
 {
 	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "" };
-	struct reg r = { w, node_record(w), false };
+	struct reg r = { w, node_record(w), false, false };
 	int ret;
 
 	ret = dg_store_list_side(w->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, twin_check, &t);
@@ -201,21 +223,38 @@ int dg_worker_register(struct worker *w)
 
 int dg_worker_unregister(struct worker *w)
 {
-	struct reg r = { w, node_record(w), true };
+	struct reg r = { w, node_record(w), true, false };
 	int ret = dg_store_transact(w->store, register_fn, &r, NULL);
 
 	w->registered = false;
+	w->join_ref = false;
 	json_decref(r.facts);
 	return ret;
 }
 
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 {
-	struct reg r = { w, node_record(w), stopped };
+	/* a newcomer's join cannot be lost: the claim may lose its race, the join ref lands */
+	struct reg r = { w, node_record(w), stopped, w->budget && w->slot.rank >= w->slot.members && !stopped };
 	int ret = register_fn(txn, &r);
 
 	json_decref(r.facts);
 	return ret == 1 ? 0 : ret;
+}
+
+int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	char name[300];
+	int ret = 0;
+
+	dg_strbuf_addf(&path, "nodes/%s.json", w->me);
+	if (w->join_ref && dg_txn_exists(txn, path.buf)) {
+		join_ref_name(name, sizeof(name), w);
+		ret = dg_txn_side(txn, name, NULL, NULL, 0);
+	}
+	dg_strbuf_release(&path);
+	return ret;
 }
 
 int dg_worker_heartbeat(struct worker *w, const char *state)

@@ -590,6 +590,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		s->registering = false;
 	if (!ret && s->registering)
 		ret = dg_worker_register_txn(w, txn, w->stopping);
+	else if (!ret && s->msg.len)
+		ret = dg_worker_join_cleanup_txn(w, txn);
 	if (ret < 0)
 		return ret;
 	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : " update");
@@ -691,7 +693,17 @@ int dg_worker_step(struct worker *w)
 	} else {
 		dg_store_set_max_lost_at_host(w->store, 0);
 	}
+	w->join_writing[0] = '\0';
 	ret = dg_store_transact(w->store, step_fn, &s, &st);
+	/* the join ref landed even if the claim lost its race: we are a member now */
+	if (st.side_published && w->join_writing[0]) {
+		w->join_ref = true;
+		snprintf(w->joined_at, sizeof(w->joined_at), "%s", w->join_writing);
+		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d alone=%u", w->me, ret == 0 && st.committed,
+		       st.side_alone);
+	} else if (st.side_published) {
+		w->join_ref = false;
+	}
 	/* a race lost before the retry won is contention all the same */
 	if (ret == 0 && st.rejected)
 		dg_worker_contention(w, true);

@@ -117,10 +117,13 @@ git -C "$T/second" pull -q --rebase
 queue "$T/second" late 1 1
 printf '{"task_id": "slow", "script": "sleep 3; echo slow >>%s", "timeout_seconds": 30}\n' "$T/runs" \
 	>"$T/second/tasks/queue/slow.json"
-commit_push "$T/second" "queue slow"
+# "hold" still runs when "slow" ends, so the batch holds slow's result (a
+# worker with nothing running reports at once, and won the race to the kill)
+printf '{"task_id": "hold", "script": "sleep 6", "timeout_seconds": 30}\n' >"$T/second/tasks/queue/hold.json"
+commit_push "$T/second" "queue slow and hold"
 # the worker moves to the second, claims; kill it once "slow" finished into the spool
 DGRID_CACHE=$T/cache-$n DGRID_SPOOL=$T/spool-$n PULL_INTERVAL=1 LOG_LEVEL=debug BATCH_MS=0 \
-	"$DGRID" worker --repo "$HOME_URL" --node-id "$n" --executor process --http off \
+	"$DGRID" worker --repo "$HOME_URL" --node-id "$n" --executor process --http off --slots 2 \
 	--batch-ms 60000 >"$T/$n.3.log" 2>&1 &
 pid=$!
 track $pid

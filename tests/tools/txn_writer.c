@@ -9,7 +9,13 @@
  * TXN_WRITER_WAIT_FOR=FILE it prints "ready" on stderr after its first
  * fetch and waits (at most 60 s) for FILE to exist before its first
  * transaction: a stale view, on cue. TXN_WRITER_MAX_LOST_AT_HOST=N sets
- * dg_store_set_max_lost_at_host (a worker's limit on a budget grid).
+ * dg_store_set_max_lost_at_host (a worker's limit on a budget grid), and
+ * TXN_WRITER_ATTEMPTS=N the attempts a transaction makes (default 200).
+ * TXN_WRITER_SIDE=NAME makes each transaction carry the side ref
+ * refs/dgrid/NAME (dg_txn_side; one file, side.json, holding the writer's
+ * line), or delete it with TXN_WRITER_SIDE_DELETE=1; the totals then add
+ * side_published=P side_alone=A, printed on stderr as well when a
+ * transaction fails.
  *
  * usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]
  * (CACHE_DIR "" means the default cache)
@@ -25,6 +31,8 @@
 struct add_file {
 	char path[128];
 	char body[128];
+	const char *side;      /* TXN_WRITER_SIDE, or NULL */
+	bool side_delete;
 };
 
 static int add_one(struct dg_txn *txn, void *payload)
@@ -35,6 +43,8 @@ static int add_one(struct dg_txn *txn, void *payload)
 	if (dg_txn_exists(txn, a->path))
 		return 1;
 	dg_txn_message(txn, "add %s", a->path);
+	if (a->side && dg_txn_side(txn, a->side, "side.json", a->side_delete ? NULL : a->body, strlen(a->body)) < 0)
+		return DG_EINVALID;
 	return dg_txn_write(txn, a->path, a->body, strlen(a->body));
 }
 
@@ -47,6 +57,8 @@ int main(int argc, char **argv)
 	unsigned committed = 0, attempts = 0, rejected = 0, refused = 0, lost_at_host = 0;
 	const char *wait_for = getenv("TXN_WRITER_WAIT_FOR");
 	const char *max_lost = getenv("TXN_WRITER_MAX_LOST_AT_HOST");
+	const char *side = getenv("TXN_WRITER_SIDE"), *attempts_env = getenv("TXN_WRITER_ATTEMPTS");
+	unsigned side_published = 0, side_alone = 0;
 	size_t bytes = 0;
 	const char *dir;
 	int ret = 1;
@@ -62,7 +74,7 @@ int main(int argc, char **argv)
 	dir = argc > 5 ? argv[5] : "data";
 	opts.cache_tag = argv[2];
 	opts.token = getenv("GIT_TOKEN");
-	opts.max_attempts = 200;
+	opts.max_attempts = attempts_env && *attempts_env ? (unsigned)strtoul(attempts_env, NULL, 10) : 200;
 	/* t0122 declines 10% of pushes at random: four in a row must not end a writer */
 	opts.max_refusals = 8;
 	if (dg_store_open(&store, &opts) < 0 || dg_store_fetch(store) < 0) {
@@ -85,8 +97,15 @@ int main(int argc, char **argv)
 
 		snprintf(a.path, sizeof(a.path), "%s/%s-%lu.txt", dir, argv[2], i);
 		snprintf(a.body, sizeof(a.body), "%s %lu\n", argv[2], i);
-		if (dg_store_transact(store, add_one, &a, &st) < 0) {
+		a.side = side && *side ? side : NULL;
+		a.side_delete = getenv("TXN_WRITER_SIDE_DELETE") != NULL;
+		int err = dg_store_transact(store, add_one, &a, &st);
+		side_published += st.side_published;
+		side_alone += st.side_alone;
+		if (err < 0) {
 			fprintf(stderr, "txn_writer: %s: %s\n", a.path, dg_error_last());
+			if (a.side)
+				fprintf(stderr, "side_published=%u side_alone=%u\n", side_published, side_alone);
 			goto out;
 		}
 		committed += st.committed;
@@ -97,9 +116,12 @@ int main(int argc, char **argv)
 		bytes += st.bytes_pushed;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("writer=%s committed=%u attempts=%u rejected=%u bytes=%zu seconds=%.3f refused=%u lost_at_host=%u\n",
+	printf("writer=%s committed=%u attempts=%u rejected=%u bytes=%zu seconds=%.3f refused=%u lost_at_host=%u",
 	       argv[2], committed, attempts, rejected, bytes,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, refused, lost_at_host);
+	if (side && *side)
+		printf(" side_published=%u side_alone=%u", side_published, side_alone);
+	printf("\n");
 	ret = 0;
 out:
 	dg_store_free(store);
