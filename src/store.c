@@ -663,20 +663,11 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	store->pushing = false;
 	store->push_side_ref = NULL;
 	if (rider) {
-		rider->published = err >= 0 && !store->push_side_rejected;
 		/*
-		 * libgit2 refused the branch before sending anything: nothing
-		 * reached the host. A ref to create goes alone (the host counts
-		 * that push); a deletion waits for the next push.
+		 * libgit2 refused the branch before sending anything (it saw
+		 * the branch move): nothing reached the host, the rider neither.
 		 */
-		if (err == GIT_ENONFASTFORWARD && !rider->remove) {
-			char *why = dg_xstrdup(dg_error_last());
-			rider->alone = true;
-			rider->published = store_publish_remote(store, rider->local_ref, rider->ref, &rider->commit,
-								true, NULL) == 0;
-			dg_error_set("%s", why);
-			free(why);
-		}
+		rider->published = err >= 0 && !store->push_side_rejected;
 		if (rider->published && rider->remove) {
 			if (git_reference_lookup(&r, store->repo, rider->local_ref) == 0)
 				git_reference_delete(r);

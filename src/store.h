@@ -174,7 +174,6 @@ struct dg_txn_stats {
 	unsigned refused;        /* publications the server declined (not a race) */
 	bool committed;          /* a commit was published */
 	bool side_published;     /* the dg_txn_side ref landed */
-	unsigned side_alone;     /* pushes of that ref alone (libgit2 refused the branch before sending) */
 	size_t bytes_pushed;     /* pack bytes sent (remote URLs) */
 	char commit[41];         /* the published commit */
 };
@@ -205,9 +204,12 @@ void dg_store_set_max_lost_at_host(struct dg_store *store, unsigned lost);
  * pointed at a parentless commit holding one file (path, data), or
  * deleted when data is NULL. It goes in the same push as the branch's
  * commit (one push for the host to count) and is forced, so it lands even
- * when the branch's compare-and-swap loses. When libgit2 refuses the
- * branch before sending anything (it moved), a ref to create is pushed
- * alone, a deletion waits. stats->side_published says whether it landed.
+ * when the branch's compare-and-swap loses at the host. When libgit2
+ * refuses the branch before sending anything (it saw the branch move), the
+ * host sees no push and no side ref either: pushing that ref alone would
+ * cost a push for a join without a claim (bench-budget, 64 workers: 23 such
+ * pushes in the first minute, and slower runs). stats->side_published says
+ * whether it landed.
  * What it is for: a newcomer's join on a budget grid (doc/protocol.md,
  * "Joining"). The last call of an attempt counts.
  */

@@ -81,7 +81,6 @@ struct store_rider {
 	bool remove;
 	git_oid commit;         /* what ref points at, unless remove */
 	bool published;         /* out: it landed */
-	bool alone;             /* out: it went in a push of its own */
 };
 
 /*

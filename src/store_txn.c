@@ -314,7 +314,6 @@ static int publish(struct dg_store *store, const git_oid *commit, const struct d
 		ret = store_publish_remote(store, "refs/dgrid-txn/branch", store->branch_ref, commit, false, with);
 	if (with) {
 		stats->side_published = stats->side_published || rider.published;
-		stats->side_alone += rider.alone;
 	}
 	if (ret < 0 || store->local)
 		return ret;

@@ -699,8 +699,7 @@ int dg_worker_step(struct worker *w)
 	if (st.side_published && w->join_writing[0]) {
 		w->join_ref = true;
 		snprintf(w->joined_at, sizeof(w->joined_at), "%s", w->join_writing);
-		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d alone=%u", w->me, ret == 0 && st.committed,
-		       st.side_alone);
+		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d", w->me, ret == 0 && st.committed);
 	} else if (st.side_published) {
 		w->join_ref = false;
 	}

@@ -11,8 +11,9 @@
 #  - store (tests/tools/txn_writer, dg_txn_side): a race lost at the host
 #    still lands the side ref, in the same push (the hook ran once for it);
 #    a race lost before sending (libgit2 saw main move and sent nothing)
-#    sends the side ref alone, one push; a deletion rides on a push that
-#    lands, and another cache's next fetch forgets the deleted ref;
+#    sends no side ref either; a side ref rides on a push that lands; a
+#    deletion rides on one, and another cache's next fetch forgets the
+#    deleted ref;
 #  - worker: two newcomers, the first one's push held in the hook until the
 #    second's has landed. The first logs event=joined with claim_landed=0,
 #    then claims in its member slot; every task runs once; no join ref is
@@ -51,14 +52,16 @@ touch "$T/b-done"
 wait "$epid"
 check "e lost its race at the host" test "$?" -ne 0
 sed 's/^/# /' "$T/e.err" "$T/hook-log"
-check "e's side ref landed all the same (side_published=1, not alone)" grep -q 'side_published=1 side_alone=0' "$T/e.err"
+check "e's side ref landed all the same (side_published=1)" grep -q 'side_published=1' "$T/e.err"
 check_eq "the host saw one push from e, carrying main and the side ref, and f's" \
 	"push refs/heads/main refs/dgrid/join/e |push refs/heads/main " "$(paste -sd'|' "$T/hook-log")"
 check "refs/dgrid/join/e is on the server" server_has refs/dgrid/join/e
 check_eq "it holds e's file" "e 0" "$(git -C "$BARE" show refs/dgrid/join/e:side.json)"
 check_eq "e's file is not on main" 0 "$(git -C "$BARE" ls-tree -r --name-only main -- data | grep -c '^data/e-')"
 
-# --- a race lost before sending: the side ref goes alone
+# --- a race lost before sending: nothing goes, the side ref neither
+# (libgit2 saw main move and sent nothing; the host counted no push, and a
+# join ref pushed alone would cost one for a join without a claim)
 rm -f "$T/hook-log"
 log_hook "$BARE" ""
 TXN_WRITER_ATTEMPTS=1 TXN_WRITER_SIDE=join/c TXN_WRITER_WAIT_FOR=$T/d-done \
@@ -70,10 +73,16 @@ touch "$T/d-done"
 wait "$cpid"
 check "c gave up after its one attempt" test "$?" -ne 0
 sed 's/^/# /' "$T/c.err" "$T/hook-log"
-check "c's side ref went alone (side_published=1 side_alone=1)" grep -q 'side_published=1 side_alone=1' "$T/c.err"
-check_eq "the host saw d's push and c's side ref alone" \
-	"push refs/heads/main |push refs/dgrid/join/c " "$(paste -sd'|' "$T/hook-log")"
-check "refs/dgrid/join/c is on the server" server_has refs/dgrid/join/c
+check "c's side ref did not land (side_published=0)" grep -q 'side_published=0' "$T/c.err"
+check_eq "the host saw d's push only" "push refs/heads/main " "$(paste -sd'|' "$T/hook-log")"
+check "refs/dgrid/join/c is not on the server" bash -c "! git -C '$BARE' rev-parse -q --verify refs/dgrid/join/c"
+cache_c=$(dirname "$(find "$T/cache-c" -name HEAD -not -path '*/logs/*' | head -1)")
+check "nor in c's cache" bash -c "! git --git-dir='$cache_c' rev-parse -q --verify refs/remotes/dgrid/join/c"
+
+# --- a side ref rides on a push that lands
+TXN_WRITER_SIDE=join/k "$WRITER" "$URL" k 1 "$T/cache-k" >"$T/k.out" 2>&1
+check "k's push landed with its side ref" grep -q 'committed=1 .*side_published=1' "$T/k.out"
+check_eq "refs/dgrid/join/k holds k's file" "k 0" "$(git -C "$BARE" show refs/dgrid/join/k:side.json)"
 
 # --- a deletion rides on a push; another cache forgets the ref at its next fetch
 "$WRITER" "$URL" h 1 "$T/cache-h" >"$T/h.out" 2>&1
@@ -85,10 +94,10 @@ check_eq "g's push landed with the deletion" 0 "$?"
 sed 's/^/# /' "$T/g.out"
 check "g counted the deletion as published" grep -q 'committed=1 .*side_published=1' "$T/g.out"
 check "refs/dgrid/join/e is gone from the server" bash -c "! git -C '$BARE' rev-parse -q --verify refs/dgrid/join/e"
-check "refs/dgrid/join/c is still there" server_has refs/dgrid/join/c
+check "refs/dgrid/join/k is still there" server_has refs/dgrid/join/k
 "$WRITER" "$URL" h 1 "$T/cache-h" >"$T/h.out" 2>&1
 check "h's next fetch forgot join/e" bash -c "! git --git-dir='$cache_h' rev-parse -q --verify refs/remotes/dgrid/join/e"
-check "and kept join/c" bash -c "git --git-dir='$cache_h' rev-parse -q --verify refs/remotes/dgrid/join/c >/dev/null"
+check "and kept join/k" bash -c "git --git-dir='$cache_h' rev-parse -q --verify refs/remotes/dgrid/join/k >/dev/null"
 
 # --- two newcomers, one join slot's race: the loser joins all the same
 GRID=$T/srv/budget.git

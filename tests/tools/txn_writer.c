@@ -14,8 +14,8 @@
  * TXN_WRITER_SIDE=NAME makes each transaction carry the side ref
  * refs/dgrid/NAME (dg_txn_side; one file, side.json, holding the writer's
  * line), or delete it with TXN_WRITER_SIDE_DELETE=1; the totals then add
- * side_published=P side_alone=A, printed on stderr as well when a
- * transaction fails.
+ * side_published=P (transactions whose side ref landed), printed on
+ * stderr as well when a transaction fails.
  *
  * usage: txn_writer URL WRITER COUNT [CACHE_DIR [DIR]]
  * (CACHE_DIR "" means the default cache)
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	const char *wait_for = getenv("TXN_WRITER_WAIT_FOR");
 	const char *max_lost = getenv("TXN_WRITER_MAX_LOST_AT_HOST");
 	const char *side = getenv("TXN_WRITER_SIDE"), *attempts_env = getenv("TXN_WRITER_ATTEMPTS");
-	unsigned side_published = 0, side_alone = 0;
+	unsigned side_published = 0;
 	size_t bytes = 0;
 	const char *dir;
 	int ret = 1;
@@ -101,11 +101,10 @@ int main(int argc, char **argv)
 		a.side_delete = getenv("TXN_WRITER_SIDE_DELETE") != NULL;
 		int err = dg_store_transact(store, add_one, &a, &st);
 		side_published += st.side_published;
-		side_alone += st.side_alone;
 		if (err < 0) {
 			fprintf(stderr, "txn_writer: %s: %s\n", a.path, dg_error_last());
 			if (a.side)
-				fprintf(stderr, "side_published=%u side_alone=%u\n", side_published, side_alone);
+				fprintf(stderr, "side_published=%u\n", side_published);
 			goto out;
 		}
 		committed += st.committed;
@@ -120,7 +119,7 @@ int main(int argc, char **argv)
 	       argv[2], committed, attempts, rejected, bytes,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, refused, lost_at_host);
 	if (side && *side)
-		printf(" side_published=%u side_alone=%u", side_published, side_alone);
+		printf(" side_published=%u", side_published);
 	printf("\n");
 	ret = 0;
 out:
