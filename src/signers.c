@@ -315,22 +315,36 @@ unsigned dg_signers_count(const struct dg_signers *signers, const char *ns, cons
 	return count;
 }
 
-/* OpenSSH's match_pattern: '*' any run, '?' any one character, nothing else special. */
+/*
+ * OpenSSH's match_pattern: '*' any run, '?' any one character, nothing else
+ * special. One point to go back to, the last star: a later star can match
+ * whatever an earlier one would have, so trying the earlier one again is
+ * never needed, and the time is at most len(s) x len(p). The recursive
+ * match, which went back to every star, took exponential time in the stars:
+ * the fuzzer found a namespaces pattern (an allowed_signers line anybody
+ * who can push may write) that kept it busy for more than 15 s.
+ */
 static bool glob_match(const char *s, const char *p)
 {
-	for (; *p; p++, s++) {
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
 		if (*p == '*') {
-			for (;; s++) {
-				if (glob_match(s, p + 1))
-					return true;
-				if (!*s)
-					return false;
-			}
-		}
-		if (!*s || (*p != '?' && *p != *s))
+			star = ++p;      /* the pattern after the star... */
+			resume = s;      /* ...tried from here on, one character later each time */
+		} else if (*p && (*p == '?' || *p == *s)) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star;
+			s = ++resume;
+		} else {
 			return false;
+		}
 	}
-	return !*s;
+	while (*p == '*')
+		p++;
+	return !*p;
 }
 
 /* OpenSSH's match_pattern_list: a negated match denies, else any match allows. */

@@ -41,10 +41,11 @@ check_eq "nothing failed" 0 "$(count_files "$T/srv/grid.git" tasks/failed)"
 bad=""
 for i in $(seq $N); do
 	r=$(git -C "$T/srv/grid.git" show "main:tasks/completed/t$i.w1.1.json" 2>/dev/null |
-		"$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["executor"], d["status"], d["stdout"].split())')
-	[ "$r" = "docker success ['$((6 * i))', '4']" ] || bad="$bad t$i:$r"
+		"$PY" -c 'import json,sys; d=json.load(sys.stdin); o=d["stdout"].split(); print(d["executor"], d["status"], o[0], 3 <= int(o[1]) <= 4)')
+	# the container's init, sh, ls and grep: 3 when ls reads /proc before sh has forked grep
+	[ "$r" = "docker success $((6 * i)) True" ] || bad="$bad t$i:$r"
 done
-check_eq "each ran its own python3 in its own container (4 pids visible)" "" "$bad"
+check_eq "each ran its own python3 in its own container (3-4 pids visible, its own)" "" "$bad"
 check_eq "no container is left" "" "$(docker_left dgrid-)"
 
 # SIGKILL: nothing of the worker survives to stop the container but its guardian

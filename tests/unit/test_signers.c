@@ -151,6 +151,29 @@ static void test_namespaces(void **state DG_UNUSED)
 	assert_int_equal(check_line("a namespaces=\"dgrid-task-x\" ssh-ed25519 " KEY1, pk1, NS, JAN2),
 			 DG_EINVALID);
 	assert_int_equal(check_line("a namespaces=\"\" ssh-ed25519 " KEY1, pk1, NS, JAN2), DG_EINVALID);
+	/* stars backtrack: a run of them matches the shortest and longest runs alike */
+	assert_int_equal(check_line("a namespaces=\"d*-*k\" ssh-ed25519 " KEY1, pk1, NS, JAN2), 0);
+	assert_int_equal(check_line("a namespaces=\"**d**t*a*s*k**\" ssh-ed25519 " KEY1, pk1, NS, JAN2), 0);
+	assert_int_equal(check_line("a namespaces=\"*task?\" ssh-ed25519 " KEY1, pk1, NS, JAN2), DG_EINVALID);
+	assert_int_equal(check_line("a namespaces=\"*-*-*\" ssh-ed25519 " KEY1, pk1, NS, JAN2), DG_EINVALID);
+	/*
+	 * A hostile pattern: many stars that match and a tail that never does.
+	 * Going back to every star took exponential time (the fuzzer's case ran
+	 * for more than 15 s); this one would outlast the test run.
+	 */
+	{
+		char line[512], ns[200];
+		size_t n = 0;
+
+		memset(ns, 'a', sizeof(ns) - 1);
+		ns[sizeof(ns) - 1] = '\0';
+		n += (size_t)snprintf(line, sizeof(line), "a namespaces=\"");
+		for (int i = 0; i < 40; i++)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "*a");
+		snprintf(line + n, sizeof(line) - n, "b\" ssh-ed25519 %s", KEY1);
+		assert_int_equal(check_line(line, pk1, ns, JAN2), DG_EINVALID);
+		assert_prefix(dg_error_last(), "wrong namespace:");
+	}
 	/* and a refused namespace is refused only for that namespace */
 	assert_int_equal(check_line("a namespaces=\"git,file\" ssh-ed25519 " KEY1, pk1, "git", JAN2), 0);
 
