@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0390: a join that cannot be lost (doc/protocol.md, "Joining"). On a
+# t0379: a join that cannot be lost (doc/protocol.md, "Joining"). On a
 # budget grid a newcomer's first push carries its registration twice: on
 # main, with its first claim, and in refs/dgrid/join/ID, a ref nobody else
 # writes, forced. When another newcomer's push wins main, the claim loses
