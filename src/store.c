@@ -632,6 +632,7 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 
 	err = git_reference_create(&r, store->repo, local_ref, commit, 1, NULL);
 	git_reference_free(r);
+	r = NULL;
 	if (err < 0)
 		return store_git_fail(store, err, "cannot record commit");
 	snprintf(spec, sizeof(spec), "%s%s:%s", force ? "+" : "", local_ref, remote_ref);
@@ -642,6 +643,7 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 		rider_had = git_reference_name_to_id(&had, store->repo, rider->local_ref) == 0;
 		err = git_reference_create(&r, store->repo, rider->local_ref, &rider->commit, 1, NULL);
 		git_reference_free(r);
+		r = NULL;
 		if (err < 0)
 			return store_git_fail(store, err, "cannot record side commit");
 		snprintf(rider_spec, sizeof(rider_spec), "+%s:%s", rider->local_ref, rider->ref);
@@ -664,24 +666,18 @@ int store_publish_remote(struct dg_store *store, const char *local_ref, const ch
 	store->push_side_ref = NULL;
 	if (rider) {
 		/*
-		 * libgit2 refused the branch before sending anything (it saw
-		 * the branch move): nothing reached the host, the rider neither.
+		 * The host updates each ref on its own. When libgit2 refused the
+		 * branch before sending anything (it saw it move), nothing went,
+		 * the rider neither. The tracking ref then says what is there.
 		 */
 		rider->published = err >= 0 && !store->push_side_rejected;
-		if (rider->published && rider->remove) {
-			if (git_reference_lookup(&r, store->repo, rider->local_ref) == 0)
-				git_reference_delete(r);
-			git_reference_free(r);
-			r = NULL;
-		} else if (!rider->published && !rider->remove) {
-			/* what the host holds is what we knew before: best effort, the next fetch says */
-			if (rider_had)
-				(void)git_reference_create(&r, store->repo, rider->local_ref, &had, 1, NULL);
-			else if (git_reference_lookup(&r, store->repo, rider->local_ref) == 0)
-				git_reference_delete(r);
-			git_reference_free(r);
-			r = NULL;
-		}
+		if (!rider->published && rider_had)
+			/* best effort: the next fetch says what the host holds */
+			(void)git_reference_create(&r, store->repo, rider->local_ref, &had, 1, NULL);
+		else if (rider->published == rider->remove)
+			(void)git_reference_remove(store->repo, rider->local_ref);
+		git_reference_free(r);
+		r = NULL;
 	}
 	if (err == GIT_ENONFASTFORWARD)
 		return DG_ECONFLICT;       /* libgit2 saw the remote moved */
