@@ -19,16 +19,7 @@ check "no public connection succeeded" bash -c "! grep -q CONNECTED <<<'$(out pu
 
 # a listener on the host's 127.0.0.1 that records any connection
 port=$(free_port)
-"$PY" -c '
-import socket,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
-while True:
-    c,_=s.accept(); open(sys.argv[2],"a").write("accepted\n"); c.close()
-' "$port" "$T/accepted" &
-track $!
-wait_port "$port"
-rm -f "$T/accepted"   # wait_port itself connected once
+check "the host listener is listening" host_listener tcp "$port" "$T/accepted"
 dx loop "python3 -c '
 import socket
 try:
@@ -37,17 +28,11 @@ except OSError as e: print(\"failed\", e.errno)
 '"
 check "the host's 127.0.0.1 listener is unreachable" grep -q '^failed' <(out loop)
 check "the host listener saw no connection" test ! -e "$T/accepted"
+check "the host listener records a connection from the host" host_connects tcp "$port" "$T/accepted"
 
 # an abstract unix socket bound on the host
 name="dgrid-test-$$-$RANDOM"
-"$PY" -c '
-import socket,sys
-s=socket.socket(socket.AF_UNIX); s.bind("\0"+sys.argv[1]); s.listen(5)
-while True:
-    c,_=s.accept(); open(sys.argv[2],"a").write("accepted\n"); c.close()
-' "$name" "$T/unix-accepted" &
-track $!
-sleep 0.3
+check "the host unix listener is listening" host_listener unix "$name" "$T/unix-accepted"
 dx unix "python3 -c '
 import socket
 s=socket.socket(socket.AF_UNIX)
@@ -57,6 +42,7 @@ except OSError as e: print(\"failed\", e.errno)
 '"
 check "a host abstract unix socket is unreachable" grep -q '^failed' <(out unix)
 check "the host unix listener saw no connection" test ! -e "$T/unix-accepted"
+check "the host unix listener records a connection from the host" host_connects unix "$name" "$T/unix-accepted"
 
 dx dns 'getent hosts example.com; echo "getent=$?"; python3 -c "
 import socket

@@ -19,25 +19,9 @@ check_eq "connecting to public addresses fails" "failed 101
 failed 101" "$(out public)"
 
 port=$(free_port)
-"$PY" -c '
-import socket,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
-while True:
-    c,_=s.accept(); open(sys.argv[2],"a").write("accepted\n"); c.close()
-' "$port" "$T/accepted" &
-track $!
-wait_port "$port"
-rm -f "$T/accepted"
 name="dgrid-test-$$-$RANDOM"
-"$PY" -c '
-import socket,sys
-s=socket.socket(socket.AF_UNIX); s.bind("\0"+sys.argv[1]); s.listen(5)
-while True:
-    c,_=s.accept(); open(sys.argv[2],"a").write("accepted\n"); c.close()
-' "$name" "$T/accepted" &
-track $!
-sleep 0.3
+check "a host 127.0.0.1 listener is listening" host_listener tcp "$port" "$T/accepted"
+check "a host abstract unix listener is listening" host_listener unix "$name" "$T/unix-accepted"
 dx loop "python3 -c '
 import socket
 try:
@@ -50,7 +34,9 @@ except OSError as e: print(\"failed\", e.errno)
 '"
 check_eq "the host's 127.0.0.1 and abstract unix listeners are unreachable" "failed 111
 failed 111" "$(out loop)"
-check "... and saw no connection" test ! -e "$T/accepted"
+check "... and saw no connection" test ! -e "$T/accepted" -a ! -e "$T/unix-accepted"
+check "the tcp listener records a connection from the host" host_connects tcp "$port" "$T/accepted"
+check "the unix listener records a connection from the host" host_connects unix "$name" "$T/unix-accepted"
 
 dx dns 'getent hosts example.com; echo "getent=$?"; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "'
 check_eq "no name resolves; only a loopback interface exists" "getent=2
