@@ -240,23 +240,27 @@ static void note_queue(struct worker *w)
 	b->queue_last = queued;
 }
 
-/*
- * Claims of ours we do not run can exist only once we are registered
- * (a registration rides on the first claim): one that never landed a
- * step has none to adopt, however many races it lost.
- */
-static bool may_hold_claims(struct worker *w)
+/* Our registration is on the branch we hold (it rides on our first claim). */
+static bool registered(struct worker *w)
 {
 	char path[300];
 	struct dg_strbuf data = DG_STRBUF_INIT;
 	int ret;
 
-	if (!w->need_adopt)
-		return false;
 	snprintf(path, sizeof(path), "nodes/%s.json", w->me);
 	ret = dg_store_read(w->store, path, &data);
 	dg_strbuf_release(&data);
 	return ret != DG_ENOTFOUND;
+}
+
+/*
+ * Claims of ours we do not run can exist only once we are registered:
+ * one that never landed a step has none to adopt, however many races it
+ * lost.
+ */
+static bool may_hold_claims(struct worker *w)
+{
+	return w->need_adopt && registered(w);
 }
 
 /* Holding nothing, a push of ours would only claim: we may leave the branch to others. */
@@ -381,18 +385,29 @@ bool dg_worker_branch_unfetched(const struct worker *w)
  *    one turn and (the nodes that push x a turn), at most RECHECK_MAX_MS:
  *    moved again, others keep it busy and take what comes - no fetch, and
  *    the wait of a worker that stands aside, queue or not; still, it is
- *    fetched. A submission seen by 32 idle
- *    workers at once used to make all of them fetch its tasks and race
- *    for them (11 s before the first claim); now the first recheck claims
- *    and the later ones see it moving;
+ *    fetched. A submission seen by 32 idle workers at once used to make
+ *    all of them fetch its tasks and race for them (11 s before the first
+ *    claim); now the first recheck claims and the later ones see it
+ *    moving;
+ *  - a worker that never claimed here (not registered) rechecks after a
+ *    random time between one turn and RECHECK_MAX_MS. The nodes that
+ *    push count only those we saw, and a fleet that started idle is not
+ *    registered (doc/protocol.md): with 3 registered and 29 unseen, all
+ *    32 rechecked within a few turns, found the branch still, and fetched
+ *    and built the same intake of 1,000 submissions at once - 11 s to the
+ *    first claim on 2 cores, where one worker alone needed 0.4 s. The
+ *    registered, who have claimed here before, go first;
  *  - on a grid with a fetch budget nobody peeks: the budget paces the
  *    looks already, and a host counts a peek as a read as it counts a
  *    fetch (t0382: a peek and its recheck before each fetch made 52
  *    connections in a minute under a budget of 30);
- *  - a look a minute (PEEK_FETCH_EVERY_MS) after the last fetch is a
- *    fetch whatever the peek would say: for the queue's pace, what the
- *    busy ones leave (dg_worker_stand_aside compares the queue with its
- *    first look), orphans to reap. At every fourth look, as 0.12.1 had
+ *  - a look a minute (PEEK_FETCH_EVERY_MS) after the last fetch fetches
+ *    a branch that moved, even one that keeps moving: for the queue's
+ *    pace, what the busy ones leave (dg_worker_stand_aside compares the
+ *    queue with its first look), orphans to reap - but only at the
+ *    recheck: a fleet idle for a minute sees a submission as a crowd
+ *    that just arrived, and spreads its fetches the same way (it fetched
+ *    at once until 0.14.1). At every fourth look, as 0.12.1 had
  *    it, 7 idle workers fetched 20 s of a busy branch's history at once,
  *    and the one worker that carried the queue waited 3.6 s for its push.
  *    The streak of looks that stood aside counts fetches only.
@@ -403,15 +418,15 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	struct dg_branch_watch *b = &w->branch;
 	const char *seen = b->peek_tip[0] ? b->peek_tip : b->tip, *have = dg_store_tip(w->store);
 	int64_t turn = dg_worker_branch_turn_ms(w), most;
-	bool moved, recheck = b->recheck;
+	bool moved, stale, recheck = b->recheck;
 	char tip[41];
 
 	b->recheck = false;
 	/* a fetch budget paces the looks, and counts a peek as a read like a fetch */
-	if (!b->tip[0] || !b->nr || dg_now_ms() - b->looks[b->head].ms >= PEEK_FETCH_EVERY_MS ||
-	    dg_policy_fetch_budget(&w->policy, w->repo_url) || !would_only_claim(w) ||
+	if (!b->tip[0] || !b->nr || dg_policy_fetch_budget(&w->policy, w->repo_url) || !would_only_claim(w) ||
 	    dg_store_peek(w->store, tip) < 0)
 		return DG_PEEK_FETCH;
+	stale = dg_now_ms() - b->looks[b->head].ms >= PEEK_FETCH_EVERY_MS;
 	moved = strcmp(tip, seen) != 0;
 	snprintf(b->peek_tip, sizeof(b->peek_tip), "%s", tip);
 	b->peek_quiet = !moved;
@@ -428,13 +443,15 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 		return DG_PEEK_FETCH;
 	if (!recheck) {
 		turn = turn > 0 ? turn : 1;
-		most = (int64_t)dg_worker_crowd_nodes(w) * turn;
+		most = registered(w) ? (int64_t)dg_worker_crowd_nodes(w) * turn : RECHECK_MAX_MS;
 		most = most < RECHECK_MAX_MS ? most : RECHECK_MAX_MS;
 		most = most > turn ? most : turn;
 		*again_ms = turn + arc4random_uniform((uint32_t)(most - turn) + 1);
 		b->recheck = true;
 		return DG_PEEK_AGAIN;
 	}
+	if (stale)
+		return DG_PEEK_FETCH;
 	b->peek_skips++;
 	dg_log(DG_LOG_DEBUG, "node=%s event=peek moved=1 skipped_fetches=%u", w->me, b->peek_skips);
 	return DG_PEEK_BUSY;

@@ -582,10 +582,10 @@ static void test_stand_aside_notes_queue(void **state)
  * it holds needs no fetch, one that did not move since the last peek is
  * fetched (and a worker that stood aside claims: peek_quiet);
  * one that moved is peeked at again after a random wait between a turn
- * and (the nodes that push x a turn), at most 10 s: moved again, the fetch
- * is skipped (the known tip stays), unless the last fetch is a minute old;
- * still, it is fetched. A worker with work of its own, on a budget grid or alone
- * does not peek.
+ * and (the nodes that push x a turn), at most 10 s - 10 s for a worker
+ * not registered here: moved again, the fetch is skipped (the known tip
+ * stays), unless the last fetch is a minute old; still, it is fetched. A
+ * worker with work of its own, on a budget grid or alone does not peek.
  */
 static void test_peek(void **state)
 {
@@ -613,11 +613,26 @@ static void test_peek(void **state)
 	assert_false(b->peek_quiet);
 	assert_int_equal(b->aside_streak, 0);
 
-	/* a move: look again within 8 nodes x 500 ms */
-	snprintf(known, sizeof(known), "%s", dg_store_tip(g->store));
+	/* a move, seen by a worker not registered here: look again within 10 s */
 	commit(g, "plain submit");
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
-	assert_in_range(again, 500, 4000);
+	assert_in_range(again, 500, 10000);
+	assert_true(b->recheck);
+	b->recheck = false;
+	b->peek_tip[0] = '\0';
+	/* registered: within 8 nodes x 500 ms - those who claimed here go first */
+	commit_file(g, "nodes/w1.json", "w1: register");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	snprintf(known, sizeof(known), "%s", dg_store_tip(g->store));
+	commit(g, "plain submit");
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+		assert_in_range(again, 500, 4000);
+		b->recheck = false;
+		b->peek_tip[0] = '\0';
+	}
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
 	assert_true(b->recheck);
 	assert_false(b->peek_quiet);
 	/* what it knows is stale until it fetches: an --exit-when-idle worker must not exit on it */
@@ -639,12 +654,13 @@ static void test_peek(void **state)
 		assert_string_equal(dg_store_tip(g->store), known);
 		assert_string_not_equal(b->peek_tip, known);
 	}
-	/* a minute after the last fetch, a look is a fetch, without a peek */
+	/* a minute after the last fetch, a branch that moves on is fetched - at the recheck */
 	b->looks[b->head].ms -= 60000;
-	snprintf(known, sizeof(known), "%s", b->peek_tip);
 	commit(g, "w2: claim t5");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	commit(g, "w3: report t4");
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
-	assert_string_equal(b->peek_tip, known);
+	assert_int_equal(b->peek_skips, 6);
 	fetch(g);
 	dg_worker_branch_observe(w, 200);
 	assert_string_equal(b->peek_tip, "");
