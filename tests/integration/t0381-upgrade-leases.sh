@@ -101,8 +101,10 @@ submit slow "sleep 8" 12
 claim=tasks/in_progress/$(shard slow 2)/slow.json
 check "slow is claimed, in its shard" wait_for 30 bash -c "git -C '$BARE' cat-file -e main:$claim 2>/dev/null"
 owner=$(git -C "$BARE" show main:$claim | python3 -c 'import json,sys; print(json.load(sys.stdin)["node_id"])')
-check "the claim carries its lease (timeout + lease_margin)" bash -c \
-	"git -C '$BARE' show main:$claim | grep -q '\"lease_seconds\": 17'"
+# 12 s + 5 s, more if the claimer just lost a race (a crowded grid's lease)
+lease=$(git -C "$BARE" show main:$claim | python3 -c 'import json,sys; print(json.load(sys.stdin).get("lease_seconds", 0))')
+check "the claim carries its lease (timeout + lease_margin = 17, or more when contended: $lease)" \
+	test "$lease" -ge 17 -a "$lease" -le 617
 if [ "$owner" = n1 ]; then dead=$N1; survivor=n2; else dead=$N2; survivor=n1; fi
 check "slow started on $owner" wait_for 20 grep -q 'task=slow event=started' "$T/$owner.log"
 kill -KILL $dead
