@@ -141,6 +141,12 @@ DGRID_CACHE=$T/cache-$n DGRID_SPOOL=$T/spool-$n PULL_INTERVAL=1 timeout 120 \
 	--exit-when-idle >"$T/$n.3b.log" 2>&1
 check_eq "restarted, it exits 0" 0 $?
 check "it started on the member its spool holds results for" grep -q "event=members count=2 start=1" "$T/$n.3b.log"
+# evidence when this part fails (it did once under the sanitizers, and
+# did not again in five runs): the spools and what the two lives logged
+if [ "$_tap_failed" -gt 0 ]; then
+	ls -lR "$T/spool-$n"* 2>&1 | sed 's/^/# spool: /'
+	grep -hvE 'event=fetch|event=unsandboxed' "$T/$n.3.log" "$T/$n.3b.log" | cut -c1-240 | tail -60 | sed 's/^/# log: /'
+fi
 check_eq "the result reached the second member" 1 \
 	"$(git -C "$T/srv/second.git" ls-tree -r --name-only main tasks/completed | grep -c '/slow\.')"
 check_eq "'slow' ran once" 1 "$(grep -c slow "$T/runs")"
