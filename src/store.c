@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sodium.h>
 #include <strings.h>
 #include <sys/file.h>
@@ -338,6 +339,41 @@ int store_remote_open(struct dg_store *store)
 	return 0;
 }
 
+/*
+ * A git lock file in a cache whose dgrid.lock we hold is stale: its writer
+ * was killed (SIGKILL, OOM, a power cut) between taking it and renaming
+ * it, and libgit2 refuses that ref while the file exists. A worker killed
+ * in a fetch then failed every later fetch ("failed to lock file ...
+ * main.lock") and never recovered (t0124). Only git's own *.lock files
+ * under refs/ and beside them are removed; dgrid's flock files stay.
+ */
+static int remove_stale_lock(const char *path, const struct stat *st DG_UNUSED, int type,
+			     struct FTW *ftw DG_UNUSED)
+{
+	size_t len = strlen(path);
+
+	if (type == FTW_F && len > 5 && !strcmp(path + len - 5, ".lock") && unlink(path) == 0)
+		dg_log(DG_LOG_WARNING, "event=stale-lock-removed file=\"%s\" reason=\"left by a process killed "
+		       "while it updated this cache\"", path);
+	return 0;
+}
+
+static void remove_stale_locks(const char *cache)
+{
+	static const char *const beside_refs[] = {
+		"HEAD.lock", "config.lock", "packed-refs.lock", "index.lock", "shallow.lock",
+	};
+	char *path = dg_xasprintf("%s/refs", cache);
+
+	nftw(path, remove_stale_lock, 16, FTW_PHYS);
+	free(path);
+	for (size_t i = 0; i < sizeof(beside_refs) / sizeof(beside_refs[0]); i++) {
+		path = dg_xasprintf("%s/%s", cache, beside_refs[i]);
+		remove_stale_lock(path, NULL, access(path, F_OK) == 0 ? FTW_F : FTW_NS, NULL);
+		free(path);
+	}
+}
+
 static int open_cache(struct dg_store *store)
 {
 	unsigned char hash[8];
@@ -364,6 +400,7 @@ static int open_cache(struct dg_store *store)
 		dg_error_set("cannot lock cache '%s': %s", lock, strerror(errno));
 		goto out;
 	}
+	remove_stale_locks(store->cache_path);
 	err = git_repository_open_bare(&store->repo, store->cache_path);
 	if (err == GIT_ENOTFOUND)
 		err = git_repository_init(&store->repo, store->cache_path, 1);
