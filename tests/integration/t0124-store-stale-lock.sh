@@ -8,12 +8,9 @@
 # locks, and dgrid's own flock files, stay.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
+daemon_grid '{"protocol": 3}'
+commit_push "$T/work" "policy"
 BARE=$T/srv/grid.git
-make_bare "$BARE"
-"$DGRID" init "$BARE" >/dev/null 2>&1
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
 worker() {
 	DGRID_CACHE=$T/cache PULL_INTERVAL=1 timeout 60 "$DGRID" worker --repo "$URL" --node-id w1 \
 		--executor process --http off --exit-when-idle >"$T/$1.log" 2>&1
