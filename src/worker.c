@@ -34,8 +34,6 @@
 #define IDLE_LOOKS_PER_INTERVAL 4
 /* and each at least once in this long (ms), however many they are */
 #define IDLE_SHARE_MAX_MS 60000
-/* before it knows the queue's pace, a worker that stood aside looks again within this long, however many push */
-#define STAND_ASIDE_FLOOR_MAX_MS 30000
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -484,20 +482,12 @@ static bool crowded_branch(const struct worker *w)
 /*
  * How long a worker that stood aside waits before it looks again
  * (worker_branch.c): about when the queue should have drained, never less
- * than PULL_INTERVAL; before it knows the queue's pace, the nodes that
- * push x our turn (at most STAND_ASIDE_FLOOR_MAX_MS), so that those that
- * stand aside look about once a turn between them. Each look is a fetch
- * the host serves: at a quarter of that, 30 workers standing aside while
- * one drained the queue made 3 fetches a second, and git's upload-pack
- * and pack-objects took 60 % of the 2 CPUs the one worker needed
- * (bench-collapse.sh, perf).
+ * than PULL_INTERVAL; before it knows the queue's pace, as long as
+ * dg_worker_aside_no_pace_ms says.
  */
 static int64_t stand_aside_ms(struct worker *w)
 {
-	int64_t crowd = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w);
-
-	crowd = crowd < STAND_ASIDE_FLOOR_MAX_MS ? crowd : STAND_ASIDE_FLOOR_MAX_MS;
-	return dg_worker_stand_aside_ms(w, idle_poll_ms(w), crowd);
+	return dg_worker_stand_aside_ms(w, idle_poll_ms(w), dg_worker_aside_no_pace_ms(w));
 }
 
 static int loop(struct worker *w, int sigfd)

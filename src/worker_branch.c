@@ -46,6 +46,12 @@
 #define QUEUE_SPAN_MS (PEEK_FETCH_EVERY_MS * 3 / 2)
 /* a peek that saw the branch move looks again within at most this long (ms) */
 #define RECHECK_MAX_MS 10000
+/* before it knows the queue's pace, a worker that stood aside looks again within this long, however many push */
+#define STAND_ASIDE_FLOOR_MAX_MS 30000
+/* a worker that stood aside fetches again after this long (ms) to learn the queue's pace */
+#define PACE_LOOK_MS 10000
+/* and one that never claimed here, which nobody counts, about this long at least */
+#define UNSEEN_ASIDE_MS RECHECK_MAX_MS
 
 struct walk {
 	struct worker *w;
@@ -240,8 +246,22 @@ static void note_queue(struct worker *w)
 	b->queue_last = queued;
 }
 
+/*
+ * The queue seen at two looks apart would not be empty within a wait
+ * (STAND_ASIDE_MAX_MS) at the pace it shrank, or did not shrink at all.
+ */
+static bool slow_drain(const struct dg_branch_watch *b)
+{
+	int64_t span = b->queue_last_ms - b->queue_first_ms;
+
+	if (b->queue_last >= b->queue_first)
+		return true;
+	return (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last) >
+	       (double)STAND_ASIDE_MAX_MS;
+}
+
 /* Our registration is on the branch we hold (it rides on our first claim). */
-static bool registered(struct worker *w)
+bool dg_worker_branch_registered(struct worker *w)
 {
 	char path[300];
 	struct dg_strbuf data = DG_STRBUF_INIT;
@@ -260,7 +280,7 @@ static bool registered(struct worker *w)
  */
 static bool may_hold_claims(struct worker *w)
 {
-	return w->need_adopt && registered(w);
+	return w->need_adopt && dg_worker_branch_registered(w);
 }
 
 /* Holding nothing, a push of ours would only claim: we may leave the branch to others. */
@@ -299,10 +319,14 @@ bool dg_worker_stand_aside(struct worker *w)
 	 * Standing aside pays only while the busy ones take the queue: one
 	 * that did not shrink since our first look holds what they do not
 	 * claim (replicas they ran, requires they lack) or grows faster than
-	 * they drain it.
+	 * they drain it; one that shrinks but would last longer than a wait
+	 * (STAND_ASIDE_MAX_MS) at the pace seen needs more hands. Without
+	 * that rule, 3 carriers of 2-second tasks kept the branch busy while
+	 * 29 of 32 workers stood aside for 4 minutes (bench-collapse.sh with
+	 * `sleep 2` tasks: 320 tasks in 295 s, where 32 workers need 20).
 	 */
 	if (w->branch.aside_streak && w->branch.queue_last && w->branch.queue_last_ms > w->branch.queue_first_ms &&
-	    w->branch.queue_last >= w->branch.queue_first) {
+	    slow_drain(&w->branch)) {
 		w->branch.queue_first_ms = 0;
 		w->branch.aside_streak = 0;
 		return false;
@@ -443,7 +467,7 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 		return DG_PEEK_FETCH;
 	if (!recheck) {
 		turn = turn > 0 ? turn : 1;
-		most = registered(w) ? (int64_t)dg_worker_crowd_nodes(w) * turn : RECHECK_MAX_MS;
+		most = dg_worker_branch_registered(w) ? (int64_t)dg_worker_crowd_nodes(w) * turn : RECHECK_MAX_MS;
 		most = most < RECHECK_MAX_MS ? most : RECHECK_MAX_MS;
 		most = most > turn ? most : turn;
 		*again_ms = turn + arc4random_uniform((uint32_t)(most - turn) + 1);
@@ -452,9 +476,45 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	}
 	if (stale)
 		return DG_PEEK_FETCH;
+	/*
+	 * One fetched look of the queue gives no pace: a second, PACE_LOOK_MS
+	 * later, tells whether the busy ones drain it within a wait. Until
+	 * then a busy branch was peeked at and never fetched but once a
+	 * minute, and a worker stood aside for four such looks whatever the
+	 * pace (above).
+	 */
+	if (b->queue_first_ms && b->queue_last_ms == b->queue_first_ms && dg_now_ms() - b->queue_first_ms >= PACE_LOOK_MS)
+		return DG_PEEK_FETCH;
 	b->peek_skips++;
 	dg_log(DG_LOG_DEBUG, "node=%s event=peek moved=1 skipped_fetches=%u", w->me, b->peek_skips);
 	return DG_PEEK_BUSY;
+}
+
+/*
+ * Before a worker that stood aside knows the queue's pace (a first look,
+ * or a peek: it saw the tip, not the queue), it looks again after about
+ * the nodes that push x our turn, so that those that stand aside look
+ * about once a turn between them. Each look is a connection the host
+ * serves: at a quarter of that, 30 workers standing aside while one
+ * drained the queue made 3 fetches a second, and git's upload-pack and
+ * pack-objects took 60 % of the 2 CPUs the one worker needed
+ * (bench-collapse.sh, perf).
+ *
+ * A worker that never claimed here counts only the nodes it saw push,
+ * not the others like it (a fleet that started idle is mostly not
+ * registered, doc/protocol.md): 31 of them, each counting a crowd of 2,
+ * looked every 0.5-1.5 s while one worker drained 1,000 trivial tasks,
+ * 120-230 connections in a drain of 9-19 s. So it waits as long as a
+ * recheck may (RECHECK_MAX_MS) at least; the registered go first, and
+ * one that is needed still comes back within a few looks.
+ */
+int64_t dg_worker_aside_no_pace_ms(struct worker *w)
+{
+	int64_t ms = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w);
+
+	if (ms < UNSEEN_ASIDE_MS && !dg_worker_branch_registered(w))
+		ms = UNSEEN_ASIDE_MS;
+	return ms < STAND_ASIDE_FLOOR_MAX_MS ? ms : STAND_ASIDE_FLOOR_MAX_MS;
 }
 
 /*

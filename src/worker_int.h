@@ -191,6 +191,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
+int64_t dg_worker_report_wait_ms(const struct worker *w);  /* a result's wait for others to share its push */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
 
 /*
@@ -211,6 +212,8 @@ size_t dg_worker_branch_pushers(const struct worker *w);
 /* those who push here as far as we can tell: registered, seen pushing lately, or 2 after a lost race */
 size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);
+/* our registration is on the branch we hold: we claimed here, and others count us */
+bool dg_worker_branch_registered(struct worker *w);
 /* about to report quick tasks on a busy branch that an earlier node carries: claim no more */
 bool dg_worker_yields_quick_tasks(const struct worker *w, size_t queued);
 /* a peek saw the branch move since our last fetch: what we know is stale */
@@ -223,6 +226,8 @@ enum dg_peek {
 	DG_PEEK_CURRENT,              /* the tip is the one we hold: a fetch would bring nothing */
 };
 enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms);
+/* how long one that stood aside waits before it knows the queue's pace (ms) */
+int64_t dg_worker_aside_no_pace_ms(struct worker *w);
 /* when a worker that stood aside looks again (ms from now) */
 int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms);
 

@@ -96,7 +96,7 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	DG_ALLOC_GROW(w->pending, w->pending_nr + 1, w->pending_alloc);
 	w->pending[w->pending_nr++] = res;
 	if (!w->batch_deadline)
-		w->batch_deadline = dg_now_ms() + w->opts->batch_ms;
+		w->batch_deadline = dg_now_ms() + dg_worker_report_wait_ms(w);
 out:
 	dg_task_release(&r->task);
 	free(r->cancel_reason);

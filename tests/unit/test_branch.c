@@ -575,6 +575,16 @@ static void test_stand_aside_notes_queue(void **state)
 	b->aside_streak = 0;
 	b->queue_first_ms -= 1000;
 	assert_true(dg_worker_stand_aside(w));
+
+	/* 40 then 4 ten seconds apart: empty within a wait at that pace, stand aside */
+	b->queue_first = 40, b->queue_first_ms = dg_now_ms() - 10000;
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->queue_last, 4);
+	/* 5 then 4: 40 s more at that pace, longer than a wait (30 s): more hands, claim */
+	b->queue_first = 5, b->queue_first_ms = dg_now_ms() - 10000;
+	assert_false(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 0);
+	assert_int_equal(b->queue_first_ms, 0);
 }
 
 /*
@@ -654,6 +664,28 @@ static void test_peek(void **state)
 		assert_string_equal(dg_store_tip(g->store), known);
 		assert_string_not_equal(b->peek_tip, known);
 	}
+	/*
+	 * One fetched look of the queue, 10 s ago: the recheck fetches for a
+	 * second, which gives the pace; a pace known, or a look under 10 s
+	 * old, keeps the peek
+	 */
+	b->queue_first_ms = b->queue_last_ms = dg_now_ms() - 10000;
+	commit(g, "w2: claim t4");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	commit(g, "w3: report t2");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	b->queue_first_ms = b->queue_last_ms = dg_now_ms() - 9000;
+	commit(g, "w2: claim t4");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	commit(g, "w3: report t2");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_BUSY);
+	b->queue_first_ms -= 5000;
+	commit(g, "w2: claim t4");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	commit(g, "w3: report t2");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_BUSY);
+	b->queue_first_ms = b->queue_last_ms = 0;
+	b->peek_skips = 6;
 	/* a minute after the last fetch, a branch that moves on is fetched - at the recheck */
 	b->looks[b->head].ms -= 60000;
 	commit(g, "w2: claim t5");
@@ -755,6 +787,35 @@ static void test_yields_quick_tasks(void **state)
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
 		w->branch.authors[i].ms -= 20000;
 	assert_false(dg_worker_yields_quick_tasks(w, 500));
+}
+
+/*
+ * Before the queue's pace is known: the nodes that push x our turn, at
+ * most 30 s; a worker not registered here, which cannot count the others
+ * like it, at least 10 s (bench-collapse.sh: 31 unregistered workers that
+ * each counted a crowd of 2 looked every 0.5-1.5 s while one drained).
+ */
+static void test_aside_no_pace(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+
+	/* w2, w3 and we push, a turn of 500 ms: 1.5 s, but we are not registered */
+	two_looks(g, 2000);
+	assert_int_equal(dg_worker_crowd_nodes(w), 3);
+	assert_int_equal(dg_worker_aside_no_pace_ms(w), 10000);
+	w->nodes_seen = 100;
+	assert_int_equal(dg_worker_aside_no_pace_ms(w), 30000);
+
+	/* registered (nodes/w1.json on the branch we hold): the crowd we count */
+	w->nodes_seen = 0;
+	commit_file(g, "nodes/w1.json", "w1: register");
+	fetch(g);
+	assert_int_equal(dg_worker_aside_no_pace_ms(w), 1500);
+	w->nodes_seen = 30;
+	assert_int_equal(dg_worker_aside_no_pace_ms(w), 15000);
+	w->nodes_seen = 100;
+	assert_int_equal(dg_worker_aside_no_pace_ms(w), 30000);
 }
 
 static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms, int64_t lo, int64_t hi)
@@ -868,6 +929,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stand_aside_notes_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yields_quick_tasks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aside_no_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_ms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	};

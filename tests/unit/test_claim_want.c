@@ -5,7 +5,8 @@
  * share that grows with the crowd, never more than 10 s of measured work a
  * slot, 16 a slot before a task has run, nor claim_batch_max; with a budget
  * enough for a cycle within a fair share of the queue. And when a newcomer
- * stands back from its join slot, or leaves a few tasks to the members.
+ * stands back from its join slot, or leaves a few tasks to the members,
+ * and how long a finished result waits for others to share its push.
  */
 #include "common.h"
 #include "pushslot.h"
@@ -225,6 +226,44 @@ static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
 	assert_false(dg_worker_leaves_crumbs(w, 2));
 }
 
+/*
+ * A finished result's wait for others to share its push: --batch-ms alone,
+ * on a quiet grid or with a budget; while we lose races without a budget,
+ * the crowd x our turn, at most 10 s and a tenth of lease_margin.
+ */
+static void test_report_wait(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	f.opts.batch_ms = 300;
+	w->nodes_seen = 10, w->registered = true, w->turn_ms_avg = 500;
+	/* no race lost lately: the grid is not crowded for us */
+	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	w->contended_until = dg_now_ms() + 60000;
+	assert_int_equal(dg_worker_report_wait_ms(w), 5000);
+	/* a tenth of lease_margin (60 s) at most */
+	w->nodes_seen = 40;
+	assert_int_equal(dg_worker_report_wait_ms(w), 6000);
+	/* and 10 s however long lease_margin is */
+	w->policy.lease_margin = 600;
+	assert_int_equal(dg_worker_report_wait_ms(w), 10000);
+	/* lease_margin 30 s: 3 s at most */
+	w->policy.lease_margin = 30;
+	assert_int_equal(dg_worker_report_wait_ms(w), 3000);
+	/* never below --batch-ms */
+	w->policy.lease_margin = 1;
+	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	w->policy.lease_margin = 60;
+	/* a budget's slots batch already */
+	w->budget = 60;
+	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	w->budget = 0;
+	/* the race was lost long ago */
+	w->contended_until = dg_now_ms() - 1;
+	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_join_stands_back),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
+		cmocka_unit_test(test_report_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
