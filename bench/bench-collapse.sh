@@ -100,7 +100,10 @@
 # reported, not failed.
 #
 # Environment: DGRID (binary; default $SRC/build/dgrid), RUNS ("1:200 8:400
-#   32:400", W:T pairs), PROTOCOL (3; the grid's "protocol"), PUSH_BUDGET
+#   32:400", W:T pairs), TASK_SLEEP (0; N > 0 makes each task `sleep N;
+#   echo tK >>RUNS`: tasks longer than a turn, where 32 workers should be
+#   about 32 times as fast as one - with N = 2 the lower bound is T x N / W),
+#   PROTOCOL (3; the grid's "protocol"), PUSH_BUDGET
 #   (unset; a number adds "push_budget" to dgrid.json, to compare the
 #   unbudgeted figures with the push schedule's), CLAIM_BATCH_MAX (unset; a
 #   number adds "claim_batch_max" to dgrid.json), TASK_TIMEOUT
@@ -131,6 +134,10 @@ PROTOCOL=${PROTOCOL:-3}
 PUSH_BUDGET=${PUSH_BUDGET:-}
 CLAIM_BATCH_MAX=${CLAIM_BATCH_MAX:-}
 TASK_TIMEOUT=${TASK_TIMEOUT:-60}
+TASK_SLEEP=${TASK_SLEEP:-0}
+case $TASK_SLEEP in '' | *[!0-9]*) echo "bench-collapse: TASK_SLEEP must be a whole number of seconds"; exit 1 ;; esac
+TASK_PREFIX=
+[ "$TASK_SLEEP" -gt 0 ] && TASK_PREFIX="sleep $TASK_SLEEP; "
 WORKER_TIMEOUT=${WORKER_TIMEOUT:-300}
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
 BENCH_LOG_LEVEL=${LOG_LEVEL:-debug}
@@ -181,8 +188,8 @@ submit_tasks() {
 	mkdir -p "$dir/tasks/queue"
 	for k in $(seq "$n"); do
 		id=$(task_id "$k" "$w")
-		printf '{"task_id": "%s", "script": "echo %s >>%s", "timeout_seconds": %s}\n' \
-			"$id" "$id" "$T/runs-$name" "$TASK_TIMEOUT" >"$dir/tasks/queue/$id.json"
+		printf '{"task_id": "%s", "script": "%secho %s >>%s", "timeout_seconds": %s}\n' \
+			"$id" "$TASK_PREFIX" "$id" "$T/runs-$name" "$TASK_TIMEOUT" >"$dir/tasks/queue/$id.json"
 	done
 	git -C "$dir" add -A && git -C "$dir" commit -qm "submit $n tasks"
 }
@@ -419,7 +426,7 @@ wait_port "$PORT" || { echo "bench-collapse: git daemon did not start"; exit 1; 
 URL=git://127.0.0.1:$PORT
 
 echo "# dgrid collapse benchmark: $("$DGRID" version), $(nproc) CPUs, load average $(loadavg), git daemon on 127.0.0.1"
-echo "# runs (W:T): $RUNS${WARM:+ (warm: tasks pushed to running workers, wall = drain)}; dgrid.json $POLICY${PUSH_BUDGET:+ (a budget: not what issue 11 item 5 asks about)}; tasks \`echo tK >>RUNS\`" \
+echo "# runs (W:T): $RUNS${WARM:+ (warm: tasks pushed to running workers, wall = drain)}; dgrid.json $POLICY${PUSH_BUDGET:+ (a budget: not what issue 11 item 5 asks about)}; tasks \`${TASK_PREFIX}echo tK >>RUNS\`" \
 	"(timeout_seconds $TASK_TIMEOUT); workers --slots 1 --executor process, PULL_INTERVAL=$BENCH_PULL_INTERVAL," \
 	"LOG_LEVEL=$BENCH_LOG_LEVEL, WORKER_TIMEOUT=${WORKER_TIMEOUT}s"
 bench_t0=$(date +%s)
