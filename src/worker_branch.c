@@ -246,18 +246,21 @@ static void note_queue(struct worker *w)
 	b->queue_last = queued;
 }
 
-/*
- * The queue seen at two looks apart would not be empty within a wait
- * (STAND_ASIDE_MAX_MS) at the pace it shrank, or did not shrink at all.
- */
+/* How long (ms) the queue lasts at the pace it shrank between our first and last look; -1: it did not shrink. */
+static double drain_ms(const struct dg_branch_watch *b)
+{
+	if (b->queue_first <= b->queue_last)
+		return -1;
+	return (double)b->queue_last * (double)(b->queue_last_ms - b->queue_first_ms) /
+	       (double)(b->queue_first - b->queue_last);
+}
+
+/* The queue would not be empty within a wait (STAND_ASIDE_MAX_MS) at that pace, or did not shrink at all. */
 static bool slow_drain(const struct dg_branch_watch *b)
 {
-	int64_t span = b->queue_last_ms - b->queue_first_ms;
+	double drain = drain_ms(b);
 
-	if (b->queue_last >= b->queue_first)
-		return true;
-	return (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last) >
-	       (double)STAND_ASIDE_MAX_MS;
+	return drain < 0 || drain > (double)STAND_ASIDE_MAX_MS;
 }
 
 /* Our registration is on the branch we hold (it rides on our first claim). */
@@ -530,11 +533,10 @@ int64_t dg_worker_stand_aside_ms(const struct worker *w, int64_t floor_ms, int64
 {
 	const struct dg_branch_watch *b = &w->branch;
 	int64_t ms = no_pace_ms, span = b->queue_last_ms - b->queue_first_ms;
+	double drain = drain_ms(b);
 
-	if (b->queue_first_ms && span > 0 && b->queue_first > b->queue_last) {
-		double drain = (double)b->queue_last * (double)span / (double)(b->queue_first - b->queue_last);
+	if (b->queue_first_ms && span > 0 && drain >= 0)
 		ms = drain < (double)STAND_ASIDE_MAX_MS ? (int64_t)drain : STAND_ASIDE_MAX_MS;
-	}
 	if (ms > STAND_ASIDE_MAX_MS)
 		ms = STAND_ASIDE_MAX_MS;
 	if (ms < floor_ms)

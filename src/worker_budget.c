@@ -459,20 +459,20 @@ void dg_worker_contention(struct worker *w, bool lost)
  * budget grid (whose slots batch already); without a budget, while we
  * lose races (CROWD_MEMORY_MS), the nodes that push x our turn, at most
  * CROWD_REPORT_WAIT_MAX_MS and a tenth of lease_margin (the lease must
- * outlive the wait and the races after it). Each push there is a turn of the branch that
- * the others wait for: 32 workers on 2-second tasks that reported each
- * result on its own made 1.1 tasks a push, lost 264 races at the host and
- * ran 4 tasks a second (bench-collapse.sh with `sleep 2` tasks). Claims
- * top up what a worker holds (dg_worker_claim_want), so a report that
- * carries several results also claims several.
+ * outlive the wait and the races after it). Each push there is a turn of
+ * the branch that the others wait for: 32 workers on 2-second tasks that
+ * reported each result on its own made 1.1 tasks a push, lost 264 races
+ * at the host and ran 4 tasks a second (bench-collapse.sh with `sleep 2`
+ * tasks). Claims top up what a worker holds (dg_worker_claim_want), so a
+ * report that carries several results also claims several.
  */
 int64_t dg_worker_report_wait_ms(const struct worker *w)
 {
-	int64_t ms = (int64_t)w->opts->batch_ms, crowd;
+	int64_t ms = (int64_t)w->opts->batch_ms, nodes = (int64_t)dg_worker_crowd_nodes(w), crowd;
 
-	if (w->budget || dg_now_ms() >= w->contended_until || dg_worker_crowd_nodes(w) < 2)
+	if (w->budget || dg_now_ms() >= w->contended_until || nodes < 2)
 		return ms;
-	crowd = (int64_t)dg_worker_crowd_nodes(w) * dg_worker_branch_turn_ms(w);
+	crowd = nodes * dg_worker_branch_turn_ms(w);
 	crowd = crowd < CROWD_REPORT_WAIT_MAX_MS ? crowd : CROWD_REPORT_WAIT_MAX_MS;
 	/* a lease outlives its task by lease_margin: the wait takes a tenth of it at most */
 	crowd = crowd < (int64_t)w->policy.lease_margin * 100 ? crowd : (int64_t)w->policy.lease_margin * 100;
