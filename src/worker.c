@@ -145,7 +145,7 @@ static int count_entry(const struct dg_entry *e, void *payload)
 static int64_t idle_poll_ms(struct worker *w)
 {
 	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
-	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share;
+	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share, unseen;
 	size_t nodes = 0;
 
 	if (!budget) {
@@ -172,6 +172,10 @@ static int64_t idle_poll_ms(struct worker *w)
 	}
 	dg_store_list(w->store, "nodes", count_entry, &nodes);
 	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
+	/* the idle that never claimed are in no count: the longer the quiet, the rarer their looks */
+	unseen = dg_worker_unseen_poll_ms(w);
+	if (unseen > share && unseen > ms)
+		return unseen + arc4random_uniform((uint32_t)(unseen / 10) + 1);
 	if (share <= ms)
 		return ms;
 	if (share != w->poll_ms_logged)
@@ -270,12 +274,21 @@ static int64_t idle_look_ms(struct worker *w)
 /* network_turn's fresh view of the members moved the slot it woke for: it waits for the new one */
 #define TURN_SLOT_MOVED 4
 
+/*
+ * Nothing to report, hand back or adopt, and the queue looked empty: a
+ * turn would only look - unless a task that waited for its not_before may
+ * start now although nothing changed.
+ */
+static bool only_looks(const struct worker *w)
+{
+	return !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
+	       !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at);
+}
+
 /* Fetches and, unless nothing can have changed, runs the step. */
 static int network_turn(struct worker *w, bool local)
 {
-	/* a task that waited for its not_before may start now although nothing changed */
-	bool quiet = !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
-		     !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at);
+	bool quiet = only_looks(w);
 	bool reporting = w->pending_nr || w->requeue_nr;
 	/* the slot this turn is for, before a fetch that may outlast it */
 	int64_t slot_ms = w->budget && !local ? dg_worker_turn_slot(w) : 0;
@@ -523,9 +536,16 @@ static int loop(struct worker *w, int sigfd)
 			want_step = !w->jobs_nr || w->stopping || now >= w->batch_deadline;
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_step)
 			want_step = true;
-		/* with a push budget: a turn at each of our slots, busy or idle */
+		/*
+		 * With a push budget: a turn at each of our slots - but one that
+		 * would only look waits for the idle poll too. A newcomer's slots
+		 * are the join slots, every slot of a grid with no members: 6
+		 * idle newcomers fetched at each, 300 times a minute where the
+		 * fetch budget was 30 (t0376).
+		 */
 		if (w->budget)
-			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w);
+			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w) &&
+				    !(only_looks(w) && dg_worker_holds_nothing(w) && now < w->next_step);
 		/*
 		 * Between slots, an --exit-when-idle worker that holds nothing
 		 * still looks (idle_looker): a fetch is no push. A queue seen
@@ -537,7 +557,7 @@ static int loop(struct worker *w, int sigfd)
 			if (dg_store_fetch(w->store) == 0) {
 				w->fetched_ms = now;
 				if (!w->queue_seen_empty && queue_is_empty(w))
-					w->queue_seen_empty = true;
+					dg_worker_queue_seen(w, true);
 			}
 			w->next_step = now + idle_look_ms(w);
 		}
@@ -640,7 +660,7 @@ static int loop(struct worker *w, int sigfd)
 			if (ret < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
 			else if (rs.requeued || rs.abandoned)
-				w->queue_seen_empty = false, w->next_step = 0;
+				dg_worker_queue_seen(w, false), w->next_step = 0;
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
 		/* archive and compaction: rare, after a fresh fetch, never while stopping */

@@ -1,8 +1,9 @@
 /*
  * worker_budget.c - the worker's side of the push budget (pushslot.h,
  * doc/protocol.md "Push budget"): when it may push, and how many tasks one
- * push claims. Without a budget every function here says "now" and "your
- * free slots", so the worker behaves as before.
+ * push claims; and the part of the fetch budget that no count covers (the
+ * idle that never claimed). Without a budget every function here says
+ * "now" and "your free slots", so the worker behaves as before.
  */
 #include "config.h"
 #include "grid.h"
@@ -27,6 +28,10 @@
 #define CROWD_LEASE_MAX 600
 /* how long a lost race counts as contention for leases (ms) */
 #define CROWD_MEMORY_MS (10 * 60 * 1000)
+/* an idle worker nobody counts polls a fetch budget's grid every this part of the time the queue was empty */
+#define UNSEEN_POLL_QUIET_PARTS 4
+/* and at least this often (ms) */
+#define UNSEEN_POLL_MAX_MS (5 * 60 * 1000)
 /* without a budget, a crowded grid's finished result waits at most this long for others to share its push (ms) */
 #define CROWD_REPORT_WAIT_MAX_MS 10000
 
@@ -497,4 +502,39 @@ unsigned dg_worker_crowd_seconds(const struct worker *w)
 	s = (uint64_t)w->nodes_seen * (uint64_t)(w->turn_ms_avg > 0 ? w->turn_ms_avg : 0) *
 	    CROWD_LEASE_TURNS / 1000;
 	return s < CROWD_LEASE_MAX ? (unsigned)s : CROWD_LEASE_MAX;
+}
+
+void dg_worker_queue_seen(struct worker *w, bool empty)
+{
+	w->queue_seen_empty = empty;
+	if (!empty)
+		w->queue_empty_since = 0;
+	else if (!w->queue_empty_since)
+		w->queue_empty_since = dg_now_ms();
+}
+
+/*
+ * The fetch budget is shared by the registered nodes (worker.c,
+ * idle_poll_ms), but a worker registers with its first claim - on a grid
+ * with a push budget, github.com's default, never before - so a fleet
+ * that waits for work is counted by nobody, and each of its workers
+ * polled as if alone, every PULL_INTERVAL: on github.com 150 of them
+ * would use the whole 900 a minute (t0376 shows 6 under a budget of 30).
+ * A worker cannot count those it never sees, so each waits
+ * the longer the queue has been empty: a quarter of that time, at most 5
+ * minutes. A submission after a long quiet still finds the registered
+ * polling at their share, and the unseen within a quarter of the quiet;
+ * once the grid has been still for 20 minutes, n of them make n/5
+ * fetches a minute - the sixth of github.com's budget that the registered
+ * leave free holds 750.
+ */
+int64_t dg_worker_unseen_poll_ms(struct worker *w)
+{
+	int64_t ms;
+
+	if (!w->queue_empty_since || !dg_policy_fetch_budget(&w->policy, w->repo_url) ||
+	    dg_worker_branch_registered(w))
+		return 0;
+	ms = (dg_now_ms() - w->queue_empty_since) / UNSEEN_POLL_QUIET_PARTS;
+	return ms < UNSEEN_POLL_MAX_MS ? ms : UNSEEN_POLL_MAX_MS;
 }

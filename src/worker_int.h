@@ -85,7 +85,8 @@ struct worker {
 	int64_t stop_deadline;        /* monotonic ms: kill running tasks then */
 	int64_t stop_signal_at;       /* monotonic ms of the first stop signal */
 	bool need_adopt;              /* look for claims of ours we do not run */
-	bool queue_seen_empty;        /* the last step found nothing to claim */
+	bool queue_seen_empty;        /* the last step found nothing to claim (dg_worker_queue_seen) */
+	int64_t queue_empty_since;    /* monotonic ms: since then every look found nothing to claim (0: one did) */
 	int64_t ready_at;             /* unix s: a task we could run waits for its not_before; 0 none */
 	struct dg_node_facts facts;   /* what "requires" is matched against (tasksched.h) */
 	char last_step_tip[41];       /* tip at the last step with nothing to do */
@@ -324,6 +325,10 @@ int dg_worker_fetch_policy(struct worker *w);     /* fetch, then the policy */
 int dg_worker_members_init(struct worker *w, const char *spool_dir);
 void dg_worker_members_release(struct worker *w);
 bool dg_worker_holds_nothing(const struct worker *w);
+/* what the last look found in the queue: something to claim, or nothing (since when) */
+void dg_worker_queue_seen(struct worker *w, bool empty);
+/* on a grid with a fetch budget, the least wait (ms) between the idle polls of a worker nobody counts; 0: none */
+int64_t dg_worker_unseen_poll_ms(struct worker *w);
 int dg_worker_look_around(struct worker *w);
 bool dg_worker_members_drained(const struct worker *w);
 

@@ -102,7 +102,7 @@ static void unbind_member(struct worker *w)
 	w->policy = dg_policy_default;
 	w->policy_noted[0] = '\0';
 	w->need_adopt = true;
-	w->queue_seen_empty = false;
+	dg_worker_queue_seen(w, false);
 	w->last_step_tip[0] = '\0';
 	w->tip_is_ours = false;
 	w->next_step = w->next_reap = 0;

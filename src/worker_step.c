@@ -730,7 +730,7 @@ int dg_worker_step(struct worker *w)
 		       w->me, st.commit, st.attempts, (long long)ms, st.bytes_pushed);
 	}
 	w->need_adopt = s.adopt_later;
-	w->queue_seen_empty = s.eligible_left == 0 && s.claimed_nr == 0;
+	dg_worker_queue_seen(w, s.eligible_left == 0 && s.claimed_nr == 0);
 	w->ready_at = s.pick.ready_at;
 	if (s.retry_due && (!w->ready_at || s.retry_due < w->ready_at))
 		w->ready_at = s.retry_due;

@@ -1,7 +1,9 @@
 /*
  * test_branch.c - how busy the branch is and who stands aside
  * (worker_branch.c, issue 11 "no collapse"), and the store walk it reads
- * the branch's traffic with (dg_store_walk_since). An idle worker that
+ * the branch's traffic with (dg_store_walk_since); and the idle poll of a
+ * worker nobody counts (dg_worker_unseen_poll_ms), which reads the branch
+ * for its registration. An idle worker that
  * misjudges the branch either stands aside on a quiet grid - work waits -
  * or keeps claiming on a crowded one and makes every push lose. So the
  * counts are checked on a real repository made with git: others' commits
@@ -818,6 +820,45 @@ static void test_aside_no_pace(void **state)
 	assert_int_equal(dg_worker_aside_no_pace_ms(w), 30000);
 }
 
+/*
+ * On a grid with a fetch budget, an idle worker that is not registered
+ * waits at least a quarter of the time the queue has been empty to it, at
+ * most 5 minutes (worker_budget.c); a registered one, or one that saw
+ * work, or any worker on a grid without a fetch budget: no such wait.
+ */
+static void test_unseen_poll(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+
+	dg_worker_queue_seen(w, true);
+	assert_true(w->queue_seen_empty);
+	/* no fetch budget (github.com's default is none here: the repository is local) */
+	w->queue_empty_since -= 400000;
+	assert_int_equal(dg_worker_unseen_poll_ms(w), 0);
+	w->policy.fetch_budget = 30;
+	w->policy.fetch_budget_set = true;
+	assert_in_range(dg_worker_unseen_poll_ms(w), 100000, 100100);
+	/* a later look that finds nothing keeps the quiet's start */
+	dg_worker_queue_seen(w, true);
+	assert_in_range(dg_worker_unseen_poll_ms(w), 100000, 100100);
+	w->queue_empty_since -= 1200000;
+	assert_int_equal(dg_worker_unseen_poll_ms(w), 300000);
+	/* work seen: the quiet starts over at the next empty look */
+	dg_worker_queue_seen(w, false);
+	assert_false(w->queue_seen_empty);
+	assert_int_equal(w->queue_empty_since, 0);
+	assert_int_equal(dg_worker_unseen_poll_ms(w), 0);
+	dg_worker_queue_seen(w, true);
+	assert_in_range(dg_worker_unseen_poll_ms(w), 0, 100);
+	w->queue_empty_since -= 40000;
+	assert_in_range(dg_worker_unseen_poll_ms(w), 10000, 10100);
+	/* registered (nodes/w1.json on the branch we hold): counted in the share, no wait of its own */
+	commit_file(g, "nodes/w1.json", "w1: register");
+	fetch(g);
+	assert_int_equal(dg_worker_unseen_poll_ms(w), 0);
+}
+
 static void assert_wait_within(const struct worker *w, int64_t floor_ms, int64_t no_pace_ms, int64_t lo, int64_t hi)
 {
 	/* jittered: look at many */
@@ -931,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yields_quick_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aside_no_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unseen_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	};
 	int ret;
