@@ -85,6 +85,34 @@ start_git_daemon() {
 	return 1
 }
 
+# start_git_daemon_logged BASEDIR: a git daemon that writes every request
+# it serves to $T/daemon.log with the second it came in, to count the
+# fetches a grid makes (busiest_fetches); sets PORT. The daemon itself is
+# tracked, not a pipe's reader: killed alone, the reader left a daemon that
+# died only when it next logged, and the exit trap waited for it (t0376,
+# whose workers look twice a minute).
+start_git_daemon_logged() {
+	PORT=$(free_port)
+	git daemon --verbose --reuseaddr --listen=127.0.0.1 --port="$PORT" --base-path="$1" \
+		--export-all --enable=receive-pack "$1" \
+		> >(while IFS= read -r line; do printf '%(%s)T %s\n' -1 "$line"; done >"$T/daemon.log") 2>&1 &
+	track $!
+	wait_port "$PORT"
+}
+
+# fetches_in FROM TO: upload-pack requests in $T/daemon.log in [FROM, TO) (Unix seconds).
+fetches_in() {
+	awk -v a="$1" -v b="$2" '/Request upload-pack/ && $1 >= a && $1 < b' "$T/daemon.log" | wc -l
+}
+
+# busiest_fetches FROM TO: the most upload-pack requests in any 60 s window within [FROM, TO).
+busiest_fetches() {
+	awk -v a="$1" -v b="$2" '/Request upload-pack/ && $1 >= a && $1 < b { n[$1]++ }
+		END { best = 0
+		      for (s = a; s + 60 <= b; s++) { c = 0; for (k = s; k < s + 60; k++) c += n[k]; if (c > best) best = c }
+		      print best }' "$T/daemon.log"
+}
+
 # start_git_daemon_pack_hook BASEDIR HOOK: start_git_daemon, with every
 # pack-objects its upload-pack runs started through the script HOOK (which
 # gets the command as its arguments). uploadpack.packObjectsHook is read

@@ -17,13 +17,8 @@ clone_work "$BARE" "$T/work"
 printf '{"fetch_budget": %s}\n' "$BUDGET" >"$T/work/dgrid.json"
 commit_push "$T/work" "policy"
 
-PORT=$(free_port)
 # every request the daemon serves, with the second it came in
-git daemon --verbose --reuseaddr --listen=127.0.0.1 --port="$PORT" --base-path="$T/srv" \
-	--export-all --enable=receive-pack "$T/srv" 2>&1 |
-	while IFS= read -r line; do printf '%(%s)T %s\n' -1 "$line"; done >"$T/daemon.log" &
-track $!
-wait_port "$PORT"
+start_git_daemon_logged "$T/srv"
 URL="git://127.0.0.1:$PORT/grid.git"
 
 for n in w1 w2 w3 w4; do
@@ -46,12 +41,9 @@ check "a task submitted meanwhile still runs" wait_for 40 bash -c \
 sleep $(( t0 + 90 - $(date +%s) ))
 t1=$(date +%s)
 
-# the daemon's fetches per second over [t0, t1), then the busiest 60 s window
-max=$(awk -v a="$t0" -v b="$t1" '/Request upload-pack/ && $1 >= a && $1 < b { n[$1]++ }
-	END { best = 0
-	      for (s = a; s + 60 <= b; s++) { c = 0; for (k = s; k < s + 60; k++) c += n[k]; if (c > best) best = c }
-	      print best }' "$T/daemon.log")
-total=$(awk -v a="$t0" -v b="$t1" '/Request upload-pack/ && $1 >= a && $1 < b' "$T/daemon.log" | wc -l)
+# the daemon's busiest 60 s window over [t0, t1), and its fetches in all
+max=$(busiest_fetches "$t0" "$t1")
+total=$(fetches_in "$t0" "$t1")
 note "fetches in $((t1 - t0)) s: $total; busiest 60 s window: $max (PULL_INTERVAL=1 alone would make ~240)"
 check "at most the budget ($BUDGET) in any 60 s window (busiest: $max)" test "$max" -le "$BUDGET"
 check "the workers kept polling (at least 15 fetches in the busiest window)" test "$max" -ge 15
