@@ -500,6 +500,16 @@ static int batch_size(struct step *s)
 		s->eligible_left = queued;
 	} else {
 		s->free_slots = dg_worker_claim_want(w, queued);
+		/*
+		 * Claiming none (slots full, or quick tasks yielded to another
+		 * carrier) leaves the queue as full as it was. Protocol 3's
+		 * claim(s, 0) counts what is left; on older grids nothing did,
+		 * and 4 --exit-when-idle workers that yielded in turn each saw
+		 * an empty queue and exited with 147 of 200 tasks queued
+		 * (t0300 under the sanitizers on a loaded machine).
+		 */
+		if (!s->free_slots)
+			s->eligible_left += queued;
 	}
 	s->ahead_seconds = 0;
 	for (size_t i = 0; i < w->jobs_nr; i++)
