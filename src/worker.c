@@ -595,6 +595,11 @@ static int loop(struct worker *w, int sigfd)
 			dg_worker_budget_used(w);
 			if (ret == DG_EPROTOCOL)
 				return ret;
+			/* a turn the host answered with our step ends our drought; a failed one starts it */
+			if (ret < 0)
+				dg_worker_drought_failed(w);
+			else if (ret == 0)
+				dg_worker_drought_ended(w);
 			if (ret == DG_ECONFLICT) {
 				/*
 				 * Lost a few races in a row: not a fault. Back off
@@ -666,12 +671,15 @@ static int loop(struct worker *w, int sigfd)
 			struct dg_reap_stats rs;
 			int ret;
 
-			dg_reaper_set_lease_grace(w->reaper, dg_worker_crowd_seconds(w));
+			/* leases get what a crowd adds to them, and the time we could not reach the host ourselves */
+			dg_reaper_set_lease_grace(w->reaper, dg_worker_crowd_seconds(w) + dg_worker_drought_seconds(w));
 			ret = dg_reaper_judge(w->reaper, &rs);
 			if (ret == DG_EPROTOCOL)
 				return ret;
-			if (ret < 0)
+			if (ret < 0) {
+				dg_worker_drought_failed(w);
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
+			}
 			else if (rs.requeued || rs.abandoned)
 				dg_worker_queue_seen(w, false), w->next_step = 0;
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;

@@ -107,6 +107,10 @@ struct worker {
 	size_t nodes_seen;            /* registrations on main at the last fetch */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
+	/* our own drought at the host (worker_drought.c): what leases we judge allow for */
+	int64_t drought_since;        /* monotonic ms of our first failed attempt since the host last took one; 0: none */
+	int64_t drought_ms;           /* the last drought that ended, and when */
+	int64_t drought_ended;
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
 	int64_t peek_again_ms;        /* after a peek that saw the branch move: when to peek again */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
@@ -192,6 +196,10 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
+/* worker_drought.c: the stretches in which we could not reach or change the host */
+void dg_worker_drought_failed(struct worker *w);       /* an attempt at the host failed */
+void dg_worker_drought_ended(struct worker *w);        /* the host took a step of ours */
+unsigned dg_worker_drought_seconds(const struct worker *w);  /* what it adds to the leases we judge */
 int64_t dg_worker_report_wait_ms(const struct worker *w);  /* a result's wait for others to share its push */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
 
