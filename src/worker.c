@@ -679,9 +679,9 @@ static int loop(struct worker *w, int sigfd)
 			if (ret < 0) {
 				dg_worker_drought_failed(w);
 				dg_log(DG_LOG_WARNING, "node=%s event=reap-failed error=\"%s\"", w->me, dg_error_last());
-			}
-			else if (rs.requeued || rs.abandoned)
+			} else if (rs.requeued || rs.abandoned) {
 				dg_worker_queue_seen(w, false), w->next_step = 0;
+			}
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
 		/* archive and compaction: rare, after a fresh fetch, never while stopping */
