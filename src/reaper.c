@@ -135,9 +135,19 @@ static const char *orphan_reason(struct dg_reaper *r, const struct dg_task *t, i
 	int64_t timeout_ms = (int64_t)r->policy.node_timeout * 1000;
 	const char *state;
 
-	if (r->policy.protocol >= 2 &&
-	    claim_age > ((int64_t)dg_task_lease(t, &r->policy) + r->lease_grace) * 1000)
-		return "its lease lapsed";
+	if (r->policy.protocol >= 2) {
+		int64_t since = claim_age;
+
+		/*
+		 * A heartbeat of its owner that lists the claim, newer than the
+		 * claim, renewed its lease: an owner whose pushes to the branch
+		 * do not land pushes one before the lease ends (worker_rescue.c).
+		 */
+		if (b && b->age_ms < since && beat_holds(b->doc, t))
+			since = b->age_ms;
+		if (since > ((int64_t)dg_task_lease(t, &r->policy) + r->lease_grace) * 1000)
+			return "its lease lapsed";
+	}
 	if (!dg_policy_heartbeats(&r->policy))
 		return NULL;
 	if (!t->node_id)

@@ -4,6 +4,9 @@
  * A reaper watches the grid (watch.h) and judges every claim in
  * tasks/in_progress/ by what it saw itself, on its own clock - never by
  * the timestamps other machines wrote. A claim is orphaned when
+ *  - (protocol 2 on) its lease lapsed: neither the claim nor a heartbeat
+ *    of its owner that lists it (a rescue, worker_rescue.c) changed for
+ *    longer than the lease the claim states (plus the observer's grace);
  *  - its owner's heartbeat has not changed for longer than node_timeout;
  *  - its owner has never sent a heartbeat and the claim has been there,
  *    unchanged, for longer than node_timeout;
@@ -14,6 +17,7 @@
  *    the claim has been there for longer than the task's timeout plus
  *    node_timeout. An owner that still holds a task - however long its
  *    pushes take - never loses it to a reaper.
+ * The heartbeat rules apply on grids whose policy asks for heartbeats.
  * A file there that is no valid claim (written by hand) ends as a
  * "rejected" result once it has stayed unchanged for node_timeout.
  * An orphan goes back to tasks/queue/ with its claim removed and its

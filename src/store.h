@@ -214,6 +214,8 @@ void dg_store_set_max_lost_at_host(struct dg_store *store, unsigned lost);
  * "Joining"). The last call of an attempt counts.
  */
 int dg_txn_side(struct dg_txn *txn, const char *name, const char *path, const void *data, size_t len);
+/* Whether a side ref rides on this attempt's push already: one can. */
+bool dg_txn_has_side(const struct dg_txn *txn);
 
 /* Reads path as the transaction sees it (its own edits included). */
 int dg_txn_read(struct dg_txn *txn, const char *path, struct dg_strbuf *out);

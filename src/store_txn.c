@@ -200,6 +200,11 @@ int dg_txn_side(struct dg_txn *txn, const char *name, const char *path, const vo
 	return 0;
 }
 
+bool dg_txn_has_side(const struct dg_txn *txn)
+{
+	return txn->side_name != NULL;
+}
+
 void dg_txn_message(struct dg_txn *txn, const char *fmt, ...)
 {
 	va_list ap;

@@ -424,9 +424,9 @@ static int network_turn(struct worker *w, bool local)
  * (a free slot, results to report) may wake it before net_retry_at: during
  * a backoff the loop sleeps, it does not spin.
  */
-static int64_t next_wake(const struct worker *w, int64_t now, int64_t net_retry_at)
+static int64_t next_wake(struct worker *w, int64_t now, int64_t net_retry_at)
 {
-	int64_t wake = min64(w->next_heartbeat, now + 60000);
+	int64_t wake = min64(min64(w->next_heartbeat, now + 60000), max64(dg_worker_rescue_at(w), now));
 
 	if (w->jobs_nr && !w->stopping)
 		wake = min64(wake, w->next_cancel_look);
@@ -576,6 +576,7 @@ static int loop(struct worker *w, int sigfd)
 		}
 		if ((w->pending_nr || w->requeue_nr) && net_retry_at > report_retry_at)
 			net_retry_at = report_retry_at;
+		bool turn_failed = false;
 		if (want_step && now >= net_retry_at) {
 			int64_t turn_before = w->turn_ms_avg;
 			int ret = network_turn(w, local);
@@ -600,6 +601,7 @@ static int loop(struct worker *w, int sigfd)
 				dg_worker_drought_failed(w);
 			else if (ret == 0)
 				dg_worker_drought_ended(w);
+			turn_failed = ret < 0;
 			if (ret == DG_ECONFLICT) {
 				/*
 				 * Lost a few races in a row: not a fault. Back off
@@ -700,6 +702,8 @@ static int loop(struct worker *w, int sigfd)
 			if (ret < 0)
 				dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w->me, dg_error_last());
 		}
+		/* leases our pushes did not renew in time: a rescue keeps them (worker_rescue.c) */
+		dg_worker_rescue(w, state_of(w), turn_failed);
 		dg_worker_snapshot(w, state_of(w));
 		if (w->http)
 			dg_http_publish(w->http, &w->snap);
@@ -930,6 +934,7 @@ out:
 	for (size_t i = 0; i < w.backlog_nr; i++)
 		dg_task_release(&w.backlog[i]);
 	free(w.backlog);
+	dg_worker_rescue_free(&w);
 	for (size_t i = 0; i < w.pending_nr; i++)
 		dg_result_release(&w.pending[i]);
 	free(w.pending);

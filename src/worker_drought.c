@@ -20,9 +20,8 @@
  * own pushes land does not wait at all. Droughts shorter than
  * DROUGHT_MIN_MS are the ordinary races of a busy branch, not counted.
  *
- * A single worker that cannot push while the others can is not covered:
- * the repository cannot tell it from a dead one (doc/scaling.md sketches a
- * renewal ref for that).
+ * A single worker that cannot push while the others can is the owner's
+ * to cover: it pushes a rescue of its leases (worker_rescue.c).
  */
 #include "clock.h"
 #include "worker_int.h"

@@ -65,6 +65,18 @@ struct dg_branch_watch {
 	uint64_t own;                 /* our own commits our looks saw */
 };
 
+/*
+ * A claim we hold, and when its lease ends for every observer by our clock:
+ * since_ms is a moment (monotonic) no later than the push that last wrote
+ * the claim, or a rescue that listed it, landed (worker_rescue.c).
+ */
+struct held_lease {
+	char *task_id;
+	unsigned attempt;
+	unsigned lease_seconds;
+	int64_t since_ms;
+};
+
 struct worker {
 	const struct dg_worker_opts *opts;
 	const char *me;               /* node id */
@@ -111,6 +123,12 @@ struct worker {
 	int64_t drought_since;        /* monotonic ms of our first failed attempt since the host last took one; 0: none */
 	int64_t drought_ms;           /* the last drought that ended, and when */
 	int64_t drought_ended;
+	/* our leases as observers see them, and the rescue that keeps them (worker_rescue.c) */
+	struct held_lease *leases;
+	size_t leases_nr, leases_alloc;
+	bool rescue_ref;              /* refs/dgrid/nodes/ME holds a rescue of ours (or a former life's) */
+	bool rescue_now;              /* a push deleted our rescue but not with a renewal: push one again */
+	int64_t rescue_retry_at;      /* monotonic ms: a rescue failed, try again then */
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
 	int64_t peek_again_ms;        /* after a peek that saw the branch move: when to peek again */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
@@ -200,6 +218,20 @@ unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds 
 void dg_worker_drought_failed(struct worker *w);       /* an attempt at the host failed */
 void dg_worker_drought_ended(struct worker *w);        /* the host took a step of ours */
 unsigned dg_worker_drought_seconds(const struct worker *w);  /* what it adds to the leases we judge */
+/*
+ * worker_rescue.c: the leases of the claims we hold, by our clock, and the
+ * rescue pushed to refs/dgrid/nodes/ME when our pushes to the branch have
+ * not renewed them in time. _landed after a push of ours that wrote the
+ * claim landed (since_ms: before the push began).
+ */
+/* Do we hold this claim: running it, claimed for a free slot, or its result not yet reported? */
+bool dg_worker_holds(const struct worker *w, const char *task_id, unsigned attempt);
+void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
+			    unsigned lease_seconds, int64_t since_ms);
+int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX: none due */
+/* pushes a rescue if one is due; slot_failed: our turn in our budget slot sent nothing that landed */
+void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed);
+void dg_worker_rescue_free(struct worker *w);
 int64_t dg_worker_report_wait_ms(const struct worker *w);  /* a result's wait for others to share its push */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
 

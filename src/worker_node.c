@@ -137,6 +137,7 @@ struct twin {
 	int64_t now;
 	unsigned node_timeout;
 	char found[512];
+	bool own_ref;             /* refs/dgrid/nodes/ME exists (a former life's rescue or heartbeat) */
 };
 
 /*
@@ -176,6 +177,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 
 	if (strcmp(name + strlen(DG_NODE_REF_PREFIX), t->me))
 		return 0;
+	t->own_ref = true;
 	doc = json_loadb(data, len, 0, NULL);
 	at = dg_parse_utc(json_string_value(json_object_get(doc, "time")));
 	if (at < 0)
@@ -197,7 +199,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 
 int dg_worker_register(struct worker *w)
 {
-	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "" };
+	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "", false };
 	struct reg r = { w, node_record(w), false, false };
 	int ret;
 
@@ -217,6 +219,8 @@ int dg_worker_register(struct worker *w)
 	if (ret == 0 && !ride)
 		ret = dg_store_transact(w->store, register_fn, &r, NULL);
 	w->registered = ret == 0 && !ride;
+	/* without heartbeats, a ref of ours there is a rescue: our next landed push deletes it */
+	w->rescue_ref = t.own_ref && !dg_policy_heartbeats(&w->policy);
 	json_decref(r.facts);
 	return ret;
 }
@@ -272,6 +276,10 @@ int dg_worker_heartbeat(struct worker *w, const char *state)
 		json_array_append_new(held, json_pack("[s, i]", w->jobs[i].task.task_id,
 						      (int)w->jobs[i].task.attempt));
 	}
+	/* claimed in a batch, waiting for a slot: ours as much (worker_rescue.c) */
+	for (size_t i = 0; i < w->backlog_nr; i++)
+		json_array_append_new(held, json_pack("[s, i]", w->backlog[i].task_id,
+						      (int)w->backlog[i].attempt));
 	for (size_t i = 0; i < w->pending_nr; i++)
 		json_array_append_new(held, json_pack("[s, i]", w->pending[i].task_id,
 						      (int)w->pending[i].attempt));

@@ -7,6 +7,7 @@
  */
 #include "cancel.h"
 #include "error.h"
+#include "grid.h"
 #include "layout.h"
 #include "log.h"
 #include "pick.h"
@@ -259,6 +260,12 @@ static int renew_one(struct step *s, const struct dg_task *held)
 	dg_record_sign(t.doc);
 	dg_task_to_json(&json, &t);
 	ret = dg_txn_write(s->txn, path.buf, json.buf, json.len);
+	/* the lease it now states, for when the push lands (worker_rescue.c) */
+	if (ret == 0) {
+		DG_ALLOC_GROW(s->renewed, s->renewed_nr + 1, s->renewed_alloc);
+		s->renewed[s->renewed_nr].held = held;
+		s->renewed[s->renewed_nr++].lease_seconds = dg_task_lease(&t, &s->w->policy);
+	}
 out:
 	dg_task_release(&t);
 	dg_strbuf_release(&path);
@@ -277,6 +284,25 @@ static int renew_leases(struct step *s)
 	for (size_t i = 0; i < w->backlog_nr && !ret; i++)
 		ret = renew_one(s, &w->backlog[i]);
 	return ret;
+}
+
+static bool all_delivered(const struct step *s)
+{
+	for (size_t i = 0; i < s->w->pending_nr; i++) {
+		if (!s->delivered[i])
+			return false;
+	}
+	return true;
+}
+
+/* Our rescue ref goes with this push (a side ref riding on it, store.h). */
+static int delete_rescue(struct step *s)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s%s", DG_NODE_REF_PREFIX, s->w->me);
+	s->rescue_deleted = true;
+	return dg_txn_side(s->txn, name, NULL, NULL, 0);
 }
 
 static bool replicated(const struct worker *w, const struct dg_task *t)
@@ -392,23 +418,6 @@ static int claim(struct step *s, size_t want)
 }
 
 /* Do we run this claim, hold it in our batch, or hold its result? */
-static bool is_ours_running(struct worker *w, const char *id, unsigned attempt)
-{
-	for (size_t i = 0; i < w->jobs_nr; i++) {
-		if (!strcmp(w->jobs[i].task.task_id, id) && w->jobs[i].task.attempt == attempt)
-			return true;
-	}
-	for (size_t i = 0; i < w->backlog_nr; i++) {
-		if (!strcmp(w->backlog[i].task_id, id) && w->backlog[i].attempt == attempt)
-			return true;
-	}
-	for (size_t i = 0; i < w->pending_nr; i++) {
-		if (!strcmp(w->pending[i].task_id, id) && w->pending[i].attempt == attempt)
-			return true;
-	}
-	return false;
-}
-
 /*
  * Claims of ours that we do not run: we crashed or restarted, or a push's
  * fate was unknown. Running one again is a new attempt, so it is claimed
@@ -428,7 +437,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 		return 0;
 	dg_strbuf_add(&id, e->name, strlen(e->name) - 5);
 	if (read_claim(s, id.buf, &t, NULL) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
-	    is_ours_running(w, t.task_id, t.attempt))
+	    dg_worker_holds(w, t.task_id, t.attempt))
 		goto out;
 	if (!dg_worker_identity_owns(w, t.doc)) {
 		/* in our name, not by our key: the reaper releases it (nodekeys.h) */
@@ -537,6 +546,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	s->retry_due = 0;
 	s->cancelled = 0;
 	s->adopt_later = false;
+	s->renewed_nr = 0;
+	s->rescue_deleted = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
 
@@ -584,8 +595,13 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 * the last report of a stopping worker, which says it stopped and so
 	 * frees its push slots.
 	 */
-	/* renewals ride on a push made anyway: they alone are no reason to push */
-	if (!ret && (w->budget || w->backlog_nr) && s->msg.len && !w->stopping)
+	/*
+	 * Renewals ride on a push made anyway: they alone are no reason to
+	 * push. Once we pushed a rescue (worker_rescue.c), the push that
+	 * renews every lease we hold deletes it (results it does not report
+	 * would lose the rescue's renewal: then a later push does).
+	 */
+	if (!ret && (w->budget || w->backlog_nr || w->rescue_ref) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
 	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
@@ -602,6 +618,10 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = dg_worker_register_txn(w, txn, w->stopping);
 	else if (!ret && s->msg.len)
 		ret = dg_worker_join_cleanup_txn(w, txn);
+	/* a stopping worker holds nothing after a push that reported all and handed back the rest */
+	if (!ret && w->rescue_ref && s->msg.len && all_delivered(s) && (!w->stopping || !w->jobs_nr) &&
+	    !dg_txn_has_side(txn))
+		ret = delete_rescue(s);
 	if (ret < 0)
 		return ret;
 	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : " update");
@@ -710,6 +730,10 @@ int dg_worker_step(struct worker *w)
 		w->join_ref = true;
 		snprintf(w->joined_at, sizeof(w->joined_at), "%s", w->join_writing);
 		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d", w->me, ret == 0 && st.committed);
+	} else if (st.side_published && s.rescue_deleted) {
+		w->rescue_ref = false;
+		/* deleted with a push that lost its race: our leases stand as the rescue left them */
+		w->rescue_now = !(ret == 0 && st.committed);
 	} else if (st.side_published) {
 		w->join_ref = false;
 	}
@@ -764,6 +788,15 @@ int dg_worker_step(struct worker *w)
 		free(w->requeue[i].task_id);
 	w->requeue_nr = 0;
 
+	/* what the push wrote, every observer counts the leases of from now on */
+	for (size_t i = 0; st.committed && i < s.renewed_nr; i++)
+		dg_worker_lease_landed(w, s.renewed[i].held->task_id, s.renewed[i].held->attempt,
+				       s.renewed[i].lease_seconds, t0);
+	for (size_t i = 0; st.committed && i < s.adopted_nr + s.claimed_nr; i++) {
+		const struct dg_task *t = i < s.adopted_nr ? &s.adopted[i] : &s.claimed[i - s.adopted_nr];
+
+		dg_worker_lease_landed(w, t->task_id, t->attempt, dg_task_lease(t, &w->policy), t0);
+	}
 	if (s.registering)
 		w->registered = true;
 	/* now, and only now, are the claims ours: start them, or keep them for a free slot */
@@ -790,6 +823,7 @@ out:
 	free(s.claimed);
 	free(s.adopted);
 	free(s.delivered);
+	free(s.renewed);
 	dg_strbuf_release(&s.msg);
 	return ret;
 }

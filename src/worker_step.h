@@ -28,6 +28,12 @@ struct step {
 	bool adopt_later;             /* claims of ours left for a free slot */
 	int64_t retry_due;            /* unix s: the earliest retry this step queued; 0 none */
 	unsigned cancelled;           /* cancel requests answered in this step */
+	struct renewal {
+		const struct dg_task *held;   /* borrowed from the worker's jobs or backlog */
+		unsigned lease_seconds;   /* the lease the renewed claim states */
+	} *renewed;                   /* the leases this attempt renewed */
+	size_t renewed_nr, renewed_alloc;
+	bool rescue_deleted;          /* this attempt deletes our rescue ref (worker_rescue.c) */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
 	/* candidates for claiming, and the flat submissions intake moves (pick.h) */

@@ -23,6 +23,7 @@ start_worker() {
 	DGRID_CACHE=$T/cache-$1 PULL_INTERVAL=1 timeout 240 "$DGRID" worker --repo "$URL" --node-id "$1" \
 		--slots 1 --executor process --http off >"$T/$1.log" 2>&1 &
 	track $!
+	echo $! >"$T/$1.timeout-pid"
 }
 in_dir() { bare ls-tree -r --name-only main "tasks/$1" | grep -c '\.json$'; }
 
@@ -39,7 +40,8 @@ commit_push "$T/work" "policy and t2"
 
 start_worker w2
 check "w2 claimed t2" wait_for 30 grep -q "node=w2 task=t2 event=claimed" "$T/w2.log"
-w2pid=$(pgrep -f -- "--node-id w2 " | while read -r p; do [ "$(cat /proc/$p/comm)" = dgrid ] && echo "$p"; done)
+# the worker itself, the child of its timeout (other tests run workers of the same names)
+w2pid=$(pgrep -P "$(cat "$T/w2.timeout-pid")")
 git -C "$T/work" pull -q --rebase origin main
 mkdir -p "$T/work/tasks/queue"
 task t1 1

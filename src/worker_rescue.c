@@ -1,0 +1,172 @@
+/*
+ * worker_rescue.c - keeping our leases when our pushes to the branch do
+ * not land.
+ *
+ * A claim's lease runs, for every observer, from the last time the claim
+ * changed on the branch: when we claimed it, or when a push of ours renewed
+ * it (worker_step.c). A worker whose pushes to the branch keep failing
+ * while the others' land - the host throttles its token, a hook declines
+ * it, its turns lose every race on a saturated host - looks dead to the
+ * repository, and a reaper would run its tasks again although it is alive
+ * and holds their results (issue 11: no task runs twice unless a worker
+ * died). worker_drought.c covers the observer that could not reach the
+ * host either; this covers the owner that alone could not.
+ *
+ * So a worker remembers, for each claim it holds, when its lease ends by
+ * its own clock: from a moment before the push that wrote it began, so
+ * never later than any observer's end. Shortly before the first end
+ * (RESCUE_LEAD_MAX_S, or a quarter of a short lease), it pushes a rescue:
+ * its signed heartbeat, listing what it holds, to refs/dgrid/nodes/ME. The
+ * push is forced, to a ref nobody else writes, so it cannot lose a race
+ * with the branch; observers fetch it with the branch, and a reaper counts
+ * a lease from the newer of the claim and an owner's heartbeat that lists
+ * it (reaper.c). The next push of ours that lands on the branch, renewing
+ * every lease we hold, deletes the ref again (worker_step.c).
+ *
+ * A worker whose pushes land, and an idle one, never push a rescue. On a
+ * budget grid a rescue waits for our own slot whose turn failed (the host
+ * counted no push of ours in it), unless the lease is nearly out. Grids
+ * whose policy asks for heartbeats need no rescue: the heartbeats list
+ * what their node holds and renew its leases the same way.
+ */
+#include "error.h"
+#include "log.h"
+#include "worker_int.h"
+
+/*
+ * How long before a lease's end a rescue is pushed (a quarter of a short
+ * lease): enough for a slow push and retries, and less than the default
+ * lease_margin (60 s), so that a task that runs to its timeout is
+ * reported before its rescue would be due.
+ */
+#define RESCUE_LEAD_MAX_S 30
+/* a rescue that failed is tried again after this long */
+#define RESCUE_RETRY_MS 5000
+
+bool dg_worker_holds(const struct worker *w, const char *id, unsigned attempt)
+{
+	for (size_t i = 0; i < w->jobs_nr; i++) {
+		if (w->jobs[i].task.attempt == attempt && !strcmp(w->jobs[i].task.task_id, id))
+			return true;
+	}
+	for (size_t i = 0; i < w->backlog_nr; i++) {
+		if (w->backlog[i].attempt == attempt && !strcmp(w->backlog[i].task_id, id))
+			return true;
+	}
+	for (size_t i = 0; i < w->pending_nr; i++) {
+		if (w->pending[i].attempt == attempt && !strcmp(w->pending[i].task_id, id))
+			return true;
+	}
+	return false;
+}
+
+/* Forgets the leases of what we no longer hold (reported, handed back, given up). */
+static void forget_released(struct worker *w)
+{
+	for (size_t i = w->leases_nr; i-- > 0;) {
+		if (dg_worker_holds(w, w->leases[i].task_id, w->leases[i].attempt))
+			continue;
+		free(w->leases[i].task_id);
+		w->leases[i] = w->leases[--w->leases_nr];
+	}
+}
+
+void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
+			    unsigned lease_seconds, int64_t since_ms)
+{
+	struct held_lease *l = NULL;
+
+	for (size_t i = 0; i < w->leases_nr && !l; i++) {
+		if (w->leases[i].attempt == attempt && !strcmp(w->leases[i].task_id, task_id))
+			l = &w->leases[i];
+	}
+	if (!l) {
+		DG_ALLOC_GROW(w->leases, w->leases_nr + 1, w->leases_alloc);
+		l = &w->leases[w->leases_nr++];
+		l->task_id = dg_xstrdup(task_id);
+		l->attempt = attempt;
+	}
+	l->lease_seconds = lease_seconds;
+	l->since_ms = since_ms;
+}
+
+/* Does this grid need rescues from us? Heartbeats renew leases by themselves. */
+static bool rescues_wanted(const struct worker *w)
+{
+	return w->policy.protocol >= 2 && !dg_policy_heartbeats(&w->policy);
+}
+
+static int64_t lead_ms(const struct held_lease *l)
+{
+	int64_t lead = (int64_t)l->lease_seconds * 1000 / 4;
+
+	return lead < RESCUE_LEAD_MAX_S * 1000 ? lead : RESCUE_LEAD_MAX_S * 1000;
+}
+
+/*
+ * When the first of our leases needs a rescue (monotonic ms): lead before
+ * its end, or half of it when we wait for a failed slot (last_resort).
+ */
+static int64_t first_rescue(struct worker *w, bool last_resort)
+{
+	int64_t first = INT64_MAX;
+
+	forget_released(w);
+	for (size_t i = 0; i < w->leases_nr; i++) {
+		const struct held_lease *l = &w->leases[i];
+		int64_t at = l->since_ms + (int64_t)l->lease_seconds * 1000 - lead_ms(l) / (last_resort ? 2 : 1);
+
+		if (at < first)
+			first = at;
+	}
+	if (w->rescue_now && w->leases_nr)
+		first = 0;
+	return first;
+}
+
+int64_t dg_worker_rescue_at(struct worker *w)
+{
+	int64_t at;
+
+	if (!rescues_wanted(w))
+		return INT64_MAX;
+	at = first_rescue(w, w->budget != 0);
+	return at == INT64_MAX ? at : (at > w->rescue_retry_at ? at : w->rescue_retry_at);
+}
+
+void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
+{
+	int64_t now = dg_now_ms(), began;
+	int ret;
+
+	if (!rescues_wanted(w) || now < w->rescue_retry_at)
+		return;
+	/* with a budget, a slot of ours that the host counted nothing in; else only at the last */
+	if (now < first_rescue(w, w->budget && !slot_failed))
+		return;
+	began = dg_now_ms();
+	ret = dg_worker_heartbeat(w, state);
+	if (ret < 0) {
+		w->rescue_retry_at = dg_now_ms() + RESCUE_RETRY_MS;
+		dg_worker_drought_failed(w);
+		dg_log(DG_LOG_WARNING, "node=%s event=rescue-failed held=%zu error=\"%s\"",
+		       w->me, w->leases_nr, dg_error_last());
+		return;
+	}
+	/* every observer that fetches from now on sees our leases renewed */
+	for (size_t i = 0; i < w->leases_nr; i++)
+		w->leases[i].since_ms = began;
+	w->rescue_ref = true;
+	w->rescue_now = false;
+	w->rescue_retry_at = 0;
+	dg_log(DG_LOG_INFO, "node=%s event=leases-rescued held=%zu", w->me, w->leases_nr);
+}
+
+void dg_worker_rescue_free(struct worker *w)
+{
+	for (size_t i = 0; i < w->leases_nr; i++)
+		free(w->leases[i].task_id);
+	free(w->leases);
+	w->leases = NULL;
+	w->leases_nr = w->leases_alloc = 0;
+}

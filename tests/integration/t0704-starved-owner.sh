@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# t0704: one worker cannot land a push on the branch while the others can
+# (the host throttles its token, a hook declines it, its turns lose every
+# race). It is alive and holds a finished result; its lease would lapse
+# and a reaper would run the task again (issue 11: no task runs twice
+# unless a worker died). The owner now pushes a rescue - its signed
+# heartbeat listing what it holds, to refs/dgrid/nodes/ME, a ref no one
+# else writes - before the lease ends, and reapers count the lease from
+# it (src/worker_rescue.c). A dead owner's rescue ages like any claim:
+# its tasks are still reaped.
+#
+# A pre-receive hook declines w2's pushes to main while $T/starve exists,
+# and lets everything else through. Part 1: w2 claims t1 (4 s; a 15 s
+# lease: timeout 10 s + lease_margin 5) and is starved for 60 s - four
+# leases - while w1 runs a stream of small tasks (so main moves and w1
+# fetches) and reaps with a free slot every 30 s (node_timeout / 3). t1 must
+# run once, nothing be reaped, and the rescue ref be gone once w2's report
+# lands. Part 2: w2 claims t3, is starved again, rescues, and is killed;
+# w1 must reap t3 and run it. Tasks append to a file on the host
+# (--executor process).
+. "$(dirname "$0")/lib.sh"
+
+bare() { git -C "$T/srv/grid.git" "$@"; }
+task() { printf '{"task_id": "%s", "script": "sleep %s; echo %s >>%s/runs", "timeout_seconds": 10}\n' \
+	"$1" "$2" "$1" "$T" >"$T/work/tasks/queue/$1.json"; }
+submit() {
+	git -C "$T/work" pull -q --rebase origin main
+	mkdir -p "$T/work/tasks/queue"
+	task "$1" "$2"
+	commit_push "$T/work" "$1"
+}
+start_worker() {
+	DGRID_CACHE=$T/cache-$1 PULL_INTERVAL=1 timeout 300 "$DGRID" worker --repo "$URL" --node-id "$1" \
+		--slots "$2" --executor process --http off >>"$T/$1.log" 2>&1 &
+	track $!
+	echo $! >"$T/$1.timeout-pid"
+}
+# the worker itself, the child of its timeout (other tests run workers of the same names)
+pid_of() { pgrep -P "$(cat "$T/$1.timeout-pid")"; }
+runs_of() { grep -c "^$1\$" "$T/runs" 2>/dev/null; }
+rescue_ref() { bare show-ref -q --verify refs/dgrid/nodes/w2; }
+done_on_main() { bare ls-tree -r --name-only main tasks/completed | grep -q "/$1\\."; }
+# a stream of small tasks while $T/stream exists: main moves, so w1 fetches and reaps
+stream() {
+	local n=0
+	while [ -e "$T/stream" ]; do
+		n=$((n + 1))
+		submit "s$1-$n" 0 >/dev/null 2>&1
+		sleep 2
+	done
+}
+
+mkdir -p "$T/srv"
+PORT=$(free_port)
+git_daemon_at "$PORT" "$T/srv"
+make_bare "$T/srv/grid.git"
+URL="git://127.0.0.1:$PORT/grid.git"
+cat >"$T/srv/grid.git/hooks/pre-receive" <<HOOK
+#!/bin/sh
+[ -e "$T/starve" ] || exit 0
+while read -r old new ref; do
+	[ "\$ref" = refs/heads/main ] || continue
+	case "\$(git log -1 --format=%s "\$new" 2>/dev/null)" in
+	w2:*) echo x >>"$T/declined"; echo "w2 is throttled" >&2; exit 1 ;;
+	esac
+done
+exit 0
+HOOK
+chmod +x "$T/srv/grid.git/hooks/pre-receive"
+clone_work "$T/srv/grid.git" "$T/work"
+printf '{"protocol": 3, "lease_margin": 5}\n' >"$T/work/dgrid.json"
+mkdir -p "$T/work/tasks/queue"
+task t1 4
+commit_push "$T/work" "policy and t1"
+
+# ---- part 1: a starved owner keeps its task
+start_worker w2 1
+check "w2 claimed t1" wait_for 30 grep -q "node=w2 task=t1 event=claimed" "$T/w2.log"
+touch "$T/starve"
+note "w2 starved from $(date +%T) for 60 s"
+touch "$T/stream"
+stream 1 &
+track $!
+start_worker w1 2
+sleep 60
+check "the hook declined w2's pushes" test -s "$T/declined"
+check "w2 pushed rescues while starved" test "$(grep -c 'node=w2 event=leases-rescued' "$T/w2.log")" -ge 2
+check "the rescue ref is on the host" rescue_ref
+rm -f "$T/starve"
+note "w2 fed again at $(date +%T)"
+check "w2's result for t1 reaches main" wait_for 90 done_on_main t1
+check "w2's report deleted its rescue ref" wait_for 10 bash -c "! git -C '$T/srv/grid.git' show-ref -q --verify refs/dgrid/nodes/w2"
+rm -f "$T/stream"
+sleep 3
+check_eq "t1 ran once" 1 "$(runs_of t1)"
+check_eq "no worker reaped a live worker's task" 0 "$(cat "$T"/w1.log "$T"/w2.log | grep -c 'event=reaped')"
+check_eq "no reap on main" 0 "$(bare log --format=%s main | grep -c '^reap by')"
+check "w2's result is its own, not superseded" bash -c "! grep -q 'event=superseded' '$T/w2.log'"
+check "w1 ran the stream all along (it fetched)" test "$(grep -c 'node=w1 task=s1-' "$T/w1.log")" -ge 5
+
+# ---- part 2: a dead owner's rescue does not keep its task
+kill -TERM "$(pid_of w1)"
+check "w1 stopped" wait_for 30 bash -c "! kill -0 $(cat "$T/w1.timeout-pid") 2>/dev/null"
+submit t3 4
+check "w2 claimed t3" wait_for 30 grep -q "node=w2 task=t3 event=claimed" "$T/w2.log"
+touch "$T/starve"
+rescues=$(grep -c 'node=w2 event=leases-rescued' "$T/w2.log")
+check "w2 rescued t3's lease" wait_for 30 \
+	bash -c "[ \$(grep -c 'node=w2 event=leases-rescued' '$T/w2.log') -gt $rescues ]"
+kill -KILL "$(pid_of w2)"
+note "w2 killed at $(date +%T), holding t3's result"
+rm -f "$T/starve"
+touch "$T/stream"
+stream 2 &
+track $!
+start_worker w1 2
+check "w1 reaped t3 from the dead w2" wait_for 90 grep -q "node=w1 task=t3 event=reaped" "$T/w1.log"
+check "t3 ran again, on w1" wait_for 30 done_on_main t3
+rm -f "$T/stream"
+check_eq "t3 ran twice: once on the dead w2, once on w1" 2 "$(runs_of t3)"
+finish

@@ -1,0 +1,172 @@
+/*
+ * test_leases.c - the worker's view of leases by its own clock: when the
+ * owner of claims pushes a rescue (worker_rescue.c: a lead before the
+ * first lease it holds ends, later on a budget grid unless its slot
+ * failed, never for what it no longer holds, never where heartbeats renew
+ * leases), and what a reaper's own drought at the host adds to the leases
+ * it judges (worker_drought.c). The rescue push itself and the reaper's
+ * reading of it are shown with a real git daemon by t0704.
+ */
+#include "common.h"
+#include "clock.h"
+#include "worker_int.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+struct fixture {
+	struct dg_worker_opts opts;
+	struct worker w;
+	struct running job;
+	struct dg_result done;
+};
+
+static struct worker *make(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->opts.cfg.slots = 1;
+	f->w.opts = &f->opts;
+	f->w.me = "w1";
+	f->w.policy = dg_policy_default;
+	f->w.policy.protocol = 3;
+	return &f->w;
+}
+
+/* We hold "id" (attempt 1) as a running job. */
+static void hold_running(struct fixture *f, const char *id)
+{
+	f->job.task.task_id = (char *)id;
+	f->job.task.attempt = 1;
+	f->w.jobs = &f->job;
+	f->w.jobs_nr = 1;
+}
+
+static void test_rescue_due(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+
+	/* nothing held: none due, whatever we remember */
+	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
+	hold_running(&f, "t1");
+	dg_worker_lease_landed(w, "t1", 1, 15, 1000);
+	/* a quarter of a short lease before its end: 1 s + 15 s - 3.75 s */
+	assert_int_equal(dg_worker_rescue_at(w), 12250);
+	/* a renewal that landed later moves it */
+	dg_worker_lease_landed(w, "t1", 1, 15, 5000);
+	assert_int_equal(dg_worker_rescue_at(w), 16250);
+	assert_int_equal(w->leases_nr, 1);
+	/* a long lease: 30 s before its end */
+	dg_worker_lease_landed(w, "t1", 1, 720, 5000);
+	assert_int_equal(dg_worker_rescue_at(w), 5000 + 690000);
+	/* on a budget grid, half the lead unless our slot failed (dg_worker_rescue) */
+	w->budget = 60;
+	assert_int_equal(dg_worker_rescue_at(w), 5000 + 720000 - 15000);
+	w->budget = 0;
+	/* a failed rescue waits for its retry */
+	w->rescue_retry_at = 900000;
+	assert_int_equal(dg_worker_rescue_at(w), 900000);
+	w->rescue_retry_at = 0;
+	dg_worker_rescue_free(w);
+}
+
+static void test_rescue_first_of_several(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+	struct dg_task backlog = { 0 };
+
+	hold_running(&f, "t1");
+	backlog.task_id = (char *)"t2";
+	backlog.attempt = 3;
+	w->backlog = &backlog;
+	w->backlog_nr = 1;
+	f.done.task_id = (char *)"t3";
+	f.done.attempt = 1;
+	w->pending = &f.done;
+	w->pending_nr = 1;
+	dg_worker_lease_landed(w, "t1", 1, 600, 0);
+	dg_worker_lease_landed(w, "t2", 3, 100, 1000);
+	dg_worker_lease_landed(w, "t3", 1, 60, 2000);
+	/* the first end decides: t3's, 2 s + 60 s - 15 s */
+	assert_int_equal(dg_worker_rescue_at(w), 47000);
+	/* reported: forgotten, and t2's end decides (1 s + 100 s - 25 s) */
+	w->pending_nr = 0;
+	assert_int_equal(dg_worker_rescue_at(w), 76000);
+	assert_int_equal(w->leases_nr, 2);
+	/* another attempt of t2 is another claim: ours no longer */
+	backlog.attempt = 4;
+	assert_int_equal(dg_worker_rescue_at(w), 600000 - 30000);
+	assert_int_equal(w->leases_nr, 1);
+	/* a push deleted our rescue and lost its race: rescue again at once */
+	w->rescue_now = true;
+	assert_int_equal(dg_worker_rescue_at(w), 0);
+	w->jobs_nr = 0;
+	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
+	dg_worker_rescue_free(w);
+}
+
+/* Heartbeats renew leases by themselves; a protocol 1 grid has no leases. */
+static void test_rescue_not_wanted(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+
+	hold_running(&f, "t1");
+	dg_worker_lease_landed(w, "t1", 1, 15, 1000);
+	w->policy.heartbeat_set = true;
+	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
+	w->policy.heartbeat_set = false;
+	w->policy.protocol = 1;
+	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
+	dg_worker_rescue_free(w);
+}
+
+/* What our own drought adds to the leases we judge. */
+static void test_drought(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+	int64_t now = dg_now_ms();
+
+	assert_int_equal(dg_worker_drought_seconds(w), 0);
+	/* a short stretch of lost races is no drought */
+	dg_worker_drought_failed(w);
+	assert_true(w->drought_since > 0);
+	assert_int_equal(dg_worker_drought_seconds(w), 0);
+	dg_worker_drought_ended(w);
+	assert_int_equal(w->drought_since, 0);
+	assert_int_equal(w->drought_ms, 0);
+	/* 100 s without the host, going on: 100 s + the longest retry wait (61 s) */
+	w->drought_since = now - 100000;
+	assert_in_range(dg_worker_drought_seconds(w), 161, 162);
+	/* a later failure does not move its start */
+	dg_worker_drought_failed(w);
+	assert_true(w->drought_since <= now - 100000);
+	/* ended: remembered for 10 minutes at least */
+	dg_worker_drought_ended(w);
+	assert_in_range(w->drought_ms, 100000, 101000);
+	assert_in_range(dg_worker_drought_seconds(w), 161, 162);
+	w->drought_ended = dg_now_ms() - 9 * 60 * 1000;
+	assert_in_range(dg_worker_drought_seconds(w), 161, 162);
+	w->drought_ended = dg_now_ms() - 11 * 60 * 1000;
+	assert_int_equal(dg_worker_drought_seconds(w), 0);
+	/* a drought longer than 10 minutes is remembered for as long again */
+	w->drought_ms = 20 * 60 * 1000;
+	w->drought_ended = dg_now_ms() - 15 * 60 * 1000;
+	assert_int_equal(dg_worker_drought_seconds(w), 1200 + 61);
+	/* and never adds more than a day */
+	w->drought_since = now - (int64_t)3 * 86400 * 1000;
+	assert_int_equal(dg_worker_drought_seconds(w), 86400);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rescue_due),
+		cmocka_unit_test(test_rescue_first_of_several),
+		cmocka_unit_test(test_rescue_not_wanted),
+		cmocka_unit_test(test_drought),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
