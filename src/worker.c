@@ -579,7 +579,10 @@ static int loop(struct worker *w, int sigfd)
 		bool turn_failed = false;
 		if (want_step && now >= net_retry_at) {
 			int64_t turn_before = w->turn_ms_avg;
-			int ret = network_turn(w, local);
+			int ret;
+
+			w->step_reached_host = false;
+			ret = network_turn(w, local);
 			int64_t took = dg_now_ms() - now;
 			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
 			w->turn_ms_avg = w->turn_ms_avg ? (3 * w->turn_ms_avg + took) / 4 : took;
@@ -601,7 +604,8 @@ static int loop(struct worker *w, int sigfd)
 				dg_worker_drought_failed(w);
 			else if (ret == 0)
 				dg_worker_drought_ended(w);
-			turn_failed = ret < 0;
+			/* a rescue in this slot costs the budget nothing if the host counted no push of ours */
+			turn_failed = ret < 0 && !w->step_reached_host;
 			if (ret == DG_ECONFLICT) {
 				/*
 				 * Lost a few races in a row: not a fault. Back off

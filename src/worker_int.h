@@ -129,6 +129,7 @@ struct worker {
 	bool rescue_ref;              /* refs/dgrid/nodes/ME holds a rescue of ours (or a former life's) */
 	bool rescue_now;              /* a push deleted our rescue but not with a renewal: push one again */
 	int64_t rescue_retry_at;      /* monotonic ms: a rescue failed, try again then */
+	bool step_reached_host;       /* the last turn's push reached the host, landed or not (a budget counts it) */
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
 	int64_t peek_again_ms;        /* after a peek that saw the branch move: when to peek again */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
@@ -229,7 +230,7 @@ bool dg_worker_holds(const struct worker *w, const char *task_id, unsigned attem
 void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
 			    unsigned lease_seconds, int64_t since_ms);
 int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX: none due */
-/* pushes a rescue if one is due; slot_failed: our turn in our budget slot sent nothing that landed */
+/* pushes a rescue if one is due; slot_failed: our turn failed and the host counted no push of ours */
 void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed);
 void dg_worker_rescue_free(struct worker *w);
 int64_t dg_worker_report_wait_ms(const struct worker *w);  /* a result's wait for others to share its push */

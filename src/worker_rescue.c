@@ -24,8 +24,10 @@
  * every lease we hold, deletes the ref again (worker_step.c).
  *
  * A worker whose pushes land, and an idle one, never push a rescue. On a
- * budget grid a rescue waits for our own slot whose turn failed (the host
- * counted no push of ours in it), unless the lease is nearly out. Grids
+ * budget grid a rescue waits for a turn of ours that failed before the
+ * host counted a push (libgit2 saw main move and sent nothing, or the
+ * fetch failed): the slot was ours and stays within the budget. When the
+ * lease is nearly out (half the lead) it goes anyway. Grids
  * whose policy asks for heartbeats need no rescue: the heartbeats list
  * what their node holds and renew its leases the same way.
  */
@@ -136,7 +138,7 @@ int64_t dg_worker_rescue_at(struct worker *w)
 
 void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
 {
-	int64_t now = dg_now_ms(), began;
+	int64_t now = dg_now_ms();
 	int ret;
 
 	if (!rescues_wanted(w) || now < w->rescue_retry_at)
@@ -144,7 +146,6 @@ void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
 	/* with a budget, a slot of ours that the host counted nothing in; else only at the last */
 	if (now < first_rescue(w, w->budget && !slot_failed))
 		return;
-	began = dg_now_ms();
 	ret = dg_worker_heartbeat(w, state);
 	if (ret < 0) {
 		w->rescue_retry_at = dg_now_ms() + RESCUE_RETRY_MS;
@@ -155,7 +156,7 @@ void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
 	}
 	/* every observer that fetches from now on sees our leases renewed */
 	for (size_t i = 0; i < w->leases_nr; i++)
-		w->leases[i].since_ms = began;
+		w->leases[i].since_ms = now;
 	w->rescue_ref = true;
 	w->rescue_now = false;
 	w->rescue_retry_at = 0;

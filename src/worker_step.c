@@ -725,6 +725,7 @@ int dg_worker_step(struct worker *w)
 	}
 	w->join_writing[0] = '\0';
 	ret = dg_store_transact(w->store, step_fn, &s, &st);
+	w->step_reached_host = st.committed || st.lost_at_host || st.refused;
 	/* the join ref landed even if the claim lost its race: we are a member now */
 	if (st.side_published && w->join_writing[0]) {
 		w->join_ref = true;
