@@ -417,7 +417,6 @@ static int claim(struct step *s, size_t want)
 	return ret;
 }
 
-/* Do we run this claim, hold it in our batch, or hold its result? */
 /*
  * Claims of ours that we do not run: we crashed or restarted, or a push's
  * fate was unknown. Running one again is a new attempt, so it is claimed
@@ -733,7 +732,7 @@ int dg_worker_step(struct worker *w)
 		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d", w->me, ret == 0 && st.committed);
 	} else if (st.side_published && s.rescue_deleted) {
 		w->rescue_ref = false;
-		/* deleted with a push that lost its race: our leases stand as the rescue left them */
+		/* deleted by a push whose commit did not land: the renewal is gone, rescue again now */
 		w->rescue_now = !(ret == 0 && st.committed);
 	} else if (st.side_published) {
 		w->join_ref = false;
