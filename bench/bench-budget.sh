@@ -87,6 +87,7 @@
 #   since their fetch, 56 members landed nothing after their join, and 8
 #   tasks ran twice when the 720 s leases of such members lapsed
 #   (doc/scaling.md; 0.14.4, whose reapers allow for their own drought,
+#   and 0.14.5, whose starved members push 39 rescues of their leases,
 #   ran none twice in that run); at 10 it ran all 2,560 once in 751 s. LARGE_PULL_INTERVAL=1 repeats
 #   that run. WORKER_TIMEOUT defaults to 1200 s with LARGE=1, past twice
 #   the large run's bound), BUDGET (pushes a minute
