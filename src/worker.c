@@ -625,8 +625,9 @@ static int loop(struct worker *w, int sigfd)
 			} else if (ret == TURN_SLOT_MOVED) {
 				/* a look, not a turn: our next slot in the fresh view is the turn */
 				w->turn_ms_avg = turn_before;
-				dg_log(DG_LOG_DEBUG, "node=%s event=slot-moved next_in_ms=%lld", w->me,
-				       (long long)(dg_worker_next_push(w) - dg_wall_ms()));
+				dg_log(DG_LOG_DEBUG, "node=%s event=slot-moved next_in_ms=%lld rank=%zu members=%zu cycle=%zu",
+				       w->me, (long long)(dg_worker_next_push(w) - dg_wall_ms()), w->slot.rank,
+				       w->slot.members, dg_pushslot_cycle(&w->slot));
 			} else if (ret == TURN_PEEK_AGAIN) {
 				w->turn_ms_avg = turn_before;
 				w->net_failures = 0;

@@ -229,6 +229,8 @@ unsigned dg_worker_drought_seconds(const struct worker *w);  /* what it adds to 
 bool dg_worker_holds(const struct worker *w, const char *task_id, unsigned attempt);
 void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
 			    unsigned lease_seconds, int64_t since_ms);
+/* a claim of ours read on the branch with no lease entry yet (a result spooled in a previous life) */
+void dg_worker_lease_seen(struct worker *w, const struct dg_task *t);
 int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX: none due */
 /* pushes a rescue if one is due; slot_failed: our turn failed and the host counted no push of ours */
 void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed);

@@ -32,6 +32,7 @@
  * what their node holds and renew its leases the same way.
  */
 #include "error.h"
+#include "grid.h"
 #include "log.h"
 #include "worker_int.h"
 
@@ -90,6 +91,30 @@ void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned atte
 	}
 	l->lease_seconds = lease_seconds;
 	l->since_ms = since_ms;
+}
+
+/*
+ * A claim of ours that we hold without having seen a push of ours write
+ * it: a result spooled in a previous life of this node. Its lease runs,
+ * for every observer, from no earlier than the time the claim says it was
+ * written (lease_renewed_at, else claimed_at, by our own clock then), so
+ * counting from there is never later than theirs. Without it a restarted
+ * worker whose pushes do not land would never rescue what it ran before.
+ */
+void dg_worker_lease_seen(struct worker *w, const struct dg_task *t)
+{
+	const char *at = json_string_value(json_object_get(t->doc, "lease_renewed_at"));
+	unsigned lease = dg_task_lease(t, &w->policy);
+	int64_t stamp, age_ms;
+
+	for (size_t i = 0; i < w->leases_nr; i++) {
+		if (w->leases[i].attempt == t->attempt && !strcmp(w->leases[i].task_id, t->task_id))
+			return;
+	}
+	stamp = dg_parse_utc(at ? at : t->claimed_at);
+	/* a claim that does not say when: its lease may be out already */
+	age_ms = stamp > 0 ? dg_wall_ms() - stamp * 1000 : (int64_t)lease * 1000;
+	dg_worker_lease_landed(w, t->task_id, t->attempt, lease, dg_now_ms() - (age_ms > 0 ? age_ms : 0));
 }
 
 /* Does this grid need rescues from us? Heartbeats renew leases by themselves. */

@@ -141,6 +141,7 @@ static int deliver(struct step *s, size_t i)
 	int ret = 0;
 
 	if (read_claim(s, r->task_id, &t, NULL) == 0 && is_our_claim(s, &t, r->attempt)) {
+		dg_worker_lease_seen(w, &t);
 		if (marked_will_retry(r) && dg_sched_will_retry(&t.sched, true)) {
 			if ((ret = dg_layout_write_result(s->txn, r, step_protocol(s), NULL)) == 0)
 				ret = retry_later(s, &t);

@@ -4,12 +4,15 @@
  * first lease it holds ends, later on a budget grid unless its slot
  * failed, never for what it no longer holds, never where heartbeats renew
  * leases), and what a reaper's own drought at the host adds to the leases
- * it judges (worker_drought.c). The rescue push itself and the reaper's
+ * it judges (worker_drought.c), and the lease of a result spooled in a
+ * previous life, read from its claim. The rescue push itself and the reaper's
  * reading of it are shown with a real git daemon by t0704.
  */
 #include "common.h"
 #include "clock.h"
 #include "worker_int.h"
+
+#include <time.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -106,6 +109,66 @@ static void test_rescue_first_of_several(void **state DG_UNUSED)
 	dg_worker_rescue_free(w);
 }
 
+/* RFC 3339 UTC of ago_s seconds before now */
+static void utc_ago(char *buf, size_t len, int64_t ago_s)
+{
+	time_t t = (time_t)(dg_wall_ms() / 1000 - ago_s);
+	struct tm tm;
+
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+}
+
+/*
+ * A result spooled in a previous life: its claim, read on the branch,
+ * gives the lease's start (lease_renewed_at, else claimed_at), never one
+ * we already know.
+ */
+static void test_lease_seen(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+	struct dg_task claim = { 0 };
+	char at[32], renewed[32];
+	int64_t due, now;
+
+	f.done.task_id = (char *)"t1";
+	f.done.attempt = 2;
+	w->pending = &f.done;
+	w->pending_nr = 1;
+	claim.task_id = (char *)"t1";
+	claim.attempt = 2;
+	claim.timeout_seconds = 10;
+	claim.doc = json_object();
+	json_object_set_new(claim.doc, "lease_seconds", json_integer(15));
+	utc_ago(at, sizeof(at), 100);
+	claim.claimed_at = at;
+	/* renewed 10 s ago (claimed 100 s ago): due 15 s - 3.75 s after that */
+	utc_ago(renewed, sizeof(renewed), 10);
+	json_object_set_new(claim.doc, "lease_renewed_at", json_string(renewed));
+	now = dg_now_ms();
+	dg_worker_lease_seen(w, &claim);
+	due = dg_worker_rescue_at(w);
+	/* whole seconds: the stamp may be up to 1 s older than 10 s */
+	assert_true(due >= now - 10000 - 1000 + 11250 && due <= dg_now_ms() - 10000 + 11250);
+	/* a lease we know is kept: ours is newer than anything the claim says */
+	dg_worker_lease_landed(w, "t1", 2, 15, now + 5000);
+	dg_worker_lease_seen(w, &claim);
+	assert_int_equal(dg_worker_rescue_at(w), now + 5000 + 11250);
+	dg_worker_rescue_free(w);
+	/* without lease_renewed_at, claimed_at: 100 s ago, long lapsed: due at once */
+	json_object_del(claim.doc, "lease_renewed_at");
+	dg_worker_lease_seen(w, &claim);
+	assert_true(dg_worker_rescue_at(w) <= dg_now_ms());
+	dg_worker_rescue_free(w);
+	/* a claim that says no time: due at once */
+	claim.claimed_at = NULL;
+	dg_worker_lease_seen(w, &claim);
+	assert_true(dg_worker_rescue_at(w) <= dg_now_ms());
+	assert_int_equal(w->leases_nr, 1);
+	dg_worker_rescue_free(w);
+	json_decref(claim.doc);
+}
+
 /* Heartbeats renew leases by themselves; a protocol 1 grid has no leases. */
 static void test_rescue_not_wanted(void **state DG_UNUSED)
 {
@@ -166,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_rescue_due),
 		cmocka_unit_test(test_rescue_first_of_several),
 		cmocka_unit_test(test_rescue_not_wanted),
+		cmocka_unit_test(test_lease_seen),
 		cmocka_unit_test(test_drought),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
