@@ -19,59 +19,11 @@
 # w1 must reap t3 and run it. Tasks append to a file on the host
 # (--executor process).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/starve.sh"
 
-bare() { git -C "$T/srv/grid.git" "$@"; }
-task() { printf '{"task_id": "%s", "script": "sleep %s; echo %s >>%s/runs", "timeout_seconds": 10}\n' \
-	"$1" "$2" "$1" "$T" >"$T/work/tasks/queue/$1.json"; }
-submit() {
-	git -C "$T/work" pull -q --rebase origin main
-	mkdir -p "$T/work/tasks/queue"
-	task "$1" "$2"
-	commit_push "$T/work" "$1"
-}
-start_worker() {
-	DGRID_CACHE=$T/cache-$1 PULL_INTERVAL=1 timeout 300 "$DGRID" worker --repo "$URL" --node-id "$1" \
-		--slots "$2" --executor process --http off >>"$T/$1.log" 2>&1 &
-	track $!
-	echo $! >"$T/$1.timeout-pid"
-}
-# the worker itself, the child of its timeout (other tests run workers of the same names)
-pid_of() { pgrep -P "$(cat "$T/$1.timeout-pid")"; }
-runs_of() { grep -c "^$1\$" "$T/runs" 2>/dev/null; }
 rescue_ref() { bare show-ref -q --verify refs/dgrid/nodes/w2; }
-done_on_main() { bare ls-tree -r --name-only main tasks/completed | grep -q "/$1\\."; }
-# a stream of small tasks while $T/stream exists: main moves, so w1 fetches and reaps
-stream() {
-	local n=0
-	while [ -e "$T/stream" ]; do
-		n=$((n + 1))
-		submit "s$1-$n" 0 >/dev/null 2>&1
-		sleep 2
-	done
-}
 
-mkdir -p "$T/srv"
-PORT=$(free_port)
-git_daemon_at "$PORT" "$T/srv"
-make_bare "$T/srv/grid.git"
-URL="git://127.0.0.1:$PORT/grid.git"
-cat >"$T/srv/grid.git/hooks/pre-receive" <<HOOK
-#!/bin/sh
-[ -e "$T/starve" ] || exit 0
-while read -r old new ref; do
-	[ "\$ref" = refs/heads/main ] || continue
-	case "\$(git log -1 --format=%s "\$new" 2>/dev/null)" in
-	w2:*) echo x >>"$T/declined"; echo "w2 is throttled" >&2; exit 1 ;;
-	esac
-done
-exit 0
-HOOK
-chmod +x "$T/srv/grid.git/hooks/pre-receive"
-clone_work "$T/srv/grid.git" "$T/work"
-printf '{"protocol": 3, "lease_margin": 5}\n' >"$T/work/dgrid.json"
-mkdir -p "$T/work/tasks/queue"
-task t1 4
-commit_push "$T/work" "policy and t1"
+starve_grid w2 t1 4
 
 # ---- part 1: a starved owner keeps its task
 start_worker w2 1
@@ -79,7 +31,7 @@ check "w2 claimed t1" wait_for 30 grep -q "node=w2 task=t1 event=claimed" "$T/w2
 touch "$T/starve"
 note "w2 starved from $(date +%T) for 60 s"
 touch "$T/stream"
-stream 1 &
+stream s1- &
 track $!
 start_worker w1 2
 sleep 60
@@ -107,11 +59,12 @@ touch "$T/starve"
 rescues=$(grep -c 'node=w2 event=leases-rescued' "$T/w2.log")
 check "w2 rescued t3's lease" wait_for 30 \
 	bash -c "[ \$(grep -c 'node=w2 event=leases-rescued' '$T/w2.log') -gt $rescues ]"
-kill -KILL "$(pid_of w2)"
+# waited for, so that the shell does not report the kill
+{ kill -KILL "$(pid_of w2)"; wait "$(cat "$T/w2.timeout-pid")"; } 2>/dev/null
 note "w2 killed at $(date +%T), holding t3's result"
 rm -f "$T/starve"
 touch "$T/stream"
-stream 2 &
+stream s2- &
 track $!
 start_worker w1 2
 check "w1 reaped t3 from the dead w2" wait_for 90 grep -q "node=w1 task=t3 event=reaped" "$T/w1.log"

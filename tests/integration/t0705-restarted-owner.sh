@@ -18,57 +18,9 @@
 # w2's report land once it is fed again. Tasks append to a file on the
 # host (--executor process).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/starve.sh"
 
-bare() { git -C "$T/srv/grid.git" "$@"; }
-task() { printf '{"task_id": "%s", "script": "sleep %s; echo %s >>%s/runs", "timeout_seconds": 10}\n' \
-	"$1" "$2" "$1" "$T" >"$T/work/tasks/queue/$1.json"; }
-submit() {
-	git -C "$T/work" pull -q --rebase origin main
-	mkdir -p "$T/work/tasks/queue"
-	task "$1" "$2"
-	commit_push "$T/work" "$1"
-}
-# start_worker NODE SLOTS LOG
-start_worker() {
-	DGRID_CACHE=$T/cache-$1 PULL_INTERVAL=1 timeout 300 "$DGRID" worker --repo "$URL" --node-id "$1" \
-		--slots "$2" --executor process --http off >>"$T/$3.log" 2>&1 &
-	track $!
-	echo $! >"$T/$3.timeout-pid"
-}
-pid_of() { pgrep -P "$(cat "$T/$1.timeout-pid")"; }
-runs_of() { grep -c "^$1\$" "$T/runs" 2>/dev/null; }
-done_on_main() { bare ls-tree -r --name-only main tasks/completed | grep -q "/$1\\."; }
-stream() {
-	local n=0
-	while [ -e "$T/stream" ]; do
-		n=$((n + 1))
-		submit "s-$n" 0 >/dev/null 2>&1
-		sleep 2
-	done
-}
-
-mkdir -p "$T/srv"
-PORT=$(free_port)
-git_daemon_at "$PORT" "$T/srv"
-make_bare "$T/srv/grid.git"
-URL="git://127.0.0.1:$PORT/grid.git"
-cat >"$T/srv/grid.git/hooks/pre-receive" <<HOOK
-#!/bin/sh
-[ -e "$T/starve" ] || exit 0
-while read -r old new ref; do
-	[ "\$ref" = refs/heads/main ] || continue
-	case "\$(git log -1 --format=%s "\$new" 2>/dev/null)" in
-	w2:*) echo x >>"$T/declined"; echo "w2 is throttled" >&2; exit 1 ;;
-	esac
-done
-exit 0
-HOOK
-chmod +x "$T/srv/grid.git/hooks/pre-receive"
-clone_work "$T/srv/grid.git" "$T/work"
-printf '{"protocol": 3, "lease_margin": 5}\n' >"$T/work/dgrid.json"
-mkdir -p "$T/work/tasks/queue"
-task t1 4
-commit_push "$T/work" "policy and t1"
+starve_grid w2 t1 4
 
 start_worker w2 1 w2-first
 check "w2 claimed t1" wait_for 30 grep -q "node=w2 task=t1 event=claimed" "$T/w2-first.log"
@@ -78,12 +30,12 @@ check "w2 finished t1" wait_for 30 grep -q "node=w2 task=t1 event=finished" "$T/
 { kill -KILL "$(pid_of w2-first)"; wait "$(cat "$T/w2-first.timeout-pid")"; } 2>/dev/null
 note "w2 killed at $(date +%T) holding t1's result; restarted, starved for 60 s"
 check "t1's result is in w2's spool" test -n "$(ls -A "$T/cache-w2/spool-w2" 2>/dev/null | grep -v '\.key')"
-start_worker w2 1 w2
+start_worker w2 1
 check "the restarted w2 found its spooled result" wait_for 30 grep -q "node=w2 event=started .*spooled=1" "$T/w2.log"
 touch "$T/stream"
-stream &
+stream s- &
 track $!
-start_worker w1 2 w1
+start_worker w1 2
 sleep 60
 check "the hook declined the restarted w2's pushes" test -s "$T/declined"
 check "the restarted w2 rescued t1's lease" test "$(grep -c 'node=w2 event=leases-rescued' "$T/w2.log")" -ge 2
