@@ -74,15 +74,20 @@ static void forget_released(struct worker *w)
 	}
 }
 
+static struct held_lease *find_lease(struct worker *w, const char *task_id, unsigned attempt)
+{
+	for (size_t i = 0; i < w->leases_nr; i++) {
+		if (w->leases[i].attempt == attempt && !strcmp(w->leases[i].task_id, task_id))
+			return &w->leases[i];
+	}
+	return NULL;
+}
+
 void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
 			    unsigned lease_seconds, int64_t since_ms)
 {
-	struct held_lease *l = NULL;
+	struct held_lease *l = find_lease(w, task_id, attempt);
 
-	for (size_t i = 0; i < w->leases_nr && !l; i++) {
-		if (w->leases[i].attempt == attempt && !strcmp(w->leases[i].task_id, task_id))
-			l = &w->leases[i];
-	}
 	if (!l) {
 		DG_ALLOC_GROW(w->leases, w->leases_nr + 1, w->leases_alloc);
 		l = &w->leases[w->leases_nr++];
@@ -103,14 +108,14 @@ void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned atte
  */
 void dg_worker_lease_seen(struct worker *w, const struct dg_task *t)
 {
-	const char *at = json_string_value(json_object_get(t->doc, "lease_renewed_at"));
-	unsigned lease = dg_task_lease(t, &w->policy);
+	const char *at;
+	unsigned lease;
 	int64_t stamp, age_ms;
 
-	for (size_t i = 0; i < w->leases_nr; i++) {
-		if (w->leases[i].attempt == t->attempt && !strcmp(w->leases[i].task_id, t->task_id))
-			return;
-	}
+	if (find_lease(w, t->task_id, t->attempt))
+		return;
+	at = json_string_value(json_object_get(t->doc, "lease_renewed_at"));
+	lease = dg_task_lease(t, &w->policy);
 	stamp = dg_parse_utc(at ? at : t->claimed_at);
 	/* a claim that does not say when: its lease may be out already */
 	age_ms = stamp > 0 ? dg_wall_ms() - stamp * 1000 : (int64_t)lease * 1000;
