@@ -92,10 +92,10 @@ static int add_file(const struct dg_entry *e, void *payload)
 	memset(f, 0, sizeof(*f));
 	f->name = dg_xstrdup(e->name);
 	f->path = dg_xstrdup(e->path);
-	f->size = e->size;
+	f->size = dg_entry_size(e);
 	f->doc = NULL;
 	f->archived = false;
-	if (ctx->parse && e->size <= (1u << 20)) {
+	if (ctx->parse && f->size <= (1u << 20)) {
 		struct dg_strbuf data = DG_STRBUF_INIT;
 		if (!dg_store_read(ctx->store, e->path, &data))
 			f->doc = json_loadb(data.buf, data.len, 0, NULL);
@@ -176,7 +176,7 @@ static int add_node(const struct dg_entry *e, void *payload)
 	id = dg_xstrndup(e->name, n - 5);
 	struct dg_grid_node *node = node_get(grid, id);
 	dg_strbuf_addf(&path, "nodes/%s", e->name);
-	if (e->size <= (1u << 20) && !dg_store_read(store, path.buf, &data))
+	if (dg_entry_size(e) <= (1u << 20) && !dg_store_read(store, path.buf, &data))
 		node->registration = json_loadb(data.buf, data.len, 0, NULL);
 	free(id);
 	dg_strbuf_release(&path);

@@ -177,7 +177,7 @@ static int learn_one(const struct dg_entry *e, void *payload)
 	bool have_rev = false;
 
 	memset(&set, 0, sizeof(set));
-	if (!e->is_file || n <= 5 || strcmp(e->name + n - 5, ".json") || e->size > 65536)
+	if (!e->is_file || n <= 5 || strcmp(e->name + n - 5, ".json") || dg_entry_size(e) > 65536)
 		goto out;
 	dg_strbuf_add(&id, e->name, n - 5);
 	if (dg_txn_read(l->txn, e->path, &data) < 0 || !(doc = dg_json_load_object(data.buf, data.len)))

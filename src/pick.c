@@ -22,6 +22,10 @@ struct sampler {
 	size_t groups_nr, groups_alloc;
 	bool flat;                               /* listing the queue's top: remember flat files */
 	bool lane_top;                           /* listing a lane's top: groups count */
+	/* for the memo (pick_memo.h): what a shard held that it cannot remember */
+	unsigned unstable;                       /* verdicts that depend on more than the file */
+	unsigned incomplete;                     /* shards or files left unread */
+	int64_t shard_ready;                     /* the earliest not_before in the shard being read */
 };
 
 static bool is_task_name(const char *name)
@@ -79,36 +83,46 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 
 	if (p->refusals_nr >= p->refusals_max) {
 		p->skipped++;
+		sa->incomplete++;
 		return 0;
 	}
 	if (!e->is_file) {   /* a symlink or submodule named like a task */
 		refuse(p, e->path, "not a regular file");
 		return 0;
 	}
-	if (dg_task_check_stored_size(e->size, p->policy) < 0) {
+	if (dg_task_check_stored_size(dg_entry_size(e), p->policy) < 0) {
 		refuse(p, e->path, dg_error_last());
 		return 0;
 	}
+	/* read as this step changed it (or gone: cancelled), not as the shard's id says */
+	if (dg_txn_touched(sa->txn, e->path))
+		sa->unstable++;
 	if ((ret = dg_txn_read(sa->txn, e->path, &data)) < 0) {
 		if (ret == DG_ENOTFOUND)   /* gone in this transaction (cancelled) */
 			ret = 0;
 		goto out;
 	}
+	p->read++;
 	if (dg_task_parse(&t, data.buf, data.len, e->name, p->policy) < 0) {
 		refuse(p, e->path, dg_error_last());
 	} else if (dg_cancel_requested(sa->txn, t.task_id, NULL)) {
 		/* to be cancelled (cancel.h), not run */
+		sa->unstable++;
 	} else if ((ret = judge_deps(sa, e, &t)) <= 0) {
 		/* waits for its dependencies, or refused: any node may end a doomed one */
 	} else if (!dg_sched_fits(&t.sched.req, p->facts, NULL, 0) ||
 		   (t.sched.replica_of && p->me && dg_replica_held_elsewhere(sa->txn, &t, p->me, p->mine, p->mine_nr))) {
 		ret = 0;
 		p->unfit++;
+		/* where the other replicas run changes outside this file */
+		sa->unstable += t.sched.replica_of != NULL;
 	} else if (t.sched.not_before > p->now) {
 		ret = 0;
 		p->waiting++;
 		if (!p->ready_at || t.sched.not_before < p->ready_at)
 			p->ready_at = t.sched.not_before;
+		if (!sa->shard_ready || t.sched.not_before < sa->shard_ready)
+			sa->shard_ready = t.sched.not_before;
 	} else {
 		ret = 0;
 		DG_ALLOC_GROW(p->cands, p->cands_nr + 1, p->cands_alloc);
@@ -180,21 +194,79 @@ static int sample_dirs(struct sampler *sa, char **dirs, size_t n, unsigned depth
 
 	shuffle(dirs, n);
 	for (size_t i = 0; i < n; i++) {
-		if (ret == 0 && sa->at_least[prio] >= sa->target)
+		if (ret == 0 && sa->at_least[prio] >= sa->target) {
 			sa->p->more_queued = sa->p->want > 0;
-		else if (ret == 0)
+			sa->incomplete++;
+		} else if (ret == 0)
 			ret = sample(sa, dirs[i], depth - 1, prio);
 		free(dirs[i]);
 	}
 	return ret;
 }
 
+/* What a shard's reading added, to tell whether the memo may keep it. */
+struct shard_mark {
+	size_t cands, refusals;
+	unsigned unfit, waiting, blocked, unstable, incomplete;
+	int64_t outer_ready;
+};
+
+/* Passes over the shard with tree id if the memo says it holds nothing for us. */
+static bool pass_over(struct sampler *sa, const char *id)
+{
+	struct dg_pick *p = sa->p;
+	struct dg_pick_memo_entry e;
+
+	if (!dg_pick_memo_get(p->memo, id, p->now, &e))
+		return false;
+	p->unfit += e.unfit;
+	p->waiting += e.waiting;
+	p->passed_over++;
+	if (e.ready_at && (!p->ready_at || e.ready_at < p->ready_at))
+		p->ready_at = e.ready_at;
+	if (e.ready_at && (!sa->shard_ready || e.ready_at < sa->shard_ready))
+		sa->shard_ready = e.ready_at;
+	return true;
+}
+
+static void shard_begin(struct sampler *sa, struct shard_mark *m)
+{
+	const struct dg_pick *p = sa->p;
+
+	*m = (struct shard_mark){ p->cands_nr, p->refusals_nr, p->unfit, p->waiting, p->blocked,
+				  sa->unstable, sa->incomplete, sa->shard_ready };
+	sa->shard_ready = 0;
+}
+
+/* Remembers the shard just read if nothing in it was for us, nor can change without its id. */
+static void shard_end(struct sampler *sa, const struct shard_mark *m, const char *id)
+{
+	const struct dg_pick *p = sa->p;
+	int64_t ready = sa->shard_ready;
+
+	if (p->cands_nr == m->cands && p->refusals_nr == m->refusals && p->blocked == m->blocked &&
+	    sa->unstable == m->unstable && sa->incomplete == m->incomplete) {
+		struct dg_pick_memo_entry e = { p->unfit - m->unfit, p->waiting - m->waiting, ready };
+
+		dg_pick_memo_put(p->memo, id, &e);
+	}
+	if (m->outer_ready && (!ready || m->outer_ready < ready))
+		ready = m->outer_ready;
+	sa->shard_ready = ready;
+}
+
 /* Lists dir: its files are screened, its shards (if depth > 0) sampled. */
 static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned prio)
 {
 	size_t first = sa->dirs_nr, n;
-	char **mine;
+	char **mine, id[41];
+	bool memo = sa->p->memo && dg_txn_tree_id(sa->txn, dir, id) == 0;
+	struct shard_mark mark;
 	int ret;
+
+	if (memo && pass_over(sa, id))
+		return 0;
+	shard_begin(sa, &mark);
 
 	sa->lane_top = false;
 	if ((ret = dg_txn_list(sa->txn, dir, list_entry, sa)) < 0)
@@ -211,6 +283,10 @@ static int sample(struct sampler *sa, const char *dir, unsigned depth, unsigned 
 			free(mine[i]);
 	}
 	free(mine);
+	if (ret < 0)
+		sa->incomplete++;
+	if (memo)
+		shard_end(sa, &mark, id);
 	return ret;
 }
 
@@ -375,4 +451,5 @@ void dg_pick_release(struct dg_pick *p)
 	p->skipped = p->unfit = p->waiting = p->blocked = 0;
 	p->ready_at = 0;
 	p->more_queued = false;
+	p->read = p->passed_over = 0;
 }

@@ -13,7 +13,8 @@
  * refused (rejected). Lower lanes are read only when the higher ones do
  * not fill the want, so a step reads a few small trees however long the
  * queue is - unless most of what it reads is for other nodes or for
- * later, which it must then read past.
+ * later, which it must then read past: once, while those shards stay
+ * unchanged, with a memo (pick_memo.h).
  *
  * The candidates come out ordered by priority, and in a random order
  * among equal priorities so that workers do not all fight over one file.
@@ -31,6 +32,7 @@
 #include "tasksched.h"
 #include "store.h"
 #include "task.h"
+#include "pick_memo.h"
 
 struct dg_pick_candidate {
 	char *path;               /* where it is queued */
@@ -59,6 +61,7 @@ struct dg_pick {
 	const char *me;           /* the picking node: it never takes two replicas of a task (replica.h) */
 	char *const *mine;        /* tasks whose replicas it claimed already */
 	size_t mine_nr;
+	struct dg_pick_memo *memo;  /* shards that held nothing for us (pick_memo.h); NULL: read all */
 
 	/* what was found */
 	struct dg_pick_candidate *cands;
@@ -73,6 +76,8 @@ struct dg_pick {
 	unsigned blocked;         /* tasks waiting for their dependencies (deps.h) */
 	int64_t ready_at;         /* the earliest such time; 0: none seen */
 	bool more_queued;         /* shards or lanes left unread */
+	unsigned read;            /* queued files read and judged */
+	unsigned passed_over;     /* shards the memo said held nothing for us, unread */
 };
 
 /*

@@ -24,7 +24,7 @@ static int entry(const struct dg_entry *e, void *payload)
 {
 	size_t n = strlen(e->name);
 
-	if (e->is_file && e->size <= DG_TASKSIGN_MAX && n > 4 && !strcmp(e->name + n - 4, ".sig"))
+	if (e->is_file && n > 4 && !strcmp(e->name + n - 4, ".sig") && dg_entry_size(e) <= DG_TASKSIGN_MAX)
 		add(payload, e->path);
 	return 0;
 }

@@ -150,18 +150,9 @@ int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
 			.path = path.buf,
 			.is_file = mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE,
 			.is_dir = mode == GIT_FILEMODE_TREE,
-			.size = 0,
+			.store_ = store,
+			.id_ = git_tree_entry_id(e),
 		};
-		if (de.is_file) {
-			/* the object header holds the size without inflating the blob */
-			git_odb *odb = NULL;
-			size_t len = 0;
-			git_object_t type;
-			if (!git_repository_odb(&odb, store->repo) &&
-			    !git_odb_read_header(&len, &type, odb, git_tree_entry_id(e)))
-				de.size = len;
-			git_odb_free(odb);
-		}
 		ret = cb(&de, payload);
 	}
 	dg_strbuf_release(&path);
@@ -169,6 +160,21 @@ out:
 	git_tree_free(tree);
 	git_tree_entry_free(entry);
 	return ret;
+}
+
+size_t dg_entry_size(const struct dg_entry *e)
+{
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t len = 0;
+
+	if (!e->is_file || !e->store_ || !e->id_)
+		return 0;
+	/* the object header holds the size without inflating the blob */
+	if (git_repository_odb(&odb, e->store_->repo) || git_odb_read_header(&len, &type, odb, e->id_))
+		len = 0;
+	git_odb_free(odb);
+	return len;
 }
 
 int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *out)

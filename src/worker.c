@@ -808,6 +808,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 
 	memset(&w, 0, sizeof(w));
 	w.opts = opts;
+	w.pick_memo = dg_pick_memo_new();
 	w.me = opts->cfg.node_id;
 	w.policy = dg_policy_default;
 	w.need_adopt = true;
@@ -958,6 +959,7 @@ out:
 	dg_worker_trust_release(&w);
 	free(spool_dir);
 	dg_reaper_free(w.reaper);
+	dg_pick_memo_free(w.pick_memo);
 	if (w.stores)
 		dg_worker_members_release(&w);
 	else

@@ -13,6 +13,7 @@
 #include "reaper.h"
 #include "nodekeys.h"
 #include "nodestatus.h"
+#include "pick_memo.h"
 #include "spool.h"
 #include "store.h"
 #include "task.h"
@@ -184,6 +185,7 @@ struct worker {
 	struct dg_nodekeys *nodekeys; /* pins of the member worked on, beside its spool */
 	bool legacy_own_claims;       /* our registration had no key: our older claims are unsigned */
 	int64_t next_key_learn;       /* monotonic ms: a step reads the registrations again */
+	struct dg_pick_memo *pick_memo;  /* queue shards that held nothing for us (pick_memo.h) */
 	char **replica_tasks;         /* tasks whose replicas we claimed (replica.h), newest last */
 	signed char *replica_verdicts;/* and what their quorum said of ours (enum dg_replica_verdict) */
 	size_t replica_tasks_nr, replica_tasks_alloc;

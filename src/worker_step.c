@@ -393,8 +393,12 @@ static int claim(struct step *s, size_t want)
 	p->me = s->w->me;
 	p->mine = s->w->replica_tasks;
 	p->mine_nr = s->w->replica_tasks_nr;
+	p->memo = s->w->pick_memo;
 	if ((ret = dg_pick_collect(p, s->txn)) < 0)
 		return ret;
+	if (p->read || p->passed_over)
+		dg_log(DG_LOG_DEBUG, "node=%s event=queue-read read=%u passed_over=%u candidates=%zu unfit=%u waiting=%u",
+		       s->w->me, p->read, p->passed_over, p->cands_nr, p->unfit, p->waiting);
 	for (size_t i = 0; i < p->refusals_nr && !ret; i++) {
 		const struct dg_pick_refusal *r = &p->refusals[i];
 
@@ -555,6 +559,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		bool have = dg_txn_read(txn, "dgrid.json", &pol) == 0;
 
 		ret = dg_worker_policy(w, have ? &pol : NULL);
+		/* what the memo says of the queue, this policy judged (pick_memo.h) */
+		dg_pick_memo_policy(w->pick_memo, pol.buf, have ? pol.len : 0);
 		if (ret == 0)
 			ret = dg_worker_trust_refresh(w, txn, have ? &pol : NULL);
 	}
