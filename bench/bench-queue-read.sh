@@ -8,7 +8,8 @@
 # git daemon on 127.0.0.1. On each, a submitter adds one more such task with
 # plain git every CHURN seconds (2), so that the queue keeps changing as on a
 # live grid, and one worker without the label (--slots 1, PULL_INTERVAL=1)
-# looks for work. After a warm-up of WARM seconds (10) the worker's CPU time
+# looks for work. After a warm-up of WARM seconds (45: past the cache's first
+# repack, a full one) the worker's CPU time
 # (utime + stime from /proc) is taken over DURATION seconds (60), and its
 # debug log says how many queued files each step read. The empty grid is
 # the baseline measured in the same run: the ratio says what the unrunnable
@@ -20,7 +21,7 @@ set -u
 : "${DGRID:?DGRID must name the dgrid binary}"
 UNFIT=${UNFIT:-10000}
 CHURN=${CHURN:-2}
-WARM=${WARM:-10}
+WARM=${WARM:-45}
 DURATION=${DURATION:-60}
 BASE_DGRID=${BASE_DGRID:-}
 SRC=$(cd "$(dirname "$0")/.." && pwd)

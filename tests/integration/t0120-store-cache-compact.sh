@@ -4,7 +4,9 @@
 # fetches (so every fetch brings a pack), and every fourth round the fetching
 # store commits too (loose objects). Afterwards its cache holds a bounded
 # number of packs and loose objects, the process never had many descriptors
-# open, and the cache still holds the whole, consistent branch.
+# open, and the cache still holds the whole, consistent branch. Then the same
+# on a grid of 3,000 queued tasks, where repacks after the first full one
+# write only what is new since it (incremental), and the cache stays whole.
 . "$(dirname "$0")/lib.sh"
 
 CHURN=$DGRID_SRC/${BUILD:-build}/tests/tools/store_churn
@@ -30,4 +32,26 @@ check_eq "the cache knows the server's tip" "$(git -C "$T/srv/grid.git" rev-pars
 check "the repacked cache is complete (git fsck)" git -C "$T/cache" fsck --no-dangling --no-progress
 check_eq "the cache holds all files of the tip" "$files" \
 	"$(git -C "$T/cache" ls-tree -r --name-only refs/remotes/origin/main -- churn | wc -l)"
+
+# A grid that holds much - 3,000 queued tasks - and changes a little at
+# each fetch: a repack writes what is new since the last full one, beside
+# it, rather than all 3,000 again (store_compact.c).
+BIG=3000
+make_bare "$T/srv/big.git"
+python3 "$DGRID_SRC/tests/tools/unfit_queue.py" $BIG | git -C "$T/srv/big.git" fast-import --quiet --done
+STORE_CHURN_DEBUG=1 "$CHURN" "git://127.0.0.1:$GIT_DAEMON_PORT/big.git" 60 "$T/cache2" "$T/peer2" \
+	>"$T/churn2.out" 2>"$T/churn2.log"
+rc=$?
+note "$(cat "$T/churn2.out"); $(grep -c "kind=full" "$T/churn2.log") full and $(grep -c "kind=incremental" "$T/churn2.log") incremental repacks"
+check_eq "60 fetches of a large grid: no error" 0 "$rc"
+check "a full repack made the base" grep -q "event=repack kind=full objects=" "$T/churn2.log"
+check "later repacks wrote only what was new" grep -q "event=repack kind=incremental" "$T/churn2.log"
+largest=$(sed -n 's/.*kind=incremental objects=\([0-9]*\).*/\1/p' "$T/churn2.log" | sort -n | tail -1)
+check "an incremental pack holds far fewer objects than the grid (${largest:-none} < $BIG)" test "${largest:-$BIG}" -lt $BIG
+base=$(cut -d' ' -f1 "$T/cache2/dgrid-base-pack" | head -1)
+check "the base pack is still there ($base)" test -f "$T/cache2/objects/pack/$base.pack"
+check "the cache is complete beside its base (git fsck)" git -C "$T/cache2" fsck --no-dangling --no-progress
+check_eq "the cache holds every file of the tip" \
+	"$(git -C "$T/srv/big.git" ls-tree -r --name-only main | wc -l)" \
+	"$(git -C "$T/cache2" ls-tree -r --name-only refs/remotes/origin/main | wc -l)"
 finish

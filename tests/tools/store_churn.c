@@ -8,9 +8,11 @@
  * packs and loose are what CACHE_DIR holds at the end.
  *
  * usage: store_churn URL COUNT CACHE_DIR PEER_CACHE_DIR
+ * With STORE_CHURN_DEBUG set, the stores' debug lines go to stderr.
  */
 #include "common.h"
 #include "error.h"
+#include "log.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -73,6 +75,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = strtoul(argv[2], NULL, 10);
+	/* the repacks' debug lines (store_compact.c), for t0120 */
+	if (getenv("STORE_CHURN_DEBUG"))
+		dg_log_set_level(DG_LOG_DEBUG);
 	git_libgit2_init();
 	opts.url = peer_opts.url = argv[1];
 	opts.cache_dir = argv[3];
