@@ -159,6 +159,12 @@ typedef int (*dg_list_cb)(const struct dg_entry *entry, void *payload);
  */
 int dg_store_list(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload);
 
+/*
+ * The object id (40 hex digits) of directory dir at the known tip: equal
+ * ids, equal contents. DG_ENOTFOUND when dir is no directory there.
+ */
+int dg_store_tree_id(struct dg_store *store, const char *dir, char id[41]);
+
 /* Commits on the branch, newest first: cb(time, summary) up to max. */
 typedef int (*dg_log_cb)(int64_t when, const char *summary, void *payload);
 int dg_store_history(struct dg_store *store, size_t max, dg_log_cb cb, void *payload);

@@ -188,6 +188,25 @@ int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *ou
 	return ret;
 }
 
+int dg_store_tree_id(struct dg_store *store, const char *dir, char id[41])
+{
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	int ret = store_tip_tree(store, &tree);
+
+	if (!ret) {
+		ret = DG_ENOTFOUND;
+		if (tree && git_tree_entry_bypath(&entry, tree, dir) == 0 &&
+		    git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+			git_oid_tostr(id, 41, git_tree_entry_id(entry));
+			ret = 0;
+		}
+	}
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	return ret;
+}
+
 int dg_store_list(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload)
 {
 	git_tree *tree = NULL;

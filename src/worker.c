@@ -960,6 +960,7 @@ out:
 	free(spool_dir);
 	dg_reaper_free(w.reaper);
 	dg_pick_memo_free(w.pick_memo);
+	dg_worker_budget_forget(&w);
 	if (w.stores)
 		dg_worker_members_release(&w);
 	else

@@ -35,6 +35,9 @@
 /* without a budget, a crowded grid's finished result waits at most this long for others to share its push (ms) */
 #define CROWD_REPORT_WAIT_MAX_MS 10000
 
+/* a reading of main's registrations is kept at most this long (ms): keys learnt meanwhile judge "stopped" anew */
+#define MEMBERS_KEEP_MS 60000
+
 struct members {
 	struct dg_store *store;
 	const struct dg_nodekeys *keys;   /* a forged "stopped" frees no slot */
@@ -43,6 +46,7 @@ struct members {
 	char me_joined_at[32];
 	size_t n;
 	struct dg_pushslot_member *m;   /* ids allocated */
+	unsigned long reads;            /* registration files read */
 };
 
 static void add_member(struct members *m, const char *id, size_t id_len, int64_t registered)
@@ -68,6 +72,8 @@ static int count_member(const struct dg_entry *e, void *payload)
 		m->me_on_main = true;
 	if (dg_store_read(m->store, e->path, &data) == 0) {
 		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
+
+		m->reads++;
 		const char *at = json_string_value(json_object_get(doc, "registered_at"));
 		stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
 		if (stopped && m->keys) {
@@ -161,10 +167,50 @@ static int64_t joins_window_ms(const struct worker *w, unsigned budget)
 	return ms > dg_pushslot_len_ms(budget) ? ms : dg_pushslot_len_ms(budget);
 }
 
+void dg_worker_budget_forget(struct worker *w)
+{
+	for (size_t i = 0; i < w->members_main_nr; i++)
+		free((char *)w->members_main[i].id);
+	free(w->members_main);
+	w->members_main = NULL;
+	w->members_main_nr = 0;
+	w->members_tree[0] = '\0';
+}
+
+/*
+ * The members main's registrations give (count_member), into m. They are
+ * read again only when the nodes/ tree changed (a registration, a stop) or
+ * MEMBERS_KEEP_MS passed: a grid keeps the registration of every node that
+ * ever joined, and reading them all twice a turn made a turn's cost grow
+ * with the grid's history.
+ */
+static void main_members(struct worker *w, struct members *m)
+{
+	char tree[41] = "";
+	int64_t now = dg_now_ms();
+	bool have = dg_store_tree_id(w->store, "nodes", tree) == 0;
+
+	if (!have || strcmp(tree, w->members_tree) || now - w->members_read_ms >= MEMBERS_KEEP_MS) {
+		struct members fresh = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL, 0 };
+
+		dg_worker_budget_forget(w);
+		dg_store_list(w->store, "nodes", count_member, &fresh);
+		w->registrations_read += fresh.reads;
+		w->members_main = fresh.m;
+		w->members_main_nr = fresh.n;
+		w->members_me_on_main = fresh.me_on_main;
+		snprintf(w->members_tree, sizeof(w->members_tree), "%s", have ? tree : "");
+		w->members_read_ms = now;
+	}
+	for (size_t i = 0; i < w->members_main_nr; i++)
+		add_member(m, w->members_main[i].id, strlen(w->members_main[i].id), w->members_main[i].registered);
+	m->me_on_main = w->members_me_on_main;
+}
+
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL };
+	struct members m = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL, 0 };
 	size_t nodes = 0, rank;
 	int64_t since;
 
@@ -178,7 +224,7 @@ void dg_worker_budget_update(struct worker *w)
 	w->budget = budget;
 	if (!budget)
 		return;
-	dg_store_list(w->store, "nodes", count_member, &m);
+	main_members(w, &m);
 	dg_store_list_side(w->store, DG_JOIN_REF_PREFIX, DG_JOIN_PATH, count_join, &m);
 	w->on_main = m.me_on_main;
 	w->join_ref = m.me_join_ref;

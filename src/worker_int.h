@@ -118,6 +118,17 @@ struct worker {
 	unsigned conflicts;           /* steps lost to other writers in a row */
 	unsigned crowd;               /* no budget: claims per slot, raised by lost races (0 = 1) */
 	size_t nodes_seen;            /* registrations on main at the last fetch */
+	/*
+	 * main's members as its registrations say, kept while the nodes/ tree
+	 * is unchanged (worker_budget.c): a grid keeps every registration ever
+	 * made, and each turn asked for them twice
+	 */
+	char members_tree[41];
+	int64_t members_read_ms;      /* monotonic ms of the reading */
+	struct dg_pushslot_member *members_main;
+	size_t members_main_nr;
+	bool members_me_on_main;
+	unsigned long registrations_read;   /* registration files read, all told */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
 	/* our own drought at the host (worker_drought.c): what leases we judge allow for */
@@ -207,6 +218,8 @@ void dg_worker_budget_update(struct worker *w);
 void dg_worker_budget_rejoin(struct worker *w);       /* a lost join: wait again */
 int64_t dg_worker_next_push(const struct worker *w);  /* wall ms; 0 without a budget */
 bool dg_worker_may_push(const struct worker *w);
+/* Forgets the members read from main's registrations (another repository, or the end). */
+void dg_worker_budget_forget(struct worker *w);
 /* The start (wall ms) of the slot a turn taken now is for (while dg_worker_may_push holds). */
 int64_t dg_worker_turn_slot(const struct worker *w);
 /* Whether the slot starting at slot_ms is ours in the current view (a member's, or a join slot for a newcomer). */

@@ -92,6 +92,7 @@ static int bind_member(struct worker *w, size_t k)
  */
 static void unbind_member(struct worker *w)
 {
+	dg_worker_budget_forget(w);
 	dg_reaper_free(w->reaper);
 	w->reaper = NULL;
 	dg_worker_identity_unbind(w);

@@ -1,0 +1,159 @@
+/*
+ * test_budget_members.c - the push schedule's members as main's
+ * registrations give them (dg_worker_budget_update), read again only when
+ * the nodes/ tree changed. A grid keeps the registration of every node
+ * that ever joined; reading them all at every turn made a turn's cost
+ * grow with the grid's history. What must not happen is a stale list: a
+ * node that registers or stops changes the tree, and the schedule must
+ * see it. Checked on a real repository made with git.
+ */
+#include "common.h"
+#include "worker_int.h"
+
+#include <git2.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+struct grid {
+	char dir[32];
+	struct dg_store *store;
+	struct dg_worker_opts opts;
+	struct worker w;
+};
+
+static void sh(struct grid *g, const char *fmt, ...) DG_PRINTF(2, 3);
+
+static void sh(struct grid *g, const char *fmt, ...)
+{
+	struct dg_strbuf cmd = DG_STRBUF_INIT;
+	va_list ap;
+
+	dg_strbuf_addf(&cmd, "cd '%s' && ", g->dir);
+	va_start(ap, fmt);
+	dg_strbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	dg_strbuf_addstr(&cmd, " >/dev/null");
+	assert_int_equal(system(cmd.buf), 0);
+	dg_strbuf_release(&cmd);
+}
+
+/* Commits nodes/ID.json registered at HH:MM, stopped or not, and makes the store see it. */
+static void registration(struct grid *g, const char *id, const char *at, bool stopped)
+{
+	sh(g, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\"%s}\\n' > nodes/%s.json"
+	      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'register %s'",
+	   id, at, stopped ? ", \"stopped_at\": \"2026-12-04T12:00:00Z\"" : "", id, id);
+	assert_int_equal(dg_store_fetch(g->store), 0);
+}
+
+static int setup(void **state)
+{
+	struct grid *g = dg_xcalloc(1, sizeof(*g));
+	struct dg_store_opts so = DG_STORE_OPTS_INIT;
+
+	snprintf(g->dir, sizeof(g->dir), "/tmp/dgrid-members.XXXXXX");
+	if (!mkdtemp(g->dir)) {
+		free(g);
+		return -1;
+	}
+	sh(g, "git -c init.defaultBranch=main init -q && echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json"
+	      " && git -c user.name=t -c user.email=t@l commit -q -m seed");
+	so.url = g->dir;
+	so.branch = "main";
+	assert_int_equal(dg_store_open(&g->store, &so), 0);
+	g->w.opts = &g->opts;
+	g->w.me = "w1";
+	g->w.policy = dg_policy_default;
+	g->w.policy.push_budget = 60;
+	g->w.policy.push_budget_set = true;
+	g->w.store = g->store;
+	*state = g;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct grid *g = *state;
+	char *cmd = dg_xasprintf("rm -rf '%s'", g->dir);
+	int rc = system(cmd);
+
+	free(cmd);
+	dg_worker_budget_forget(&g->w);
+	dg_store_free(g->store);
+	free(g);
+	return rc == 0 ? 0 : -1;
+}
+
+static void test_read_once_while_unchanged(void **state)
+{
+	struct grid *g = *state;
+
+	registration(g, "n1", "10:00", false);
+	registration(g, "n2", "10:01", false);
+	registration(g, "n3", "10:02", true);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.budget, 60);
+	assert_int_equal(g->w.slot.members, 2);          /* n3 stopped */
+	assert_int_equal(g->w.slot.rank, 2);             /* w1 is none of them */
+	assert_int_equal(g->w.registrations_read, 3);
+	for (int i = 0; i < 5; i++)
+		dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+	assert_int_equal(g->w.registrations_read, 3);   /* nothing read again */
+}
+
+static void test_changes_are_seen(void **state)
+{
+	struct grid *g = *state;
+
+	registration(g, "n1", "10:00", false);
+	registration(g, "n2", "10:01", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+
+	/* a newcomer registers: the tree changed */
+	registration(g, "n4", "10:05", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 3);
+	assert_int_equal(g->w.registrations_read, 2 + 3);
+
+	/* n1 stops: its file changed, so did the tree */
+	registration(g, "n1", "10:00", true);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+
+	/* we register ourselves: a member now, ranked by registration */
+	registration(g, "w1", "10:03", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 3);
+	assert_int_equal(g->w.slot.rank, 1);            /* n2 (10:01), w1 (10:03), n4 (10:05) */
+	assert_true(g->w.on_main);
+
+	/* a commit elsewhere leaves nodes/ as it was: nothing read */
+	{
+		unsigned long before = g->w.registrations_read;
+
+		sh(g, "echo x > other && git add other && git -c user.name=t -c user.email=t@l commit -q -m other");
+		assert_int_equal(dg_store_fetch(g->store), 0);
+		dg_worker_budget_update(&g->w);
+		assert_int_equal(g->w.registrations_read, before);
+		assert_int_equal(g->w.slot.members, 3);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_once_while_unchanged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
+	};
+	int failed;
+
+	git_libgit2_init();
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	git_libgit2_shutdown();
+	return failed;
+}
