@@ -23,6 +23,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "repo_fixture.h"
+
 /* worker_branch.c's window and its most commits a look counts */
 #define WINDOW_MS 15000
 #define COUNT_MAX 64
@@ -42,12 +44,11 @@ static void git(struct grid *g, const char *fmt, ...)
 	struct dg_strbuf cmd = DG_STRBUF_INIT;
 	va_list ap;
 
-	dg_strbuf_addf(&cmd, "git -C '%s' ", g->dir);
+	dg_strbuf_addstr(&cmd, "git ");
 	va_start(ap, fmt);
 	dg_strbuf_vaddf(&cmd, fmt, ap);
 	va_end(ap);
-	dg_strbuf_addstr(&cmd, " >/dev/null");
-	assert_int_equal(system(cmd.buf), 0);
+	sh_in(g->dir, "%s", cmd.buf);
 	dg_strbuf_release(&cmd);
 }
 
@@ -77,8 +78,7 @@ static int setup(void **state)
 	struct grid *g = dg_xcalloc(1, sizeof(*g));
 	struct dg_store_opts so = DG_STORE_OPTS_INIT;
 
-	snprintf(g->dir, sizeof(g->dir), "/tmp/dgrid-branch.XXXXXX");
-	if (!mkdtemp(g->dir)) {
+	if (tmpdir_make(g->dir, sizeof(g->dir), "branch") < 0) {
 		free(g);
 		return -1;
 	}
@@ -100,13 +100,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct grid *g = *state;
-	char *cmd = dg_xasprintf("rm -rf '%s'", g->dir);
-	int rc = system(cmd);
+	int rc = tmpdir_remove(g->dir);
 
-	free(cmd);
 	dg_store_free(g->store);
 	free(g);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* The summaries a walk called back with, newest first. */

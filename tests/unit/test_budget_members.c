@@ -11,11 +11,11 @@
 #include "worker_int.h"
 
 #include <git2.h>
-#include <stdarg.h>
-#include <stdlib.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "repo_fixture.h"
 
 struct grid {
 	char dir[32];
@@ -24,26 +24,10 @@ struct grid {
 	struct worker w;
 };
 
-static void sh(struct grid *g, const char *fmt, ...) DG_PRINTF(2, 3);
-
-static void sh(struct grid *g, const char *fmt, ...)
-{
-	struct dg_strbuf cmd = DG_STRBUF_INIT;
-	va_list ap;
-
-	dg_strbuf_addf(&cmd, "cd '%s' && ", g->dir);
-	va_start(ap, fmt);
-	dg_strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	dg_strbuf_addstr(&cmd, " >/dev/null");
-	assert_int_equal(system(cmd.buf), 0);
-	dg_strbuf_release(&cmd);
-}
-
 /* Commits nodes/ID.json registered at HH:MM, stopped or not, and makes the store see it. */
 static void registration(struct grid *g, const char *id, const char *at, bool stopped)
 {
-	sh(g, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\"%s}\\n' > nodes/%s.json"
+	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\"%s}\\n' > nodes/%s.json"
 	      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'register %s'",
 	   id, at, stopped ? ", \"stopped_at\": \"2026-12-04T12:00:00Z\"" : "", id, id);
 	assert_int_equal(dg_store_fetch(g->store), 0);
@@ -54,12 +38,11 @@ static int setup(void **state)
 	struct grid *g = dg_xcalloc(1, sizeof(*g));
 	struct dg_store_opts so = DG_STORE_OPTS_INIT;
 
-	snprintf(g->dir, sizeof(g->dir), "/tmp/dgrid-members.XXXXXX");
-	if (!mkdtemp(g->dir)) {
+	if (tmpdir_make(g->dir, sizeof(g->dir), "members") < 0) {
 		free(g);
 		return -1;
 	}
-	sh(g, "git -c init.defaultBranch=main init -q && echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json"
+	sh_in(g->dir, "git -c init.defaultBranch=main init -q && echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json"
 	      " && git -c user.name=t -c user.email=t@l commit -q -m seed");
 	so.url = g->dir;
 	so.branch = "main";
@@ -77,14 +60,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct grid *g = *state;
-	char *cmd = dg_xasprintf("rm -rf '%s'", g->dir);
-	int rc = system(cmd);
+	int rc = tmpdir_remove(g->dir);
 
-	free(cmd);
 	dg_worker_budget_forget(&g->w);
 	dg_store_free(g->store);
 	free(g);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 static void test_read_once_while_unchanged(void **state)
@@ -136,7 +117,7 @@ static void test_changes_are_seen(void **state)
 	{
 		unsigned long before = g->w.registrations_read;
 
-		sh(g, "echo x > other && git add other && git -c user.name=t -c user.email=t@l commit -q -m other");
+		sh_in(g->dir, "echo x > other && git add other && git -c user.name=t -c user.email=t@l commit -q -m other");
 		assert_int_equal(dg_store_fetch(g->store), 0);
 		dg_worker_budget_update(&g->w);
 		assert_int_equal(g->w.registrations_read, before);

@@ -19,11 +19,11 @@
 #include "task.h"
 
 #include <git2.h>
-#include <stdarg.h>
-#include <stdlib.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "repo_fixture.h"
 
 /* tasks this node cannot run (it has no "gpu" label) */
 #define UNFIT 24
@@ -142,20 +142,17 @@ static int setup(void **state)
 {
 	struct grid *g = dg_xcalloc(1, sizeof(*g));
 	struct dg_store_opts so = DG_STORE_OPTS_INIT;
-	char *cmd, *url;
+	char *url;
 
-	snprintf(g->dir, sizeof(g->dir), "/tmp/dgrid-memo.XXXXXX");
-	if (!mkdtemp(g->dir)) {
+	if (tmpdir_make(g->dir, sizeof(g->dir), "memo") < 0) {
 		free(g);
 		return -1;
 	}
 	/* a bare repository, as a Git host keeps one: the store pushes to it */
-	cmd = dg_xasprintf("cd '%s' && git -c init.defaultBranch=main init -q seed && cd seed &&"
-			   " echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json &&"
-			   " git -c user.name=t -c user.email=t@l commit -q -m seed && cd .. &&"
-			   " git clone -q --bare seed grid.git && rm -rf seed", g->dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	sh_in(g->dir, "git -c init.defaultBranch=main init -q seed && cd seed &&"
+		      " echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json &&"
+		      " git -c user.name=t -c user.email=t@l commit -q -m seed && cd .. &&"
+		      " git clone -q --bare seed grid.git && rm -rf seed");
 	url = dg_xasprintf("%s/grid.git", g->dir);
 	so.url = url;
 	so.branch = "main";
@@ -177,14 +174,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct grid *g = *state;
-	char *cmd = dg_xasprintf("rm -rf '%s'", g->dir);
-	int rc = system(cmd);
+	int rc = tmpdir_remove(g->dir);
 
-	free(cmd);
 	dg_pick_memo_free(g->memo);
 	dg_store_free(g->store);
 	free(g);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* A first pick reads everything; an unchanged queue is then passed over, with the same counts. */
