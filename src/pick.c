@@ -26,6 +26,7 @@ struct sampler {
 	unsigned unstable;                       /* verdicts that depend on more than the file */
 	unsigned incomplete;                     /* shards or files left unread */
 	int64_t shard_ready;                     /* the earliest not_before in the shard being read */
+	uint64_t world;                          /* what dependencies are judged by (pick_memo.h) */
 };
 
 static bool is_task_name(const char *name)
@@ -221,6 +222,7 @@ static bool pass_over(struct sampler *sa, const char *id)
 		return false;
 	p->unfit += e.unfit;
 	p->waiting += e.waiting;
+	p->blocked += e.blocked;
 	p->passed_over++;
 	if (e.ready_at && (!p->ready_at || e.ready_at < p->ready_at))
 		p->ready_at = e.ready_at;
@@ -244,9 +246,10 @@ static void shard_end(struct sampler *sa, const struct shard_mark *m, const char
 	const struct dg_pick *p = sa->p;
 	int64_t ready = sa->shard_ready;
 
-	if (p->cands_nr == m->cands && p->refusals_nr == m->refusals && p->blocked == m->blocked &&
-	    sa->unstable == m->unstable && sa->incomplete == m->incomplete) {
-		struct dg_pick_memo_entry e = { p->unfit - m->unfit, p->waiting - m->waiting, ready };
+	if (p->cands_nr == m->cands && p->refusals_nr == m->refusals && sa->unstable == m->unstable &&
+	    sa->incomplete == m->incomplete) {
+		struct dg_pick_memo_entry e = { p->unfit - m->unfit, p->waiting - m->waiting, ready,
+						p->blocked - m->blocked, sa->world };
 
 		dg_pick_memo_put(p->memo, id, &e);
 	}
@@ -384,6 +387,23 @@ static int by_priority(const void *a, const void *b)
 	return x->shuffle_key < y->shuffle_key ? -1 : x->shuffle_key > y->shuffle_key;
 }
 
+/* The stamp of what judges dependencies (dg_pick_memo_world): FNV-1a of the trees' ids. */
+static uint64_t world_stamp(struct dg_txn *txn)
+{
+	static const char *const dirs[] = { DG_DIR_COMPLETED, DG_DIR_FAILED, "nodes", "trust" };
+	uint64_t h = 14695981039346656037u;
+
+	for (size_t i = 0; i < DG_ARRAY_SIZE(dirs); i++) {
+		char id[41] = "-";
+
+		dg_txn_tree_id(txn, dirs[i], id);
+		for (const char *c = id; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211u;
+		h = (h ^ '/') * 1099511628211u;
+	}
+	return h;
+}
+
 int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 {
 	struct sampler sa = { .p = p, .txn = txn, .flat = true, .lane_top = true };
@@ -393,6 +413,10 @@ int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 	int ret;
 
 	sa.target = p->want;
+	if (p->memo) {
+		sa.world = world_stamp(txn);
+		dg_pick_memo_world(p->memo, sa.world);
+	}
 	/* the top of the queue: flat submissions, the plain shards' and groups' names */
 	ret = dg_txn_list(txn, DG_DIR_QUEUE, list_entry, &sa);
 	root = sa.dirs, root_nr = sa.dirs_nr;

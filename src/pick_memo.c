@@ -18,6 +18,7 @@ struct dg_pick_memo {
 	size_t used;
 	uint64_t policy;   /* FNV-1a of the policy's bytes */
 	bool policy_seen;
+	uint64_t world;    /* dg_pick_memo_world */
 };
 
 struct dg_pick_memo *dg_pick_memo_new(void)
@@ -53,6 +54,12 @@ void dg_pick_memo_policy(struct dg_pick_memo *m, const void *policy, size_t len)
 		forget(m);
 	m->policy = h;
 	m->policy_seen = true;
+}
+
+void dg_pick_memo_world(struct dg_pick_memo *m, uint64_t stamp)
+{
+	if (m)
+		m->world = stamp;
 }
 
 static int hex_digit(char c)
@@ -97,6 +104,9 @@ bool dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now,
 	s = slot_of(m, raw);
 	/* a task that was not due is due now: the shard holds one for us */
 	if (!s->used || (s->e.ready_at && now >= s->e.ready_at))
+		return false;
+	/* a result landed since (or a key changed): a dependency may be done */
+	if (s->e.blocked && s->e.world != m->world)
 		return false;
 	*out = s->e;
 	return true;

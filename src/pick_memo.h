@@ -16,11 +16,14 @@
  *
  * What may be remembered is only what the shard's bytes, the policy and
  * this node's facts (fixed while it runs) decide: tasks it cannot run
- * (requires) and tasks not due yet (until the earliest is). A shard that
- * held a candidate, a file to refuse, a task waiting for its dependencies
- * (they end elsewhere), a replica (the others are claimed elsewhere), a
- * task with a cancel request, or a file this step changed is read again
- * next time. So is one the picker stopped reading early.
+ * (requires) and tasks not due yet (until the earliest is). A task
+ * waiting for its dependencies waits until a result lands (or its node's
+ * key is learnt or revoked): such a shard is remembered while the results
+ * on main, nodes/ and trust/ are as they were (dg_pick_memo_world). A
+ * shard that held a candidate, a file to refuse, a replica (the others
+ * are claimed elsewhere), a task with a cancel request, or a file this
+ * step changed is read again next time. So is one the picker stopped
+ * reading early.
  *
  * The memo is bounded (DG_PICK_MEMO_MAX entries): when it fills, it starts
  * over, and the worker reads what it forgot once more.
@@ -37,6 +40,8 @@ struct dg_pick_memo_entry {
 	unsigned unfit;      /* tasks this node cannot run */
 	unsigned waiting;    /* tasks it could run, not before ready_at */
 	int64_t ready_at;    /* the earliest not_before among them, Unix s; 0: none */
+	unsigned blocked;    /* tasks waiting for dependencies: true while the results are as at world */
+	uint64_t world;      /* dg_pick_memo_world's stamp when it was read */
 };
 
 struct dg_pick_memo;
@@ -49,6 +54,14 @@ void dg_pick_memo_free(struct dg_pick_memo *m);
  * when its bytes differ from the last call's.
  */
 void dg_pick_memo_policy(struct dg_pick_memo *m, const void *policy, size_t len);
+
+/*
+ * What dependencies are judged by, as a stamp the picker makes from the
+ * tree ids of tasks/completed, tasks/failed, nodes and trust: a shard
+ * whose tasks waited for dependencies is passed over only under the
+ * stamp it was read with.
+ */
+void dg_pick_memo_world(struct dg_pick_memo *m, uint64_t stamp);
 
 /* Whether the shard with tree id (40 hex digits) held nothing for us, as still true at now. */
 bool dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now, struct dg_pick_memo_entry *out);
