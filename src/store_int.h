@@ -69,6 +69,8 @@ int store_load_tip(struct dg_store *store);
 /* The known tip's tree, NULL for an empty branch. */
 int store_tip_tree(struct dg_store *store, git_tree **out);
 int store_tree_read(struct dg_store *store, git_tree *tree, const char *path, struct dg_strbuf *out);
+/* The id of directory dir under root (NULL: an empty branch); DG_ENOTFOUND when it is none. */
+int store_tree_dir_id(git_tree *root, const char *dir, char id[41]);
 int store_tree_list(struct dg_store *store, git_tree *root, const char *dir,
 		    dg_list_cb cb, void *payload);
 /*

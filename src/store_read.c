@@ -188,21 +188,26 @@ int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *ou
 	return ret;
 }
 
+int store_tree_dir_id(git_tree *root, const char *dir, char id[41])
+{
+	git_tree_entry *entry = NULL;
+	int ret = DG_ENOTFOUND;
+
+	if (root && git_tree_entry_bypath(&entry, root, dir) == 0 && git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+		git_oid_tostr(id, 41, git_tree_entry_id(entry));
+		ret = 0;
+	}
+	git_tree_entry_free(entry);
+	return ret;
+}
+
 int dg_store_tree_id(struct dg_store *store, const char *dir, char id[41])
 {
 	git_tree *tree = NULL;
-	git_tree_entry *entry = NULL;
 	int ret = store_tip_tree(store, &tree);
 
-	if (!ret) {
-		ret = DG_ENOTFOUND;
-		if (tree && git_tree_entry_bypath(&entry, tree, dir) == 0 &&
-		    git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
-			git_oid_tostr(id, 41, git_tree_entry_id(entry));
-			ret = 0;
-		}
-	}
-	git_tree_entry_free(entry);
+	if (!ret)
+		ret = store_tree_dir_id(tree, dir, id);
 	git_tree_free(tree);
 	return ret;
 }

@@ -127,16 +127,7 @@ int dg_txn_list(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payloa
 
 int dg_txn_tree_id(struct dg_txn *txn, const char *dir, char id[41])
 {
-	git_tree_entry *entry = NULL;
-	int ret = DG_ENOTFOUND;
-
-	if (txn->base && git_tree_entry_bypath(&entry, txn->base, dir) == 0 &&
-	    git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
-		git_oid_tostr(id, 41, git_tree_entry_id(entry));
-		ret = 0;
-	}
-	git_tree_entry_free(entry);
-	return ret;
+	return store_tree_dir_id(txn->base, dir, id);
 }
 
 bool dg_txn_touched(struct dg_txn *txn, const char *path)
