@@ -2,6 +2,7 @@
 #include "replica.h"
 #include "cancel.h"
 #include "deps.h"
+#include "deps_stamp.h"
 #include "error.h"
 #include "layout.h"
 
@@ -27,6 +28,11 @@ struct sampler {
 	unsigned incomplete;                     /* shards or files left unread */
 	int64_t shard_ready;                     /* the earliest not_before in the shard being read */
 	uint64_t world;                          /* what dependencies are judged by (pick_memo.h) */
+	/* the results leaves waiting tasks depend on, from the shards being read (deps_stamp.h) */
+	uint16_t *leaves;
+	size_t leaves_nr, leaves_alloc;
+	unsigned leaves_lost;                    /* shards waiting on more than an entry keeps */
+	struct dg_deps_stamper stamper;
 };
 
 static bool is_task_name(const char *name)
@@ -63,6 +69,10 @@ static int judge_deps(struct sampler *sa, const struct dg_entry *e, const struct
 		return 1;
 	if (v == DG_DEPS_BLOCKED) {
 		sa->p->blocked++;
+		/* its dependencies' results decide when it may run */
+		DG_ALLOC_GROW(sa->leaves, sa->leaves_nr + t->sched.deps_nr, sa->leaves_alloc);
+		for (size_t i = 0; i < t->sched.deps_nr; i++)
+			sa->leaves[sa->leaves_nr++] = dg_results_leaf(t->sched.deps[i]);
 	} else if (v == DG_DEPS_DOOMED) {
 		struct dg_pick_refusal *r = refuse(sa->p, e->path, why);
 
@@ -210,6 +220,8 @@ struct shard_mark {
 	size_t cands, refusals;
 	unsigned unfit, waiting, blocked, unstable, incomplete;
 	int64_t outer_ready;
+	size_t leaves;
+	unsigned leaves_lost;
 };
 
 /* Passes over the shard with tree id if the memo says it holds nothing for us. */
@@ -218,8 +230,26 @@ static bool pass_over(struct sampler *sa, const char *id)
 	struct dg_pick *p = sa->p;
 	struct dg_pick_memo_entry e;
 
-	if (!dg_pick_memo_get(p->memo, id, p->now, &e))
+	switch (dg_pick_memo_get(p->memo, id, p->now, &e)) {
+	case DG_PICK_MEMO_MISS:
 		return false;
+	case DG_PICK_MEMO_CHECK:
+		/* results landed, but none where these tasks' dependencies would */
+		if (dg_deps_leaves_stamp(&sa->stamper, e.leaves, e.leaves_nr) != e.leaves_stamp)
+			return false;
+		dg_pick_memo_renew(p->memo, id);
+		break;
+	case DG_PICK_MEMO_HIT:
+		break;
+	}
+	/* what its parent waits on too */
+	if (e.blocked && !e.leaves_known) {
+		sa->leaves_lost++;
+	} else if (e.leaves_nr) {
+		DG_ALLOC_GROW(sa->leaves, sa->leaves_nr + e.leaves_nr, sa->leaves_alloc);
+		memcpy(sa->leaves + sa->leaves_nr, e.leaves, e.leaves_nr * sizeof(*e.leaves));
+		sa->leaves_nr += e.leaves_nr;
+	}
 	p->unfit += e.unfit;
 	p->waiting += e.waiting;
 	p->blocked += e.blocked;
@@ -236,8 +266,40 @@ static void shard_begin(struct sampler *sa, struct shard_mark *m)
 	const struct dg_pick *p = sa->p;
 
 	*m = (struct shard_mark){ p->cands_nr, p->refusals_nr, p->unfit, p->waiting, p->blocked,
-				  sa->unstable, sa->incomplete, sa->shard_ready };
+				  sa->unstable, sa->incomplete, sa->shard_ready, sa->leaves_nr, sa->leaves_lost };
 	sa->shard_ready = 0;
+}
+
+static int by_leaf(const void *a, const void *b)
+{
+	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The leaves the shard's waiting tasks depend on, each once (they stay
+ * for the parent's entry). False when there are more than an entry keeps.
+ */
+static bool shard_leaves(struct sampler *sa, const struct shard_mark *m)
+{
+	uint16_t *v = sa->leaves + m->leaves;
+	size_t n = sa->leaves_nr - m->leaves, k = 0;
+
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_leaf);
+	for (size_t i = 0; i < n; i++) {
+		if (!k || v[i] != v[k - 1])
+			v[k++] = v[i];
+	}
+	sa->leaves_nr = m->leaves + k;
+	if (sa->leaves_lost != m->leaves_lost)
+		return false;
+	if (k > DG_PICK_MEMO_LEAVES_MAX) {
+		sa->leaves_lost++;
+		return false;
+	}
+	return true;
 }
 
 /* Remembers the shard just read if nothing in it was for us, nor can change without its id. */
@@ -245,12 +307,20 @@ static void shard_end(struct sampler *sa, const struct shard_mark *m, const char
 {
 	const struct dg_pick *p = sa->p;
 	int64_t ready = sa->shard_ready;
+	bool leaves = shard_leaves(sa, m);
 
 	if (p->cands_nr == m->cands && p->refusals_nr == m->refusals && sa->unstable == m->unstable &&
 	    sa->incomplete == m->incomplete) {
-		struct dg_pick_memo_entry e = { p->unfit - m->unfit, p->waiting - m->waiting, ready,
-						p->blocked - m->blocked, sa->world };
+		struct dg_pick_memo_entry e = { .unfit = p->unfit - m->unfit, .waiting = p->waiting - m->waiting,
+						.ready_at = ready, .blocked = p->blocked - m->blocked,
+						.world = sa->world };
 
+		if (e.blocked && leaves) {
+			e.leaves_known = true;
+			e.leaves = sa->leaves + m->leaves;
+			e.leaves_nr = (unsigned)(sa->leaves_nr - m->leaves);
+			e.leaves_stamp = dg_deps_leaves_stamp(&sa->stamper, e.leaves, e.leaves_nr);
+		}
 		dg_pick_memo_put(p->memo, id, &e);
 	}
 	if (m->outer_ready && (!ready || m->outer_ready < ready))
@@ -387,26 +457,9 @@ static int by_priority(const void *a, const void *b)
 	return x->shuffle_key < y->shuffle_key ? -1 : x->shuffle_key > y->shuffle_key;
 }
 
-/* The stamp of what judges dependencies (dg_pick_memo_world): FNV-1a of the trees' ids. */
-static uint64_t world_stamp(struct dg_txn *txn)
-{
-	static const char *const dirs[] = { DG_DIR_COMPLETED, DG_DIR_FAILED, "nodes", "trust" };
-	uint64_t h = 14695981039346656037u;
-
-	for (size_t i = 0; i < DG_ARRAY_SIZE(dirs); i++) {
-		char id[41] = "-";
-
-		dg_txn_tree_id(txn, dirs[i], id);
-		for (const char *c = id; *c; c++)
-			h = (h ^ (unsigned char)*c) * 1099511628211u;
-		h = (h ^ '/') * 1099511628211u;
-	}
-	return h;
-}
-
 int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 {
-	struct sampler sa = { .p = p, .txn = txn, .flat = true, .lane_top = true };
+	struct sampler sa = { .p = p, .txn = txn, .flat = true, .lane_top = true, .stamper = DG_DEPS_STAMPER_INIT(txn) };
 	struct dg_strbuf lane = DG_STRBUF_INIT;
 	char **root = NULL, **root_groups = NULL;
 	size_t root_nr, root_groups_nr;
@@ -414,7 +467,7 @@ int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 
 	sa.target = p->want;
 	if (p->memo) {
-		sa.world = world_stamp(txn);
+		sa.world = dg_deps_world_stamp(txn);
 		dg_pick_memo_world(p->memo, sa.world);
 	}
 	/* the top of the queue: flat submissions, the plain shards' and groups' names */
@@ -447,6 +500,8 @@ int dg_pick_collect(struct dg_pick *p, struct dg_txn *txn)
 		qsort(p->cands, p->cands_nr, sizeof(*p->cands), by_priority);
 	free(root);
 	free(sa.dirs);
+	free(sa.leaves);
+	dg_deps_stamper_release(&sa.stamper);
 	dg_strbuf_release(&lane);
 	return ret;
 }

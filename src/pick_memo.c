@@ -21,6 +21,14 @@ struct dg_pick_memo {
 	uint64_t world;    /* dg_pick_memo_world */
 };
 
+static void forget(struct dg_pick_memo *m)
+{
+	for (size_t i = 0; i < SLOTS; i++)
+		free((void *)m->slots[i].e.leaves);
+	memset(m->slots, 0, SLOTS * sizeof(*m->slots));
+	m->used = 0;
+}
+
 struct dg_pick_memo *dg_pick_memo_new(void)
 {
 	struct dg_pick_memo *m = dg_xcalloc(1, sizeof(*m));
@@ -33,14 +41,9 @@ void dg_pick_memo_free(struct dg_pick_memo *m)
 {
 	if (!m)
 		return;
+	forget(m);
 	free(m->slots);
 	free(m);
-}
-
-static void forget(struct dg_pick_memo *m)
-{
-	memset(m->slots, 0, SLOTS * sizeof(*m->slots));
-	m->used = 0;
 }
 
 void dg_pick_memo_policy(struct dg_pick_memo *m, const void *policy, size_t len)
@@ -94,22 +97,32 @@ static struct slot *slot_of(const struct dg_pick_memo *m, const unsigned char id
 	return &m->slots[i];
 }
 
-bool dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now, struct dg_pick_memo_entry *out)
+enum dg_pick_memo_hit dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now,
+				       struct dg_pick_memo_entry *out)
 {
 	unsigned char raw[20];
 	const struct slot *s;
 
 	if (!m || !parse_id(id, raw))
-		return false;
+		return DG_PICK_MEMO_MISS;
 	s = slot_of(m, raw);
 	/* a task that was not due is due now: the shard holds one for us */
 	if (!s->used || (s->e.ready_at && now >= s->e.ready_at))
-		return false;
-	/* a result landed since (or a key changed): a dependency may be done */
-	if (s->e.blocked && s->e.world != m->world)
-		return false;
+		return DG_PICK_MEMO_MISS;
 	*out = s->e;
-	return true;
+	/* a result landed or went since (or a key changed): was it one of theirs? */
+	if (s->e.blocked && s->e.world != m->world)
+		return s->e.leaves_known ? DG_PICK_MEMO_CHECK : DG_PICK_MEMO_MISS;
+	return DG_PICK_MEMO_HIT;
+}
+
+void dg_pick_memo_renew(struct dg_pick_memo *m, const char *id)
+{
+	unsigned char raw[20];
+	struct slot *s;
+
+	if (m && parse_id(id, raw) && (s = slot_of(m, raw))->used)
+		s->e.world = m->world;
 }
 
 void dg_pick_memo_put(struct dg_pick_memo *m, const char *id, const struct dg_pick_memo_entry *e)
@@ -127,7 +140,17 @@ void dg_pick_memo_put(struct dg_pick_memo *m, const char *id, const struct dg_pi
 		}
 		m->used++;
 	}
+	free((void *)s->e.leaves);
 	s->used = true;
 	memcpy(s->id, raw, 20);
 	s->e = *e;
+	s->e.leaves = NULL;
+	s->e.leaves_nr = 0;
+	if (e->leaves_known && e->leaves_nr) {
+		uint16_t *copy = dg_xcalloc(e->leaves_nr, sizeof(*copy));
+
+		memcpy(copy, e->leaves, e->leaves_nr * sizeof(*copy));
+		s->e.leaves = copy;
+		s->e.leaves_nr = e->leaves_nr;
+	}
 }

@@ -17,16 +17,23 @@
  * What may be remembered is only what the shard's bytes, the policy and
  * this node's facts (fixed while it runs) decide: tasks it cannot run
  * (requires) and tasks not due yet (until the earliest is). A task
- * waiting for its dependencies waits until a result lands (or its node's
- * key is learnt or revoked): such a shard is remembered while the results
- * on main, nodes/ and trust/ are as they were (dg_pick_memo_world). A
- * shard that held a candidate, a file to refuse, a replica (the others
- * are claimed elsewhere), a task with a cancel request, or a file this
- * step changed is read again next time. So is one the picker stopped
- * reading early.
+ * waiting for its dependencies waits until a result of one of them lands
+ * or goes (or a node's key is learnt or revoked). The picker stamps such
+ * a shard with the tree ids of nodes/, trust/ and all results
+ * (dg_pick_memo_world): while that stamp holds, nothing changed. When it
+ * does not - on a busy grid, after every report - the shard is still
+ * true if the results leaves its tasks' dependencies live in
+ * (tasks/completed/a/b/c and tasks/failed/a/b/c, layout.h) are as they
+ * were: the entry keeps those leaves and their stamp, and the picker
+ * checks them (DG_PICK_MEMO_CHECK) instead of reading the shard's tasks
+ * and judging each one's dependencies again. A shard that held a
+ * candidate, a file to refuse, a replica (the others are claimed
+ * elsewhere), a task with a cancel request, or a file this step changed
+ * is read again next time. So is one the picker stopped reading early.
  *
- * The memo is bounded (DG_PICK_MEMO_MAX entries): when it fills, it starts
- * over, and the worker reads what it forgot once more.
+ * The memo is bounded (DG_PICK_MEMO_MAX entries, each with at most
+ * DG_PICK_MEMO_LEAVES_MAX leaves): when it fills, it starts over, and the
+ * worker reads what it forgot once more.
  */
 #ifndef DG_PICK_MEMO_H
 #define DG_PICK_MEMO_H
@@ -34,6 +41,8 @@
 #include "common.h"
 
 #define DG_PICK_MEMO_MAX 6144
+/* results leaves an entry keeps; a shard waiting on more is judged by the whole stamp alone */
+#define DG_PICK_MEMO_LEAVES_MAX 256
 
 /* What a shard held, none of it for us now. */
 struct dg_pick_memo_entry {
@@ -42,6 +51,23 @@ struct dg_pick_memo_entry {
 	int64_t ready_at;    /* the earliest not_before among them, Unix s; 0: none */
 	unsigned blocked;    /* tasks waiting for dependencies: true while the results are as at world */
 	uint64_t world;      /* dg_pick_memo_world's stamp when it was read */
+	/*
+	 * With blocked: the results leaves (0 ... 4095, the three hex digits
+	 * of tasks/completed/a/b/c) of those tasks' dependencies, and the
+	 * picker's stamp of them when read. leaves_known false: too many to
+	 * keep. Copied by put; borrowed from the memo after get, until the
+	 * next put.
+	 */
+	bool leaves_known;
+	const uint16_t *leaves;
+	unsigned leaves_nr;
+	uint64_t leaves_stamp;
+};
+
+enum dg_pick_memo_hit {
+	DG_PICK_MEMO_MISS,    /* unknown, or no longer true: read the shard */
+	DG_PICK_MEMO_HIT,     /* holds nothing for us */
+	DG_PICK_MEMO_CHECK,   /* holds nothing for us if the leaves' stamp is still out->leaves_stamp */
 };
 
 struct dg_pick_memo;
@@ -64,7 +90,10 @@ void dg_pick_memo_policy(struct dg_pick_memo *m, const void *policy, size_t len)
 void dg_pick_memo_world(struct dg_pick_memo *m, uint64_t stamp);
 
 /* Whether the shard with tree id (40 hex digits) held nothing for us, as still true at now. */
-bool dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now, struct dg_pick_memo_entry *out);
+enum dg_pick_memo_hit dg_pick_memo_get(const struct dg_pick_memo *m, const char *id, int64_t now,
+				       struct dg_pick_memo_entry *out);
 void dg_pick_memo_put(struct dg_pick_memo *m, const char *id, const struct dg_pick_memo_entry *e);
+/* A DG_PICK_MEMO_CHECK that held: the entry is true under the current stamp. */
+void dg_pick_memo_renew(struct dg_pick_memo *m, const char *id);
 
 #endif

@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "pick.h"
 #include "pick_memo.h"
+#include "deps_stamp.h"
 #include "store.h"
 #include "task.h"
 
@@ -39,6 +40,7 @@ struct grid {
 struct found {
 	size_t cands;
 	unsigned read, passed_over, unfit, waiting, blocked;
+	size_t refusals;
 	char first[64];               /* the first candidate's id */
 };
 
@@ -70,6 +72,7 @@ static int run_pick(struct dg_txn *txn, void *payload)
 	a->out->unfit = p.unfit;
 	a->out->waiting = p.waiting;
 	a->out->blocked = p.blocked;
+	a->out->refusals = p.refusals_nr;
 	if (p.cands_nr)
 		snprintf(a->out->first, sizeof(a->out->first), "%s", p.cands[0].task.task_id);
 	dg_pick_release(&p);
@@ -124,6 +127,25 @@ static void remove_file(struct grid *g, const char *path)
 	if (ret)
 		print_error("%s\n", dg_error_last());
 	assert_int_equal(ret, 0);
+}
+
+/* A result of task id by node gpu1 (status "success" or "failed"), in its leaf or (flat) at the top. */
+static void land_result(struct grid *g, const char *id, const char *status, bool flat)
+{
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	char *doc = dg_xasprintf("{\"task_id\": \"%s\", \"node_id\": \"gpu1\", \"status\": \"%s\", \"exit_code\": %d,"
+				 " \"stdout\": \"\", \"stderr\": \"\", \"timestamp\": \"2026-12-04T00:00:00Z\", \"attempt\": 1}",
+				 id, status, strcmp(status, "success") ? 1 : 0);
+
+	dg_strbuf_addf(&path, "%s/", strcmp(status, "success") ? DG_DIR_FAILED : DG_DIR_COMPLETED);
+	if (!flat) {
+		dg_layout_shard(&path, id, DG_RESULT_SHARD_DEPTH);
+		dg_strbuf_addch(&path, '/');
+	}
+	dg_strbuf_addf(&path, "%s.gpu1.1.json", id);
+	write_file(g, path.buf, doc);
+	free(doc);
+	dg_strbuf_release(&path);
 }
 
 /* Queues task id in its shard (protocol 3) with the JSON fields after script. */
@@ -277,6 +299,90 @@ static void test_dependency_ends_elsewhere(void **state)
 	dg_strbuf_release(&b);
 }
 
+/* An id whose results live in leaf (or, with other, in any leaf but it), for the results below. */
+static void id_in_leaf(char *out, size_t size, const char *stem, uint16_t leaf, bool other)
+{
+	for (unsigned i = 0;; i++) {
+		snprintf(out, size, "%s%u", stem, i);
+		if ((dg_results_leaf(out) == leaf) != other)
+			return;
+	}
+}
+
+/*
+ * On a busy grid results land all the time: a shard of tasks waiting for a
+ * dependency is read again only when a result lands in the dependency's
+ * results leaf (or nodes/ change, whose keys judge results), and a
+ * dependency that fails there ends the waiting task.
+ */
+static void test_waiting_survives_other_results(void **state)
+{
+	struct grid *g = *state;
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	uint16_t leaf = dg_results_leaf("parent");
+	char other[32], same[32];
+	struct found f;
+
+	queue(g, "parent", "\"requires\": {\"labels\": [\"gpu\"]}");
+	queue(g, "child3", "\"depends_on\": [\"parent\"]");
+	f = pick(g);
+	assert_int_equal(f.blocked, 1);
+	assert_true(f.read > 0);
+
+	/* another task's result, in another leaf: nothing to read again */
+	id_in_leaf(other, sizeof(other), "other", leaf, true);
+	land_result(g, other, "success", false);
+	f = pick(g);
+	assert_int_equal(f.cands, 0);
+	assert_int_equal(f.blocked, 1);
+	assert_int_equal(f.unfit, UNFIT + 1);
+	assert_int_equal(f.read, 0);
+
+	/* another task's result in the parent's leaf: the waiting shard is read (and still waits) */
+	id_in_leaf(same, sizeof(same), "same", leaf, false);
+	land_result(g, same, "failed", false);
+	f = pick(g);
+	assert_int_equal(f.blocked, 1);
+	assert_true(f.read >= 1 && f.read < UNFIT);
+	assert_int_equal(pick(g).read, 0);
+
+	/* a node registers: whose results count may have changed */
+	write_file(g, "nodes/n1.json", "{\"node_id\": \"n1\"}");
+	f = pick(g);
+	assert_int_equal(f.blocked, 1);
+	assert_true(f.read >= 1);
+
+	/* the parent fails on its GPU node: the child can never run and is ended */
+	dg_layout_task_path(&path, DG_DIR_QUEUE, "parent", 3);
+	remove_file(g, path.buf);
+	land_result(g, "parent", "failed", false);
+	f = pick(g);
+	assert_int_equal(f.cands, 0);
+	assert_int_equal(f.blocked, 0);
+	assert_int_equal(f.refusals, 1);
+	dg_strbuf_release(&path);
+}
+
+/* A dependency's result at the top of tasks/completed (a grid upgraded from protocol 2) counts too. */
+static void test_flat_result_ends_the_wait(void **state)
+{
+	struct grid *g = *state;
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	struct found f;
+
+	queue(g, "parent", "\"requires\": {\"labels\": [\"gpu\"]}");
+	queue(g, "child3", "\"depends_on\": [\"parent\"]");
+	assert_int_equal(pick(g).blocked, 1);
+	assert_int_equal(pick(g).read, 0);
+	dg_layout_task_path(&path, DG_DIR_QUEUE, "parent", 3);
+	remove_file(g, path.buf);
+	land_result(g, "parent", "success", true);
+	f = pick(g);
+	assert_int_equal(f.cands, 1);
+	assert_string_equal(f.first, "child3");
+	dg_strbuf_release(&path);
+}
+
 /* A new policy may judge the same files otherwise: the memo starts over. */
 static void test_policy_change_forgets(void **state)
 {
@@ -298,7 +404,8 @@ static void test_policy_change_forgets(void **state)
 static void test_bounded(void **state DG_UNUSED)
 {
 	struct dg_pick_memo *m = dg_pick_memo_new();
-	struct dg_pick_memo_entry e = { 3, 0, 0, 0, 0 }, out;
+	struct dg_pick_memo_entry e = { .unfit = 3 }, out;
+	const uint16_t leaves[] = { 5, 9 };
 	char id[41];
 
 	for (unsigned i = 0; i <= DG_PICK_MEMO_MAX; i++) {
@@ -306,27 +413,42 @@ static void test_bounded(void **state DG_UNUSED)
 		dg_pick_memo_put(m, id, &e);
 	}
 	/* the last one went in after the start-over; the first was forgotten */
-	assert_true(dg_pick_memo_get(m, id, 0, &out));
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
 	assert_int_equal(out.unfit, 3);
 	snprintf(id, sizeof(id), "%040x", 0u);
-	assert_false(dg_pick_memo_get(m, id, 0, &out));
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_MISS);
 	/* not an id: never remembered */
 	dg_pick_memo_put(m, "not-a-tree-id", &e);
-	assert_false(dg_pick_memo_get(m, "not-a-tree-id", 0, &out));
+	assert_int_equal(dg_pick_memo_get(m, "not-a-tree-id", 0, &out), DG_PICK_MEMO_MISS);
 	/* due: no longer true */
 	e.ready_at = 100;
 	snprintf(id, sizeof(id), "%040x", 7u);
 	dg_pick_memo_put(m, id, &e);
-	assert_true(dg_pick_memo_get(m, id, 99, &out));
-	assert_false(dg_pick_memo_get(m, id, 100, &out));
-	/* waiting for dependencies: true only under the stamp it was read with */
+	assert_int_equal(dg_pick_memo_get(m, id, 99, &out), DG_PICK_MEMO_HIT);
+	assert_int_equal(dg_pick_memo_get(m, id, 100, &out), DG_PICK_MEMO_MISS);
+	/* waiting for dependencies, leaves unknown: true only under the stamp it was read with */
 	dg_pick_memo_world(m, 41);
-	e = (struct dg_pick_memo_entry){ 0, 0, 0, 2, 41 };
+	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 41 };
 	dg_pick_memo_put(m, id, &e);
-	assert_true(dg_pick_memo_get(m, id, 0, &out));
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
 	assert_int_equal(out.blocked, 2);
 	dg_pick_memo_world(m, 42);
-	assert_false(dg_pick_memo_get(m, id, 0, &out));
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_MISS);
+	/* with its leaves: to be checked under another stamp (a copy is kept), and true again once renewed */
+	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 42, .leaves_known = true, .leaves = leaves,
+					 .leaves_nr = 2, .leaves_stamp = 77 };
+	dg_pick_memo_put(m, id, &e);
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
+	assert_ptr_not_equal(out.leaves, leaves);
+	dg_pick_memo_world(m, 43);
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_CHECK);
+	assert_int_equal(out.leaves_nr, 2);
+	assert_int_equal(out.leaves[1], 9);
+	assert_int_equal(out.leaves_stamp, 77);
+	dg_pick_memo_renew(m, id);
+	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
+	/* put over it again, and forgotten with leaves held: nothing leaks (make asan) */
+	dg_pick_memo_put(m, id, &e);
 	dg_pick_memo_free(m);
 }
 
@@ -337,6 +459,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_task_is_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_before_comes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dependency_ends_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting_survives_other_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flat_result_ends_the_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_change_forgets, setup, teardown),
 		cmocka_unit_test(test_bounded),
 	};
