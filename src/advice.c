@@ -74,14 +74,15 @@ static void measure_rates(struct dg_advice *a)
 	a->poll_seconds = DG_ADVICE_PULL_DEFAULT;
 	a->fetch_governs = false;
 	if (f->fetch_budget) {
-		share = (double)DG_ADVICE_POLL_SHARE * (double)(f->registered ? f->registered : 1) /
+		/* workers share it among the registrations that do not say they stopped (worker.c) */
+		share = (double)DG_ADVICE_POLL_SHARE * (double)(f->members ? f->members : 1) /
 			(double)f->fetch_budget;
 		if (share > DG_ADVICE_PULL_DEFAULT) {
 			a->poll_seconds = share;
 			a->fetch_governs = true;
 		}
 	}
-	a->fetch_rate = (double)f->registered * 60.0 / a->poll_seconds;
+	a->fetch_rate = (double)f->members * 60.0 / a->poll_seconds;
 }
 
 static void say_push_room(struct dg_advice *a, size_t *len)
@@ -156,7 +157,7 @@ void dg_advice_judge(struct dg_advice *a, const struct dg_advice_figures *fig)
 		addf(a->text, size, &len, "fetch budget: idle workers poll every %.0f s (%.1f fetches/min for "
 		     "%zu %s, budget %u) - queued tasks wait that long to be seen: raise fetch_budget if "
 		     "the host allows it, or run fewer workers with more --slots", a->poll_seconds,
-		     a->fetch_rate, f->registered, plural(f->registered, "node", "nodes"), f->fetch_budget);
+		     a->fetch_rate, f->members, plural(f->members, "node", "nodes"), f->fetch_budget);
 		break;
 	case DG_ADVICE_QUEUE:
 		addf(a->text, size, &len, "queue: %zu %s and %zu worker %s free - the next poll or push slot "

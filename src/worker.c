@@ -138,9 +138,10 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * alone would, and its idle cost the host the same however many they are
  * (32 registered idle workers with PULL_INTERVAL=1: 4 looks a second, not
  * 32). Only the registered count: a worker registers with its first claim
- * (doc/protocol.md). A jitter of up to 10 % keeps idle workers from
- * polling in step. Registrations of dead nodes count too: the estimate
- * errs on the host's side.
+ * (doc/protocol.md), and not those that say their node stopped
+ * (dg_worker_budget_update; a grid keeps them all). A jitter of up to
+ * 10 % keeps idle workers from polling in step. Registrations of nodes
+ * that died without stopping count: the estimate errs on the host's side.
  */
 static int64_t idle_poll_ms(struct worker *w)
 {
@@ -170,7 +171,7 @@ static int64_t idle_poll_ms(struct worker *w)
 			return ms;
 		return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 	}
-	dg_store_list(w->store, "nodes", count_entry, &nodes);
+	nodes = w->nodes_seen;
 	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
 	/* the idle that never claimed are in no count: the longer the quiet, the rarer their looks */
 	unseen = dg_worker_unseen_poll_ms(w);

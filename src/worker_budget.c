@@ -128,12 +128,6 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	return 0;
 }
 
-static int count_entry(const struct dg_entry *e, void *payload)
-{
-	*(size_t *)payload += e->is_file;
-	return 0;
-}
-
 /*
  * The members that joined within DG_PUSHSLOT_RECENT_SLOTS slots of the
  * newest one, while the newest is that recent itself. Counted from the
@@ -178,13 +172,13 @@ void dg_worker_budget_forget(struct worker *w)
 }
 
 /*
- * The members main's registrations give (count_member), into m. They are
- * read again only when the nodes/ tree changed (a registration, a stop) or
- * MEMBERS_KEEP_MS passed: a grid keeps the registration of every node that
- * ever joined, and reading them all twice a turn made a turn's cost grow
- * with the grid's history.
+ * Main's registrations that do not say their node stopped (count_member),
+ * kept in w->members_main. They are read again only when the nodes/ tree
+ * changed (a registration, a stop) or MEMBERS_KEEP_MS passed: a grid
+ * keeps the registration of every node that ever joined, and reading them
+ * all twice a turn made a turn's cost grow with the grid's history.
  */
-static void main_members(struct worker *w, struct members *m)
+static void read_main_members(struct worker *w)
 {
 	char tree[41] = "";
 	int64_t now = dg_now_ms();
@@ -202,6 +196,12 @@ static void main_members(struct worker *w, struct members *m)
 		snprintf(w->members_tree, sizeof(w->members_tree), "%s", have ? tree : "");
 		w->members_read_ms = now;
 	}
+}
+
+/* The members main's registrations give, into m. */
+static void main_members(struct worker *w, struct members *m)
+{
+	read_main_members(w);
 	for (size_t i = 0; i < w->members_main_nr; i++)
 		add_member(m, w->members_main[i].id, strlen(w->members_main[i].id), w->members_main[i].registered);
 	m->me_on_main = w->members_me_on_main;
@@ -211,12 +211,21 @@ void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
 	struct members m = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL, 0 };
-	size_t nodes = 0, rank;
+	size_t rank;
 	int64_t since;
 
-	/* the pace after a lost race (worker.c) counts the registrations: one tree, no file read */
-	if (dg_store_list(w->store, "nodes", count_entry, &nodes) == 0)
-		w->nodes_seen = nodes;
+	/*
+	 * The nodes that may push, for the crowd without a budget (claims,
+	 * the pace after a lost race, leases) and the fetch budget's share
+	 * (worker.c): main's registrations that do not say they stopped.
+	 * Up to 0.14.7 every registration counted, and a grid keeps one of
+	 * every node that ever joined (a container with a fresh id leaves
+	 * one each): beside 300 stopped ones a lone worker took one task in
+	 * its first claim and polled once a minute (every 24 s under a fetch
+	 * budget of 900).
+	 */
+	read_main_members(w);
+	w->nodes_seen = w->members_main_nr;
 
 	if (budget != w->budget)
 		dg_log(DG_LOG_INFO, "node=%s event=push-budget budget=%u slot_ms=%lld", w->me, budget,

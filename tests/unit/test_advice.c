@@ -82,7 +82,7 @@ static void test_idle(void **state DG_UNUSED)
 	assert_string_equal(a.text, "idle: the queue is empty; 1 worker waits");
 	/* the fetch budget sets the poll: 72 s x 20 nodes / 100 = 14.4 s */
 	f.fetch_budget = 100;
-	f.registered = 20;
+	f.registered = f.members = 20;
 	a = judge(&f);
 	assert_int_equal(a.verdict, DG_ADVICE_IDLE);
 	assert_true(a.fetch_governs);
@@ -221,7 +221,7 @@ static void test_no_budget(void **state DG_UNUSED)
 }
 
 /*
- * Fetch budget: idle workers poll every 72 s x registered / budget when
+ * Fetch budget: idle workers poll every 72 s x members / budget when
  * that is longer than PULL_INTERVAL's default (10 s).
  */
 static void test_fetch_budget(void **state DG_UNUSED)
@@ -238,8 +238,12 @@ static void test_fetch_budget(void **state DG_UNUSED)
 	assert_string_equal(a.text, "fetch budget: idle workers poll every 14 s (8.3 fetches/min for 2 nodes, "
 			    "budget 10) - queued tasks wait that long to be seen: raise fetch_budget if the "
 			    "host allows it, or run fewer workers with more --slots");
-	/* stopped registrations count in the share, as the worker counts them */
-	f.registered = 5;      /* 36 s */
+	/* stopped registrations take no share: the worker counts the others (since 0.14.8) */
+	f.registered = 300;
+	a = judge(&f);
+	assert_true(a.poll_seconds > 14.39 && a.poll_seconds < 14.41);
+	/* those that never said they stopped (they may have died) do: the estimate errs on the host's side */
+	f.members = 5;      /* 36 s */
 	a = judge(&f);
 	assert_true(a.poll_seconds > 35.99 && a.poll_seconds < 36.01);
 	assert_non_null(strstr(a.text, "poll every 36 s (8.3 fetches/min for 5 nodes"));
@@ -250,7 +254,7 @@ static void test_fetch_budget(void **state DG_UNUSED)
 	assert_int_equal(a.verdict, DG_ADVICE_QUEUE);
 	/* GitHub's 900: a grid of 100 nodes polls every 8 s, the default wins */
 	f.fetch_budget = 900;
-	f.registered = 100;
+	f.registered = f.members = 100;
 	assert_int_equal(judge(&f).verdict, DG_ADVICE_QUEUE);
 	/* no node registered: one's share, 72 / 5 */
 	f = base();

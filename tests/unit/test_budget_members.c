@@ -125,11 +125,45 @@ static void test_changes_are_seen(void **state)
 	}
 }
 
+/*
+ * Without a push budget the same reading counts the crowd (nodes_seen:
+ * claim sizes, the pace after a lost race, the fetch budget's share).
+ * Nodes that stopped are no crowd: a grid of containers with fresh ids
+ * keeps hundreds of such registrations, and counting them made a lone
+ * worker take one task in its first claim and poll as if it had company.
+ */
+static void test_crowd_is_the_live_nodes(void **state)
+{
+	struct grid *g = *state;
+
+	g->w.policy.push_budget = 0;
+	g->w.policy.push_budget_set = false;
+	sh_in(g->dir, "mkdir -p nodes && for i in $(seq 1 300); do printf '{\"node_id\": \"old%%d\", \"registered_at\":"
+		      " \"2026-11-01T10:00:00Z\", \"stopped_at\": \"2026-11-01T11:00:00Z\"}\\n' $i > nodes/old$i.json; done"
+		      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'old fleet'");
+	registration(g, "n1", "10:00", false);
+	registration(g, "w1", "10:02", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.budget, 0);
+	assert_int_equal(g->w.nodes_seen, 2);
+	assert_int_equal(g->w.registrations_read, 302);
+
+	/* n1 stops: the crowd is us alone */
+	registration(g, "n1", "10:00", true);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.nodes_seen, 1);
+	/* one that never stopped (it may have died) counts: the estimate errs on the host's side */
+	registration(g, "n5", "10:05", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.nodes_seen, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_once_while_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
 	};
 	int failed;
 
