@@ -129,7 +129,7 @@ unfit, ver, base = sys.argv[2], sys.argv[3], sys.argv[4]
 kind = {"": "gpu tasks, a submission", "1": "tasks waiting for a gpu task, a result landing",
         "-each": "tasks each waiting for a gpu task of its own, a result landing"}[sys.argv[5]]
 print("\nqueue read benchmark: %s; an idle worker without the label, PULL_INTERVAL=1, %s every few seconds" % (ver, kind))
-print("(steps and files read: inside the measured window; an empty queue logs no step)")
+print("(steps and files read: inside the measured window; a queue that stays empty logs no step)")
 print("%-10s %8s %16s %7s %12s %24s" % ("grid", "queued", "cpu ms / minute", "steps", "cpu ms/step", "files read a step"))
 for label, queued in (("empty", "0"), ("full", unfit), ("full-base", unfit)):
     if label not in rows:
