@@ -348,6 +348,8 @@ static void section_repositories(struct dg_strbuf *sb, const struct dash *d)
 static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 {
 	const struct dg_grid *g = d->grid;
+	size_t folded;
+	bool *shown = dg_grid_nodes_shown(g, &folded);
 
 	dg_strbuf_addstr(sb, "<section id=\"nodes\"><h2>Nodes</h2>\n");
 	if (!g->nodes_nr) {
@@ -364,6 +366,8 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 		const char *live = dg_node_liveness_name(n->liveness);
 		const char *name = dash_str(n->registration, "name");
 
+		if (!shown[i])
+			continue;
 		dg_strbuf_addstr(sb, "<tr><td><code>");
 		put(sb, n->node_id);
 		dg_strbuf_addstr(sb, "</code>");
@@ -394,6 +398,10 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 	}
 	if (g->nodes_nr)
 		dg_strbuf_addstr(sb, "</tbody></table>\n");
+	if (folded)
+		dg_strbuf_addf(sb, "<p class=\"more\" id=\"nodes-folded\">%zu more nodes that stopped earlier are "
+			       "not listed (status.json lists every node).</p>\n", folded);
+	free(shown);
 	if (d->node_ok[g->nodes_nr] + d->node_bad[g->nodes_nr])
 		dg_strbuf_addf(sb, "<p class=\"more\">%" PRIu64 " results came from nodes that are "
 			       "not registered.</p>\n", d->node_ok[g->nodes_nr] + d->node_bad[g->nodes_nr]);

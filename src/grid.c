@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "error.h"
 #include "layout.h"
+#include "pushslot.h"
 
 #include <time.h>
 
@@ -216,15 +217,51 @@ static void note_activity(struct dg_grid *grid, const struct dg_grid_list *l, co
 static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
 {
 	int64_t reg = dg_parse_utc(json_string_value(json_object_get(n->registration, "registered_at")));
+	const char *stopped = json_string_value(json_object_get(n->registration, DG_NODE_STOPPED_KEY));
 
 	n->last_activity = max64(n->last_activity, max64(n->heartbeat_time, reg));
+	if (stopped)
+		n->last_activity = max64(n->last_activity, dg_parse_utc(stopped));
 	n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now, grid->policy.node_timeout);
-	if (dg_policy_heartbeats(&grid->policy))
-		return;
-	if (n->holds_claim)
-		n->liveness = DG_NODE_ALIVE;
-	else if (n->liveness != DG_NODE_STOPPED)
-		n->liveness = DG_NODE_UNKNOWN;
+	if (!dg_policy_heartbeats(&grid->policy)) {
+		if (n->holds_claim)
+			n->liveness = DG_NODE_ALIVE;
+		else if (n->liveness != DG_NODE_STOPPED)
+			n->liveness = DG_NODE_UNKNOWN;
+	}
+	/* no heartbeat or claim says otherwise, and its registration says it stopped (a clean stop) */
+	if (n->liveness == DG_NODE_UNKNOWN && stopped)
+		n->liveness = DG_NODE_STOPPED;
+}
+
+/* newest activity first, then by name */
+static int by_activity(const void *a, const void *b)
+{
+	const struct dg_grid_node *x = *(const struct dg_grid_node *const *)a, *y = *(const struct dg_grid_node *const *)b;
+
+	if (x->last_activity != y->last_activity)
+		return x->last_activity > y->last_activity ? -1 : 1;
+	return strcmp(x->node_id, y->node_id);
+}
+
+bool *dg_grid_nodes_shown(const struct dg_grid *g, size_t *folded)
+{
+	bool *shown = dg_xcalloc(g->nodes_nr + 1, sizeof(*shown));
+	const struct dg_grid_node **stopped = dg_xcalloc(g->nodes_nr + 1, sizeof(*stopped));
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		if (g->nodes[i].liveness == DG_NODE_STOPPED)
+			stopped[n++] = &g->nodes[i];
+		else
+			shown[i] = true;
+	}
+	qsort(stopped, n, sizeof(*stopped), by_activity);
+	for (size_t k = 0; k < n && k < DG_GRID_STOPPED_SHOWN; k++)
+		shown[stopped[k] - g->nodes] = true;
+	*folded = n > DG_GRID_STOPPED_SHOWN ? n - DG_GRID_STOPPED_SHOWN : 0;
+	free(stopped);
+	return shown;
 }
 
 /* Is "name" in l (sorted by name)? */

@@ -101,6 +101,18 @@ enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
 					int64_t now, unsigned node_timeout);
 
 /*
+ * Which nodes a listing shows (dgrid status, the dashboard's page): every
+ * node that did not stop, and the DG_GRID_STOPPED_SHOWN that stopped last.
+ * A grid keeps the registration of every node that ever joined, and
+ * containers with fresh ids leave one each: listing them all buried the
+ * live ones under hundreds of stopped ones. nodes_nr flags (free them);
+ * *folded: how many stopped nodes are not shown. --json and status.json
+ * still list every node.
+ */
+#define DG_GRID_STOPPED_SHOWN 10
+bool *dg_grid_nodes_shown(const struct dg_grid *g, size_t *folded);
+
+/*
  * What a node says it runs: from its newest heartbeat, else its
  * registration. Nodes older than the "protocol" field speak protocol 1;
  * version is "?" when neither says.

@@ -428,19 +428,30 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		       const struct shown_result *bad, size_t bad_nr)
 {
 	char figures[2 * DG_ADVICE_TEXT_MAX];
-	size_t alive = 0;
+	size_t alive = 0, stopped = 0, folded;
+	bool *shown = dg_grid_nodes_shown(g, &folded);
 
-	for (size_t i = 0; i < g->nodes_nr; i++)
+	for (size_t i = 0; i < g->nodes_nr; i++) {
 		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
+		stopped += g->nodes[i].liveness == DG_NODE_STOPPED;
+	}
 	say("tip        %s", *g->tip ? g->tip : "(empty repository)");
 	if (g->policy.protocol > DG_PROTOCOL)
 		say("protocol   %u: NEWER than this dgrid %s (protocol %u); upgrade it, what follows may be incomplete",
 		    g->policy.protocol, DG_VERSION, DG_PROTOCOL);
 	else
 		say("protocol   %u", g->policy.protocol);
-	say("nodes      %zu (%zu alive)", g->nodes_nr, alive);
-	for (size_t i = 0; i < g->nodes_nr; i++)
-		print_node(g, &g->nodes[i]);
+	if (stopped)
+		say("nodes      %zu (%zu alive, %zu stopped)", g->nodes_nr, alive, stopped);
+	else
+		say("nodes      %zu (%zu alive)", g->nodes_nr, alive);
+	for (size_t i = 0; i < g->nodes_nr; i++) {
+		if (shown[i])
+			print_node(g, &g->nodes[i]);
+	}
+	if (folded)
+		say("  ... and %zu more that stopped earlier (--json lists every node)", folded);
+	free(shown);
 	say("queue      %zu", g->queue.nr);
 	for (size_t i = 0; i < g->queue.nr && i < QUEUE_SHOWN; i++) {
 		char *id = task_id_of(&g->queue.items[i]);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# t0378-stopped-nodes: a grid keeps the registration of every node that
+# ever joined, and containers with fresh ids leave one each. `dgrid status`
+# and the dashboard show a registration that says its node stopped
+# ("stopped_at", written by a clean stop) as stopped, list every node that
+# did not stop and the 10 that stopped last, and fold the others into one
+# line; --json and status.json still list every node. A task that only a
+# stopped node could run is unrunnable.
+# The grid, made with plain git on a bare repository behind a git daemon:
+# 25 stopped registrations (old01 ... old25, stopped a minute apart; old25
+# has the "gpu" label), live1 holding a claim, idle1 registered and idle,
+# a queued task that needs "gpu" and one that needs nothing.
+. "$(dirname "$0")/lib.sh"
+export DGRID_CACHE=$T/cache
+
+mkdir -p "$T/srv"
+make_bare "$T/srv/g.git"
+start_git_daemon "$T/srv"
+URL=git://127.0.0.1:$GIT_DAEMON_PORT/g.git
+clone_work "$T/srv/g.git" "$T/w"
+W=$T/w
+printf '{"protocol": 3}\n' >"$W/dgrid.json"
+mkdir -p "$W/nodes" "$W/tasks/queue" "$W/tasks/in_progress"
+reg() { # ID REGISTERED_AT [EXTRA JSON FIELDS]
+	printf '{"node_id": "%s", "registered_at": "%s", "version": "%s", "protocol": 3, "slots": 1%s}\n' \
+		"$1" "$2" "$("$DGRID" --version | awk '{print $2}')" "${3:-}" >"$W/nodes/$1.json"
+}
+for i in $(seq -w 1 25); do
+	labels=
+	[ "$i" = 25 ] && labels=', "labels": ["gpu"]'
+	reg "old$i" "2026-11-01T10:00:00Z" ", \"stopped_at\": \"2026-11-01T11:$i:00Z\"$labels"
+done
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+reg live1 "$now"
+reg idle1 "$now"
+printf '{"task_id": "busy", "script": "sleep 60", "node_id": "live1", "claimed_at": "%s", "attempt": 1, "lease_seconds": 600}\n' \
+	"$now" >"$W/tasks/in_progress/busy.json"
+printf '{"task_id": "train", "script": "./train.sh", "requires": {"labels": ["gpu"]}}\n' >"$W/tasks/queue/train.json"
+printf '{"task_id": "plain", "script": "true"}\n' >"$W/tasks/queue/plain.json"
+commit_push "$W" "a grid with a history of stopped nodes"
+
+"$DGRID" status --repo "$URL" >"$T/status.out" 2>"$T/status.err"
+check_eq "dgrid status exits 0" 0 $?
+check "the header counts the stopped nodes" grep -qx 'nodes      27 (1 alive, 25 stopped)' "$T/status.out"
+check "live1 (holding a claim) is alive" grep -Eq '^  live1 +alive ' "$T/status.out"
+check "idle1 (registered, silent) is unknown" grep -Eq '^  idle1 +unknown ' "$T/status.out"
+check "the node that stopped last is listed as stopped" grep -Eq '^  old25 +stopped ' "$T/status.out"
+check_eq "the 10 that stopped last are listed: old16 ... old25" "old16 old17 old18 old19 old20 old21 old22 old23 old24 old25" \
+	"$(grep -Eo '^  old[0-9]+ +stopped ' "$T/status.out" | awk '{print $1}' | sort | xargs)"
+check "the other 15 are one line" grep -qx '  ... and 15 more that stopped earlier (--json lists every node)' "$T/status.out"
+check "the gpu task is unrunnable: only a stopped node had the label" grep -qx "  train: needs label 'gpu'" "$T/status.out"
+check "status names one unrunnable task" grep -q '^unrunnable 1 queued task no active node can run' "$T/status.out"
+
+"$DGRID" status --repo "$URL" --json >"$T/status.json" 2>>"$T/status.err"
+check_eq "dgrid status --json exits 0" 0 $?
+check_eq "--json lists all 27 nodes, old01 stopped" "27 stopped" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+nodes = {n["node_id"]: n for n in d["nodes"]}
+print(len(nodes), nodes["old01"]["liveness"])' "$T/status.json")"
+
+"$DGRID" dashboard --repo "$URL" --out "$T/site" 2>"$T/dash.err"
+check_eq "dgrid dashboard exits 0" 0 $?
+check "the page folds the 15 stopped earlier" grep -q 'id="nodes-folded">15 more nodes that stopped earlier are not listed' "$T/site/index.html"
+check_eq "the page lists 12 nodes" 12 "$(grep -o '<tr><td><code>[a-z0-9]*</code>' "$T/site/index.html" | grep -c -E 'old|live1|idle1')"
+check_eq "status.json lists all 27" 27 "$(python3 -c '
+import json, sys
+print(len(json.load(open(sys.argv[1]))["nodes"]))' "$T/site/status.json")"
+
+finish
