@@ -69,7 +69,9 @@ static int judge_deps(struct sampler *sa, const struct dg_entry *e, const struct
 		return 1;
 	if (v == DG_DEPS_BLOCKED) {
 		sa->p->blocked++;
-		/* its dependencies' results decide when it may run */
+		/* its dependencies' results decide when it may run (for the memo) */
+		if (!sa->p->memo)
+			return 0;
 		DG_ALLOC_GROW(sa->leaves, sa->leaves_nr + t->sched.deps_nr, sa->leaves_alloc);
 		for (size_t i = 0; i < t->sched.deps_nr; i++)
 			sa->leaves[sa->leaves_nr++] = dg_results_leaf(t->sched.deps[i]);

@@ -147,7 +147,7 @@ static int64_t idle_poll_ms(struct worker *w)
 {
 	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
 	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share, unseen;
-	size_t nodes = 0;
+	size_t nodes = w->nodes_seen;
 
 	if (!budget) {
 		/*
@@ -171,7 +171,6 @@ static int64_t idle_poll_ms(struct worker *w)
 			return ms;
 		return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 	}
-	nodes = w->nodes_seen;
 	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
 	/* the idle that never claimed are in no count: the longer the quiet, the rarer their looks */
 	unseen = dg_worker_unseen_poll_ms(w);
