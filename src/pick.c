@@ -27,6 +27,7 @@ struct sampler {
 	unsigned unstable;                       /* verdicts that depend on more than the file */
 	unsigned incomplete;                     /* shards or files left unread */
 	int64_t shard_ready;                     /* the earliest not_before in the shard being read */
+	int64_t shard_judged;                    /* the earliest judged_by of its waiting tasks (pick_memo.h) */
 	uint64_t world;                          /* what dependencies are judged by (pick_memo.h) */
 	/* the results leaves waiting tasks depend on, from the shards being read (deps_stamp.h) */
 	uint16_t *leaves;
@@ -34,6 +35,13 @@ struct sampler {
 	unsigned leaves_lost;                    /* shards waiting on more than an entry keeps */
 	struct dg_deps_stamper stamper;
 };
+
+/* Moves *at to t if t comes first; 0 is none. */
+static void earliest(int64_t *at, int64_t t)
+{
+	if (t && (!*at || t < *at))
+		*at = t;
+}
 
 static bool is_task_name(const char *name)
 {
@@ -72,6 +80,7 @@ static int judge_deps(struct sampler *sa, const struct dg_entry *e, const struct
 		/* its dependencies' results decide when it may run (for the memo) */
 		if (!sa->p->memo)
 			return 0;
+		earliest(&sa->shard_judged, sa->p->now + DG_PICK_MEMO_WAIT_S);
 		DG_ALLOC_GROW(sa->leaves, sa->leaves_nr + t->sched.deps_nr, sa->leaves_alloc);
 		for (size_t i = 0; i < t->sched.deps_nr; i++)
 			sa->leaves[sa->leaves_nr++] = dg_results_leaf(t->sched.deps[i]);
@@ -132,10 +141,8 @@ static int screen(struct sampler *sa, const struct dg_entry *e)
 	} else if (t.sched.not_before > p->now) {
 		ret = 0;
 		p->waiting++;
-		if (!p->ready_at || t.sched.not_before < p->ready_at)
-			p->ready_at = t.sched.not_before;
-		if (!sa->shard_ready || t.sched.not_before < sa->shard_ready)
-			sa->shard_ready = t.sched.not_before;
+		earliest(&p->ready_at, t.sched.not_before);
+		earliest(&sa->shard_ready, t.sched.not_before);
 	} else {
 		ret = 0;
 		DG_ALLOC_GROW(p->cands, p->cands_nr + 1, p->cands_alloc);
@@ -221,7 +228,7 @@ static int sample_dirs(struct sampler *sa, char **dirs, size_t n, unsigned depth
 struct shard_mark {
 	size_t cands, refusals;
 	unsigned unfit, waiting, blocked, unstable, incomplete;
-	int64_t outer_ready;
+	int64_t outer_ready, outer_judged;
 	size_t leaves;
 	unsigned leaves_lost;
 };
@@ -256,10 +263,10 @@ static bool pass_over(struct sampler *sa, const char *id)
 	p->waiting += e.waiting;
 	p->blocked += e.blocked;
 	p->passed_over++;
-	if (e.ready_at && (!p->ready_at || e.ready_at < p->ready_at))
-		p->ready_at = e.ready_at;
-	if (e.ready_at && (!sa->shard_ready || e.ready_at < sa->shard_ready))
-		sa->shard_ready = e.ready_at;
+	earliest(&p->ready_at, e.ready_at);
+	earliest(&sa->shard_ready, e.ready_at);
+	if (e.blocked)
+		earliest(&sa->shard_judged, e.judged_by);
 	return true;
 }
 
@@ -268,8 +275,9 @@ static void shard_begin(struct sampler *sa, struct shard_mark *m)
 	const struct dg_pick *p = sa->p;
 
 	*m = (struct shard_mark){ p->cands_nr, p->refusals_nr, p->unfit, p->waiting, p->blocked,
-				  sa->unstable, sa->incomplete, sa->shard_ready, sa->leaves_nr, sa->leaves_lost };
-	sa->shard_ready = 0;
+				  sa->unstable, sa->incomplete, sa->shard_ready, sa->shard_judged,
+				  sa->leaves_nr, sa->leaves_lost };
+	sa->shard_ready = sa->shard_judged = 0;
 }
 
 static int by_leaf(const void *a, const void *b)
@@ -315,7 +323,7 @@ static void shard_end(struct sampler *sa, const struct shard_mark *m, const char
 	    sa->incomplete == m->incomplete) {
 		struct dg_pick_memo_entry e = { .unfit = p->unfit - m->unfit, .waiting = p->waiting - m->waiting,
 						.ready_at = ready, .blocked = p->blocked - m->blocked,
-						.world = sa->world };
+						.judged_by = sa->shard_judged, .world = sa->world };
 
 		if (e.blocked && leaves) {
 			e.leaves_known = true;
@@ -325,9 +333,9 @@ static void shard_end(struct sampler *sa, const struct shard_mark *m, const char
 		}
 		dg_pick_memo_put(p->memo, id, &e);
 	}
-	if (m->outer_ready && (!ready || m->outer_ready < ready))
-		ready = m->outer_ready;
+	earliest(&ready, m->outer_ready);
 	sa->shard_ready = ready;
+	earliest(&sa->shard_judged, m->outer_judged);
 }
 
 /* Lists dir: its files are screened, its shards (if depth > 0) sampled. */

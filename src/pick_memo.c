@@ -109,6 +109,9 @@ enum dg_pick_memo_hit dg_pick_memo_get(const struct dg_pick_memo *m, const char 
 	/* a task that was not due is due now: the shard holds one for us */
 	if (!s->used || (s->e.ready_at && now >= s->e.ready_at))
 		return DG_PICK_MEMO_MISS;
+	/* waiting tasks judged long ago: a dependency may have gone without a result */
+	if (s->e.blocked && now >= s->e.judged_by)
+		return DG_PICK_MEMO_MISS;
 	*out = s->e;
 	/* a result landed or went since (or a key changed): was it one of theirs? */
 	if (s->e.blocked && s->e.world != m->world)

@@ -29,7 +29,9 @@
  * and judging each one's dependencies again. A shard that held a
  * candidate, a file to refuse, a replica (the others are claimed
  * elsewhere), a task with a cancel request, or a file this step changed
- * is read again next time. So is one the picker stopped reading early.
+ * is read again next time. So is one the picker stopped reading early,
+ * and one of waiting tasks judged DG_PICK_MEMO_WAIT_S ago: a dependency
+ * can also go without a result (deleted by hand), which no stamp shows.
  *
  * The memo is bounded (DG_PICK_MEMO_MAX entries, each with at most
  * DG_PICK_MEMO_LEAVES_MAX leaves): when it fills, it starts over, and the
@@ -43,6 +45,14 @@
 #define DG_PICK_MEMO_MAX 6144
 /* results leaves an entry keeps; a shard waiting on more is judged by the whole stamp alone */
 #define DG_PICK_MEMO_LEAVES_MAX 256
+/*
+ * A waiting task's verdict is trusted this long (s) at most: a dependency
+ * deleted by hand (git rm of its queued file) leaves no result, so no
+ * stamp sees it, and the task must still be ended as "missing" (deps.h).
+ * Reading 10,000 waiting tasks again every 5 minutes costs an idle worker
+ * ~150 ms each time (bench-queue-read.sh, BLOCKED=1).
+ */
+#define DG_PICK_MEMO_WAIT_S 300
 
 /* What a shard held, none of it for us now. */
 struct dg_pick_memo_entry {
@@ -50,6 +60,7 @@ struct dg_pick_memo_entry {
 	unsigned waiting;    /* tasks it could run, not before ready_at */
 	int64_t ready_at;    /* the earliest not_before among them, Unix s; 0: none */
 	unsigned blocked;    /* tasks waiting for dependencies: true while the results are as at world */
+	int64_t judged_by;   /* with blocked: read again from then on (Unix s; DG_PICK_MEMO_WAIT_S) */
 	uint64_t world;      /* dg_pick_memo_world's stamp when it was read */
 	/*
 	 * With blocked: the results leaves (0 ... 4095, the three hex digits

@@ -383,6 +383,40 @@ static void test_flat_result_ends_the_wait(void **state)
 	dg_strbuf_release(&path);
 }
 
+/*
+ * A dependency deleted by hand (git rm of its queued file) leaves no
+ * result, so no stamp tells: the waiting task is judged again once
+ * DG_PICK_MEMO_WAIT_S passed since it was, and refused then (missing).
+ * Its shard's parents pass the time on: the whole queue is read again.
+ */
+static void test_deleted_dependency_is_seen_in_time(void **state)
+{
+	struct grid *g = *state;
+	struct dg_strbuf path = DG_STRBUF_INIT;
+	int64_t now = dg_wall_seconds();
+	struct found f;
+
+	queue(g, "parent", "\"requires\": {\"labels\": [\"gpu\"]}");
+	queue(g, "child3", "\"depends_on\": [\"parent\"]");
+	f = pick_at(g, now);
+	assert_int_equal(f.blocked, 1);
+	assert_int_equal(pick_at(g, now + 1).read, 0);
+
+	dg_layout_task_path(&path, DG_DIR_QUEUE, "parent", 3);
+	remove_file(g, path.buf);
+	/* the parent's shard changed: it is read, the child's is passed over within the time */
+	f = pick_at(g, now + DG_PICK_MEMO_WAIT_S - 1);
+	assert_int_equal(f.blocked, 1);
+	assert_int_equal(f.refusals, 0);
+	assert_true(f.read < UNFIT);
+	/* then judged again: its dependency is nowhere */
+	f = pick_at(g, now + DG_PICK_MEMO_WAIT_S);
+	assert_int_equal(f.blocked, 0);
+	assert_int_equal(f.refusals, 1);
+	assert_int_equal(f.unfit, UNFIT);
+	dg_strbuf_release(&path);
+}
+
 /* A new policy may judge the same files otherwise: the memo starts over. */
 static void test_policy_change_forgets(void **state)
 {
@@ -428,15 +462,18 @@ static void test_bounded(void **state DG_UNUSED)
 	assert_int_equal(dg_pick_memo_get(m, id, 100, &out), DG_PICK_MEMO_MISS);
 	/* waiting for dependencies, leaves unknown: true only under the stamp it was read with */
 	dg_pick_memo_world(m, 41);
-	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 41 };
+	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 41, .judged_by = 1000 };
 	dg_pick_memo_put(m, id, &e);
 	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
 	assert_int_equal(out.blocked, 2);
+	/* judged too long ago: read again even under the same stamp */
+	assert_int_equal(dg_pick_memo_get(m, id, 999, &out), DG_PICK_MEMO_HIT);
+	assert_int_equal(dg_pick_memo_get(m, id, 1000, &out), DG_PICK_MEMO_MISS);
 	dg_pick_memo_world(m, 42);
 	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_MISS);
 	/* with its leaves: to be checked under another stamp (a copy is kept), and true again once renewed */
-	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 42, .leaves_known = true, .leaves = leaves,
-					 .leaves_nr = 2, .leaves_stamp = 77 };
+	e = (struct dg_pick_memo_entry){ .blocked = 2, .world = 42, .judged_by = 1000, .leaves_known = true,
+					 .leaves = leaves, .leaves_nr = 2, .leaves_stamp = 77 };
 	dg_pick_memo_put(m, id, &e);
 	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
 	assert_ptr_not_equal(out.leaves, leaves);
@@ -445,6 +482,7 @@ static void test_bounded(void **state DG_UNUSED)
 	assert_int_equal(out.leaves_nr, 2);
 	assert_int_equal(out.leaves[1], 9);
 	assert_int_equal(out.leaves_stamp, 77);
+	assert_int_equal(dg_pick_memo_get(m, id, 1000, &out), DG_PICK_MEMO_MISS);
 	dg_pick_memo_renew(m, id);
 	assert_int_equal(dg_pick_memo_get(m, id, 0, &out), DG_PICK_MEMO_HIT);
 	/* put over it again, and forgotten with leaves held: nothing leaks (make asan) */
@@ -461,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dependency_ends_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waiting_survives_other_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flat_result_ends_the_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_dependency_is_seen_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_change_forgets, setup, teardown),
 		cmocka_unit_test(test_bounded),
 	};
