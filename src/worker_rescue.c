@@ -15,7 +15,7 @@
  * So a worker remembers, for each claim it holds, when its lease ends by
  * its own clock: from a moment before the push that wrote it began, so
  * never later than any observer's end. Shortly before the first end
- * (RESCUE_LEAD_MAX_S, or a quarter of a short lease), it pushes a rescue:
+ * (RESCUE_LEAD_MAX_S, or half a short lease), it pushes a rescue:
  * its signed heartbeat, listing what it holds, to refs/dgrid/nodes/ME. The
  * push is forced, to a ref nobody else writes, so it cannot lose a race
  * with the branch; observers fetch it with the branch, and a reaper counts
@@ -37,10 +37,14 @@
 #include "worker_int.h"
 
 /*
- * How long before a lease's end a rescue is pushed (a quarter of a short
- * lease): enough for a slow push and retries, and less than the default
+ * How long before a lease's end a rescue is pushed (half a short lease):
+ * enough for a slow push and retries, and less than the default
  * lease_margin (60 s), so that a task that runs to its timeout is
- * reported before its rescue would be due.
+ * reported before its rescue would be due. A lease shorter than a minute
+ * comes of a smaller margin, where the rescue's time matters more than a
+ * needless rescue: t0704's 15 s leases left a quarter, 3.75 s, for the
+ * rescue's push and the reaper's fetch, and once, on a machine loaded by
+ * make asan, the reaper got there first and the task ran twice.
  */
 #define RESCUE_LEAD_MAX_S 30
 /* a rescue that failed is tried again after this long */
@@ -130,7 +134,7 @@ static bool rescues_wanted(const struct worker *w)
 
 static int64_t lead_ms(const struct held_lease *l)
 {
-	int64_t lead = (int64_t)l->lease_seconds * 1000 / 4;
+	int64_t lead = (int64_t)l->lease_seconds * 1000 / 2;
 
 	return lead < RESCUE_LEAD_MAX_S * 1000 ? lead : RESCUE_LEAD_MAX_S * 1000;
 }

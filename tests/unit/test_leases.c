@@ -53,11 +53,14 @@ static void test_rescue_due(void **state DG_UNUSED)
 	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
 	hold_running(&f, "t1");
 	dg_worker_lease_landed(w, "t1", 1, 15, 1000);
-	/* a quarter of a short lease before its end: 1 s + 15 s - 3.75 s */
-	assert_int_equal(dg_worker_rescue_at(w), 12250);
+	/* half a short lease before its end: 1 s + 15 s - 7.5 s */
+	assert_int_equal(dg_worker_rescue_at(w), 8500);
 	/* a renewal that landed later moves it */
 	dg_worker_lease_landed(w, "t1", 1, 15, 5000);
-	assert_int_equal(dg_worker_rescue_at(w), 16250);
+	assert_int_equal(dg_worker_rescue_at(w), 12500);
+	/* a lease of a minute: half of it is the most, 30 s */
+	dg_worker_lease_landed(w, "t1", 1, 60, 5000);
+	assert_int_equal(dg_worker_rescue_at(w), 5000 + 30000);
 	assert_int_equal(w->leases_nr, 1);
 	/* a long lease: 30 s before its end */
 	dg_worker_lease_landed(w, "t1", 1, 720, 5000);
@@ -91,11 +94,11 @@ static void test_rescue_first_of_several(void **state DG_UNUSED)
 	dg_worker_lease_landed(w, "t1", 1, 600, 0);
 	dg_worker_lease_landed(w, "t2", 3, 100, 1000);
 	dg_worker_lease_landed(w, "t3", 1, 60, 2000);
-	/* the first end decides: t3's, 2 s + 60 s - 15 s */
-	assert_int_equal(dg_worker_rescue_at(w), 47000);
-	/* reported: forgotten, and t2's end decides (1 s + 100 s - 25 s) */
+	/* the first end decides: t3's, 2 s + 60 s - 30 s */
+	assert_int_equal(dg_worker_rescue_at(w), 32000);
+	/* reported: forgotten, and t2's end decides (1 s + 100 s - 30 s) */
 	w->pending_nr = 0;
-	assert_int_equal(dg_worker_rescue_at(w), 76000);
+	assert_int_equal(dg_worker_rescue_at(w), 71000);
 	assert_int_equal(w->leases_nr, 2);
 	/* another attempt of t2 is another claim: ours no longer */
 	backlog.attempt = 4;
@@ -142,18 +145,18 @@ static void test_lease_seen(void **state DG_UNUSED)
 	json_object_set_new(claim.doc, "lease_seconds", json_integer(15));
 	utc_ago(at, sizeof(at), 100);
 	claim.claimed_at = at;
-	/* renewed 10 s ago (claimed 100 s ago): due 15 s - 3.75 s after that */
+	/* renewed 10 s ago (claimed 100 s ago): due 15 s - 7.5 s after that */
 	utc_ago(renewed, sizeof(renewed), 10);
 	json_object_set_new(claim.doc, "lease_renewed_at", json_string(renewed));
 	now = dg_now_ms();
 	dg_worker_lease_seen(w, &claim);
 	due = dg_worker_rescue_at(w);
 	/* whole seconds: the stamp may be up to 1 s older than 10 s */
-	assert_true(due >= now - 10000 - 1000 + 11250 && due <= dg_now_ms() - 10000 + 11250);
+	assert_true(due >= now - 10000 - 1000 + 7500 && due <= dg_now_ms() - 10000 + 7500);
 	/* a lease we know is kept: ours is newer than anything the claim says */
 	dg_worker_lease_landed(w, "t1", 2, 15, now + 5000);
 	dg_worker_lease_seen(w, &claim);
-	assert_int_equal(dg_worker_rescue_at(w), now + 5000 + 11250);
+	assert_int_equal(dg_worker_rescue_at(w), now + 5000 + 7500);
 	dg_worker_rescue_free(w);
 	/* without lease_renewed_at, claimed_at: 100 s ago, long lapsed: due at once */
 	json_object_del(claim.doc, "lease_renewed_at");
