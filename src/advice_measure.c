@@ -60,20 +60,27 @@ static size_t slots_of(const json_t *registration)
 
 /*
  * Registered: a nodes/ID.json (what the fetch budget's share counts).
- * Members: those whose registration does not say it stopped (the push
- * schedule's). Active: members whose heartbeat says neither stopped nor
- * stale; without heartbeats (leases) a silent member counts as active.
+ * Members: those whose registration does not say it stopped, nor was
+ * written longer than slot_keep_seconds ago (active_at: the push
+ * schedule's members, pushslot.h). Active: members whose heartbeat says
+ * neither stopped nor stale; without heartbeats (leases) a silent member
+ * counts as active.
  */
 static void count_nodes(struct dg_advice_figures *fig, const struct dg_grid *grid)
 {
 	for (size_t i = 0; i < grid->nodes_nr; i++) {
 		const struct dg_grid_node *n = &grid->nodes[i];
 		size_t slots, claims;
+		int64_t active_at;
 
 		if (!n->registration)
 			continue;
 		fig->registered++;
 		if (json_is_string(json_object_get(n->registration, DG_NODE_STOPPED_KEY)))
+			continue;
+		active_at = dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY)));
+		if (grid->policy.slot_keep_seconds && active_at > 0 &&
+		    grid->now - active_at > (int64_t)grid->policy.slot_keep_seconds)
 			continue;
 		fig->members++;
 		if (n->liveness == DG_NODE_STOPPED || n->liveness == DG_NODE_STALE)

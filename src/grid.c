@@ -210,9 +210,10 @@ static void note_activity(struct dg_grid *grid, const struct dg_grid_list *l, co
 }
 
 /*
- * Last activity: the newest of its heartbeat, registration, claims and
- * (when loaded) results. With leases and no heartbeats (protocol 2) a node
- * holding a claim is alive and an idle one is silent: "unknown".
+ * Last activity: the newest of its heartbeat, registration (registered_at,
+ * active_at, stopped_at), claims and (when loaded) results. With leases
+ * and no heartbeats (protocol 2) a node holding a claim is alive and an
+ * idle one is silent: "unknown".
  */
 static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
 {
@@ -220,6 +221,9 @@ static void judge_node(struct dg_grid *grid, struct dg_grid_node *n)
 	const char *stopped = json_string_value(json_object_get(n->registration, DG_NODE_STOPPED_KEY));
 
 	n->last_activity = max64(n->last_activity, max64(n->heartbeat_time, reg));
+	/* a budget grid's member writes when it was last active (pushslot.h) */
+	n->last_activity = max64(n->last_activity,
+				 dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY))));
 	if (stopped)
 		n->last_activity = max64(n->last_activity, dg_parse_utc(stopped));
 	n->liveness = dg_grid_liveness(n->heartbeat, n->heartbeat_time, grid->now, grid->policy.node_timeout);

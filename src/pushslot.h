@@ -9,8 +9,9 @@
  *  - Time is cut into slots of 60 s / (push_budget × DG_PUSHSLOT_USE), so
  *    the schedule fills only DG_PUSHSLOT_USE of the budget; the rest
  *    absorbs clock skew and two newcomers that picked one join slot.
- *  - The members are the nodes registered on main and not stopped, in the
- *    order they registered (registered_at, then id); n of them. Slots go
+ *  - The members are the nodes registered on main, not stopped and not
+ *    silent for slot_keep_seconds (their active_at, DG_NODE_ACTIVE_KEY), in
+ *    the order they registered (registered_at, then id); n of them. Slots go
  *    round in cycles of C slots: the member of rank r owns the slots at
  *    position r, and the C - n positions after the members are join slots,
  *    where a node that is not a member yet registers (and claims, in the
@@ -44,6 +45,8 @@
 
 /* nodes/ID.json: set when its node stopped (it is no member, owns no slots) */
 #define DG_NODE_STOPPED_KEY "stopped_at"
+/* nodes/ID.json: when its node last wrote it; silent for slot_keep_seconds, it owns no slots (0.14.9) */
+#define DG_NODE_ACTIVE_KEY "active_at"
 
 /* the share of the budget the schedule fills */
 #define DG_PUSHSLOT_USE 0.85

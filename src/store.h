@@ -150,6 +150,13 @@ struct dg_entry {
  */
 size_t dg_entry_size(const struct dg_entry *e);
 
+/*
+ * The object id of the entry (40 hex digits and a NUL into out): Git
+ * names a file by its bytes, so a reader that keeps what it parsed of a
+ * file can tell it is unchanged without reading it. "" when unknown.
+ */
+void dg_entry_id(const struct dg_entry *e, char out[41]);
+
 typedef int (*dg_list_cb)(const struct dg_entry *entry, void *payload);
 
 /*

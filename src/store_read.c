@@ -177,6 +177,13 @@ size_t dg_entry_size(const struct dg_entry *e)
 	return len;
 }
 
+void dg_entry_id(const struct dg_entry *e, char out[41])
+{
+	out[0] = '\0';
+	if (e->id_)
+		git_oid_tostr(out, 41, e->id_);
+}
+
 int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *out)
 {
 	git_tree *tree = NULL;

@@ -282,7 +282,7 @@ static int64_t idle_look_ms(struct worker *w)
 static bool only_looks(const struct worker *w)
 {
 	return !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
-	       !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at);
+	       !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at) && !dg_worker_slot_keep_due(w, true);
 }
 
 /*

@@ -35,18 +35,17 @@
 /* without a budget, a crowded grid's finished result waits at most this long for others to share its push (ms) */
 #define CROWD_REPORT_WAIT_MAX_MS 10000
 
-/* a reading of main's registrations is kept at most this long (ms): keys learnt meanwhile judge "stopped" anew */
+/* every registration is read again at least this often (ms): keys learnt meanwhile judge "stopped" anew */
 #define MEMBERS_KEEP_MS 60000
 
 struct members {
 	struct dg_store *store;
-	const struct dg_nodekeys *keys;   /* a forged "stopped" frees no slot */
 	const char *me;
-	bool me_on_main, me_join_ref;
+	int64_t dormant_before;           /* active_at older than this: no member (Unix s; 0: never) */
+	bool me_join_ref;
 	char me_joined_at[32];
 	size_t n;
 	struct dg_pushslot_member *m;   /* ids allocated */
-	unsigned long reads;            /* registration files read */
 };
 
 static void add_member(struct members *m, const char *id, size_t id_len, int64_t registered)
@@ -57,39 +56,107 @@ static void add_member(struct members *m, const char *id, size_t id_len, int64_t
 	m->n++;
 }
 
-/* A registration counts unless it says its node stopped. */
-static int count_member(const struct dg_entry *e, void *payload)
+/*
+ * Since 0.14.9 a registration says when its node last wrote it
+ * (active_at), and a member refreshes it in a push it makes anyway
+ * (dg_worker_slot_keep_due). A node that died without stopping - killed,
+ * its machine off, its container gone - used to keep its push slot for
+ * good, and a grid's cycle grew with every such death: at github.com's
+ * budget of 6, each dead member adds ~12 s to every live member's wait.
+ * One silent for slot_keep_seconds is no member now; a live one that
+ * was merely idle joins again with its next claim, like a newcomer.
+ * A registration written before 0.14.9 has no active_at and stays one.
+ */
+static bool dormant(int64_t active, int64_t before)
 {
-	struct members *m = payload;
+	return active > 0 && before > 0 && active < before;
+}
+
+static int64_t dormant_before(const struct worker *w)
+{
+	return w->policy.slot_keep_seconds ? dg_wall_seconds() - (int64_t)w->policy.slot_keep_seconds : 0;
+}
+
+/* What the schedule reads of one registration's bytes. */
+static void parse_registration(struct worker *w, const char *path, struct seen_registration *r)
+{
 	struct dg_strbuf data = DG_STRBUF_INIT;
-	size_t len = strlen(e->name);
-	bool stopped = false;
-	int64_t registered = 0;
 
-	if (!e->is_file || len <= 5 || strcmp(e->name + len - 5, ".json"))
-		return 0;
-	if (len - 5 == strlen(m->me) && !strncmp(e->name, m->me, len - 5))
-		m->me_on_main = true;
-	if (dg_store_read(m->store, e->path, &data) == 0) {
+	if (dg_store_read(w->store, path, &data) == 0) {
 		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
-
-		m->reads++;
 		const char *at = json_string_value(json_object_get(doc, "registered_at"));
-		stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
-		if (stopped && m->keys) {
-			struct dg_strbuf why = DG_STRBUF_INIT;
-			char *id = dg_xstrndup(e->name, len - 5);
+		const char *active = json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY));
 
-			stopped = dg_nodekeys_judge(m->keys, doc, id, &why) != DG_VERDICT_FORGED;
-			free(id);
+		w->registrations_read++;
+		r->stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
+		/* a forged "stopped" frees no slot */
+		if (r->stopped && w->nodekeys) {
+			struct dg_strbuf why = DG_STRBUF_INIT;
+
+			r->stopped = dg_nodekeys_judge(w->nodekeys, doc, r->id, &why) != DG_VERDICT_FORGED;
 			dg_strbuf_release(&why);
 		}
-		registered = at ? dg_parse_utc(at) : 0;
+		r->registered = at ? dg_parse_utc(at) : 0;
+		r->active = active ? dg_parse_utc(active) : 0;
+		r->registered = r->registered > 0 ? r->registered : 0;
+		r->active = r->active > 0 ? r->active : 0;
 		json_decref(doc);
 	}
 	dg_strbuf_release(&data);
-	if (!stopped)
-		add_member(m, e->name, len - 5, registered);
+}
+
+struct reading {
+	struct worker *w;
+	struct seen_registration *old;   /* the last reading, in the tree's order; NULL: read every file */
+	size_t old_nr, at;
+	struct seen_registration *v;
+	size_t nr, alloc;
+};
+
+static void release_registrations(struct seen_registration *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].id);
+	free(v);
+}
+
+/* Node ids in the tree's order of their files: "a-b.json" before "a.json". */
+static int file_order(const char *a, const char *b)
+{
+	char x[320], y[320];
+
+	snprintf(x, sizeof(x), "%s.json", a);
+	snprintf(y, sizeof(y), "%s.json", b);
+	return strcmp(x, y);
+}
+
+/* One registration: as the last reading had it if its bytes are the same, else read. */
+static int read_registration(const struct dg_entry *e, void *payload)
+{
+	struct reading *rd = payload;
+	size_t len = strlen(e->name);
+	struct seen_registration *r;
+	char blob[41];
+
+	if (!e->is_file || len <= 5 || strcmp(e->name + len - 5, ".json"))
+		return 0;
+	dg_entry_id(e, blob);
+	DG_ALLOC_GROW(rd->v, rd->nr + 1, rd->alloc);
+	r = &rd->v[rd->nr++];
+	memset(r, 0, sizeof(*r));
+	r->id = dg_xstrndup(e->name, len - 5);
+	snprintf(r->blob, sizeof(r->blob), "%s", blob);
+	/* both readings list the tree in its order: one pass */
+	while (rd->at < rd->old_nr && file_order(rd->old[rd->at].id, r->id) < 0)
+		rd->at++;
+	if (blob[0] && rd->at < rd->old_nr && !strcmp(rd->old[rd->at].id, r->id) &&
+	    !strcmp(rd->old[rd->at].blob, blob)) {
+		r->stopped = rd->old[rd->at].stopped;
+		r->registered = rd->old[rd->at].registered;
+		r->active = rd->old[rd->at].active;
+		return 0;
+	}
+	parse_registration(rd->w, e->path, r);
 	return 0;
 }
 
@@ -97,6 +164,9 @@ static int count_member(const struct dg_entry *e, void *payload)
  * A join ref counts while main holds no registration of its node as new
  * as itself: once the node's registration reached main, main says it (and
  * says when it stopped); a join ref left from an older life counts no more.
+ * A dormant node that joins again does so by a newer join, too; a join
+ * whose own active_at is old (its node died before its claim landed) is
+ * dormant like a registration.
  */
 static int count_join(const char *name, int64_t when DG_UNUSED, const char *data, size_t len, void *payload)
 {
@@ -105,6 +175,7 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	json_t *doc = json_loadb(data, len, 0, NULL), *main_doc = NULL;
 	struct dg_strbuf path = DG_STRBUF_INIT, on_main = DG_STRBUF_INIT;
 	const char *at = json_string_value(json_object_get(doc, "registered_at"));
+	const char *active = json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY));
 	int64_t registered = at ? dg_parse_utc(at) : 0;
 
 	if (!strcmp(id, m->me)) {
@@ -115,10 +186,13 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	dg_strbuf_addf(&path, "nodes/%s.json", id);
 	if (!dg_store_read(m->store, path.buf, &on_main))
 		main_doc = json_loadb(on_main.buf, on_main.len, 0, NULL);
-	if (json_is_object(doc) && !json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY)) && dg_node_id_valid(id)) {
+	if (json_is_object(doc) && !json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY)) && dg_node_id_valid(id) &&
+	    !(active && dormant(dg_parse_utc(active), m->dormant_before))) {
 		const char *main_at = json_string_value(json_object_get(main_doc, "registered_at"));
-		bool main_stopped = json_is_string(json_object_get(main_doc, DG_NODE_STOPPED_KEY));
-		if (!main_doc || (main_stopped && main_at && dg_parse_utc(main_at) < registered))
+		const char *main_active = json_string_value(json_object_get(main_doc, DG_NODE_ACTIVE_KEY));
+		bool main_gone = json_is_string(json_object_get(main_doc, DG_NODE_STOPPED_KEY)) ||
+				 (main_active && dormant(dg_parse_utc(main_active), m->dormant_before));
+		if (!main_doc || (main_gone && main_at && dg_parse_utc(main_at) < registered))
 			add_member(m, id, strlen(id), registered);
 	}
 	json_decref(main_doc);
@@ -163,18 +237,17 @@ static int64_t joins_window_ms(const struct worker *w, unsigned budget)
 
 void dg_worker_budget_forget(struct worker *w)
 {
-	for (size_t i = 0; i < w->members_main_nr; i++)
-		free((char *)w->members_main[i].id);
-	free(w->members_main);
-	w->members_main = NULL;
-	w->members_main_nr = 0;
+	release_registrations(w->regs, w->regs_nr);
+	w->regs = NULL;
+	w->regs_nr = w->regs_live = 0;
 	w->members_tree[0] = '\0';
 }
 
 /*
- * Main's registrations that do not say their node stopped (count_member),
- * kept in w->members_main. They are read again only when the nodes/ tree
- * changed (a registration, a stop) or MEMBERS_KEEP_MS passed: a grid
+ * Main's registrations (read_registration), kept in w->regs. The tree is
+ * listed again only when the nodes/ tree changed (a registration, a stop,
+ * a member's refreshed active_at), and then only the files whose bytes
+ * changed are read; every file again once MEMBERS_KEEP_MS passed. A grid
  * keeps the registration of every node that ever joined, and reading them
  * all twice a turn made a turn's cost grow with the grid's history.
  */
@@ -183,35 +256,59 @@ static void read_main_members(struct worker *w)
 	char tree[41] = "";
 	int64_t now = dg_now_ms();
 	bool have = dg_store_tree_id(w->store, "nodes", tree) == 0;
+	bool all = now - w->members_read_ms >= MEMBERS_KEEP_MS;
+	struct reading rd = { w, NULL, 0, 0, NULL, 0, 0 };
 
-	if (!have || strcmp(tree, w->members_tree) || now - w->members_read_ms >= MEMBERS_KEEP_MS) {
-		struct members fresh = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL, 0 };
-
-		dg_worker_budget_forget(w);
-		dg_store_list(w->store, "nodes", count_member, &fresh);
-		w->registrations_read += fresh.reads;
-		w->members_main = fresh.m;
-		w->members_main_nr = fresh.n;
-		w->members_me_on_main = fresh.me_on_main;
-		snprintf(w->members_tree, sizeof(w->members_tree), "%s", have ? tree : "");
-		w->members_read_ms = now;
+	if (have && !strcmp(tree, w->members_tree) && !all)
+		return;
+	if (!all) {
+		rd.old = w->regs;
+		rd.old_nr = w->regs_nr;
 	}
+	if (have)
+		dg_store_list(w->store, "nodes", read_registration, &rd);
+	release_registrations(w->regs, w->regs_nr);
+	w->regs = rd.v;
+	w->regs_nr = rd.nr;
+	w->regs_live = 0;
+	w->members_me_on_main = false;
+	w->me_active = 0;
+	for (size_t i = 0; i < rd.nr; i++) {
+		w->regs_live += !rd.v[i].stopped;
+		if (!strcmp(rd.v[i].id, w->me)) {
+			w->members_me_on_main = true;
+			w->me_active = rd.v[i].stopped ? 0 : rd.v[i].active;
+		}
+	}
+	snprintf(w->members_tree, sizeof(w->members_tree), "%s", have ? tree : "");
+	if (all)
+		w->members_read_ms = now;
 }
 
-/* The members main's registrations give, into m. */
-static void main_members(struct worker *w, struct members *m)
+/* The members main's registrations give, into m: not stopped, nor dormant (counted). */
+static size_t main_members(struct worker *w, struct members *m)
 {
+	size_t silent = 0;
+
 	read_main_members(w);
-	for (size_t i = 0; i < w->members_main_nr; i++)
-		add_member(m, w->members_main[i].id, strlen(w->members_main[i].id), w->members_main[i].registered);
-	m->me_on_main = w->members_me_on_main;
+	for (size_t i = 0; i < w->regs_nr; i++) {
+		const struct seen_registration *r = &w->regs[i];
+
+		if (r->stopped)
+			continue;
+		if (dormant(r->active, m->dormant_before))
+			silent++;
+		else
+			add_member(m, r->id, strlen(r->id), r->registered);
+	}
+	return silent;
 }
 
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->store, w->nodekeys, w->me, false, false, "", 0, NULL, 0 };
-	size_t rank;
+	struct members m = { w->store, w->me, dormant_before(w), false, "", 0, NULL };
+	size_t rank, silent;
 	int64_t since;
 
 	/*
@@ -225,7 +322,7 @@ void dg_worker_budget_update(struct worker *w)
 	 * budget of 900).
 	 */
 	read_main_members(w);
-	w->nodes_seen = w->members_main_nr;
+	w->nodes_seen = w->regs_live;
 
 	if (budget != w->budget)
 		dg_log(DG_LOG_INFO, "node=%s event=push-budget budget=%u slot_ms=%lld", w->me, budget,
@@ -233,9 +330,9 @@ void dg_worker_budget_update(struct worker *w)
 	w->budget = budget;
 	if (!budget)
 		return;
-	main_members(w, &m);
+	silent = main_members(w, &m);
 	dg_store_list_side(w->store, DG_JOIN_REF_PREFIX, DG_JOIN_PATH, count_join, &m);
-	w->on_main = m.me_on_main;
+	w->on_main = w->members_me_on_main;
 	w->join_ref = m.me_join_ref;
 	if (m.me_join_ref && m.me_joined_at[0])
 		snprintf(w->joined_at, sizeof(w->joined_at), "%s", m.me_joined_at);
@@ -254,8 +351,42 @@ void dg_worker_budget_update(struct worker *w)
 	}
 	free(m.m);
 	w->slot.rank = rank;
+	/* registrations that keep no slot: dead nodes, or idle ones that join again with work */
+	if (silent != w->dormant_seen)
+		dg_log(DG_LOG_INFO, "node=%s event=members members=%zu rank=%zu dormant=%zu cycle=%zu", w->me,
+		       m.n, rank, silent, dg_pushslot_cycle(&w->slot));
+	w->dormant_seen = silent;
 	if (!w->join_after_ms && w->slot.rank == m.n)
 		dg_worker_budget_rejoin(w);
+}
+
+/*
+ * Whether our registration's active_at is to be written again: a
+ * member's, a quarter of slot_keep_seconds old, in a push made anyway; or
+ * (urgent) half of it while we hold work, in a push of its own in our
+ * slot, so that the slot stays ours for the results to come - a task
+ * that runs longer than slot_keep_seconds would otherwise report through
+ * a join slot. An idle member writes nothing: it is no member after
+ * slot_keep_seconds, and joins again with its next claim. A registration
+ * of an older version, without active_at, gets one with our next push.
+ */
+bool dg_worker_slot_keep_due(const struct worker *w, bool urgent)
+{
+	int64_t keep = w->policy.slot_keep_seconds;
+
+	if (!w->budget || !keep || w->slot.rank >= w->slot.members || !w->members_me_on_main)
+		return false;
+	if (urgent && !w->jobs_nr && !w->backlog_nr && !w->pending_nr)
+		return false;
+	if (!w->me_active)
+		return !urgent;
+	return dg_wall_seconds() - w->me_active >= keep / (urgent ? 2 : 4);
+}
+
+/* A member of old that the schedule no longer counts (dormant): it joins again, with its registration. */
+bool dg_worker_rejoins(const struct worker *w)
+{
+	return w->budget && w->slot.rank >= w->slot.members && w->members_me_on_main;
 }
 
 /*

@@ -78,6 +78,15 @@ struct held_lease {
 	int64_t since_ms;
 };
 
+/* A registration on main as the push schedule reads it (worker_budget.c). */
+struct seen_registration {
+	char *id;                 /* the node's id: the file's name less ".json" */
+	char blob[41];            /* the file's object id: the same bytes are not read again */
+	bool stopped;             /* it says its node stopped (a forged "stopped" does not count) */
+	int64_t registered;       /* registered_at, Unix s; 0 when unknown */
+	int64_t active;           /* active_at, Unix s; 0: none (written before 0.14.9) */
+};
+
 struct worker {
 	const struct dg_worker_opts *opts;
 	const char *me;               /* node id */
@@ -119,15 +128,19 @@ struct worker {
 	unsigned crowd;               /* no budget: claims per slot, raised by lost races (0 = 1) */
 	size_t nodes_seen;            /* registrations on main at the last fetch */
 	/*
-	 * main's members as its registrations say, kept while the nodes/ tree
-	 * is unchanged (worker_budget.c): a grid keeps every registration ever
-	 * made, and each turn asked for them twice
+	 * main's registrations as the schedule reads them, kept while the
+	 * nodes/ tree is unchanged, and each file while its bytes are
+	 * (worker_budget.c): a grid keeps every registration ever made, and
+	 * each turn asked for them twice
 	 */
 	char members_tree[41];
-	int64_t members_read_ms;      /* monotonic ms of the reading */
-	struct dg_pushslot_member *members_main;
-	size_t members_main_nr;
+	int64_t members_read_ms;      /* monotonic ms of the last reading of every file */
+	struct seen_registration *regs;
+	size_t regs_nr;
+	size_t regs_live;             /* of them, not stopped */
 	bool members_me_on_main;
+	int64_t me_active;            /* our registration's active_at on main, Unix s; 0: none */
+	size_t dormant_seen;          /* registrations silent too long to keep a push slot, at the last look */
 	unsigned long registrations_read;   /* registration files read, all told */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
@@ -225,6 +238,10 @@ int64_t dg_worker_turn_slot(const struct worker *w);
 /* Whether the slot starting at slot_ms is ours in the current view (a member's, or a join slot for a newcomer). */
 bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
+/* Our registration's active_at is due to be written (urgent: in a push of its own; pushslot.h) */
+bool dg_worker_slot_keep_due(const struct worker *w, bool urgent);
+/* Main holds our registration, but the schedule no longer counts us a member: we join again */
+bool dg_worker_rejoins(const struct worker *w);
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */

@@ -67,6 +67,8 @@ struct reg {
 	json_t *facts;
 	bool stopped;             /* mark the node stopped: it owns no push slots */
 	bool join;                /* a newcomer on a budget grid: also to refs/dgrid/join/ME */
+	bool refresh;             /* write it even with the same facts: a new active_at (pushslot.h) */
+	bool member;              /* a member of the push schedule: a refresh keeps our rank */
 };
 
 /* The join ref's name: refs/dgrid/join/ME. */
@@ -81,6 +83,7 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	struct dg_strbuf path = DG_STRBUF_INIT, old = DG_STRBUF_INIT, out = DG_STRBUF_INIT;
 	json_t *doc = NULL, *prev = NULL;
 	char now[32];
+	bool same, prev_stopped;
 	int ret = 1;
 
 	dg_strbuf_addf(&path, "nodes/%s.json", r->w->me);
@@ -91,6 +94,8 @@ static int register_fn(struct dg_txn *txn, void *payload)
 		goto out;
 	}
 	json_object_del(prev, DG_RECORD_SIG_KEY);   /* compared without its signature */
+	json_object_del(prev, DG_NODE_ACTIVE_KEY);  /* and its sign of life, which is no fact */
+	prev_stopped = json_is_string(json_object_get(prev, DG_NODE_STOPPED_KEY));
 	doc = json_deep_copy(r->facts);
 	if (prev && json_is_string(json_object_get(prev, "registered_at")))
 		json_object_set(doc, "registered_at", json_object_get(prev, "registered_at"));
@@ -99,12 +104,18 @@ static int register_fn(struct dg_txn *txn, void *payload)
 		json_t *was = prev ? json_object_get(prev, DG_NODE_STOPPED_KEY) : NULL;
 		json_object_set_new(doc, DG_NODE_STOPPED_KEY, json_is_string(was) ? json_copy(was) : json_string(now));
 	}
-	/* the same facts again are no state change: no commit */
-	if (prev && json_equal(prev, doc))
+	/* the same facts again are no state change: no commit, unless it is our sign of life */
+	same = prev && json_equal(prev, doc);
+	if (same && !r->refresh)
 		goto out;
-	/* a node that joined by its join ref keeps its rank, and so everybody's slot */
-	json_object_set_new(doc, "registered_at",
-			    json_string(!r->stopped && r->w->join_ref && r->w->joined_at[0] ? r->w->joined_at : now));
+	/*
+	 * A member's refreshed sign of life keeps its rank, and so does a
+	 * node that joined by its join ref: everybody's slot stays.
+	 */
+	if (!(same && r->member && !r->stopped && !prev_stopped))
+		json_object_set_new(doc, "registered_at",
+				    json_string(!r->stopped && r->w->join_ref && r->w->joined_at[0] ? r->w->joined_at : now));
+	json_object_set_new(doc, DG_NODE_ACTIVE_KEY, json_string(now));
 	dg_record_sign(doc);
 	dg_json_dump(&out, doc);
 	dg_txn_message(txn, "%s: register node", r->w->me);
@@ -200,7 +211,7 @@ static int twin_check(const char *name, int64_t when, const char *data, size_t l
 int dg_worker_register(struct worker *w)
 {
 	struct twin t = { w->me, dg_wall_seconds(), w->policy.node_timeout, "", false };
-	struct reg r = { w, node_record(w), false, false };
+	struct reg r = { w, node_record(w), false, false, false, false };
 	int ret;
 
 	ret = dg_store_list_side(w->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, twin_check, &t);
@@ -227,7 +238,7 @@ int dg_worker_register(struct worker *w)
 
 int dg_worker_unregister(struct worker *w)
 {
-	struct reg r = { w, node_record(w), true, false };
+	struct reg r = { w, node_record(w), true, false, false, false };
 	int ret = dg_store_transact(w->store, register_fn, &r, NULL);
 
 	w->registered = false;
@@ -239,7 +250,9 @@ int dg_worker_unregister(struct worker *w)
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 {
 	/* a newcomer's join cannot be lost: the claim may lose its race, the join ref lands */
-	struct reg r = { w, node_record(w), stopped, w->budget && w->slot.rank >= w->slot.members && !stopped };
+	bool member = w->budget && w->slot.rank < w->slot.members;
+	struct reg r = { w, node_record(w), stopped, w->budget && !member && !stopped,
+			 dg_worker_slot_keep_due(w, false) || dg_worker_rejoins(w), member };
 	int ret = register_fn(txn, &r);
 
 	json_decref(r.facts);

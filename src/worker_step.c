@@ -609,9 +609,13 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 */
 	if (!ret && (w->budget || w->backlog_nr || w->rescue_ref) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
-	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr);
+	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr) || dg_worker_rejoins(w) ||
+			 (s->msg.len && dg_worker_slot_keep_due(w, false));
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
 		s->registering = false;
+	/* a member holding work keeps its slot for the results to come, in a push of its own if need be */
+	if (!w->stopping && dg_worker_slot_keep_due(w, true))
+		s->registering = true;
 	/*
 	 * Without a budget, on a grid of leases, a registration alone is no
 	 * reason to push while the grid is crowded (a race lost lately): in

@@ -5,7 +5,9 @@
  * that ever joined; reading them all at every turn made a turn's cost
  * grow with the grid's history. What must not happen is a stale list: a
  * node that registers or stops changes the tree, and the schedule must
- * see it. Checked on a real repository made with git.
+ * see it; a node silent on main for slot_keep_seconds (dead, or idle) is
+ * no member (its slot would go unused in every cycle), and one that joins
+ * again counts from its join. Checked on a real repository made with git.
  */
 #include "common.h"
 #include "worker_int.h"
@@ -30,6 +32,22 @@ static void registration(struct grid *g, const char *id, const char *at, bool st
 	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\"%s}\\n' > nodes/%s.json"
 	      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'register %s'",
 	   id, at, stopped ? ", \"stopped_at\": \"2026-12-04T12:00:00Z\"" : "", id, id);
+	assert_int_equal(dg_store_fetch(g->store), 0);
+}
+
+/* Commits nodes/ID.json registered at HH:MM and active secs_ago seconds ago (by this machine's clock). */
+static void registration_active(struct grid *g, const char *id, const char *at, int secs_ago)
+{
+	char active[32];
+	time_t t = time(NULL) - secs_ago;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(active, sizeof(active), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\","
+		      " \"active_at\": \"%s\"}\\n' > nodes/%s.json"
+		      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'register %s'",
+	      id, at, active, id, id);
 	assert_int_equal(dg_store_fetch(g->store), 0);
 }
 
@@ -99,7 +117,7 @@ static void test_changes_are_seen(void **state)
 	registration(g, "n4", "10:05", false);
 	dg_worker_budget_update(&g->w);
 	assert_int_equal(g->w.slot.members, 3);
-	assert_int_equal(g->w.registrations_read, 2 + 3);
+	assert_int_equal(g->w.registrations_read, 2 + 1);   /* the new file alone: the others' bytes are the same */
 
 	/* n1 stops: its file changed, so did the tree */
 	registration(g, "n1", "10:00", true);
@@ -158,12 +176,105 @@ static void test_crowd_is_the_live_nodes(void **state)
 	assert_int_equal(g->w.nodes_seen, 2);
 }
 
+/*
+ * A member silent on main for slot_keep_seconds is no member: 30 nodes
+ * that died without stopping no longer make every cycle 30 slots longer.
+ * A registration of an older version (no active_at) stays one.
+ */
+static void test_silent_members_give_their_slots_up(void **state)
+{
+	struct grid *g = *state;
+	char id[16];
+
+	g->w.policy.slot_keep_seconds = 600;
+	for (int i = 0; i < 30; i++) {
+		snprintf(id, sizeof(id), "dead%02d", i);
+		registration_active(g, id, "09:00", 3600);
+	}
+	registration_active(g, "n1", "10:00", 10);
+	registration_active(g, "n2", "10:01", 599);
+	registration(g, "old", "10:02", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 3);          /* n1, n2 and old */
+	assert_int_equal(g->w.slot.rank, 3);
+	/* the crowd, the fetch budget's share, counts them still: a silent node may be an idle one */
+	assert_int_equal(g->w.nodes_seen, 33);
+	/* without the rule, all 33 */
+	g->w.policy.slot_keep_seconds = 0;
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 33);
+}
+
+/*
+ * Our own registration gone silent: we are no member, and join again
+ * (dg_worker_rejoins); a join ref newer than the dormant registration
+ * makes us one at once, ranked by the join. While a member, our
+ * active_at is due for a refresh after a quarter of slot_keep_seconds,
+ * and urgently after half of it only while we hold work.
+ */
+static void test_dormant_member_joins_again(void **state)
+{
+	struct grid *g = *state;
+
+	g->w.policy.slot_keep_seconds = 600;
+	registration_active(g, "n1", "10:00", 10);
+	registration_active(g, "w1", "10:01", 100);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+	assert_int_equal(g->w.slot.rank, 1);
+	assert_false(dg_worker_rejoins(&g->w));
+	assert_false(dg_worker_slot_keep_due(&g->w, false));   /* 100 s < 150 s */
+	registration_active(g, "w1", "10:01", 200);
+	dg_worker_budget_update(&g->w);
+	assert_true(dg_worker_slot_keep_due(&g->w, false));
+	assert_false(dg_worker_slot_keep_due(&g->w, true));    /* 200 s < 300 s */
+	registration_active(g, "w1", "10:01", 400);
+	dg_worker_budget_update(&g->w);
+	assert_false(dg_worker_slot_keep_due(&g->w, true));    /* holding nothing: no push of its own */
+	g->w.pending_nr = 1;
+	assert_true(dg_worker_slot_keep_due(&g->w, true));
+	g->w.pending_nr = 0;
+
+	/* silent too long: no member, and we know it */
+	registration_active(g, "w1", "10:01", 700);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 1);
+	assert_int_equal(g->w.slot.rank, 1);
+	assert_true(dg_worker_rejoins(&g->w));
+	assert_false(dg_worker_slot_keep_due(&g->w, false));
+
+	/* our join ref, newer than the registration on main: a member again, after n1 */
+	sh_in(g->dir, "git init -q jr && cd jr && printf '{\"node_id\": \"w1\", \"registered_at\": \"2026-12-04T11:00:00Z\"}'"
+		      " > node.json && git add node.json && git -c user.name=t -c user.email=t@l commit -q -m join"
+		      " && git push -q .. HEAD:refs/dgrid/join/w1 && cd .. && rm -rf jr");
+	assert_int_equal(dg_store_fetch(g->store), 0);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+	assert_int_equal(g->w.slot.rank, 1);
+	assert_true(g->w.join_ref);
+	assert_false(dg_worker_rejoins(&g->w));
+
+	/* a node that joined by its ref and died before a claim of its landed: dormant as well */
+	sh_in(g->dir, "git init -q jr && cd jr && printf '{\"node_id\": \"ghost\", \"registered_at\": \"2020-01-01T11:30:00Z\","
+		      " \"active_at\": \"2020-01-01T11:30:00Z\"}' > node.json && git add node.json"
+		      " && git -c user.name=t -c user.email=t@l commit -q -m join"
+		      " && git push -q .. HEAD:refs/dgrid/join/ghost && cd .. && rm -rf jr");
+	assert_int_equal(dg_store_fetch(g->store), 0);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+	g->w.policy.slot_keep_seconds = 0;
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_once_while_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_members_give_their_slots_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dormant_member_joins_again, setup, teardown),
 	};
 	int failed;
 
