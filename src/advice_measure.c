@@ -71,16 +71,14 @@ static void count_nodes(struct dg_advice_figures *fig, const struct dg_grid *gri
 	for (size_t i = 0; i < grid->nodes_nr; i++) {
 		const struct dg_grid_node *n = &grid->nodes[i];
 		size_t slots, claims;
-		int64_t active_at;
 
 		if (!n->registration)
 			continue;
 		fig->registered++;
 		if (json_is_string(json_object_get(n->registration, DG_NODE_STOPPED_KEY)))
 			continue;
-		active_at = dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY)));
-		if (grid->policy.slot_keep_seconds && active_at > 0 &&
-		    grid->now - active_at > (int64_t)grid->policy.slot_keep_seconds)
+		if (dg_pushslot_dormant(dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY))),
+					grid->now, grid->policy.slot_keep_seconds))
 			continue;
 		fig->members++;
 		if (n->liveness == DG_NODE_STOPPED || n->liveness == DG_NODE_STALE)

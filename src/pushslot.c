@@ -29,6 +29,11 @@ static size_t round_cycle(size_t want)
 	return c << shift;
 }
 
+bool dg_pushslot_dormant(int64_t active, int64_t now, unsigned keep)
+{
+	return keep && active > 0 && now - active > (int64_t)keep;
+}
+
 size_t dg_pushslot_cycle(const struct dg_pushslot *ps)
 {
 	size_t joins = dg_pushslot_joins(ps->members) + (ps->joining < ps->members ? ps->joining : ps->members);

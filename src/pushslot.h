@@ -65,6 +65,14 @@ struct dg_pushslot_member {
 	const char *id;
 };
 
+/*
+ * Whether a registration (or join) whose active_at is active (Unix s; 0
+ * or less: it says none, as before 0.14.9) is dormant at now: silent for
+ * longer than keep seconds (slot_keep_seconds; 0: never). A dormant node
+ * owns no slot: the workers and the scaling advice judge it alike.
+ */
+bool dg_pushslot_dormant(int64_t active, int64_t now, unsigned keep);
+
 /* Sorts the members into the schedule's order; returns me's rank, or n when me is none of them. */
 size_t dg_pushslot_order(struct dg_pushslot_member *m, size_t n, const char *me);
 

@@ -41,7 +41,8 @@
 struct members {
 	struct dg_store *store;
 	const char *me;
-	int64_t dormant_before;           /* active_at older than this: no member (Unix s; 0: never) */
+	int64_t now;                      /* Unix s: dormant judged at (dg_pushslot_dormant) */
+	unsigned keep;                    /* slot_keep_seconds */
 	bool me_join_ref;
 	char me_joined_at[32];
 	size_t n;
@@ -65,16 +66,14 @@ static void add_member(struct members *m, const char *id, size_t id_len, int64_t
  * budget of 6, each dead member adds ~12 s to every live member's wait.
  * One silent for slot_keep_seconds is no member now; a live one that
  * was merely idle joins again with its next claim, like a newcomer.
- * A registration written before 0.14.9 has no active_at and stays one.
+ * A registration written before 0.14.9 has no active_at and stays one
+ * (dg_pushslot_dormant).
  */
-static bool dormant(int64_t active, int64_t before)
+static int64_t utc_or_zero(const char *at)
 {
-	return active > 0 && before > 0 && active < before;
-}
+	int64_t t = at ? dg_parse_utc(at) : 0;
 
-static int64_t dormant_before(const struct worker *w)
-{
-	return w->policy.slot_keep_seconds ? dg_wall_seconds() - (int64_t)w->policy.slot_keep_seconds : 0;
+	return t > 0 ? t : 0;
 }
 
 /* What the schedule reads of one registration's bytes. */
@@ -84,8 +83,6 @@ static void parse_registration(struct worker *w, const char *path, struct seen_r
 
 	if (dg_store_read(w->store, path, &data) == 0) {
 		json_t *doc = json_loadb(data.buf, data.len, 0, NULL);
-		const char *at = json_string_value(json_object_get(doc, "registered_at"));
-		const char *active = json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY));
 
 		w->registrations_read++;
 		r->stopped = json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY));
@@ -96,10 +93,8 @@ static void parse_registration(struct worker *w, const char *path, struct seen_r
 			r->stopped = dg_nodekeys_judge(w->nodekeys, doc, r->id, &why) != DG_VERDICT_FORGED;
 			dg_strbuf_release(&why);
 		}
-		r->registered = at ? dg_parse_utc(at) : 0;
-		r->active = active ? dg_parse_utc(active) : 0;
-		r->registered = r->registered > 0 ? r->registered : 0;
-		r->active = r->active > 0 ? r->active : 0;
+		r->registered = utc_or_zero(json_string_value(json_object_get(doc, "registered_at")));
+		r->active = utc_or_zero(json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY)));
 		json_decref(doc);
 	}
 	dg_strbuf_release(&data);
@@ -175,7 +170,6 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	json_t *doc = json_loadb(data, len, 0, NULL), *main_doc = NULL;
 	struct dg_strbuf path = DG_STRBUF_INIT, on_main = DG_STRBUF_INIT;
 	const char *at = json_string_value(json_object_get(doc, "registered_at"));
-	const char *active = json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY));
 	int64_t registered = at ? dg_parse_utc(at) : 0;
 
 	if (!strcmp(id, m->me)) {
@@ -187,11 +181,11 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	if (!dg_store_read(m->store, path.buf, &on_main))
 		main_doc = json_loadb(on_main.buf, on_main.len, 0, NULL);
 	if (json_is_object(doc) && !json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY)) && dg_node_id_valid(id) &&
-	    !(active && dormant(dg_parse_utc(active), m->dormant_before))) {
+	    !dg_pushslot_dormant(utc_or_zero(json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY))), m->now, m->keep)) {
 		const char *main_at = json_string_value(json_object_get(main_doc, "registered_at"));
-		const char *main_active = json_string_value(json_object_get(main_doc, DG_NODE_ACTIVE_KEY));
+		int64_t main_active = utc_or_zero(json_string_value(json_object_get(main_doc, DG_NODE_ACTIVE_KEY)));
 		bool main_gone = json_is_string(json_object_get(main_doc, DG_NODE_STOPPED_KEY)) ||
-				 (main_active && dormant(dg_parse_utc(main_active), m->dormant_before));
+				 dg_pushslot_dormant(main_active, m->now, m->keep);
 		if (!main_doc || (main_gone && main_at && dg_parse_utc(main_at) < registered))
 			add_member(m, id, strlen(id), registered);
 	}
@@ -296,7 +290,7 @@ static size_t main_members(struct worker *w, struct members *m)
 
 		if (r->stopped)
 			continue;
-		if (dormant(r->active, m->dormant_before))
+		if (dg_pushslot_dormant(r->active, m->now, m->keep))
 			silent++;
 		else
 			add_member(m, r->id, strlen(r->id), r->registered);
@@ -307,7 +301,7 @@ static size_t main_members(struct worker *w, struct members *m)
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
-	struct members m = { w->store, w->me, dormant_before(w), false, "", 0, NULL };
+	struct members m = { w->store, w->me, dg_wall_seconds(), w->policy.slot_keep_seconds, false, "", 0, NULL };
 	size_t rank, silent;
 	int64_t since;
 
