@@ -26,43 +26,13 @@ WORKERS=${WORKERS:-2}
 REPS=${REPS:-3}
 LIMIT=${LIMIT:-300}
 
-T=$(mktemp -d /tmp/dgrid-bench-dormant.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
+BENCH=bench-dormant
+. "$(dirname "$0")/lib-daemon.sh"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$T/srv"
-git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$T/srv" --export-all \
-	--enable=receive-pack --max-connections=0 "$T/srv" 2>"$T/daemon.log" &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-
-# grid NAME DEAD: a fresh budget grid with DEAD silent registrations and the tasks
+# grid NAME DEAD: a fresh budget grid with DEAD silent registrations and the tasks;
+# two hours: past the default slot_keep_seconds (an hour) by far, not by a second
 grid() {
-	local bare=$T/srv/$1.git work=$T/work-$1 i ago
-	rm -rf "$bare" "$work"
-	git init -q --bare -b main "$bare"
-	git -C "$bare" config receive.denyNonFastForwards true
-	git init -q -b main "$work"
-	printf '{"protocol": 3, "push_budget": %s}\n' "$BUDGET" >"$work/dgrid.json"
-	mkdir -p "$work/nodes" "$work/tasks/queue"
-	# two hours: past the default slot_keep_seconds (an hour) by far, not by a second
-	ago=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
-	for i in $(seq 1 "$2"); do
-		printf '{"node_id": "dead%s", "protocol": 3, "slots": 1, "registered_at": "%s", "active_at": "%s"}\n' \
-			"$i" "$ago" "$ago" >"$work/nodes/dead$i.json"
-	done
-	for i in $(seq 1 "$TASKS"); do
-		printf '{"task_id": "t%s", "script": "true", "timeout_seconds": 60}\n' "$i" >"$work/tasks/queue/t$i.json"
-	done
-	git -C "$work" add -A
-	git -C "$work" -c user.name=bench -c user.email=bench@localhost commit -q -m "grid, $2 dead, $TASKS tasks"
-	git -C "$work" push -q "$bare" main
+	dead_grid "$1" "{\"protocol\": 3, \"push_budget\": $BUDGET}" "$2" "$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)" "$TASKS"
 }
 
 # run BIN NAME: the workers until idle; prints the wall seconds (or ">LIMIT")
@@ -86,8 +56,6 @@ run() {
 		python3 -c "print(f'{$t1 - $t0:.1f}')"
 	fi
 }
-
-median() { tr ' ' '\n' | grep -v '^$' | sed 's/^>//' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "bench-dormant: budget $BUDGET, $WORKERS workers, $TASKS tasks of 'true', $DEAD dead registrations vs none, $REPS runs each"
 for label in new base; do

@@ -73,16 +73,16 @@ static void measure_rates(struct dg_advice *a)
 	a->push_ceiling = f->push_budget ? schedule_ceiling(f->push_budget, f->members) : 0;
 	a->poll_seconds = DG_ADVICE_PULL_DEFAULT;
 	a->fetch_governs = false;
+	/* workers share it among the registrations that do not say they stopped, the dormant weighed (worker.c) */
+	a->sharers = f->poll_shares > (double)f->members ? f->poll_shares : (double)f->members;
 	if (f->fetch_budget) {
-		/* workers share it among the registrations that do not say they stopped (worker.c) */
-		share = (double)DG_ADVICE_POLL_SHARE * (double)(f->members ? f->members : 1) /
-			(double)f->fetch_budget;
+		share = (double)DG_ADVICE_POLL_SHARE * (a->sharers >= 1.0 ? a->sharers : 1.0) / (double)f->fetch_budget;
 		if (share > DG_ADVICE_PULL_DEFAULT) {
 			a->poll_seconds = share;
 			a->fetch_governs = true;
 		}
 	}
-	a->fetch_rate = (double)f->members * 60.0 / a->poll_seconds;
+	a->fetch_rate = a->sharers * 60.0 / a->poll_seconds;
 }
 
 static void say_push_room(struct dg_advice *a, size_t *len)
@@ -222,7 +222,7 @@ json_t *dg_advice_json(const struct dg_advice *a)
 	json_t *fig;
 
 	dg_advice_describe(line, sizeof(line), a);
-	fig = json_pack("{s:I, s:I, s:I, s:b, s:b, s:f, s:I, s:I, s:f, s:I, s:f, s:b, s:f, s:I, s:I, s:I, "
+	fig = json_pack("{s:I, s:I, s:I, s:b, s:b, s:f, s:I, s:I, s:f, s:I, s:f, s:b, s:f, s:f, s:I, s:I, s:I, "
 			"s:I, s:I, s:I, s:I, s:I, s:I}",
 			"window_seconds", (json_int_t)f->window_seconds,
 			"span_seconds", (json_int_t)f->span_seconds,
@@ -237,6 +237,7 @@ json_t *dg_advice_json(const struct dg_advice *a)
 			"idle_poll_seconds", a->poll_seconds,
 			"fetch_budget_sets_poll", (int)a->fetch_governs,
 			"idle_fetches_per_minute", a->fetch_rate,
+			"fetch_sharers", a->sharers,
 			"claim_batch_max", (json_int_t)f->claim_batch_max,
 			"registered_nodes", (json_int_t)f->registered,
 			"member_nodes", (json_int_t)f->members,

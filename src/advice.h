@@ -31,7 +31,8 @@
  *                 worker is active): more workers would help
  *   fetch_budget  tasks wait, a worker holds no claim, and the fetch budget
  *                 stretches the idle poll beyond PULL_INTERVAL's default:
- *                 72 s x registered nodes / fetch_budget > 10 s
+ *                 72 s x sharers / fetch_budget > 10 s (the members,
+ *                 and the dormant weighed: dg_pushslot_fetch_weight)
  *   queue         tasks wait while slots are free: the next poll or push
  *                 slot claims them (if it lasts, those workers are gone or
  *                 cannot take these tasks)
@@ -75,7 +76,10 @@ struct dg_advice_figures {
 	unsigned fetch_budget;    /* fetches a minute, 0 for none */
 	unsigned claim_batch_max;
 	size_t registered;        /* registrations in nodes/: share the fetch budget */
-	size_t members;           /* of them not stopped: share the push schedule */
+	size_t members;           /* of them not stopped nor dormant: share the push schedule */
+	double poll_shares;       /* the fetch budget's sharers: the members, and
+				     the dormant weighed (pushslot.h); at least
+				     members */
 	size_t active;            /* members neither stopped nor stale by heartbeat */
 	size_t idle;              /* active nodes holding no claim */
 	size_t slots;             /* task slots of the active nodes */
@@ -97,7 +101,8 @@ struct dg_advice {
 				     minute; 0 without a budget */
 	double poll_seconds;      /* an idle worker's poll: the default, or the
 				     fetch budget's share when that is longer */
-	double fetch_rate;        /* the registered nodes' idle polls a minute */
+	double sharers;           /* the fetch budget's sharers (poll_shares, at least members) */
+	double fetch_rate;        /* their idle polls a minute */
 	bool fetch_governs;       /* poll_seconds comes from the fetch budget */
 	char text[DG_ADVICE_TEXT_MAX]; /* one line, ASCII, no newline */
 };

@@ -59,17 +59,22 @@ static size_t slots_of(const json_t *registration)
 }
 
 /*
- * Registered: a nodes/ID.json (what the fetch budget's share counts).
- * Members: those whose registration does not say it stopped, nor was
- * written longer than slot_keep_seconds ago (active_at: the push
- * schedule's members, pushslot.h). Active: members whose heartbeat says
- * neither stopped nor stale; without heartbeats (leases) a silent member
- * counts as active.
+ * Registered: a nodes/ID.json. Members: those whose registration does not
+ * say it stopped, nor, on a push budget's grid, was written longer than
+ * slot_keep_seconds ago (active_at: the push schedule's members,
+ * pushslot.h; without a budget nobody writes active_at again, and 0.14.9
+ * called every registration older than that dormant). The fetch budget's
+ * sharers: the members, and the dormant weighed as the workers weigh
+ * them. Active: members whose heartbeat says neither stopped nor stale;
+ * without heartbeats (leases) a silent member counts as active.
  */
 static void count_nodes(struct dg_advice_figures *fig, const struct dg_grid *grid)
 {
+	unsigned keep = fig->push_budget ? grid->policy.slot_keep_seconds : 0;
+
 	for (size_t i = 0; i < grid->nodes_nr; i++) {
 		const struct dg_grid_node *n = &grid->nodes[i];
+		int64_t active;
 		size_t slots, claims;
 
 		if (!n->registration)
@@ -77,8 +82,9 @@ static void count_nodes(struct dg_advice_figures *fig, const struct dg_grid *gri
 		fig->registered++;
 		if (json_is_string(json_object_get(n->registration, DG_NODE_STOPPED_KEY)))
 			continue;
-		if (dg_pushslot_dormant(dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY))),
-					grid->now, grid->policy.slot_keep_seconds))
+		active = dg_parse_utc(json_string_value(json_object_get(n->registration, DG_NODE_ACTIVE_KEY)));
+		fig->poll_shares += dg_pushslot_fetch_weight(active, grid->now, keep);
+		if (dg_pushslot_dormant(active, grid->now, keep))
 			continue;
 		fig->members++;
 		if (n->liveness == DG_NODE_STOPPED || n->liveness == DG_NODE_STALE)

@@ -34,6 +34,13 @@ bool dg_pushslot_dormant(int64_t active, int64_t now, unsigned keep)
 	return keep && active > 0 && now - active > (int64_t)keep;
 }
 
+double dg_pushslot_fetch_weight(int64_t active, int64_t now, unsigned keep)
+{
+	if (!dg_pushslot_dormant(active, now, keep))
+		return 1.0;
+	return (double)keep / (double)(now - active);
+}
+
 size_t dg_pushslot_cycle(const struct dg_pushslot *ps)
 {
 	size_t joins = dg_pushslot_joins(ps->members) + (ps->joining < ps->members ? ps->joining : ps->members);

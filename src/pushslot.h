@@ -73,6 +73,17 @@ struct dg_pushslot_member {
  */
 bool dg_pushslot_dormant(int64_t active, int64_t now, unsigned keep);
 
+/*
+ * The part of an idle member's fetch share that a registration takes (1:
+ * a member's, as before 0.14.10): keep / silence once it is dormant. A
+ * dormant node may be dead or merely idle, and nothing in the repository
+ * tells which (an idle worker pushes nothing); so it keeps a share, the
+ * smaller the longer it has been silent, and a dormant worker polls that
+ * much less often itself (dg_worker_fetch_share_ms), which keeps the
+ * grid's sum within the budget while the long dead cost the live little.
+ */
+double dg_pushslot_fetch_weight(int64_t active, int64_t now, unsigned keep);
+
 /* Sorts the members into the schedule's order; returns me's rank, or n when me is none of them. */
 size_t dg_pushslot_order(struct dg_pushslot_member *m, size_t n, const char *me);
 

@@ -131,23 +131,27 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * longer on a grid of several workers, or when the grid has a fetch
  * budget (dgrid.json "fetch_budget", 900 a minute on github.com). The
  * registered nodes share the budget, so each polls every 72 s x nodes /
- * budget: a fifth of it stays free for workers that have work and fetch
- * between tasks. Without one they share PULL_INTERVAL: each looks every
- * nodes / IDLE_LOOKS_PER_INTERVAL intervals (at most once a minute), so
- * that the grid as a whole notices a submission sooner than one worker
- * alone would, and its idle cost the host the same however many they are
- * (32 registered idle workers with PULL_INTERVAL=1: 4 looks a second, not
- * 32). Only the registered count: a worker registers with its first claim
- * (doc/protocol.md), and not those that say their node stopped
- * (dg_worker_budget_update; a grid keeps them all). A jitter of up to
- * 10 % keeps idle workers from polling in step. Registrations of nodes
- * that died without stopping count: the estimate errs on the host's side.
+ * budget (dg_worker_fetch_share_ms): a sixth of it stays free for
+ * workers that have work and fetch between tasks. Without one they share
+ * PULL_INTERVAL: each looks every nodes / IDLE_LOOKS_PER_INTERVAL
+ * intervals (at most once a minute), so that the grid as a whole notices
+ * a submission sooner than one worker alone would, and its idle cost the
+ * host the same however many they are (32 registered idle workers with
+ * PULL_INTERVAL=1: 4 looks a second, not 32). Only the registered count:
+ * a worker registers with its first claim (doc/protocol.md), and not
+ * those that say their node stopped (dg_worker_budget_update; a grid
+ * keeps them all). On a push budget's grid, whose members keep active_at
+ * fresh, a registration silent for longer than slot_keep_seconds counts
+ * the less the longer it has been (dg_pushslot_fetch_weight), and so
+ * many fewer are our own looks if it is ours ("nodes" below: how many
+ * nodes' looks ours stands for). A jitter of up to 10 % keeps idle
+ * workers from polling in step.
  */
 static int64_t idle_poll_ms(struct worker *w)
 {
 	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
 	int64_t ms = (int64_t)w->opts->cfg.pull_interval * 1000, share, unseen;
-	size_t nodes = w->nodes_seen;
+	double nodes = dg_worker_idle_crowd(w);
 
 	if (!budget) {
 		/*
@@ -160,10 +164,10 @@ static int64_t idle_poll_ms(struct worker *w)
 		 * (bench-collapse.sh, 32 workers); under a push budget of 60,
 		 * pushes longer than a slot lost their slots (bench-budget.sh).
 		 */
-		int64_t crowd = (int64_t)w->nodes_seen * dg_worker_branch_turn_ms(w) / 4;
-		bool crowded = w->nodes_seen >= 2 && (w->budget || dg_now_ms() < w->contended_until);
+		int64_t crowd = (int64_t)(nodes * (double)dg_worker_branch_turn_ms(w) / 4);
+		bool crowded = nodes >= 2 && (w->budget || dg_now_ms() < w->contended_until);
 
-		share = w->nodes_seen >= 2 ? (int64_t)w->nodes_seen * ms / IDLE_LOOKS_PER_INTERVAL : 0;
+		share = nodes >= 2 ? (int64_t)(nodes * (double)ms / IDLE_LOOKS_PER_INTERVAL) : 0;
 		share = share < IDLE_SHARE_MAX_MS ? share : IDLE_SHARE_MAX_MS;
 		crowd = crowded ? (crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS) : 0;
 		share = share > crowd ? share : crowd;
@@ -171,17 +175,19 @@ static int64_t idle_poll_ms(struct worker *w)
 			return ms;
 		return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 	}
-	share = (int64_t)(nodes ? nodes : 1) * 72000 / budget;
+	share = dg_worker_fetch_share_ms(w, budget);
 	/* the idle that never claimed are in no count: the longer the quiet, the rarer their looks */
 	unseen = dg_worker_unseen_poll_ms(w);
 	if (unseen > share && unseen > ms)
 		return unseen + arc4random_uniform((uint32_t)(unseen / 10) + 1);
 	if (share <= ms)
 		return ms;
-	if (share != w->poll_ms_logged)
-		dg_log(DG_LOG_INFO, "node=%s event=poll-interval ms=%lld nodes=%zu fetch_budget=%u",
-		       w->me, (long long)share, nodes, budget);
-	w->poll_ms_logged = share;
+	/* said again when it moved by a tenth: the silent's weights drift with every second */
+	if (llabs(share - w->poll_ms_logged) * 10 > w->poll_ms_logged) {
+		dg_log(DG_LOG_INFO, "node=%s event=poll-interval ms=%lld nodes=%zu fetch_budget=%u shares=%.2f mine=%.3f",
+		       w->me, (long long)share, w->nodes_seen, budget, w->poll_shares, w->poll_share_me);
+		w->poll_ms_logged = share;
+	}
 	return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 }
 

@@ -279,17 +279,22 @@ static void read_main_members(struct worker *w)
 		w->members_read_ms = now;
 }
 
-/* The members main's registrations give, into m: not stopped, nor dormant (counted). */
+/*
+ * The members main's registrations give, into m: not stopped, nor dormant
+ * (counted); and the idle polls' sharers, into w (dg_pushslot_fetch_weight).
+ */
 static size_t main_members(struct worker *w, struct members *m)
 {
 	size_t silent = 0;
 
 	read_main_members(w);
+	w->poll_shares = 0;
 	for (size_t i = 0; i < w->regs_nr; i++) {
 		const struct seen_registration *r = &w->regs[i];
 
 		if (r->stopped)
 			continue;
+		w->poll_shares += dg_pushslot_fetch_weight(r->active, m->now, m->keep);
 		if (dg_pushslot_dormant(r->active, m->now, m->keep))
 			silent++;
 		else
@@ -302,7 +307,7 @@ void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
 	struct members m = { w->store, w->me, dg_wall_seconds(), w->policy.slot_keep_seconds, false, "", 0, NULL };
-	size_t rank, silent;
+	size_t rank, silent, main_n;
 	int64_t since;
 
 	/*
@@ -317,15 +322,23 @@ void dg_worker_budget_update(struct worker *w)
 	 */
 	read_main_members(w);
 	w->nodes_seen = w->regs_live;
+	/* without a budget nobody refreshes active_at: every live registration shares alike */
+	w->poll_shares = (double)w->regs_live;
+	w->poll_share_me = 1.0;
 
 	if (budget != w->budget)
 		dg_log(DG_LOG_INFO, "node=%s event=push-budget budget=%u slot_ms=%lld", w->me, budget,
 		       (long long)(budget ? dg_pushslot_len_ms(budget) : 0));
 	w->budget = budget;
-	if (!budget)
+	if (!budget) {
+		w->dormant_seen = 0;
 		return;
+	}
 	silent = main_members(w, &m);
+	/* joins are members: each a whole share */
+	main_n = m.n;
 	dg_store_list_side(w->store, DG_JOIN_REF_PREFIX, DG_JOIN_PATH, count_join, &m);
+	w->poll_shares += (double)(m.n - main_n);
 	w->on_main = w->members_me_on_main;
 	w->join_ref = m.me_join_ref;
 	if (m.me_join_ref && m.me_joined_at[0])
@@ -345,6 +358,9 @@ void dg_worker_budget_update(struct worker *w)
 	}
 	free(m.m);
 	w->slot.rank = rank;
+	/* a member polls for a whole share; a dormant one for its weight; one nobody counts, its own way */
+	if (rank >= m.n && w->members_me_on_main && w->me_active)
+		w->poll_share_me = dg_pushslot_fetch_weight(w->me_active, m.now, m.keep);
 	/* registrations that keep no slot: dead nodes, or idle ones that join again with work */
 	if (silent != w->dormant_seen)
 		dg_log(DG_LOG_INFO, "node=%s event=members members=%zu rank=%zu dormant=%zu cycle=%zu", w->me,
@@ -717,4 +733,38 @@ int64_t dg_worker_unseen_poll_ms(struct worker *w)
 		return 0;
 	ms = (dg_now_ms() - w->queue_empty_since) / UNSEEN_POLL_QUIET_PARTS;
 	return ms < UNSEEN_POLL_MAX_MS ? ms : UNSEEN_POLL_MAX_MS;
+}
+
+/* Our weight; 1 until a look said otherwise (a member's, or a budget-less grid's). */
+static double share_me(const struct worker *w)
+{
+	return w->poll_share_me > 0 ? w->poll_share_me : 1.0;
+}
+
+double dg_worker_idle_crowd(const struct worker *w)
+{
+	double me = share_me(w);
+
+	return (w->poll_shares > me ? w->poll_shares : me) / me;
+}
+
+/*
+ * 72 s x the sharers / budget: the sharers' polls together make five
+ * sixths of the budget, and a sixth stays free for the busy, which fetch
+ * between tasks, and for the unseen (dg_worker_unseen_poll_ms). Each
+ * sharer weighs dg_pushslot_fetch_weight and polls in proportion: a
+ * registration silent ten times slot_keep_seconds counts a tenth, and its
+ * worker, if alive, polls ten times less often than a member - but at
+ * least every UNSEEN_POLL_MAX_MS, like the unseen. Up to 0.14.9 every
+ * live registration was a whole share, and beside 300 of nodes that died
+ * a member polled github.com every 24 s (300 x 80 ms) however long ago
+ * they died.
+ */
+int64_t dg_worker_fetch_share_ms(const struct worker *w, unsigned budget)
+{
+	double ms = 72000.0 * dg_worker_idle_crowd(w) / (budget ? budget : 1);
+
+	if (share_me(w) < 1.0 && ms > UNSEEN_POLL_MAX_MS)
+		ms = UNSEEN_POLL_MAX_MS;
+	return (int64_t)ms;
 }

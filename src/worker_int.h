@@ -141,6 +141,9 @@ struct worker {
 	bool members_me_on_main;
 	int64_t me_active;            /* our registration's active_at on main, Unix s; 0: none */
 	size_t dormant_seen;          /* registrations silent too long to keep a push slot, at the last look */
+	/* the idle polls' sharers, each weighing dg_pushslot_fetch_weight (a member 1), and our own weight */
+	double poll_shares;
+	double poll_share_me;
 	unsigned long registrations_read;   /* registration files read, all told */
 	int64_t turn_ms_avg;          /* a network turn (fetch, step, push), smoothed */
 	int64_t contended_until;      /* monotonic ms: a race was lost less than CROWD_MEMORY_MS ago */
@@ -404,6 +407,10 @@ bool dg_worker_holds_nothing(const struct worker *w);
 void dg_worker_queue_seen(struct worker *w, bool empty);
 /* on a grid with a fetch budget, the least wait (ms) between the idle polls of a worker nobody counts; 0: none */
 int64_t dg_worker_unseen_poll_ms(struct worker *w);
+/* how many nodes' idle polls ours stands for: the sharers, over our own weight */
+double dg_worker_idle_crowd(const struct worker *w);
+/* on a grid with a fetch budget (fetches a minute), the wait (ms) between our idle polls that shares it */
+int64_t dg_worker_fetch_share_ms(const struct worker *w, unsigned budget);
 int dg_worker_look_around(struct worker *w);
 bool dg_worker_members_drained(const struct worker *w);
 

@@ -113,6 +113,8 @@ static void unbind_member(struct worker *w)
 	w->batch_deadline = 0;
 	w->conflicts = w->crowd = 0;
 	w->nodes_seen = 0;
+	w->poll_shares = 0;
+	w->poll_share_me = 1.0;
 	w->contended_until = 0;
 	w->hb_capped = false;
 	w->budget = 0;

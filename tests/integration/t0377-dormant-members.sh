@@ -17,13 +17,19 @@
 #  3. idle longer than that, the worker is dormant too, and knows it; a
 #     new task makes it join again (a newer registered_at, so a new rank)
 #     and run the task once.
+# And the fetch budget (60 a minute here): up to 0.14.9 each of the 40
+# counted a whole share of it, and an idle member polled every 72 s x 42
+# / 60 = 50 s; a dormant registration now weighs slot_keep_seconds / its
+# silence (the dead here 1/120 each), so the member polls every ~2.8 s,
+# and a dormant worker polls the less often the longer it has been
+# silent (worker_budget.c, dg_worker_fetch_share_ms).
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/srv"
 BARE=$T/srv/grid.git
 make_bare "$BARE"
 clone_work "$BARE" "$T/work"
-printf '{"protocol": 3, "push_budget": 60, "slot_keep_seconds": 30}\n' >"$T/work/dgrid.json"
+printf '{"protocol": 3, "push_budget": 60, "slot_keep_seconds": 30, "fetch_budget": 60}\n' >"$T/work/dgrid.json"
 mkdir -p "$T/work/nodes"
 hour_ago=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
 two_ago=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
@@ -64,6 +70,13 @@ check_eq "each of t1-t3 ran once" "1 1 1" "$(runs_of t1) $(runs_of t2) $(runs_of
 check "w1's registration says when it was active" test -n "$(reg_field active_at)"
 check "dgrid status's advice counts the schedule's 2 members, not 42" bash -c \
 	"'$DGRID' status --repo '$URL' | grep -q 'schedule: [0-9.]* for 2 members'"
+poll_ms() {   # PATTERN: the ms of the last poll-interval line of w1's log that matches
+	grep "event=poll-interval .*$1" "$T/w1.log" | tail -n 1 | sed -n 's/.* ms=\([0-9]*\) .*/\1/p'
+}
+check "as a member, w1 computes its fetch share" wait_for 30 grep -q 'event=poll-interval .*nodes=42 .*mine=1.000' "$T/w1.log"
+member_ms=$(poll_ms 'nodes=42 .*mine=1.000')
+check "the 40 long dead weigh little: w1 polls every ${member_ms:-?} ms (72 s x 2.33 / 60), not 50,400" \
+	test "${member_ms:-99999}" -le 4000
 
 # ---- 2: a task longer than slot_keep_seconds keeps the slot
 submit t4 "sleep 36; echo t4 >>$T/runs"
@@ -79,6 +92,10 @@ note "active_at at t4's claim: $active_claim; after: $(reg_field active_at)"
 # ---- 3: idle, dormant; work makes it join again
 registered_before=$(reg_field registered_at)
 check "idle past slot_keep_seconds, w1 counts itself dormant" wait_for 60 grep -q 'event=members members=1 rank=1 dormant=41' "$T/w1.log"
+check "dormant, w1 polls less often than a member (its own weight under 1)" \
+	wait_for 60 grep -q 'event=poll-interval .*nodes=42 .*mine=0\.' "$T/w1.log"
+dormant_ms=$(poll_ms 'nodes=42 .*mine=0\.')
+check "every ${dormant_ms:-?} ms, more than a member's ${member_ms:-?}" test "${dormant_ms:-0}" -gt "${member_ms:-99999}"
 submit t5 "echo t5 >>$T/runs"
 check "t5 ran and reached main" wait_for 90 done_on_main t5
 check_eq "t5 ran once" 1 "$(runs_of t5)"

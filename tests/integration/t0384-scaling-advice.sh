@@ -8,7 +8,9 @@
 # window (not counted, nor read: a walk bounded by the window), and
 # compacted (counted what exists); registered
 # nodes without claims under a fetch budget that stretches their poll
-# (fetch budget), and without one (queue).
+# (fetch budget), and without one (queue); a registration silent for two
+# hours, a member without a push budget and a weighed sharer of the fetch
+# budget with one.
 . "$(dirname "$0")/lib.sh"
 
 export DGRID_CACHE=$T/cache
@@ -221,6 +223,25 @@ observe stopped
 says stopped queue 'limits:    queue: 1 task waits and 1 worker slot is free - the next poll or push slot claims them; if this lasts, check that those workers still run and can take these tasks'
 check_eq "stopped: 2 registered, 1 member, 1 active" "2 1 1" \
 	"$(advice "$T/stopped.json" '"%d %d %d" % (a["figures"]["registered_nodes"], a["figures"]["member_nodes"], a["figures"]["active_nodes"])')"
+
+# a registration last written two hours ago: without a push budget nobody
+# writes active_at again, so it is a member (0.14.9 called it dormant)
+python3 - "$WORK/nodes/a.json" <<'PY'
+import datetime, json, sys
+d = json.load(open(sys.argv[1]))
+d["active_at"] = (datetime.datetime.utcnow() - datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+json.dump(d, open(sys.argv[1], "w"))
+PY
+commit_push "$WORK" "a last wrote its registration two hours ago"
+observe silent
+check_eq "silent, no push budget: 2 registered, 1 member, 1 active, 1 sharer" "2 1 1 1.0" \
+	"$(advice "$T/silent.json" '"%d %d %d %.1f" % (a["figures"]["registered_nodes"], a["figures"]["member_nodes"], a["figures"]["active_nodes"], a["figures"]["fetch_sharers"])')"
+# with a push budget members keep active_at fresh: a is dormant, half a sharer (3,600 / 7,200 s)
+printf '{"protocol": 3, "push_budget": 60, "fetch_budget": 10}\n' >"$WORK/dgrid.json"
+commit_push "$WORK" "a push budget"
+observe dormant
+check_eq "dormant: 2 registered, 0 members, 0.5 sharers" "2 0 0.5" \
+	"$(advice "$T/dormant.json" '"%d %d %.1f" % (a["figures"]["registered_nodes"], a["figures"]["member_nodes"], a["figures"]["fetch_sharers"])')"
 
 check_eq "no command wrote an error" "" "$(cat "$T"/*.err | grep -v 'event=dashboard_written' | head -3)"
 finish

@@ -247,6 +247,14 @@ static void test_fetch_budget(void **state DG_UNUSED)
 	a = judge(&f);
 	assert_true(a.poll_seconds > 35.99 && a.poll_seconds < 36.01);
 	assert_non_null(strstr(a.text, "poll every 36 s (8.3 fetches/min for 5 nodes"));
+	/* a dormant registration weighs slot_keep_seconds / its silence: 300 dead for a day, 12.5 */
+	f.members = 2;
+	f.poll_shares = 2 + 300.0 / 24;   /* 72 x 14.5 / 10 = 104.4 s */
+	a = judge(&f);
+	assert_true(a.poll_seconds > 104.39 && a.poll_seconds < 104.41);
+	assert_true(a.sharers > 14.49 && a.sharers < 14.51);
+	f.poll_shares = 0;                 /* at least the members */
+	f.members = 5;
 	/* 72 x 5 / 36 = 10 s: PULL_INTERVAL's default, the budget does not stretch it */
 	f.fetch_budget = 36;
 	a = judge(&f);

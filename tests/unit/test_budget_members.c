@@ -197,7 +197,7 @@ static void test_silent_members_give_their_slots_up(void **state)
 	dg_worker_budget_update(&g->w);
 	assert_int_equal(g->w.slot.members, 3);          /* n1, n2 and old */
 	assert_int_equal(g->w.slot.rank, 3);
-	/* the crowd, the fetch budget's share, counts them still: a silent node may be an idle one */
+	/* the crowd counts them still: a silent node may be an idle one */
 	assert_int_equal(g->w.nodes_seen, 33);
 	/* without the rule, all 33 */
 	g->w.policy.slot_keep_seconds = 0;
@@ -267,6 +267,63 @@ static void test_dormant_member_joins_again(void **state)
 	assert_int_equal(g->w.slot.members, 3);
 }
 
+/*
+ * The fetch budget's sharers: a dormant registration keeps a share of
+ * slot_keep_seconds / its silence, and a dormant worker polls that much
+ * less often itself, so that the sum stays within the budget whether the
+ * silent are dead or idle. Up to 0.14.9 each counted whole, and the long
+ * dead slowed every live member's polls for good.
+ */
+static void test_long_silent_share_less_of_the_fetch_budget(void **state)
+{
+	struct grid *g = *state;
+	char id[16];
+	int64_t share;
+
+	g->w.policy.slot_keep_seconds = 600;
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "dead%02d", i);
+		registration_active(g, id, "09:00", 6000);   /* ten times slot_keep_seconds: a tenth each */
+	}
+	registration_active(g, "n1", "10:00", 10);
+	registration(g, "gone", "10:02", true);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.nodes_seen, 41);
+	/* n1 whole, the 40 dead a tenth each (a second more of silence moves it by 1/600 of that) */
+	assert_true(g->w.poll_shares > 4.9 && g->w.poll_shares < 5.001);
+	assert_true(g->w.poll_share_me == 1.0);          /* not on main: counted by nobody, a whole share */
+	share = dg_worker_fetch_share_ms(&g->w, 900);
+	assert_true(share > 390 && share <= 400);          /* 72 s x 5 / 900; 41 x 80 ms before */
+
+	/* we are dormant too, silent twice slot_keep_seconds: half a share, half the looks */
+	registration_active(g, "w1", "10:01", 1200);
+	dg_worker_budget_update(&g->w);
+	assert_true(dg_worker_rejoins(&g->w));
+	assert_true(g->w.poll_share_me > 0.49 && g->w.poll_share_me < 0.501);
+	assert_true(g->w.poll_shares > 5.39 && g->w.poll_shares < 5.501);
+	assert_true(dg_worker_idle_crowd(&g->w) > 10.9 && dg_worker_idle_crowd(&g->w) < 11.1);
+	share = dg_worker_fetch_share_ms(&g->w, 900);
+	assert_true(share > 870 && share < 890);           /* 72 s x 5.5 / 900 / 0.5 */
+
+	/* silent for ever: our looks never wait longer than the unseen's */
+	registration_active(g, "w1", "10:01", 6000000);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(dg_worker_fetch_share_ms(&g->w, 30), 5 * 60 * 1000);
+
+	/* a member again (a fresh active_at): a whole share, at the members' pace */
+	registration_active(g, "w1", "10:01", 5);
+	dg_worker_budget_update(&g->w);
+	assert_true(g->w.poll_share_me == 1.0);
+	share = dg_worker_fetch_share_ms(&g->w, 900);
+	assert_true(share > 470 && share <= 480);          /* 72 s x 6 / 900 */
+
+	/* without a push budget nobody keeps active_at fresh: every live registration counts whole */
+	g->w.policy.push_budget = 0;
+	dg_worker_budget_update(&g->w);
+	assert_true(g->w.poll_shares > 41.999 && g->w.poll_shares < 42.001);
+	assert_int_equal(dg_worker_fetch_share_ms(&g->w, 900), 72000 * 42 / 900);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +332,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_members_give_their_slots_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dormant_member_joins_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_silent_share_less_of_the_fetch_budget, setup, teardown),
 	};
 	int failed;
 
