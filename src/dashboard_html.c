@@ -348,7 +348,7 @@ static void section_repositories(struct dg_strbuf *sb, const struct dash *d)
 static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 {
 	const struct dg_grid *g = d->grid;
-	size_t folded;
+	struct dg_grid_folded folded;
 	bool *shown = dg_grid_nodes_shown(g, &folded);
 
 	dg_strbuf_addstr(sb, "<section id=\"nodes\"><h2>Nodes</h2>\n");
@@ -398,9 +398,13 @@ static void section_nodes(struct dg_strbuf *sb, const struct dash *d)
 	}
 	if (g->nodes_nr)
 		dg_strbuf_addstr(sb, "</tbody></table>\n");
-	if (folded)
+	if (folded.stopped)
 		dg_strbuf_addf(sb, "<p class=\"more\" id=\"nodes-folded\">%zu more nodes that stopped earlier are "
-			       "not listed (status.json lists every node).</p>\n", folded);
+			       "not listed (status.json lists every node).</p>\n", folded.stopped);
+	if (folded.silent)
+		dg_strbuf_addf(sb, "<p class=\"more\" id=\"nodes-silent-folded\">%zu more nodes silent for longer "
+			       "(over slot_keep_seconds, %u s: dead, or idle) are not listed (status.json lists every "
+			       "node).</p>\n", folded.silent, g->policy.slot_keep_seconds);
 	free(shown);
 	if (d->node_ok[g->nodes_nr] + d->node_bad[g->nodes_nr])
 		dg_strbuf_addf(sb, "<p class=\"more\">%" PRIu64 " results came from nodes that are "

@@ -248,23 +248,42 @@ static int by_activity(const void *a, const void *b)
 	return strcmp(x->node_id, y->node_id);
 }
 
-bool *dg_grid_nodes_shown(const struct dg_grid *g, size_t *folded)
+bool dg_grid_node_silent(const struct dg_grid *g, const struct dg_grid_node *n)
+{
+	unsigned keep = g->policy.slot_keep_seconds;
+
+	return (n->liveness == DG_NODE_UNKNOWN || n->liveness == DG_NODE_STALE) && keep &&
+	       g->now - n->last_activity > (int64_t)keep;
+}
+
+/* Shows the DG_GRID_FOLD_SHOWN of v heard of last; returns how many it does not. */
+static size_t show_newest(const struct dg_grid *g, const struct dg_grid_node **v, size_t n, bool *shown)
+{
+	qsort(v, n, sizeof(*v), by_activity);
+	for (size_t k = 0; k < n && k < DG_GRID_FOLD_SHOWN; k++)
+		shown[v[k] - g->nodes] = true;
+	return n > DG_GRID_FOLD_SHOWN ? n - DG_GRID_FOLD_SHOWN : 0;
+}
+
+bool *dg_grid_nodes_shown(const struct dg_grid *g, struct dg_grid_folded *folded)
 {
 	bool *shown = dg_xcalloc(g->nodes_nr + 1, sizeof(*shown));
 	const struct dg_grid_node **stopped = dg_xcalloc(g->nodes_nr + 1, sizeof(*stopped));
-	size_t n = 0;
+	const struct dg_grid_node **silent = dg_xcalloc(g->nodes_nr + 1, sizeof(*silent));
+	size_t n = 0, m = 0;
 
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		if (g->nodes[i].liveness == DG_NODE_STOPPED)
 			stopped[n++] = &g->nodes[i];
+		else if (dg_grid_node_silent(g, &g->nodes[i]))
+			silent[m++] = &g->nodes[i];
 		else
 			shown[i] = true;
 	}
-	qsort(stopped, n, sizeof(*stopped), by_activity);
-	for (size_t k = 0; k < n && k < DG_GRID_STOPPED_SHOWN; k++)
-		shown[stopped[k] - g->nodes] = true;
-	*folded = n > DG_GRID_STOPPED_SHOWN ? n - DG_GRID_STOPPED_SHOWN : 0;
+	folded->stopped = show_newest(g, stopped, n, shown);
+	folded->silent = show_newest(g, silent, m, shown);
 	free(stopped);
+	free(silent);
 	return shown;
 }
 

@@ -101,16 +101,32 @@ enum dg_node_liveness dg_grid_liveness(const json_t *heartbeat, int64_t when,
 					int64_t now, unsigned node_timeout);
 
 /*
- * Which nodes a listing shows (dgrid status, the dashboard's page): every
- * node that did not stop, and the DG_GRID_STOPPED_SHOWN that stopped last.
- * A grid keeps the registration of every node that ever joined, and
- * containers with fresh ids leave one each: listing them all buried the
- * live ones under hundreds of stopped ones. nodes_nr flags (free them);
- * *folded: how many stopped nodes are not shown. --json and status.json
- * still list every node.
+ * Whether a node that neither stopped nor shows a sign of life (no claim,
+ * no fresh heartbeat) has been silent for longer than the policy's
+ * slot_keep_seconds (0: never): dead, or idle - an idle worker pushes
+ * nothing, so nothing tells which. Listings fold such nodes.
  */
-#define DG_GRID_STOPPED_SHOWN 10
-bool *dg_grid_nodes_shown(const struct dg_grid *g, size_t *folded);
+bool dg_grid_node_silent(const struct dg_grid *g, const struct dg_grid_node *n);
+
+/* How many nodes of each kind a listing does not show. */
+struct dg_grid_folded {
+	size_t stopped;
+	size_t silent;
+};
+
+/*
+ * Which nodes a listing shows (dgrid status, the dashboard's page): every
+ * node alive or heard of within slot_keep_seconds, and of the others the
+ * DG_GRID_FOLD_SHOWN that stopped last and the DG_GRID_FOLD_SHOWN heard of
+ * last. A grid keeps the registration of every node that ever joined:
+ * containers with fresh ids leave one each, and workers that die without
+ * stopping leave one that never says so; listing them all buried the live
+ * ones under hundreds of others. nodes_nr flags (free them); *folded: how
+ * many of each are not shown. --json and status.json still list every
+ * node.
+ */
+#define DG_GRID_FOLD_SHOWN 10
+bool *dg_grid_nodes_shown(const struct dg_grid *g, struct dg_grid_folded *folded);
 
 /*
  * What a node says it runs: from its newest heartbeat, else its

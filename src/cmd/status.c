@@ -428,12 +428,14 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		       const struct shown_result *bad, size_t bad_nr)
 {
 	char figures[2 * DG_ADVICE_TEXT_MAX];
-	size_t alive = 0, stopped = 0, folded;
+	size_t alive = 0, stopped = 0, silent = 0;
+	struct dg_grid_folded folded;
 	bool *shown = dg_grid_nodes_shown(g, &folded);
 
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		alive += g->nodes[i].liveness == DG_NODE_ALIVE;
 		stopped += g->nodes[i].liveness == DG_NODE_STOPPED;
+		silent += dg_grid_node_silent(g, &g->nodes[i]);
 	}
 	say("tip        %s", *g->tip ? g->tip : "(empty repository)");
 	if (g->policy.protocol > DG_PROTOCOL)
@@ -441,16 +443,22 @@ static void print_text(const struct dg_grid *g, const struct dg_advice *advice,
 		    g->policy.protocol, DG_VERSION, DG_PROTOCOL);
 	else
 		say("protocol   %u", g->policy.protocol);
-	if (stopped)
-		say("nodes      %zu (%zu alive, %zu stopped)", g->nodes_nr, alive, stopped);
+	if (stopped && silent)
+		say("nodes      %zu (%zu alive, %zu stopped, %zu silent)", g->nodes_nr, alive, stopped, silent);
+	else if (stopped || silent)
+		say("nodes      %zu (%zu alive, %zu %s)", g->nodes_nr, alive, stopped + silent,
+		    stopped ? "stopped" : "silent");
 	else
 		say("nodes      %zu (%zu alive)", g->nodes_nr, alive);
 	for (size_t i = 0; i < g->nodes_nr; i++) {
 		if (shown[i])
 			print_node(g, &g->nodes[i]);
 	}
-	if (folded)
-		say("  ... and %zu more that stopped earlier (--json lists every node)", folded);
+	if (folded.stopped)
+		say("  ... and %zu more that stopped earlier (--json lists every node)", folded.stopped);
+	if (folded.silent)
+		say("  ... and %zu more silent for longer (over slot_keep_seconds, %u s: dead, or idle; "
+		    "--json lists every node)", folded.silent, g->policy.slot_keep_seconds);
 	free(shown);
 	say("queue      %zu", g->queue.nr);
 	for (size_t i = 0; i < g->queue.nr && i < QUEUE_SHOWN; i++) {

@@ -5,11 +5,17 @@
 # ("stopped_at", written by a clean stop) as stopped, list every node that
 # did not stop and the 10 that stopped last, and fold the others into one
 # line; --json and status.json still list every node. A task that only a
-# stopped node could run is unrunnable.
+# stopped node could run is unrunnable. Workers that die without stopping
+# leave registrations that never say so: a node silent for longer than
+# slot_keep_seconds (an hour; dead, or idle) is folded the same way, the
+# 10 heard of last listed (since 0.14.10; before, each was an "unknown"
+# line of its own, for ever).
 # The grid, made with plain git on a bare repository behind a git daemon:
 # 25 stopped registrations (old01 ... old25, stopped a minute apart; old25
-# has the "gpu" label), live1 holding a claim, idle1 registered and idle,
-# a queued task that needs "gpu" and one that needs nothing.
+# has the "gpu" label), 15 silent since November (gone01 ... gone15, last
+# active a minute apart, never stopped), live1 holding a claim, idle1
+# registered and idle, a queued task that needs "gpu" and one that needs
+# nothing.
 . "$(dirname "$0")/lib.sh"
 export DGRID_CACHE=$T/cache
 
@@ -30,6 +36,9 @@ for i in $(seq -w 1 25); do
 	[ "$i" = 25 ] && labels=', "labels": ["gpu"]'
 	reg "old$i" "2026-11-01T10:00:00Z" ", \"stopped_at\": \"2026-11-01T11:$i:00Z\"$labels"
 done
+for i in $(seq -w 1 15); do
+	reg "gone$i" "2026-11-01T10:00:00Z" ", \"active_at\": \"2026-11-01T12:$i:00Z\""
+done
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 reg live1 "$now"
 reg idle1 "$now"
@@ -41,29 +50,34 @@ commit_push "$W" "a grid with a history of stopped nodes"
 
 "$DGRID" status --repo "$URL" >"$T/status.out" 2>"$T/status.err"
 check_eq "dgrid status exits 0" 0 $?
-check "the header counts the stopped nodes" grep -qx 'nodes      27 (1 alive, 25 stopped)' "$T/status.out"
+check "the header counts the stopped and the silent nodes" grep -qx 'nodes      42 (1 alive, 25 stopped, 15 silent)' "$T/status.out"
 check "live1 (holding a claim) is alive" grep -Eq '^  live1 +alive ' "$T/status.out"
 check "idle1 (registered, silent) is unknown" grep -Eq '^  idle1 +unknown ' "$T/status.out"
 check "the node that stopped last is listed as stopped" grep -Eq '^  old25 +stopped ' "$T/status.out"
 check_eq "the 10 that stopped last are listed: old16 ... old25" "old16 old17 old18 old19 old20 old21 old22 old23 old24 old25" \
 	"$(grep -Eo '^  old[0-9]+ +stopped ' "$T/status.out" | awk '{print $1}' | sort | xargs)"
 check "the other 15 are one line" grep -qx '  ... and 15 more that stopped earlier (--json lists every node)' "$T/status.out"
+check_eq "the 10 silent nodes heard of last are listed: gone06 ... gone15" \
+	"gone06 gone07 gone08 gone09 gone10 gone11 gone12 gone13 gone14 gone15" \
+	"$(grep -Eo '^  gone[0-9]+ +unknown ' "$T/status.out" | awk '{print $1}' | sort | xargs)"
+check "the other 5 are one line" grep -qx '  ... and 5 more silent for longer (over slot_keep_seconds, 3600 s: dead, or idle; --json lists every node)' "$T/status.out"
 check "the gpu task is unrunnable: only a stopped node had the label" grep -qx "  train: needs label 'gpu'" "$T/status.out"
 check "status names one unrunnable task" grep -q '^unrunnable 1 queued task no active node can run' "$T/status.out"
 
 "$DGRID" status --repo "$URL" --json >"$T/status.json" 2>>"$T/status.err"
 check_eq "dgrid status --json exits 0" 0 $?
-check_eq "--json lists all 27 nodes, old01 stopped" "27 stopped" "$(python3 -c '
+check_eq "--json lists all 42 nodes, old01 stopped, gone01 unknown" "42 stopped unknown" "$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 nodes = {n["node_id"]: n for n in d["nodes"]}
-print(len(nodes), nodes["old01"]["liveness"])' "$T/status.json")"
+print(len(nodes), nodes["old01"]["liveness"], nodes["gone01"]["liveness"])' "$T/status.json")"
 
 "$DGRID" dashboard --repo "$URL" --out "$T/site" 2>"$T/dash.err"
 check_eq "dgrid dashboard exits 0" 0 $?
 check "the page folds the 15 stopped earlier" grep -q 'id="nodes-folded">15 more nodes that stopped earlier are not listed' "$T/site/index.html"
-check_eq "the page lists 12 nodes" 12 "$(grep -o '<tr><td><code>[a-z0-9]*</code>' "$T/site/index.html" | grep -c -E 'old|live1|idle1')"
-check_eq "status.json lists all 27" 27 "$(python3 -c '
+check "and the 5 silent longest" grep -q 'id="nodes-silent-folded">5 more nodes silent for longer' "$T/site/index.html"
+check_eq "the page lists 22 nodes" 22 "$(grep -o '<tr><td><code>[a-z0-9]*</code>' "$T/site/index.html" | grep -c -E 'old|gone|live1|idle1')"
+check_eq "status.json lists all 42" 42 "$(python3 -c '
 import json, sys
 print(len(json.load(open(sys.argv[1]))["nodes"]))' "$T/site/status.json")"
 
