@@ -288,7 +288,8 @@ static int64_t idle_look_ms(struct worker *w)
 static bool only_looks(const struct worker *w)
 {
 	return !w->pending_nr && !w->requeue_nr && !w->need_adopt && w->queue_seen_empty &&
-	       !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at) && !dg_worker_slot_keep_due(w, true);
+	       !(w->ready_at && dg_wall_ms() / 1000 >= w->ready_at) && !dg_worker_slot_keep_due(w, true) &&
+	       !dg_worker_stop_mark_due(w);
 }
 
 /*
@@ -329,7 +330,7 @@ static int network_turn(struct worker *w, bool local)
 
 		/* holding nothing, aside or waiting for the drain: a branch others keep busy needs no fetch */
 		w->branch.peek_quiet = false;
-		if (w->branch.aside_streak || w->queue_seen_empty) {
+		if ((w->branch.aside_streak || w->queue_seen_empty) && !dg_worker_stop_mark_due(w)) {
 			switch (dg_worker_peek(w, &w->peek_again_ms)) {
 			case DG_PEEK_BUSY:
 				/* no hurry for the idle either: the busy take what comes */
@@ -438,7 +439,7 @@ static int64_t next_wake(struct worker *w, int64_t now, int64_t net_retry_at)
 		wake = min64(wake, w->next_cancel_look);
 
 	/* with a push budget, a turn at each of our slots; nothing between them */
-	if (w->budget && (!w->stopping || w->pending_nr || w->requeue_nr)) {
+	if (w->budget && (!w->stopping || w->pending_nr || w->requeue_nr || dg_worker_stop_mark_due(w))) {
 		int64_t slot = now + (dg_worker_next_push(w) - dg_wall_ms());
 		if (idle_looker(w))
 			wake = min64(wake, w->next_step);
@@ -451,6 +452,9 @@ static int64_t next_wake(struct worker *w, int64_t now, int64_t net_retry_at)
 	if (w->pending_nr || w->requeue_nr)
 		wake = min64(wake, max64(w->jobs_nr && !w->stopping ? w->batch_deadline : now, net_retry_at));
 	/* stopping: the end of the grace for running tasks, then the time to give up pushing */
+	/* and the stop mark's tries, looking at least every second whether its time is over */
+	if (dg_worker_stop_mark_due(w))
+		wake = min64(wake, min64(max64(w->next_step, net_retry_at), now + 1000));
 	if (w->stopping && w->jobs_nr)
 		wake = min64(wake, w->stop_deadline);
 	else if (w->stopping && w->net_failures)
@@ -557,9 +561,12 @@ static int loop(struct worker *w, int sigfd)
 			want_step = !w->jobs_nr || w->stopping || now >= w->batch_deadline;
 		if (!w->stopping && w->jobs_nr < cfg->slots && now >= w->next_step)
 			want_step = true;
+		if (dg_worker_stop_mark_due(w) && now >= w->next_step)
+			want_step = true;
 		/* with a push budget: a turn at each of our slots */
 		if (w->budget)
-			want_step = (!w->stopping || w->pending_nr || w->requeue_nr) && dg_worker_may_push(w);
+			want_step = (!w->stopping || w->pending_nr || w->requeue_nr || dg_worker_stop_mark_due(w)) &&
+				    dg_worker_may_push(w);
 		/* unless it would only look before its poll: then at our first slot after the poll, from its start */
 		if (w->budget && want_step && slot_waits_for_poll(w, now)) {
 			w->next_push_ms = dg_wall_ms() + (w->next_step - now);
@@ -719,7 +726,7 @@ static int loop(struct worker *w, int sigfd)
 		if (w->http)
 			dg_http_publish(w->http, &w->snap);
 
-		if (w->stopping && !w->jobs_nr && !w->pending_nr && !w->requeue_nr)
+		if (w->stopping && !w->jobs_nr && !w->pending_nr && !w->requeue_nr && !dg_worker_stop_mark_due(w))
 			return 0;
 		if (w->stopping && !w->jobs_nr && now > w->stop_deadline + 15000 && w->net_failures) {
 			dg_log(DG_LOG_WARNING, "node=%s event=stop-unpushed spooled=%zu", w->me, w->pending_nr);

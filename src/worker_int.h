@@ -106,6 +106,7 @@ struct worker {
 	bool stopping;
 	int64_t stop_deadline;        /* monotonic ms: kill running tasks then */
 	int64_t stop_signal_at;       /* monotonic ms of the first stop signal */
+	bool stop_marked;             /* a push of ours said in our registration that we stopped */
 	bool need_adopt;              /* look for claims of ours we do not run */
 	bool queue_seen_empty;        /* the last step found nothing to claim (dg_worker_queue_seen) */
 	int64_t queue_empty_since;    /* monotonic ms: since then every look found nothing to claim (0: one did) */
@@ -423,6 +424,8 @@ int dg_worker_unregister(struct worker *w);
  * newcomer's also goes to its join ref; any other deletes that ref.
  */
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped);
+/* a stopping worker still to say so in its registration, in a push of its own if need be */
+bool dg_worker_stop_mark_due(const struct worker *w);
 /* Deletes our join ref in this push once our registration is on main. */
 int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn);
 int dg_worker_heartbeat(struct worker *w, const char *state);

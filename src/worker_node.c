@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* how long a stopping worker tries to say so in its registration (dg_worker_stop_mark_due; ms) */
+#define STOP_MARK_WAIT_MS 15000
+
 /* DGRID_LABELS as split once for matching "requires" (tasksched.h): both must agree */
 static json_t *labels_json(const struct dg_node_facts *f)
 {
@@ -257,6 +260,31 @@ int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 
 	json_decref(r.facts);
 	return ret == 1 ? 0 : ret;
+}
+
+/*
+ * A worker stopped by a signal says so in its registration ("stopped_at"),
+ * riding on its last report or in a push of its own: up to 0.14.9 only a
+ * budget grid's worker did, and only in a push that reported, so a worker
+ * stopped while idle - a volunteer's Ctrl-C, a container scaled down -
+ * left a registration that counted as a live node for good: in the fetch
+ * budget's share, the crowd that sizes claims, `dgrid status`. It tries
+ * for STOP_MARK_WAIT_MS at most, never past a second signal (the grace's
+ * end), and on a budget grid only in a slot of its own within that time:
+ * stopping costs no push the schedule has no room for, and a registration
+ * left unmarked there goes dormant in slot_keep_seconds anyway.
+ */
+bool dg_worker_stop_mark_due(const struct worker *w)
+{
+	int64_t until = w->stop_signal_at + STOP_MARK_WAIT_MS, now = dg_now_ms();
+
+	/* a host we cannot reach holds up no stop for a courtesy */
+	if (!w->stopping || !w->registered || w->stop_marked || w->jobs_nr || w->net_failures)
+		return false;
+	until = until < w->stop_deadline ? until : w->stop_deadline;
+	if (now >= until)
+		return false;
+	return !w->budget || now + (dg_worker_next_push(w) - dg_wall_ms()) < until;
 }
 
 int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn)

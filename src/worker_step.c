@@ -609,9 +609,9 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 */
 	if (!ret && (w->budget || w->backlog_nr || w->rescue_ref) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
-	s->registering = !w->registered || (w->budget && w->stopping && !w->jobs_nr) || dg_worker_rejoins(w) ||
+	s->registering = !w->registered || (w->stopping && !w->jobs_nr) || dg_worker_rejoins(w) ||
 			 (s->msg.len && dg_worker_slot_keep_due(w, false));
-	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)))
+	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)) && !dg_worker_stop_mark_due(w))
 		s->registering = false;
 	/* a member holding work keeps its slot for the results to come, in a push of its own if need be */
 	if (!w->stopping && dg_worker_slot_keep_due(w, true))
@@ -622,7 +622,8 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 * the tail of a busy run every idle newcomer otherwise kept racing
 	 * the workers that had results to report, only to say it exists.
 	 */
-	if (!w->budget && !dg_policy_heartbeats(&w->policy) && !s->msg.len && dg_now_ms() < w->contended_until)
+	if (!w->budget && !dg_policy_heartbeats(&w->policy) && !s->msg.len && dg_now_ms() < w->contended_until &&
+	    !w->stopping)
 		s->registering = false;
 	if (!ret && s->registering)
 		ret = dg_worker_register_txn(w, txn, w->stopping);
@@ -634,7 +635,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = delete_rescue(s);
 	if (ret < 0)
 		return ret;
-	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : " update");
+	dg_txn_message(txn, "%s:%s", w->me, s->msg.len ? s->msg.buf : w->stopping ? " stopped" : " update");
 	return 0;
 }
 
@@ -810,6 +811,9 @@ int dg_worker_step(struct worker *w)
 	}
 	if (s.registering)
 		w->registered = true;
+	/* our last report, or a push of its own, said we stopped */
+	if (s.registering && w->stopping && !w->jobs_nr)
+		w->stop_marked = true;
 	/* now, and only now, are the claims ours: start them, or keep them for a free slot */
 	for (size_t i = 0; i < s.adopted_nr + s.claimed_nr; i++) {
 		struct dg_task *t = i < s.adopted_nr ? &s.adopted[i] : &s.claimed[i - s.adopted_nr];

@@ -81,4 +81,62 @@ check_eq "status.json lists all 42" 42 "$(python3 -c '
 import json, sys
 print(len(json.load(open(sys.argv[1]))["nodes"]))' "$T/site/status.json")"
 
+# ---- real workers stopped while idle say so (since 0.14.10)
+# Up to 0.14.9 only a budget grid's worker wrote "stopped_at", and only in a
+# push that reported: one stopped while idle - the common case: a volunteer's
+# Ctrl-C, a container scaled down - left a registration that counted as a
+# live node for good. On a lease grid without a budget, on a budget grid (in
+# its own slot) and on a heartbeat grid, a worker that ran a task and then
+# idled is stopped with SIGTERM: its registration says stopped_at, in a
+# push of its own ("NODE: stopped"), and status calls it stopped. A worker
+# that never claimed on the budget grid has no registration (there it
+# registers with its first claim), and stops without a push.
+stop_grid() {   # NAME POLICY
+	make_bare "$T/srv/$1.git"
+	clone_work "$T/srv/$1.git" "$T/w-$1"
+	printf '%s\n' "$2" >"$T/w-$1/dgrid.json"
+	commit_push "$T/w-$1" "policy"
+}
+stop_grid lease '{"protocol": 3}'
+stop_grid budget '{"protocol": 3, "push_budget": 60}'
+stop_grid beats '{}'
+for g in lease budget beats; do
+	GURL=git://127.0.0.1:$GIT_DAEMON_PORT/$g.git
+	DGRID_CACHE=$T/cache-$g PULL_INTERVAL=1 "$DGRID" worker --repo "$GURL" --node-id "s-$g" --slots 1 \
+		--executor process --http off >"$T/s-$g.log" 2>&1 &
+	eval "pid_$g=$!"
+	track $!
+	"$DGRID" submit --repo "$GURL" --id "job-$g" --script true >/dev/null 2>&1
+done
+for g in lease budget beats; do
+	check "$g: the worker ran its task" wait_for 60 bash -c \
+		"git -C '$T/srv/$g.git' ls-tree -r --name-only main tasks/completed | grep -q 'job-$g'"
+done
+# a newcomer that never claims on the budget grid (the queue is empty by then)
+DGRID_CACHE=$T/cache-quiet PULL_INTERVAL=1 "$DGRID" worker --repo "git://127.0.0.1:$GIT_DAEMON_PORT/budget.git" \
+	--node-id s-quiet --executor process --http off >"$T/s-quiet.log" 2>&1 &
+pid_quiet=$!
+track $!
+check "the quiet newcomer started" wait_for 30 grep -q 'event=started' "$T/s-quiet.log"
+sleep 3
+budget_commits=$(git -C "$T/srv/budget.git" rev-list --count main)
+for g in lease budget beats quiet; do
+	eval "kill -TERM \$pid_$g"
+done
+for g in lease budget beats quiet; do
+	eval "wait \$pid_$g"
+	check_eq "$g: the worker exits 0" 0 $?
+done
+for g in lease budget beats; do
+	check "$g: its registration says it stopped" bash -c \
+		"git -C '$T/srv/$g.git' show main:nodes/s-$g.json | grep -q '\"stopped_at\"'"
+	check "$g: in a push of its own" bash -c \
+		"git -C '$T/srv/$g.git' log -1 --format=%s main -- nodes/s-$g.json | grep -qx 's-$g: stopped'"
+	check "$g: status calls it stopped" bash -c \
+		"'$DGRID' status --repo 'git://127.0.0.1:$GIT_DAEMON_PORT/$g.git' | grep -Eq '^  s-$g +stopped '"
+done
+check "the quiet newcomer has no registration" bash -c "! git -C '$T/srv/budget.git' cat-file -e main:nodes/s-quiet.json"
+check_eq "and pushed nothing: the budget grid's main grew by s-budget's stop alone" "$((budget_commits + 1))" \
+	"$(git -C "$T/srv/budget.git" rev-list --count main)"
+
 finish
