@@ -11,7 +11,8 @@
 #      executor): the intervals overlap, max concurrency 4.
 #  (d) an idle worker for 20 s (PULL_INTERVAL=1, HEARTBEAT_INTERVAL=1) adds no
 #      commit to main after its registration while its heartbeat ref moves:
-#      heartbeats stay off main. It runs while (a)-(c) do.
+#      heartbeats stay off main; stopped, it adds one, which marks its
+#      registration stopped (since 0.14.10). It runs while (a)-(c) do.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/srv"
@@ -165,5 +166,9 @@ check_eq "(d) state idle" idle "$(bare d show refs/dgrid/nodes/d:heartbeat.json 
 kill -TERM "$WD"
 wait "$WD"
 check_eq "(d) worker exits 0 on SIGTERM" 0 $?
-check_eq "(d) still no commit on main after stopping" "$d_main0" "$(bare d rev-list --count main)"
+# stopping, it says so in its registration: one commit, and nothing else (since 0.14.10)
+check_eq "(d) one commit on main after stopping" "$((d_main0 + 1))" "$(bare d rev-list --count main)"
+check_eq "(d) it says the node stopped" "d: stopped" "$(bare d log -1 --format=%s main)"
+check_eq "(d) and touches nodes/d.json alone" "nodes/d.json" "$(bare d diff --name-only main~1 main)"
+check "(d) which says stopped_at" bash -c "git -C '$T/srv/d.git' show main:nodes/d.json | grep -q '\"stopped_at\"'"
 finish
