@@ -9,10 +9,14 @@
 #include "replica.h"
 #include "watch.h"
 
+/* at most this many node refs pruned in one push (dg_reaper_prune) */
+#define NODE_REF_PRUNE_MAX 500
+
 struct beat {
 	char *node;
 	int64_t age_ms;         /* unchanged for this long, as we saw it */
 	json_t *doc;
+	char id[41];            /* its ref's commit, as we saw it */
 };
 
 struct dg_reaper {
@@ -29,6 +33,9 @@ struct dg_reaper {
 	struct dg_txn *txn;
 	struct dg_nodekeys *keys;   /* NULL: records are not judged */
 	json_t *forged_noted;       /* what was logged as forged: said once */
+	/* node refs the last judgement saw unchanged for node_ref_keep_seconds (dg_reaper_prune) */
+	struct dg_side_ref *old;
+	size_t old_nr, old_alloc;
 };
 
 /* One warning per forged record and reason, not one per run. */
@@ -73,6 +80,8 @@ static int collect_beat(const char *name, int64_t when, const char *data, size_t
 	b->node = dg_xstrdup(name + strlen(DG_NODE_REF_PREFIX));
 	b->age_ms = dg_watch_see(r->watch, key.buf, data, len);
 	b->doc = json_loadb(data, len, 0, NULL);
+	if (dg_store_side_id(r->store, name, b->id) < 0)
+		b->id[0] = '\0';
 	dg_strbuf_release(&key);
 	if (r->keys && b->doc) {
 		struct dg_strbuf why = DG_STRBUF_INIT;
@@ -87,6 +96,45 @@ static int collect_beat(const char *name, int64_t when, const char *data, size_t
 		dg_strbuf_release(&why);
 	}
 	return 0;
+}
+
+/*
+ * The node refs we saw unchanged for longer than node_ref_keep_seconds (a
+ * day; or twice node_timeout, or the longest lease, if longer), but ours: a heartbeat
+ * that said the same for a day by our own clock is a node stopped or dead
+ * that long - a live one's changes at every heartbeat, whatever its clock
+ * - and a rescue older than any lease renews nothing. The writer's
+ * timestamps are not ours to trust: a node whose clock is a day slow is
+ * alive.
+ */
+static void note_old_refs(struct dg_reaper *r)
+{
+	int64_t keep = r->policy.node_ref_keep_seconds, beats = 2 * (int64_t)r->policy.node_timeout,
+		lease = (int64_t)dg_policy_lease_seconds(&r->policy, r->policy.timeout_max);
+
+	keep = keep > beats ? keep : beats;
+	keep = keep > lease ? keep : lease;
+
+	r->old_nr = 0;
+	for (size_t i = 0; i < r->beats_nr; i++) {
+		const struct beat *b = &r->beats[i];
+
+		if (b->age_ms <= keep * 1000 || !b->id[0] || !strcmp(b->node, r->me))
+			continue;
+		DG_ALLOC_GROW(r->old, r->old_nr + 1, r->old_alloc);
+		snprintf(r->old[r->old_nr].name, sizeof(r->old[0].name), "%s%s", DG_NODE_REF_PREFIX, b->node);
+		snprintf(r->old[r->old_nr].id, sizeof(r->old[0].id), "%s", b->id);
+		r->old_nr++;
+	}
+}
+
+int dg_reaper_prune(struct dg_reaper *r, size_t *pruned)
+{
+	size_t n = r->old_nr < NODE_REF_PRUNE_MAX ? r->old_nr : NODE_REF_PRUNE_MAX;
+	int ret = dg_store_prune_side(r->store, r->old, n, pruned);
+
+	r->old_nr = 0;
+	return ret;
 }
 
 static const struct beat *beat_of(struct dg_reaper *r, const char *node)
@@ -306,6 +354,8 @@ static int reap_fn(struct dg_txn *txn, void *payload)
 	dg_watch_begin(r->watch, dg_now_ms());
 	ret = dg_store_list_side(r->store, DG_NODE_REF_PREFIX, DG_HEARTBEAT_PATH, collect_beat, r);
 	if (ret == 0)
+		note_old_refs(r);
+	if (ret == 0)
 		ret = dg_layout_walk_txn(txn, DG_DIR_RUNNING, reap_one, r);
 	dg_watch_end(r->watch);
 	if (ret < 0)
@@ -350,6 +400,7 @@ void dg_reaper_free(struct dg_reaper *r)
 		return;
 	beats_clear(r);
 	free(r->beats);
+	free(r->old);
 	dg_watch_free(r->watch);
 	dg_strbuf_release(&r->msg);
 	json_decref(r->forged_noted);

@@ -96,6 +96,21 @@ int dg_reaper_judge(struct dg_reaper *reaper, struct dg_reap_stats *stats);
 unsigned dg_reaper_patience(const struct dg_reaper *reaper);
 
 /*
+ * Deletes the node refs (refs/dgrid/nodes/NODE: heartbeats, rescues) the
+ * last run or judgement saw unchanged for the policy's node_ref_keep_seconds
+ * (a day) by its own clock (or twice node_timeout, or the longest lease,
+ * if longer), up to 500, in one push:
+ * a grid with heartbeats
+ * keeps a ref of every node that ever ran, stopped or dead, and every
+ * fetch lists them all - 5,000 made an idle worker's polls cost 70 times
+ * the CPU. A ref that changed meanwhile stays. A node that comes back
+ * writes its heartbeat again; without one, its claims are judged as
+ * those of an owner that never sent one (older than node_timeout: it
+ * gone a day, its claims were reaped long ago). *pruned: how many went.
+ */
+int dg_reaper_prune(struct dg_reaper *reaper, size_t *pruned);
+
+/*
  * Within a transaction: removes claimed task t from tasks/in_progress/ and
  * records it as "abandoned" (by its last owner, with its attempt count) in
  * the layout of protocol.

@@ -604,18 +604,30 @@ int dg_store_fetch(struct dg_store *store)
  * their own, so the swap holds among them whatever libgit2 does inside
  * (a concurrency run under ASan once lost a commit without it).
  */
+int store_lock_refs(struct dg_store *store)
+{
+	char *lock_path = dg_xasprintf("%s/dgrid-refs.lock", git_repository_path(store->repo));
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		dg_error_set("cannot lock '%s': %s", lock_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = DG_ERROR;
+	}
+	free(lock_path);
+	return fd;
+}
+
 int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit,
 			 bool force, struct store_rider *rider)
 {
 	git_reference *r = NULL;
 	git_oid current;
-	char *lock_path = dg_xasprintf("%s/dgrid-refs.lock", git_repository_path(store->repo));
 	int fd, err, ret = 0;
 
-	fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		dg_error_set("cannot lock '%s': %s", lock_path, strerror(errno));
-		ret = DG_ERROR;
+	if ((fd = store_lock_refs(store)) < 0) {
+		ret = fd;
 		goto out;
 	}
 	if (force) {
@@ -650,7 +662,6 @@ out:
 	git_reference_free(r);
 	if (fd >= 0)
 		close(fd);
-	free(lock_path);
 	return ret;
 }
 

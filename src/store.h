@@ -296,6 +296,25 @@ typedef int (*dg_side_cb)(const char *name, int64_t when, const char *data,
 int dg_store_list_side(struct dg_store *store, const char *prefix, const char *path,
 		       dg_side_cb cb, void *payload);
 
+/* A side ref (under refs/dgrid/) as seen at one look: its name there and its commit. */
+struct dg_side_ref {
+	char name[300];   /* e.g. "nodes/NODE" */
+	char id[41];
+};
+
+/* The commit side ref name points at now, as 40 hex digits: DG_ENOTFOUND when there is none. */
+int dg_store_side_id(struct dg_store *store, const char *name, char id[41]);
+
+/*
+ * Deletes the side refs given, in one push, each only if it still is the
+ * commit given: under the refs lock for a local repository; for a remote
+ * one only if the host still advertises it, and the host compares it
+ * again as it deletes. *pruned says how many went. A grid with heartbeats
+ * keeps a ref of every node that ever ran, and every fetch lists them all
+ * (reaper.h, dg_reaper_prune).
+ */
+int dg_store_prune_side(struct dg_store *store, const struct dg_side_ref *refs, size_t n, size_t *pruned);
+
 /* ---- other refs ---- */
 
 /*

@@ -92,6 +92,8 @@ struct store_rider {
  */
 int store_publish_local(struct dg_store *store, const char *ref, const git_oid *commit, bool force,
 			struct store_rider *rider);
+/* A local repository's refs lock, which every dgrid writer of its refs takes: the fd, or DG_ERROR. */
+int store_lock_refs(struct dg_store *store);
 int store_publish_remote(struct dg_store *store, const char *local_ref, const char *remote_ref,
 			 const git_oid *commit, bool force, struct store_rider *rider);
 /* The parentless commit of a side ref named name, holding one file (path, data). */

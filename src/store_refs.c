@@ -1,11 +1,14 @@
 /*
  * store_refs.c - refs other than the branch: switching a store to a side
- * ref that has a history of its own (the archive), and restarting the
- * branch's history from its current tree (compaction). doc/protocol.md
- * gives the protocol; this is the Git side of it.
+ * ref that has a history of its own (the archive), restarting the
+ * branch's history from its current tree (compaction), and deleting old
+ * side refs (heartbeats of nodes long gone). doc/protocol.md gives the
+ * protocol; this is the Git side of it.
  */
 #include "error.h"
 #include "store_int.h"
+
+#include <unistd.h>
 
 int dg_store_use_ref(struct dg_store *store, const char *ref)
 {
@@ -42,6 +45,29 @@ int dg_store_use_ref(struct dg_store *store, const char *ref)
 		snprintf(store->tracking_ref, sizeof(store->tracking_ref), "refs/remotes/%s", ref + 5);
 	store->stale = false;
 	return store_load_tip(store);
+}
+
+/*
+ * Pushes refspecs over the connection made with cb: the host's word on
+ * each ref lands in store->push_* (push_update_cb), a refusal included,
+ * since git_remote_upload returns 0 for it.
+ */
+static int upload(struct dg_store *store, const git_remote_callbacks *cb, const git_strarray *refspecs)
+{
+	git_push_options po;
+	int err;
+
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks = *cb;
+	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	store->push_rejected = false;
+	store->push_refused_ref[0] = '\0';
+	store->push_status[0] = '\0';
+	store->push_remote_msg[0] = '\0';
+	store->pushing = true;
+	err = git_remote_upload(store->remote, refspecs, &po);
+	store->pushing = false;
+	return err;
 }
 
 /* The parentless commit holding the known tip's tree. */
@@ -115,7 +141,6 @@ static int compact_local(struct dg_store *store, const git_oid *root, unsigned *
 static int compact_remote(struct dg_store *store, const git_oid *root, unsigned *epoch)
 {
 	git_remote_callbacks cb;
-	git_push_options po;
 	const git_remote_head **heads;
 	git_reference *r = NULL;
 	size_t heads_nr;
@@ -158,17 +183,7 @@ static int compact_remote(struct dg_store *store, const git_oid *root, unsigned 
 	}
 	snprintf(spec_epoch, sizeof(spec_epoch), "refs/dgrid-txn/epoch:refs/dgrid/epochs/%u", next);
 	snprintf(spec_main, sizeof(spec_main), "+refs/dgrid-txn/root:%s", store->branch_ref);
-	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
-	po.callbacks = cb;
-	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
-	store->push_rejected = false;
-	store->push_refused_ref[0] = '\0';
-	store->push_status[0] = '\0';
-	store->push_remote_msg[0] = '\0';
-	store->pushing = true;
-	err = git_remote_upload(store->remote, &refspecs, &po);
-	store->pushing = false;
-	if (err < 0) {
+	if ((err = upload(store, &cb, &refspecs)) < 0) {
 		ret = store_net_fail(store, err, "cannot push");
 		goto out;
 	}
@@ -262,4 +277,132 @@ int dg_store_peek(struct dg_store *store, char tip[41])
 	git_remote_disconnect(store->remote);
 	dg_nettimer_disarm(&store->timer);
 	return ret;
+}
+
+/* ---------------------------------------------------------- pruning */
+
+/* Where this store keeps side ref name: the ref itself (local), or its tracking ref. */
+static void side_local_name(const struct dg_store *store, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", store->local ? "refs/dgrid/" : "refs/remotes/dgrid/", name);
+}
+
+int dg_store_side_id(struct dg_store *store, const char *name, char id[41])
+{
+	char ref[320];
+	git_oid oid;
+	int err;
+
+	id[0] = '\0';
+	side_local_name(store, name, ref, sizeof(ref));
+	if ((err = git_reference_name_to_id(&oid, store->repo, ref)) == GIT_ENOTFOUND)
+		return DG_ENOTFOUND;
+	if (err < 0)
+		return store_git_fail(store, err, "cannot read side ref");
+	git_oid_tostr(id, 41, &oid);
+	return 0;
+}
+
+/* Local: each ref that still is the commit judged goes, under the lock every writer takes. */
+static int prune_local(struct dg_store *store, const struct dg_side_ref *refs, size_t n, size_t *pruned)
+{
+	int fd = store_lock_refs(store);
+
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < n; i++) {
+		char ref[320], now[41];
+
+		side_local_name(store, refs[i].name, ref, sizeof(ref));
+		if (dg_store_side_id(store, refs[i].name, now) == 0 && !strcmp(now, refs[i].id) &&
+		    git_reference_remove(store->repo, ref) == 0)
+			(*pruned)++;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Remote: one push deleting each ref the host still advertises as the commit judged. */
+static int prune_remote(struct dg_store *store, const struct dg_side_ref *refs, size_t n, size_t *pruned)
+{
+	git_remote_callbacks cb;
+	const git_remote_head **heads;
+	size_t heads_nr, nr = 0;
+	char **specs = dg_xcalloc(n + 1, sizeof(*specs));
+	size_t *sent = dg_xcalloc(n + 1, sizeof(*sent));   /* refs' index of each spec */
+	git_strarray refspecs;
+	int err, ret = 0;
+
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	store_init_callbacks(store, &cb);
+	dg_nettimer_arm(&store->timer);
+	if ((err = git_remote_connect(store->remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL)) < 0) {
+		ret = store_net_fail(store, err, "cannot connect");
+		goto done;
+	}
+	if ((err = git_remote_ls(&heads, &heads_nr, store->remote)) < 0) {
+		ret = store_net_fail(store, err, "cannot list the remote's refs");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ref[320], hex[41];
+
+		snprintf(ref, sizeof(ref), "refs/dgrid/%s", refs[i].name);
+		for (size_t k = 0; k < heads_nr; k++) {
+			if (strcmp(heads[k]->name, ref))
+				continue;
+			if (!strcmp(git_oid_tostr(hex, sizeof(hex), &heads[k]->oid), refs[i].id)) {
+				sent[nr] = i;
+				specs[nr++] = dg_xasprintf(":%s", ref);
+			}
+			break;
+		}
+	}
+	if (!nr)
+		goto out;
+	refspecs.strings = specs;
+	refspecs.count = nr;
+	if ((err = upload(store, &cb, &refspecs)) < 0) {
+		ret = store_net_fail(store, err, "cannot push");
+		goto out;
+	}
+	/* the host updates each ref on its own: after a refusal the next fetch says which went */
+	if (store->push_rejected)
+		goto out;
+	*pruned = nr;
+	for (size_t i = 0; i < nr; i++) {
+		char ref[320];
+		git_reference *r = NULL;
+
+		side_local_name(store, refs[sent[i]].name, ref, sizeof(ref));
+		if (git_reference_lookup(&r, store->repo, ref) == 0)
+			git_reference_delete(r);
+		git_reference_free(r);
+	}
+out:
+	git_remote_disconnect(store->remote);
+done:
+	dg_nettimer_disarm(&store->timer);
+	for (size_t i = 0; i < nr; i++)
+		free(specs[i]);
+	free(specs);
+	free(sent);
+	return ret;
+}
+
+int dg_store_prune_side(struct dg_store *store, const struct dg_side_ref *refs, size_t n, size_t *pruned)
+{
+	*pruned = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ref[320];
+
+		snprintf(ref, sizeof(ref), "refs/dgrid/%s", refs[i].name);
+		if (git_reference_is_valid_name(ref) != 1) {
+			dg_error_set("invalid side ref name '%s'", refs[i].name);
+			return DG_EINVALID;
+		}
+	}
+	if (!n)
+		return 0;
+	return store->local ? prune_local(store, refs, n, pruned) : prune_remote(store, refs, n, pruned);
 }

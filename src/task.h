@@ -46,6 +46,7 @@ struct dg_policy {
 	bool push_budget_set;       /* else the host's default (github.com: 6) */
 	unsigned claim_batch_max;   /* most tasks one push claims (budget or crowded grid), 64 */
 	unsigned slot_keep_seconds; /* a budget grid's member silent on main this long gives its slot up, 3600 */
+	unsigned node_ref_keep_seconds; /* a node ref unchanged this long is deleted (reaper.h), 86400 */
 	unsigned keep_results;      /* results kept on main before archiving (protocol 3), 10000; 0 all */
 	unsigned compact_after;     /* commits on main before a worker compacts (protocol 3), 0 never */
 	unsigned retry_delay_max;   /* seconds: the longest wait before a task's retry, 3600 */

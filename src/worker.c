@@ -191,6 +191,16 @@ static int64_t idle_poll_ms(struct worker *w)
 	return share + arc4random_uniform((uint32_t)(share / 10) + 1);
 }
 
+static void prune_node_refs(struct worker *w)
+{
+	size_t pruned;
+
+	if (dg_reaper_prune(w->reaper, &pruned) < 0)
+		dg_log(DG_LOG_WARNING, "node=%s event=node-refs-prune-failed error=\"%s\"", w->me, dg_error_last());
+	else if (pruned)
+		dg_log(DG_LOG_INFO, "node=%s event=node-refs-pruned count=%zu", w->me, pruned);
+}
+
 /* Stops a walk at the first file. */
 static int any_entry(const struct dg_entry *e, void *payload DG_UNUSED)
 {
@@ -702,6 +712,9 @@ static int loop(struct worker *w, int sigfd)
 			} else if (rs.requeued || rs.abandoned) {
 				dg_worker_queue_seen(w, false), w->next_step = 0;
 			}
+			/* node refs long unchanged go, outside the schedule: not on a budget grid */
+			if (ret >= 0 && !w->budget)
+				prune_node_refs(w);
 			w->next_reap = now + (int64_t)(w->policy.node_timeout * 1000u) / 3;
 		}
 		/* archive and compaction: rare, after a fresh fetch, never while stopping */
