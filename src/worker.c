@@ -98,6 +98,8 @@ static void on_signal(struct worker *w, int sigfd)
 			w->stopping = true;
 			w->stop_signal_at = dg_now_ms();
 			w->stop_deadline = dg_now_ms() + (int64_t)w->opts->grace_seconds * 1000;
+			/* an idle worker's next look may be a minute away: its stop mark goes now */
+			w->next_step = 0;
 			dg_log(DG_LOG_INFO, "node=%s event=stopping signal=%u running=%zu grace=%us",
 			       w->me, si.ssi_signo, w->jobs_nr, w->opts->grace_seconds);
 		} else if (dg_now_ms() - w->stop_signal_at >= 1000) {

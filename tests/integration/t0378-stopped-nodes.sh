@@ -27,10 +27,11 @@ clone_work "$T/srv/g.git" "$T/w"
 W=$T/w
 printf '{"protocol": 3}\n' >"$W/dgrid.json"
 mkdir -p "$W/nodes" "$W/tasks/queue" "$W/tasks/in_progress"
-reg() { # ID REGISTERED_AT [EXTRA JSON FIELDS]
+reg_at() { # DIR ID REGISTERED_AT [EXTRA JSON FIELDS]
 	printf '{"node_id": "%s", "registered_at": "%s", "version": "%s", "protocol": 3, "slots": 1%s}\n' \
-		"$1" "$2" "$("$DGRID" --version | awk '{print $2}')" "${3:-}" >"$W/nodes/$1.json"
+		"$2" "$3" "$("$DGRID" --version | awk '{print $2}')" "${4:-}" >"$1/$2.json"
 }
+reg() { reg_at "$W/nodes" "$@"; }
 for i in $(seq -w 1 25); do
 	labels=
 	[ "$i" = 25 ] && labels=', "labels": ["gpu"]'
@@ -98,6 +99,11 @@ stop_grid() {   # NAME POLICY
 	commit_push "$T/w-$1" "policy"
 }
 stop_grid lease '{"protocol": 3}'
+# 80 registered nodes there: the idle share PULL_INTERVAL, so the worker's
+# next look is ~20 s away when it is stopped, longer than its stop mark may wait
+mkdir -p "$T/w-lease/nodes"
+for i in $(seq -w 1 80); do reg_at "$T/w-lease/nodes" "peer$i" "$now"; done
+commit_push "$T/w-lease" "80 peers"
 stop_grid budget '{"protocol": 3, "push_budget": 60}'
 stop_grid beats '{}'
 for g in lease budget beats; do
