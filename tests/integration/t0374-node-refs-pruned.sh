@@ -60,7 +60,7 @@ for kind in daemon local; do
 	"$DGRID" submit --repo "$URL" --id "t-$kind" --timeout 10 --script true >/dev/null 2>&1
 	check "$kind: a task still runs" wait_for 60 bash -c \
 		"git -C '$BARE' ls-tree -r --name-only main tasks/completed | grep -q 't-$kind'"
-	sleep 25
+	sleep 10
 	check_eq "$kind: and the live node's ref is still there after more judgements" "live w-$kind" "$(node_refs "$BARE")"
 	check "$kind: no task was reaped" bash -c "! grep -q 'event=reaped' '$T/w-$kind.log'"
 done
