@@ -100,12 +100,12 @@ static int collect_beat(const char *name, int64_t when, const char *data, size_t
 
 /*
  * The node refs we saw unchanged for longer than node_ref_keep_seconds (a
- * day; or twice node_timeout, or the longest lease, if longer), but ours: a heartbeat
- * that said the same for a day by our own clock is a node stopped or dead
- * that long - a live one's changes at every heartbeat, whatever its clock
- * - and a rescue older than any lease renews nothing. The writer's
- * timestamps are not ours to trust: a node whose clock is a day slow is
- * alive.
+ * day; or twice node_timeout, or the longest lease, if longer), but ours:
+ * a heartbeat that said the same for a day by our own clock is a node
+ * stopped or dead that long - a live one's changes at every heartbeat,
+ * whatever its clock - and a rescue older than any lease renews nothing.
+ * The writer's timestamps are not ours to trust: a node whose clock is a
+ * day slow is alive.
  */
 static void note_old_refs(struct dg_reaper *r)
 {
