@@ -16,7 +16,6 @@ struct beat {
 	char *node;
 	int64_t age_ms;         /* unchanged for this long, as we saw it */
 	json_t *doc;
-	char id[41];            /* its ref's commit, as we saw it */
 };
 
 struct dg_reaper {
@@ -80,8 +79,6 @@ static int collect_beat(const char *name, int64_t when, const char *data, size_t
 	b->node = dg_xstrdup(name + strlen(DG_NODE_REF_PREFIX));
 	b->age_ms = dg_watch_see(r->watch, key.buf, data, len);
 	b->doc = json_loadb(data, len, 0, NULL);
-	if (dg_store_side_id(r->store, name, b->id) < 0)
-		b->id[0] = '\0';
 	dg_strbuf_release(&key);
 	if (r->keys && b->doc) {
 		struct dg_strbuf why = DG_STRBUF_INIT;
@@ -119,12 +116,16 @@ static void note_old_refs(struct dg_reaper *r)
 	for (size_t i = 0; i < r->beats_nr; i++) {
 		const struct beat *b = &r->beats[i];
 
-		if (b->age_ms <= keep * 1000 || !b->id[0] || !strcmp(b->node, r->me))
+		struct dg_side_ref *old;
+
+		if (b->age_ms <= keep * 1000 || !strcmp(b->node, r->me))
 			continue;
 		DG_ALLOC_GROW(r->old, r->old_nr + 1, r->old_alloc);
-		snprintf(r->old[r->old_nr].name, sizeof(r->old[0].name), "%s%s", DG_NODE_REF_PREFIX, b->node);
-		snprintf(r->old[r->old_nr].id, sizeof(r->old[0].id), "%s", b->id);
-		r->old_nr++;
+		old = &r->old[r->old_nr];
+		snprintf(old->name, sizeof(old->name), "%s%s", DG_NODE_REF_PREFIX, b->node);
+		/* the commit we saw: nothing fetched since collect_beat read it */
+		if (dg_store_side_id(r->store, old->name, old->id) == 0)
+			r->old_nr++;
 	}
 }
 
