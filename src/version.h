@@ -1,4 +1,4 @@
 #ifndef DG_VERSION_H
 #define DG_VERSION_H
-#define DG_VERSION "0.14.10"
+#define DG_VERSION "0.14.11"
 #endif

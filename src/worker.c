@@ -237,6 +237,22 @@ static bool grid_drained(struct worker *w)
 }
 
 /*
+ * An --exit-when-idle worker that registered writes "stopped_at" before it
+ * leaves, as one stopped by a signal does (dg_worker_stop_mark_due): a
+ * batch of workers with fresh ids - CI runners, containers - otherwise
+ * left a registration each that counted as a live node for good on a grid
+ * without a push budget, where nobody refreshes active_at and so nothing
+ * ever goes dormant (the idle's fetch share, the crowd that sizes claims,
+ * `dgrid status`). On a budget grid the mark would wait for the worker's
+ * slot, up to a cycle, while a registration left unmarked there goes
+ * dormant in slot_keep_seconds anyway: it leaves at once.
+ */
+static bool idle_exit_marks(const struct worker *w)
+{
+	return !w->budget && w->registered && !w->stop_marked;
+}
+
+/*
  * Seconds between heartbeats: HEARTBEAT_INTERVAL or the policy's, but
  * never so long that the grid's node_timeout - which may change while we
  * run - could pass between two of them.
@@ -765,7 +781,14 @@ static int loop(struct worker *w, int sigfd)
 		if (w->opts->exit_when_idle && !w->stopping && !w->jobs_nr && !w->backlog_nr && !w->pending_nr &&
 		    w->queue_seen_empty && !w->ready_at && !w->net_failures && grid_drained(w)) {
 			dg_log(DG_LOG_INFO, "node=%s event=idle-exit", w->me);
-			return 0;
+			if (!idle_exit_marks(w))
+				return 0;
+			/* says it stopped, as a signal's stop does, then leaves above */
+			w->stopping = true;
+			w->stop_signal_at = now;
+			w->stop_deadline = now + (int64_t)w->opts->grace_seconds * 1000;
+			w->next_step = 0;
+			continue;
 		}
 
 		wake = next_wake(w, now, net_retry_at);

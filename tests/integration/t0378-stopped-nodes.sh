@@ -145,4 +145,35 @@ check "the quiet newcomer has no registration" bash -c "! git -C '$T/srv/budget.
 check_eq "and pushed nothing: the budget grid's main grew by s-budget's stop alone" "$((budget_commits + 1))" \
 	"$(git -C "$T/srv/budget.git" rev-list --count main)"
 
+# ---- --exit-when-idle workers say so too (since 0.14.11)
+# A batch of workers with fresh ids (CI runners, containers) that exit when
+# the grid is drained left a registration each that never said it stopped:
+# on a grid without a push budget nothing goes dormant, so each counted as
+# a live node for good. Now an idle exit writes stopped_at first, in a push
+# of its own. On a budget grid the worker leaves at once (the mark would
+# wait for its slot; the registration goes dormant in slot_keep_seconds).
+stop_grid idle-lease '{"protocol": 3}'
+stop_grid idle-beats '{}'
+stop_grid idle-budget '{"protocol": 3, "push_budget": 60}'
+for g in idle-lease idle-beats idle-budget; do
+	GURL=git://127.0.0.1:$GIT_DAEMON_PORT/$g.git
+	"$DGRID" submit --repo "$GURL" --id "job-$g" --script true >/dev/null 2>&1
+	DGRID_CACHE=$T/cache-$g PULL_INTERVAL=1 timeout 120 "$DGRID" worker --repo "$GURL" --node-id "x-$g" \
+		--slots 1 --executor process --http off --exit-when-idle >"$T/x-$g.log" 2>&1
+	check_eq "$g: the --exit-when-idle worker exits 0 by itself" 0 $?
+	check "$g: it ran its task" bash -c \
+		"git -C '$T/srv/$g.git' ls-tree -r --name-only main tasks/completed | grep -q 'job-$g'"
+	check "$g: it logged its idle exit" grep -q 'event=idle-exit' "$T/x-$g.log"
+done
+for g in idle-lease idle-beats; do
+	check "$g: its registration says it stopped" bash -c \
+		"git -C '$T/srv/$g.git' show main:nodes/x-$g.json | grep -q '\"stopped_at\"'"
+	check "$g: in a push of its own" bash -c \
+		"git -C '$T/srv/$g.git' log -1 --format=%s main -- nodes/x-$g.json | grep -qx 'x-$g: stopped'"
+	check "$g: status calls it stopped" bash -c \
+		"'$DGRID' status --repo 'git://127.0.0.1:$GIT_DAEMON_PORT/$g.git' | grep -Eq '^  x-$g +stopped '"
+done
+check "idle-budget: the last push on main is the worker's report, not a stop" bash -c \
+	"git -C '$T/srv/idle-budget.git' log -1 --format=%s main | grep -vq ': stopped\$'"
+
 finish
