@@ -240,10 +240,10 @@ static bool grid_drained(struct worker *w)
  * An --exit-when-idle worker that registered writes "stopped_at" before it
  * leaves, as one stopped by a signal does (dg_worker_stop_mark_due): a
  * batch of workers with fresh ids - CI runners, containers - otherwise
- * left a registration each that counted as a live node for good on a grid
- * without a push budget, where nobody refreshes active_at and so nothing
- * ever goes dormant (the idle's fetch share, the crowd that sizes claims,
- * `dgrid status`). On a budget grid the mark would wait for the worker's
+ * left a registration each that counted as a live node on a grid without
+ * a push budget: whole for good until 0.14.10, a silent part of one since
+ * (the idle's fetch share, the crowd that sizes claims, `dgrid status`).
+ * On a budget grid the mark would wait for the worker's
  * slot, up to a cycle, while a registration left unmarked there goes
  * dormant in slot_keep_seconds anyway: it leaves at once.
  */

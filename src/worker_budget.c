@@ -303,6 +303,28 @@ static size_t main_members(struct worker *w, struct members *m)
 	return silent;
 }
 
+/*
+ * Without a push budget there is no schedule, but the idle polls are
+ * shared all the same (worker.c, idle_poll_ms): each registration that
+ * does not say it stopped weighs dg_pushslot_fetch_weight, as on a budget
+ * grid, and so does our own. Up to 0.14.10 nobody refreshed active_at
+ * here and every such registration weighed 1 for good: beside 300 nodes
+ * that were killed, a live idle worker polled once a minute (the idle
+ * share's cap) however long ago they died. Members now refresh it in the
+ * pushes they make anyway (dg_worker_slot_keep_due); an idle one writes
+ * nothing, goes silent, and polls the less often itself.
+ */
+static void weigh_unscheduled(struct worker *w, int64_t now, unsigned keep)
+{
+	w->poll_shares = 0;
+	for (size_t i = 0; i < w->regs_nr; i++) {
+		if (!w->regs[i].stopped)
+			w->poll_shares += dg_pushslot_fetch_weight(w->regs[i].active, now, keep);
+	}
+	if (w->members_me_on_main && w->me_active)
+		w->poll_share_me = dg_pushslot_fetch_weight(w->me_active, now, keep);
+}
+
 void dg_worker_budget_update(struct worker *w)
 {
 	unsigned budget = dg_policy_push_budget(&w->policy, w->repo_url);
@@ -322,7 +344,6 @@ void dg_worker_budget_update(struct worker *w)
 	 */
 	read_main_members(w);
 	w->nodes_seen = w->regs_live;
-	/* without a budget nobody refreshes active_at: every live registration shares alike */
 	w->poll_shares = (double)w->regs_live;
 	w->poll_share_me = 1.0;
 
@@ -332,6 +353,7 @@ void dg_worker_budget_update(struct worker *w)
 	w->budget = budget;
 	if (!budget) {
 		w->dormant_seen = 0;
+		weigh_unscheduled(w, m.now, m.keep);
 		return;
 	}
 	silent = main_members(w, &m);
@@ -384,6 +406,9 @@ bool dg_worker_slot_keep_due(const struct worker *w, bool urgent)
 {
 	int64_t keep = w->policy.slot_keep_seconds;
 
+	/* without a budget no slot is kept, but the idle polls weigh active_at too (weigh_unscheduled) */
+	if (!w->budget && !urgent && keep && w->members_me_on_main)
+		return !w->me_active || dg_wall_seconds() - w->me_active >= keep / 4;
 	if (!w->budget || !keep || w->slot.rank >= w->slot.members || !w->members_me_on_main)
 		return false;
 	if (urgent && !w->jobs_nr && !w->backlog_nr && !w->pending_nr)

@@ -71,7 +71,7 @@ struct reg {
 	bool stopped;             /* mark the node stopped: it owns no push slots */
 	bool join;                /* a newcomer on a budget grid: also to refs/dgrid/join/ME */
 	bool refresh;             /* write it even with the same facts: a new active_at (pushslot.h) */
-	bool member;              /* a member of the push schedule: a refresh keeps our rank */
+	bool member;              /* a schedule's member, or no schedule: a refresh keeps registered_at */
 };
 
 /* The join ref's name: refs/dgrid/join/ME. */
@@ -254,8 +254,9 @@ int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped)
 {
 	/* a newcomer's join cannot be lost: the claim may lose its race, the join ref lands */
 	bool member = w->budget && w->slot.rank < w->slot.members;
+	/* a refresh keeps registered_at: a member's rank, or on a grid without a budget just the date */
 	struct reg r = { w, node_record(w), stopped, w->budget && !member && !stopped,
-			 dg_worker_slot_keep_due(w, false) || dg_worker_rejoins(w), member };
+			 dg_worker_slot_keep_due(w, false) || dg_worker_rejoins(w), member || !w->budget };
 	int ret = register_fn(txn, &r);
 
 	json_decref(r.facts);

@@ -238,6 +238,18 @@ count_all() {
 	git -C "$1" ls-tree -r --name-only main -- "$2" 2>/dev/null | grep -vc '/\.[^/]*$' || true
 }
 
+# node_field BARE NODE FIELD: a field of nodes/NODE.json on main ("" if none).
+node_field() {
+	git -C "$1" show "main:nodes/$2.json" 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$3" 2>/dev/null
+}
+
+# poll_interval_ms LOG PATTERN: the ms of the last event=poll-interval line
+# of a worker's LOG that matches PATTERN.
+poll_interval_ms() {
+	grep "event=poll-interval .*$2" "$1" | tail -n 1 | sed -n 's/.* ms=\([0-9]*\) .*/\1/p'
+}
+
 # shard ID DEPTH: "a/b" (DEPTH hex digits of SHA-256 of ID), as layout.h says.
 shard() {
 	printf %s "$1" | sha256sum | cut -c1-"$2" | sed 's/./&\//g; s/\/$//'

@@ -49,10 +49,7 @@ submit() {   # ID SCRIPT
 }
 runs_of() { grep -cx "$1" "$T/runs"; }
 done_on_main() { git -C "$BARE" ls-tree -r --name-only main tasks/completed | grep -q "/$1\.w1\."; }
-reg_field() {
-	git -C "$BARE" show main:nodes/w1.json 2>/dev/null |
-		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1" 2>/dev/null
-}
+reg_field() { node_field "$BARE" w1 "$1"; }
 
 for i in 1 2 3; do submit "t$i" "echo t$i >>$T/runs"; done
 DGRID_CACHE=$T/cache PULL_INTERVAL=1 LOG_LEVEL=debug "$DGRID" worker --repo "$URL" --node-id w1 --slots 1 \
@@ -70,9 +67,7 @@ check_eq "each of t1-t3 ran once" "1 1 1" "$(runs_of t1) $(runs_of t2) $(runs_of
 check "w1's registration says when it was active" test -n "$(reg_field active_at)"
 check "dgrid status's advice counts the schedule's 2 members, not 42" bash -c \
 	"'$DGRID' status --repo '$URL' | grep -q 'schedule: [0-9.]* for 2 members'"
-poll_ms() {   # PATTERN: the ms of the last poll-interval line of w1's log that matches
-	grep "event=poll-interval .*$1" "$T/w1.log" | tail -n 1 | sed -n 's/.* ms=\([0-9]*\) .*/\1/p'
-}
+poll_ms() { poll_interval_ms "$T/w1.log" "$1"; }
 check "as a member, w1 computes its fetch share" wait_for 30 grep -q 'event=poll-interval .*nodes=42 .*mine=1.000' "$T/w1.log"
 member_ms=$(poll_ms 'nodes=42 .*mine=1.000')
 check "the 40 long dead weigh little: w1 polls every ${member_ms:-?} ms (72 s x 2.33 / 60), not 50,400" \

@@ -317,11 +317,33 @@ static void test_long_silent_share_less_of_the_fetch_budget(void **state)
 	share = dg_worker_fetch_share_ms(&g->w, 900);
 	assert_true(share > 470 && share <= 480);          /* 72 s x 6 / 900 */
 
-	/* without a push budget nobody keeps active_at fresh: every live registration counts whole */
+	/*
+	 * Without a push budget the same weights (since 0.14.11; before,
+	 * every live registration counted whole: 42 shares, 3,360 ms), and
+	 * members keep their own active_at fresh in the pushes they make
+	 * anyway: a quarter of slot_keep_seconds old, never in a push of its own.
+	 */
 	g->w.policy.push_budget = 0;
 	dg_worker_budget_update(&g->w);
-	assert_true(g->w.poll_shares > 41.999 && g->w.poll_shares < 42.001);
-	assert_int_equal(dg_worker_fetch_share_ms(&g->w, 900), 72000 * 42 / 900);
+	assert_int_equal(g->w.budget, 0);
+	assert_true(g->w.poll_share_me == 1.0);
+	assert_true(g->w.poll_shares > 5.9 && g->w.poll_shares < 6.001);
+	share = dg_worker_fetch_share_ms(&g->w, 900);
+	assert_true(share > 470 && share <= 480);          /* 72 s x 6 / 900 */
+	assert_false(dg_worker_slot_keep_due(&g->w, false));
+	registration_active(g, "w1", "10:01", 200);        /* over 600 / 4 */
+	dg_worker_budget_update(&g->w);
+	assert_true(dg_worker_slot_keep_due(&g->w, false));
+	assert_false(dg_worker_slot_keep_due(&g->w, true));
+	/* idle and silent twice slot_keep_seconds: half a share, half the looks, as with a budget */
+	registration_active(g, "w1", "10:01", 1200);
+	dg_worker_budget_update(&g->w);
+	assert_true(g->w.poll_share_me > 0.49 && g->w.poll_share_me < 0.501);
+	assert_true(dg_worker_idle_crowd(&g->w) > 10.9 && dg_worker_idle_crowd(&g->w) < 11.1);
+	/* a registration written before 0.14.9 has no active_at: it gets one with our next report */
+	registration(g, "w1", "10:01", false);
+	dg_worker_budget_update(&g->w);
+	assert_true(dg_worker_slot_keep_due(&g->w, false));
 }
 
 int main(void)
