@@ -115,7 +115,6 @@ static void note_old_refs(struct dg_reaper *r)
 	r->old_nr = 0;
 	for (size_t i = 0; i < r->beats_nr; i++) {
 		const struct beat *b = &r->beats[i];
-
 		struct dg_side_ref *old;
 
 		if (b->age_ms <= keep * 1000 || !strcmp(b->node, r->me))

@@ -243,9 +243,9 @@ static bool grid_drained(struct worker *w)
  * left a registration each that counted as a live node on a grid without
  * a push budget: whole for good until 0.14.10, a silent part of one since
  * (the idle's fetch share, the crowd that sizes claims, `dgrid status`).
- * On a budget grid the mark would wait for the worker's
- * slot, up to a cycle, while a registration left unmarked there goes
- * dormant in slot_keep_seconds anyway: it leaves at once.
+ * On a budget grid the mark would wait for the worker's slot, up to a
+ * cycle, while a registration left unmarked there goes dormant in
+ * slot_keep_seconds anyway: it leaves at once.
  */
 static bool idle_exit_marks(const struct worker *w)
 {
