@@ -193,7 +193,8 @@ static void test_join_stands_back(void **state DG_UNUSED)
 
 /*
  * A newcomer leaves a queue of no more tasks than there are members to the
- * members' next claims, for one cycle at most (members may have died).
+ * members' next claims, until a whole cycle passed in which the queue did
+ * not shrink (members may have died; while it shrinks they are alive).
  */
 static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
 {
@@ -214,6 +215,19 @@ static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
 	assert_false(dg_worker_leaves_crumbs(w, 40));
 	assert_int_equal(w->crumbs_since_ms, 0);
 	assert_true(dg_worker_leaves_crumbs(w, 3));
+	/* a cycle on, the members took one meanwhile: alive, a cycle from now again */
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) + 1;
+	assert_true(dg_worker_leaves_crumbs(w, 2));
+	assert_true(dg_wall_ms() - w->crumbs_since_ms < 1000);
+	/* a submission that keeps the queue within the members is no sign of life */
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) / 2;
+	assert_true(dg_worker_leaves_crumbs(w, 5));
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) / 2 + 1;
+	assert_false(dg_worker_leaves_crumbs(w, 5));
+	/* one taken after that counts from the count last seen (5, not 2) */
+	assert_true(dg_worker_leaves_crumbs(w, 4));
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) + 1;
+	assert_false(dg_worker_leaves_crumbs(w, 4));
 	/* an empty queue is no crumbs; nor is a grid without members */
 	assert_false(dg_worker_leaves_crumbs(w, 0));
 	w->slot = (struct dg_pushslot){ .budget = 60, .members = 0, .rank = 0 };
