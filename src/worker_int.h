@@ -170,7 +170,7 @@ struct worker {
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
 	int64_t crumbs_since_ms;      /* wall ms: a newcomer left a few tasks to the members, or saw them taken (0: not now) */
-	size_t crumbs_queued;         /* the tasks queued at the last look then */
+	size_t crumbs_queued;         /* the tasks queued at its last look */
 	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
 	int64_t slot_moved_at;        /* wall ms: a fresh view first moved the slot we woke for (0: none) */
 	int64_t newest_join;          /* unix seconds: the newest registration of a member */
