@@ -34,6 +34,14 @@
  *  - A worker pushes only at the start of one of its slots: one push per
  *    cycle, so n members and C - n joiners make at most C pushes in C
  *    slots. A lost race is not retried before its next slot.
+ *  - Cycles chain (since 0.15.0): a join changes nothing in the cycle
+ *    that holds it; the next cycle starts where this one ends and has
+ *    the new member and the new length. The schedule is the chain of
+ *    cycles that the members' registration times give (chain_cycle).
+ *    Until 0.14.12 slot k was at position k mod C of the present C, so
+ *    every change of C moved every slot at once: while 32 workers
+ *    joined, members found their slot moved 34 times in one run and
+ *    waited 365 s in all for the new one (bench-budget).
  *
  * Slot k starts at k × slot length on the Unix clock: workers whose clocks
  * agree to within a slot never push in one slot together.
@@ -55,9 +63,24 @@ struct dg_pushslot {
 	unsigned budget;      /* pushes a minute for the whole grid, > 0 */
 	size_t members;       /* n */
 	size_t rank;          /* ours among the members; members when we are none */
-	size_t joining;       /* j: recent joins (above) */
+	size_t joining;       /* j: recent joins (above); without joined only */
 	uint32_t join_pick;   /* a newcomer's random pick among a cycle's join slots */
+	/*
+	 * The members' registration slots (registered_at in Unix ms over the
+	 * slot length), in rank order, DG_PUSHSLOT_UNKNOWN for one without a
+	 * time: the chain of cycles. NULL: the schedule of 0.14.12 and older,
+	 * one cycle length (from members and joining) and slot k at k mod C;
+	 * the scaling advice's estimates and the tests of the cycle's
+	 * formula use it.
+	 */
+	const int64_t *joined;
+	int64_t now_ms;       /* with joined: when "the cycle" is (dg_pushslot_cycle) */
 };
+
+#define DG_PUSHSLOT_UNKNOWN INT64_MIN
+
+/* The slot that holds a Unix time in ms (a registration's, times 1000). */
+int64_t dg_pushslot_slot_of(unsigned budget, int64_t unix_ms);
 
 /* A registered node, as the schedule orders them. */
 struct dg_pushslot_member {
@@ -87,6 +110,16 @@ double dg_pushslot_fetch_weight(int64_t active, int64_t now, unsigned keep);
 /* Sorts the members into the schedule's order; returns me's rank, or n when me is none of them. */
 size_t dg_pushslot_order(struct dg_pushslot_member *m, size_t n, const char *me);
 
+/*
+ * A registration counts in the chain from this long after its stamp
+ * (registered_at, whole seconds, written before its push lands): a view
+ * that read main before the push landed agrees with one that read it
+ * after. Counted from the stamp itself, joins that landed in the next
+ * cycle changed the cycle that held them, and members found their slot
+ * moved 18 times in a 32-worker run (bench-budget).
+ */
+#define DG_PUSHSLOT_JOIN_LAG_MS 10000
+
 /* how long a registration counts as a sign that more newcomers come, in slots */
 #define DG_PUSHSLOT_RECENT_SLOTS 20
 
@@ -96,10 +129,10 @@ int64_t dg_pushslot_len_ms(unsigned budget);
 /* Join slots per cycle for n members of which none joined recently. */
 size_t dg_pushslot_joins(size_t members);
 
-/* Slots per cycle: C above. */
+/* Slots per cycle: C above (with joined: of the cycle that holds now_ms). */
 size_t dg_pushslot_cycle(const struct dg_pushslot *ps);
 
-/* Join slots per cycle of this schedule (recent joins counted): C - n. */
+/* Join slots of that cycle (recent joins counted): C - the members it has. */
 size_t dg_pushslot_join_slots(const struct dg_pushslot *ps);
 
 /* Milliseconds of one cycle: the longest a member waits for its slot. */
@@ -115,6 +148,9 @@ int64_t dg_pushslot_cycle_ms(const struct dg_pushslot *ps);
  * pushes in one join slot, one of which won).
  */
 int64_t dg_pushslot_next(const struct dg_pushslot *ps, int64_t not_before);
+
+/* The start (Unix ms) of our last member's slot that starts at or before at; -1: none lately. */
+int64_t dg_pushslot_last(const struct dg_pushslot *ps, int64_t at);
 
 /*
  * How long a newcomer waits before it looks for a join slot, at most:

@@ -196,29 +196,6 @@ static int count_join(const char *name, int64_t when DG_UNUSED, const char *data
 	return 0;
 }
 
-/*
- * The members that joined within DG_PUSHSLOT_RECENT_SLOTS slots of the
- * newest one, while the newest is that recent itself. Counted from the
- * registrations alone (not from each one's age now), so that workers with
- * one view agree on it: it changes when a node joins, and once more when
- * the joins have stopped for the window, not each time one of them ages
- * out - a cycle length that every worker changes at its own moment would
- * move every slot.
- */
-static size_t recent_joins(const struct dg_pushslot_member *m, size_t n, unsigned budget)
-{
-	int64_t window = DG_PUSHSLOT_RECENT_SLOTS * dg_pushslot_len_ms(budget) / 1000, newest = 0;
-	size_t recent = 0;
-
-	for (size_t i = 0; i < n; i++)
-		newest = m[i].registered > newest ? m[i].registered : newest;
-	if (!newest || dg_wall_seconds() - newest > window)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		recent += m[i].registered >= newest - window;
-	return recent;
-}
-
 /* The last DG_PUSHSLOT_JOIN_SPREAD slots, or the time since we started if shorter (one slot at least). */
 static int64_t joins_window_ms(const struct worker *w, unsigned budget)
 {
@@ -235,6 +212,10 @@ void dg_worker_budget_forget(struct worker *w)
 	w->regs = NULL;
 	w->regs_nr = w->regs_live = 0;
 	w->members_tree[0] = '\0';
+	free(w->slot_joined);
+	w->slot_joined = NULL;
+	w->slot_joined_alloc = 0;
+	w->slot.joined = NULL;
 }
 
 /*
@@ -368,7 +349,14 @@ void dg_worker_budget_update(struct worker *w)
 	rank = dg_pushslot_order(m.m, m.n, w->me);
 	w->slot.budget = budget;
 	w->slot.members = m.n;
-	w->slot.joining = recent_joins(m.m, m.n, budget);
+	w->slot.joining = 0;
+	/* the chain of cycles: each member's registration slot, in rank order (pushslot.h) */
+	DG_ALLOC_GROW(w->slot_joined, m.n + 1, w->slot_joined_alloc);
+	for (size_t i = 0; i < m.n; i++)
+		w->slot_joined[i] = m.m[i].registered ? dg_pushslot_slot_of(budget, m.m[i].registered * 1000)
+						      : DG_PUSHSLOT_UNKNOWN;
+	w->slot.joined = w->slot_joined;
+	w->slot.now_ms = dg_wall_ms();
 	w->newest_join = 0;
 	w->joins_lately = 0;
 	w->joins_window_ms = joins_window_ms(w, budget);
@@ -508,9 +496,11 @@ int64_t dg_worker_turn_slot(const struct worker *w)
 
 	if (w->slot.rank >= w->slot.members)
 		return at - w->join_jitter_ms;
-	/* a slot ended since the loop looked: the one it woke for is a cycle before */
-	if (at > dg_wall_ms())
-		at -= dg_pushslot_cycle_ms(&w->slot);
+	/* a slot ended since the loop looked: the one it woke for is the last before now */
+	if (at > dg_wall_ms()) {
+		int64_t last = dg_pushslot_last(&w->slot, dg_wall_ms());
+		at = last >= 0 ? last : at;
+	}
 	return at;
 }
 
@@ -654,13 +644,16 @@ bool dg_worker_leaves_crumbs(struct worker *w, size_t queued)
 
 unsigned dg_worker_cycle_seconds(const struct worker *w)
 {
-	/* a newcomer's cycle once it is a member */
+	/* a newcomer's cycle once it is a member: as long as a fleet's, if others join with it */
 	struct dg_pushslot ps = w->slot;
 
 	if (!w->budget)
 		return 0;
-	if (ps.rank >= ps.members)
+	if (ps.rank >= ps.members) {
 		ps.members++;
+		ps.joining = ps.members;
+		ps.joined = NULL;
+	}
 	return (unsigned)((dg_pushslot_cycle_ms(&ps) + 999) / 1000);
 }
 

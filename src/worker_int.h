@@ -166,6 +166,8 @@ struct worker {
 	/* the push budget (worker_budget.c); budget 0: push whenever */
 	unsigned budget;
 	struct dg_pushslot slot;      /* members and our rank, as of the last fetch */
+	int64_t *slot_joined;         /* slot.joined: the members' registration slots */
+	size_t slot_joined_alloc;
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */

@@ -192,6 +192,145 @@ static void test_budget_holds(void **state DG_UNUSED)
 	}
 }
 
+/*
+ * The chain (since 0.15.0): a fleet of 48 registering at random slots
+ * within 150 slots of each other, two registrations without a time
+ * first. Every slot of the chain has at most one member, every member
+ * counted in a cycle has exactly one slot in it and none before the
+ * cycle after its registration, and newcomers push only in join slots.
+ */
+static int64_t fleet[64];
+
+static size_t make_fleet(size_t n, uint32_t seed)
+{
+	fleet[0] = fleet[1] = DG_PUSHSLOT_UNKNOWN;
+	for (size_t i = 2; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		fleet[i] = 1000000 + (int64_t)((seed >> 8) % 150);
+	}
+	/* rank order is registration order */
+	for (size_t i = 2; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (fleet[j] < fleet[i]) {
+				int64_t t = fleet[i];
+				fleet[i] = fleet[j];
+				fleet[j] = t;
+			}
+	return n;
+}
+
+static void test_chain_owners(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60), from = 999900, to = 1001000;
+
+	for (uint32_t seed = 1; seed <= 20; seed++) {
+		size_t n = make_fleet(48, seed), owners[1100] = { 0 };
+		struct dg_pushslot ps = { .budget = 60, .members = n, .joined = fleet };
+
+		for (size_t r = 0; r < n; r++) {
+			int64_t at = from * len, prev = -1;
+
+			ps.rank = r;
+			for (;;) {
+				int64_t next = dg_pushslot_next(&ps, at), k = next / len;
+
+				if (k >= to)
+					break;
+				assert_int_equal(next % len, 0);
+				owners[k - from]++;
+				if (fleet[r] != DG_PUSHSLOT_UNKNOWN)
+					assert_true(k > fleet[r]);
+				/* the slot before is its last one: one per cycle, no cycle skipped */
+				assert_int_equal(dg_pushslot_last(&ps, next + len - 1), next);
+				if (prev >= 0)
+					assert_true(next - prev <= 2 * 128 * len);
+				prev = next;
+				at = next + 1;
+			}
+			/* a member of the whole span had a slot in its first 128 slots */
+			if (fleet[r] == DG_PUSHSLOT_UNKNOWN)
+				assert_true(prev >= 0);
+		}
+		ps.rank = n;
+		for (int64_t k = from; k < to; k++) {
+			int64_t next = dg_pushslot_next(&ps, k * len);
+
+			assert_true(owners[k - from] <= 1);
+			/* a join slot is nobody's */
+			if (next == k * len)
+				assert_int_equal(owners[k - from], 0);
+		}
+	}
+}
+
+/*
+ * A join moves nobody: a view without the newest member gives every other
+ * member the same slots as a view with it, up to the end of the cycle that
+ * holds the join, and the new member's first slot is after that end.
+ * Until 0.14.12 a join that changed the cycle's length moved every slot
+ * at once (34 moves in one 32-worker run, bench-budget).
+ */
+static void test_chain_join_moves_nobody(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60);
+
+	for (uint32_t seed = 1; seed <= 20; seed++) {
+		size_t n = make_fleet(40, seed);
+
+		for (size_t m = 3; m < n; m++) {
+			struct dg_pushslot before = { .budget = 60, .members = m, .joined = fleet };
+			struct dg_pushslot after = { .budget = 60, .members = m + 1, .joined = fleet };
+			int64_t end;
+
+			/* where the cycle that holds the join ends, in either view */
+			before.rank = m;
+			after.rank = m + 1;
+			before.join_pick = after.join_pick = 0;
+			end = dg_pushslot_next(&(struct dg_pushslot){ .budget = 60, .members = m, .rank = 0, .joined = fleet },
+					       (fleet[m] + 1) * len);
+			for (size_t r = 0; r < m; r++) {
+				before.rank = after.rank = r;
+				for (int64_t k = fleet[m] - 40; k * len < end; k++)
+					assert_int_equal(dg_pushslot_next(&before, k * len), dg_pushslot_next(&after, k * len));
+			}
+			after.rank = m;
+			assert_true(dg_pushslot_next(&after, (fleet[m] + 1) * len) >= end);
+		}
+	}
+}
+
+/*
+ * While a fleet arrives the cycle has a join slot per recent join; once it
+ * stopped arriving, n + J again, rounded (48 for 32: 32 + 9 = 41).
+ */
+static void test_chain_settles(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60), start;
+	struct dg_pushslot ps = { .budget = 60, .members = 32, .joined = fleet };
+
+	/* 32 registered within 8 slots */
+	for (size_t i = 0; i < 32; i++)
+		fleet[i] = 1000000 + (int64_t)i / 4;
+	/* the first cycle that counts them all, where the last one has its first slot: 32 + 9 + 32 = 73, rounded to 80 */
+	ps.rank = 31;
+	start = dg_pushslot_next(&ps, fleet[0] * len) - 31 * len;
+	ps.rank = 0;
+	ps.now_ms = start;
+	assert_int_equal(dg_pushslot_cycle(&ps), 80);
+	assert_int_equal(dg_pushslot_join_slots(&ps), 48);
+	/* the cycle after starts more than 20 slots after the last join */
+	ps.now_ms = start + 80 * len;
+	assert_int_equal(dg_pushslot_cycle(&ps), 48);
+	assert_int_equal(dg_pushslot_join_slots(&ps), 16);
+	ps.rank = 31;
+	assert_int_equal(dg_pushslot_next(&ps, start + 80 * len), start + (80 + 31) * len);
+	/* a registration long ago costs the walk nothing: 30 million slots later (a year) */
+	ps.now_ms = start + 30000000 * len;
+	assert_int_equal(dg_pushslot_cycle(&ps), 48);
+	ps.rank = 5;
+	assert_true(dg_pushslot_next(&ps, ps.now_ms) - ps.now_ms < 48 * len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +340,9 @@ int main(void)
 		cmocka_unit_test(test_join_moves_nobody),
 		cmocka_unit_test(test_owners),
 		cmocka_unit_test(test_budget_holds),
+		cmocka_unit_test(test_chain_owners),
+		cmocka_unit_test(test_chain_join_moves_nobody),
+		cmocka_unit_test(test_chain_settles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
