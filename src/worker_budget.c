@@ -644,17 +644,16 @@ bool dg_worker_leaves_crumbs(struct worker *w, size_t queued)
 
 unsigned dg_worker_cycle_seconds(const struct worker *w)
 {
-	/* a newcomer's cycle once it is a member: as long as a fleet's, if others join with it */
-	struct dg_pushslot ps = w->slot;
+	/* a newcomer's cycle once it is a member: this one, or one with a member more */
+	struct dg_pushslot more = { .budget = w->slot.budget, .members = w->slot.members + 1 };
+	int64_t ms;
 
 	if (!w->budget)
 		return 0;
-	if (ps.rank >= ps.members) {
-		ps.members++;
-		ps.joining = ps.members;
-		ps.joined = NULL;
-	}
-	return (unsigned)((dg_pushslot_cycle_ms(&ps) + 999) / 1000);
+	ms = dg_pushslot_cycle_ms(&w->slot);
+	if (w->slot.rank >= w->slot.members && dg_pushslot_cycle_ms(&more) > ms)
+		ms = dg_pushslot_cycle_ms(&more);
+	return (unsigned)((ms + 999) / 1000);
 }
 
 /*
