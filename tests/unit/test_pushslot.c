@@ -3,7 +3,8 @@
  * member once per cycle, newcomers only in join slots, never more pushes
  * in any 60 s than the budget when every node pushes at every slot it may
  * use (the worst case the schedule allows), and a join that moves nobody
- * else's slot unless the cycle changes length, which it seldom does.
+ * else's slot unless the cycle changes length, which it seldom does; in
+ * the chain of cycles (0.15.0, the workers' schedule), never.
  */
 #include "common.h"
 #include "pushslot.h"
