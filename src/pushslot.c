@@ -41,11 +41,14 @@ double dg_pushslot_fetch_weight(int64_t active, int64_t now, unsigned keep)
 	return (double)keep / (double)(now - active);
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
 int64_t dg_pushslot_slot_of(unsigned budget, int64_t unix_ms)
 {
-	int64_t len = dg_pushslot_len_ms(budget);
-
-	return unix_ms >= 0 ? unix_ms / len : -((-unix_ms + len - 1) / len);
+	return floor_div(unix_ms, dg_pushslot_len_ms(budget));
 }
 
 /* C for n members of which j joined recently. */
@@ -68,26 +71,6 @@ static int64_t slot_at_or_after(const struct dg_pushslot *ps, int64_t ms)
 	return ms <= 0 ? 0 : (ms + len - 1) / len;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
-/*
- * The cycle that holds slot k, in the chain that the registrations give
- * (pushslot.h). Registrations without a time own slots from the start, in
- * cycles at k mod C of their own. The first registration with a time takes
- * effect at the next such cycle's start; from there each cycle starts where
- * the one before ended, and has the members that count before its start
- * (DG_PUSHSLOT_JOIN_LAG_MS after their stamp) and the j of its start: those registered within
- * DG_PUSHSLOT_RECENT_SLOTS slots of the newest of them, while that one is
- * so recent. A view that lacks a join agrees with one that has it up to
- * the end of the cycle that holds the join.
- *
- * Between two changes (a registration, or the newest one growing old) the
- * cycles have one length: the walk steps over them at once, so that its
- * cost grows with the registrations, not with the grid's age.
- */
 static int64_t join_lag(const struct dg_pushslot *ps)
 {
 	int64_t len = dg_pushslot_len_ms(ps->budget);
@@ -101,6 +84,21 @@ static int64_t counts_from(const struct dg_pushslot *ps, size_t i, int64_t lag)
 	return ps->joined[i] + lag;
 }
 
+/*
+ * The cycle that holds slot k, in the chain that the registrations give
+ * (pushslot.h). Registrations without a time own slots from the start, in
+ * cycles at k mod C of their own. The first registration with a time takes
+ * effect at the next such cycle's start; from there each cycle starts where
+ * the one before ended, and has the members that count before its start
+ * (DG_PUSHSLOT_JOIN_LAG_MS after their stamp) and the j of its start:
+ * those registered within DG_PUSHSLOT_RECENT_SLOTS slots of the newest of
+ * them, while that one is so recent. A view that lacks a join agrees with one that has it up to
+ * the end of the cycle that holds the join.
+ *
+ * Between two changes (a registration, or the newest one growing old) the
+ * cycles have one length: the walk steps over them at once, so that its
+ * cost grows with the registrations, not with the grid's age.
+ */
 static void chain_cycle(const struct dg_pushslot *ps, int64_t k, struct cycle *c)
 {
 	const int64_t recent = DG_PUSHSLOT_RECENT_SLOTS, lag = join_lag(ps);
