@@ -92,8 +92,8 @@ static int64_t counts_from(const struct dg_pushslot *ps, size_t i, int64_t lag)
  * the one before ended, and has the members that count before its start
  * (DG_PUSHSLOT_JOIN_LAG_MS after their stamp) and the j of its start:
  * those registered within DG_PUSHSLOT_RECENT_SLOTS slots of the newest of
- * them, while that one is so recent. A view that lacks a join agrees with one that has it up to
- * the end of the cycle that holds the join.
+ * them, while that one is so recent. A view that lacks a join agrees with
+ * one that has it up to the end of the cycle that holds the join.
  *
  * Between two changes (a registration, or the newest one growing old) the
  * cycles have one length: the walk steps over them at once, so that its
