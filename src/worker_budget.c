@@ -604,35 +604,78 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 }
 
 /*
- * A newcomer does not join for crumbs. While the queue holds no more tasks
- * than there are members, the members' next claims take them within a
- * cycle, and a join would cost two pushes (the claim and its report) and
- * change the cycle's length, which moves every member's slot: members whose
- * views differ then push in one slot and lose. bench-budget (32 workers,
- * budget 60): three late joins of one or two tasks each while the last 60
- * tasks ran, after which members lost races and waited for moved slots,
- * and the last results reached main a minute after the last task ended.
+ * How many tasks the members claim in a cycle, as a newcomer saw it: how
+ * much the queue shrank since its newest look at least a cycle old, scaled
+ * to one cycle (0: no look that old, or the queue did not shrink). Records
+ * this look too, an eighth of a cycle after the one before at the least,
+ * so that the looks kept span two cycles.
+ */
+static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
+{
+	int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
+	const struct queue_look *then = NULL, *newest = NULL;
+	size_t taken = 0;
+
+	for (size_t k = 1; k <= w->queue_looks_nr; k++) {
+		const struct queue_look *l = &w->queue_looks[(w->queue_looks_next + DG_QUEUE_LOOKS - k) % DG_QUEUE_LOOKS];
+
+		newest = newest ? newest : l;
+		if (now - l->ms >= cycle) {
+			then = l;
+			break;
+		}
+	}
+	if (then && then->queued > queued)
+		taken = (size_t)((double)(then->queued - queued) * (double)cycle / (double)(now - then->ms));
+	if (!newest || now - newest->ms >= cycle / 8) {
+		w->queue_looks[w->queue_looks_next] = (struct queue_look){ .ms = now, .queued = queued };
+		w->queue_looks_next = (w->queue_looks_next + 1) % DG_QUEUE_LOOKS;
+		w->queue_looks_nr += w->queue_looks_nr < DG_QUEUE_LOOKS;
+	}
+	return taken;
+}
+
+/*
+ * A newcomer does not join for crumbs: tasks the members take within their
+ * next cycle anyway. A join costs two pushes (the claim and its report),
+ * makes every member's cycle a slot longer for the rest of the run, and
+ * counts towards the join slots of the cycles to come (j); and under the
+ * chained cycles its own first turn as a member comes a cycle and more
+ * after its join, so it reports no sooner than the members would. So it
+ * stands aside while the queue holds no more than there are members, or
+ * no more than the members took in the last cycle (since 0.15.1):
+ * bench-budget at 32 workers and a budget of 60 ended with 7 to 11 such
+ * late joins of one to six tasks each (0.15.0; the members' cycle grew
+ * from 24 to 32 slots, and the last of those joiners reported 67 s after
+ * its claim, after every member). Before 0.14.12 one such join in three
+ * moved every member's slot as well.
+ *
  * The newcomer stands aside until a whole cycle passed in which the
  * queue did not shrink: members that died keep their slots, and what they
  * would have claimed must not wait for the reaper; but a queue that
  * shrank since the last look has live members taking it. Up to 0.14.11
- * the newcomer joined after one cycle whatever it saw, and most
- * bench-budget runs ended with such a join while the members were
- * claiming the last tasks one or two a turn (32 workers: a join for one
- * task 109 s into the run, reported a cycle later, 27 s; 8 workers: one
- * 53 s in, the run's last report 17 s later).
+ * the newcomer joined after one cycle whatever it saw (32 workers: a join
+ * for one task 109 s into the run, reported a cycle later, 27 s).
  */
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued)
 {
 	int64_t now = dg_wall_ms();
+	size_t taken;
 
-	if (!w->budget || !w->slot.members || w->slot.rank < w->slot.members || !queued || queued > w->slot.members) {
+	if (!w->budget || !w->slot.members || w->slot.rank < w->slot.members || !queued) {
+		w->crumbs_since_ms = 0;
+		w->queue_looks_nr = w->queue_looks_next = 0;
+		return false;
+	}
+	taken = members_take_a_cycle(w, queued, now);
+	if (queued > w->slot.members && queued > taken) {
 		w->crumbs_since_ms = 0;
 		return false;
 	}
 	if (!w->crumbs_since_ms) {
 		w->crumbs_since_ms = now;
-		dg_log(DG_LOG_DEBUG, "node=%s event=crumbs-left queued=%zu members=%zu", w->me, queued, w->slot.members);
+		dg_log(DG_LOG_DEBUG, "node=%s event=crumbs-left queued=%zu members=%zu taken_a_cycle=%zu", w->me,
+		       queued, w->slot.members, taken);
 	} else if (queued < w->crumbs_queued) {
 		/* the members are alive and claiming: a cycle from now again */
 		w->crumbs_since_ms = now;

@@ -37,6 +37,9 @@ struct handback {
 	unsigned attempt;
 };
 
+/* a newcomer keeps this many looks at the queue, an eighth of a cycle apart at least (worker_budget.c) */
+#define DG_QUEUE_LOOKS 16
+
 /* What our fetches saw of the branch's traffic (worker_branch.c). */
 #define DG_BRANCH_LOOKS 16
 #define DG_BRANCH_AUTHORS 32
@@ -173,6 +176,13 @@ struct worker {
 	unsigned join_losses;         /* join slots lost to other newcomers */
 	int64_t crumbs_since_ms;      /* wall ms: a newcomer left a few tasks to the members, or saw them taken (0: not now) */
 	size_t crumbs_queued;         /* the tasks queued at its last look */
+	/* a newcomer's looks at the queue: how many the members took in a cycle (dg_worker_leaves_crumbs) */
+	struct queue_look {
+		int64_t ms;           /* wall ms */
+		size_t queued;
+	} queue_looks[DG_QUEUE_LOOKS];
+	size_t queue_looks_nr;        /* kept, at most DG_QUEUE_LOOKS; the newest at queue_looks_next - 1 */
+	size_t queue_looks_next;
 	int64_t join_jitter_ms;       /* a newcomer pushes this long into its join slot */
 	int64_t slot_moved_at;        /* wall ms: a fresh view first moved the slot we woke for (0: none) */
 	int64_t newest_join;          /* unix seconds: the newest registration of a member */

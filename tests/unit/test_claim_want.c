@@ -241,6 +241,76 @@ static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
 }
 
 /*
+ * A newcomer also leaves the members a queue no longer than what they took
+ * in the last cycle (its looks at least a cycle apart, the shrinking
+ * scaled to one cycle): they take it within their next cycle anyway.
+ */
+static void test_newcomer_leaves_what_members_take(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t cycle;
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 10, .rank = 10 };
+	cycle = dg_pushslot_cycle_ms(&w->slot);
+	/* the first look: nothing to compare with, and 100 is more than the members */
+	assert_false(dg_worker_leaves_crumbs(w, 100));
+	assert_int_equal(w->queue_looks_nr, 1);
+	/* a look within an eighth of a cycle is not kept */
+	assert_false(dg_worker_leaves_crumbs(w, 90));
+	assert_int_equal(w->queue_looks_nr, 1);
+	/* a cycle ago the queue held 100: the members took 60 in a cycle, and 40 are left */
+	w->queue_looks[0].ms -= cycle;
+	assert_true(dg_worker_leaves_crumbs(w, 40));
+	assert_true(w->crumbs_since_ms > 0);
+	assert_int_equal(w->queue_looks_nr, 2);
+	/* more than they took: join */
+	w->queue_looks_nr = 0, w->queue_looks_next = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 100));
+	w->queue_looks[0].ms -= cycle;
+	assert_false(dg_worker_leaves_crumbs(w, 70));
+	assert_int_equal(w->crumbs_since_ms, 0);
+	/* 60 taken over two cycles is 30 a cycle: 40 is more */
+	w->queue_looks_nr = 0, w->queue_looks_next = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 100));
+	w->queue_looks[0].ms -= 2 * cycle;
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	/* the newest look a cycle old counts, not an older one: 50 then, 40 now, 10 taken */
+	w->queue_looks_nr = 0, w->queue_looks_next = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 100));
+	w->queue_looks[0].ms -= 2 * cycle;
+	w->queue_looks[1] = (struct queue_look){ .ms = dg_wall_ms() - cycle, .queued = 50 };
+	w->queue_looks_nr = 2, w->queue_looks_next = 2;
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	/* a queue that grew took nothing */
+	w->queue_looks_nr = 0, w->queue_looks_next = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 20));
+	w->queue_looks[0].ms -= cycle;
+	assert_false(dg_worker_leaves_crumbs(w, 30));
+	/* standing aside, then a cycle in which nobody took any: join (the members may be dead) */
+	w->queue_looks_nr = 0, w->queue_looks_next = 0;
+	assert_false(dg_worker_leaves_crumbs(w, 100));
+	w->queue_looks[0].ms -= cycle;
+	assert_true(dg_worker_leaves_crumbs(w, 40));
+	w->crumbs_since_ms -= cycle + 1;
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	/* a member keeps no looks */
+	w->slot.rank = 3;
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	assert_int_equal(w->queue_looks_nr, 0);
+	assert_int_equal(w->queue_looks_next, 0);
+	/* the ring keeps DG_QUEUE_LOOKS looks */
+	w->slot.rank = 10;
+	for (int i = 0; i < 2 * DG_QUEUE_LOOKS; i++) {
+		for (size_t k = 0; k < DG_QUEUE_LOOKS; k++)
+			w->queue_looks[k].ms -= cycle / 8;
+		dg_worker_leaves_crumbs(w, 1000);
+	}
+	assert_int_equal(w->queue_looks_nr, DG_QUEUE_LOOKS);
+}
+
+/*
  * A finished result's wait for others to share its push: --batch-ms alone,
  * on a quiet grid or with a budget; while we lose races without a budget,
  * the crowd x our turn, at most 10 s and a tenth of lease_margin.
@@ -287,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_join_stands_back),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
+		cmocka_unit_test(test_newcomer_leaves_what_members_take),
 		cmocka_unit_test(test_report_wait),
 	};
 
