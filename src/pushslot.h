@@ -9,7 +9,8 @@
  *  - Time is cut into slots of 60 s / (push_budget × DG_PUSHSLOT_USE), so
  *    the schedule fills only DG_PUSHSLOT_USE of the budget; the rest
  *    absorbs clock skew and two newcomers that picked one join slot.
- *  - The members are the nodes registered on main, not stopped and not
+ *  - The members are the nodes registered on main, not stopped (or
+ *    lately: DG_PUSHSLOT_STOP_KEEP_SLOTS) and not
  *    silent for slot_keep_seconds (their active_at, DG_NODE_ACTIVE_KEY), in
  *    the order they registered (registered_at, then id); n of them. Slots go
  *    round in cycles of C slots: the member of rank r owns the slots at
@@ -51,7 +52,7 @@
 
 #include "common.h"
 
-/* nodes/ID.json: set when its node stopped (it is no member, owns no slots) */
+/* nodes/ID.json: set when its node stopped (it owns no slot DG_PUSHSLOT_STOP_KEEP_SLOTS later) */
 #define DG_NODE_STOPPED_KEY "stopped_at"
 /* nodes/ID.json: when its node last wrote it; silent for slot_keep_seconds, it owns no slots (0.14.9) */
 #define DG_NODE_ACTIVE_KEY "active_at"
@@ -119,6 +120,14 @@ size_t dg_pushslot_order(struct dg_pushslot_member *m, size_t n, const char *me)
  * moved 18 times in a 32-worker run (bench-budget).
  */
 #define DG_PUSHSLOT_JOIN_LAG_MS 10000
+
+/*
+ * A registration that says its node stopped keeps its slot (unused) for
+ * this many slots after its stopped_at (since 0.15.1; worker_budget.c):
+ * leaving the chain moves every slot once, and members stop one after
+ * another at the end of a run, while the others wait to report.
+ */
+#define DG_PUSHSLOT_STOP_KEEP_SLOTS 64
 
 /* how long a registration counts as a sign that more newcomers come, in slots */
 #define DG_PUSHSLOT_RECENT_SLOTS 20

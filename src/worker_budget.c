@@ -93,6 +93,7 @@ static void parse_registration(struct worker *w, const char *path, struct seen_r
 			r->stopped = dg_nodekeys_judge(w->nodekeys, doc, r->id, &why) != DG_VERDICT_FORGED;
 			dg_strbuf_release(&why);
 		}
+		r->stopped_at = r->stopped ? utc_or_zero(json_string_value(json_object_get(doc, DG_NODE_STOPPED_KEY))) : 0;
 		r->registered = utc_or_zero(json_string_value(json_object_get(doc, "registered_at")));
 		r->active = utc_or_zero(json_string_value(json_object_get(doc, DG_NODE_ACTIVE_KEY)));
 		json_decref(doc);
@@ -147,6 +148,7 @@ static int read_registration(const struct dg_entry *e, void *payload)
 	if (blob[0] && rd->at < rd->old_nr && !strcmp(rd->old[rd->at].id, r->id) &&
 	    !strcmp(rd->old[rd->at].blob, blob)) {
 		r->stopped = rd->old[rd->at].stopped;
+		r->stopped_at = rd->old[rd->at].stopped_at;
 		r->registered = rd->old[rd->at].registered;
 		r->active = rd->old[rd->at].active;
 		return 0;
@@ -261,8 +263,27 @@ static void read_main_members(struct worker *w)
 }
 
 /*
- * The members main's registrations give, into m: not stopped, nor dormant
- * (counted); and the idle polls' sharers, into w (dg_pushslot_fetch_weight).
+ * A stop frees its node's slot DG_PUSHSLOT_STOP_KEEP_SLOTS after its
+ * stopped_at, not at once. Leaving the schedule moves every slot once
+ * (the chain is computed again without the registration), and at the end
+ * of a run the members stop one after another while the others still
+ * wait for their slots to report: bench-budget at 32 workers, a member
+ * whose last results waited through those stops reported 61 s after its
+ * push before, where the others took one cycle (~33 s), and set the run's
+ * end. Our own old registration keeps nothing: a node started again
+ * joins as a newcomer, as before.
+ */
+static bool stop_keeps_slot(const struct worker *w, const struct seen_registration *r, int64_t now)
+{
+	int64_t keep_ms = DG_PUSHSLOT_STOP_KEEP_SLOTS * dg_pushslot_len_ms(w->budget);
+
+	return r->stopped_at > 0 && (now - r->stopped_at) * 1000 < keep_ms && strcmp(r->id, w->me);
+}
+
+/*
+ * The members main's registrations give, into m: not stopped (or stopped
+ * lately, stop_keeps_slot), nor dormant (counted); and the idle polls'
+ * sharers, into w (dg_pushslot_fetch_weight).
  */
 static size_t main_members(struct worker *w, struct members *m)
 {
@@ -273,8 +294,11 @@ static size_t main_members(struct worker *w, struct members *m)
 	for (size_t i = 0; i < w->regs_nr; i++) {
 		const struct seen_registration *r = &w->regs[i];
 
-		if (r->stopped)
+		if (r->stopped) {
+			if (stop_keeps_slot(w, r, m->now))
+				add_member(m, r->id, strlen(r->id), r->registered);
 			continue;
+		}
 		w->poll_shares += dg_pushslot_fetch_weight(r->active, m->now, m->keep);
 		if (dg_pushslot_dormant(r->active, m->now, m->keep))
 			silent++;

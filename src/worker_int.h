@@ -86,6 +86,7 @@ struct seen_registration {
 	char *id;                 /* the node's id: the file's name less ".json" */
 	char blob[41];            /* the file's object id: the same bytes are not read again */
 	bool stopped;             /* it says its node stopped (a forged "stopped" does not count) */
+	int64_t stopped_at;       /* when, Unix s; 0 when unknown */
 	int64_t registered;       /* registered_at, Unix s; 0 when unknown */
 	int64_t active;           /* active_at, Unix s; 0: none (written before 0.14.9) */
 };

@@ -68,7 +68,7 @@ static json_t *node_record(struct worker *w)
 struct reg {
 	struct worker *w;
 	json_t *facts;
-	bool stopped;             /* mark the node stopped: it owns no push slots */
+	bool stopped;             /* mark the node stopped: it gives its push slot up (pushslot.h) */
 	bool join;                /* a newcomer on a budget grid: also to refs/dgrid/join/ME */
 	bool refresh;             /* write it even with the same facts: a new active_at (pushslot.h) */
 	bool member;              /* a schedule's member, or no schedule: a refresh keeps registered_at */

@@ -6,7 +6,7 @@
 # result; tasks were claimed in batches (a claim's lease covers the wait of
 # its batch); workers registered in the push that claimed; a worker stopped
 # by SIGTERM hands back the part of its batch it had not started, in a push
-# that also says it stopped (it owns no slots any more); idle workers push
+# that also says it stopped (its slot is freed 64 slots later); idle workers push
 # nothing.
 . "$(dirname "$0")/lib.sh"
 

@@ -51,6 +51,22 @@ static void registration_active(struct grid *g, const char *id, const char *at, 
 	assert_int_equal(dg_store_fetch(g->store), 0);
 }
 
+/* Commits nodes/ID.json registered at HH:MM that says it stopped secs_ago seconds ago (by this machine's clock). */
+static void registration_stopped(struct grid *g, const char *id, const char *at, int secs_ago)
+{
+	char stopped[32];
+	time_t t = time(NULL) - secs_ago;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stopped, sizeof(stopped), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\","
+		      " \"stopped_at\": \"%s\"}\\n' > nodes/%s.json"
+		      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'stop %s'",
+	      id, at, stopped, id, id);
+	assert_int_equal(dg_store_fetch(g->store), 0);
+}
+
 static int setup(void **state)
 {
 	struct grid *g = dg_xcalloc(1, sizeof(*g));
@@ -141,6 +157,43 @@ static void test_changes_are_seen(void **state)
 		assert_int_equal(g->w.registrations_read, before);
 		assert_int_equal(g->w.slot.members, 3);
 	}
+}
+
+/*
+ * A stop frees its slot DG_PUSHSLOT_STOP_KEEP_SLOTS after its stopped_at:
+ * until then the stopped node keeps its rank, and nobody's slot moves
+ * while the members of a drained grid stop one after another. It is no
+ * crowd meanwhile; and our own stopped registration keeps nothing (we
+ * join again as a newcomer).
+ */
+static void test_stop_keeps_slot_a_while(void **state)
+{
+	struct grid *g = *state;
+	int64_t keep_s = DG_PUSHSLOT_STOP_KEEP_SLOTS * dg_pushslot_len_ms(60) / 1000;
+
+	registration(g, "n1", "10:00", false);
+	registration(g, "n2", "10:01", false);
+	registration(g, "n3", "10:02", false);
+	registration(g, "w1", "10:03", false);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 4);
+	assert_int_equal(g->w.slot.rank, 3);
+	/* n2 stopped a second ago: it keeps its slot, and ours stays where it was */
+	registration_stopped(g, "n2", "10:01", 1);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 4);
+	assert_int_equal(g->w.slot.rank, 3);
+	assert_int_equal(g->w.nodes_seen, 3);
+	/* once the keep has passed it is gone */
+	registration_stopped(g, "n2", "10:01", (int)keep_s + 2);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 3);
+	assert_int_equal(g->w.slot.rank, 2);
+	/* our own stop keeps no slot of ours */
+	registration_stopped(g, "w1", "10:03", 1);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, 2);
+	assert_int_equal(g->w.slot.rank, 2);
 }
 
 /*
@@ -351,6 +404,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_once_while_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_keeps_slot_a_while, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_members_give_their_slots_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dormant_member_joins_again, setup, teardown),
