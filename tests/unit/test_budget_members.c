@@ -35,36 +35,30 @@ static void registration(struct grid *g, const char *id, const char *at, bool st
 	assert_int_equal(dg_store_fetch(g->store), 0);
 }
 
-/* Commits nodes/ID.json registered at HH:MM and active secs_ago seconds ago (by this machine's clock). */
-static void registration_active(struct grid *g, const char *id, const char *at, int secs_ago)
+/* Commits nodes/ID.json registered at HH:MM whose key (active_at, stopped_at) says secs_ago seconds ago (by this machine's clock). */
+static void registration_stamped(struct grid *g, const char *id, const char *at, const char *key, int secs_ago)
 {
-	char active[32];
+	char stamp[32];
 	time_t t = time(NULL) - secs_ago;
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	strftime(active, sizeof(active), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\","
-		      " \"active_at\": \"%s\"}\\n' > nodes/%s.json"
+		      " \"%s\": \"%s\"}\\n' > nodes/%s.json"
 		      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'register %s'",
-	      id, at, active, id, id);
+	      id, at, key, stamp, id, id);
 	assert_int_equal(dg_store_fetch(g->store), 0);
 }
 
-/* Commits nodes/ID.json registered at HH:MM that says it stopped secs_ago seconds ago (by this machine's clock). */
+static void registration_active(struct grid *g, const char *id, const char *at, int secs_ago)
+{
+	registration_stamped(g, id, at, DG_NODE_ACTIVE_KEY, secs_ago);
+}
+
 static void registration_stopped(struct grid *g, const char *id, const char *at, int secs_ago)
 {
-	char stopped[32];
-	time_t t = time(NULL) - secs_ago;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(stopped, sizeof(stopped), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	sh_in(g->dir, "mkdir -p nodes && printf '{\"node_id\": \"%s\", \"registered_at\": \"2026-12-04T%s:00Z\","
-		      " \"stopped_at\": \"%s\"}\\n' > nodes/%s.json"
-		      " && git add nodes && git -c user.name=t -c user.email=t@l commit -q -m 'stop %s'",
-	      id, at, stopped, id, id);
-	assert_int_equal(dg_store_fetch(g->store), 0);
+	registration_stamped(g, id, at, DG_NODE_STOPPED_KEY, secs_ago);
 }
 
 static int setup(void **state)
@@ -159,6 +153,15 @@ static void test_changes_are_seen(void **state)
 	}
 }
 
+/* id (registered at HH:MM) stops secs_ago seconds ago: the members and our rank then. */
+static void stop_and_see(struct grid *g, const char *id, const char *at, int secs_ago, size_t members, size_t rank)
+{
+	registration_stopped(g, id, at, secs_ago);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.members, members);
+	assert_int_equal(g->w.slot.rank, rank);
+}
+
 /*
  * A stop frees its slot DG_PUSHSLOT_STOP_KEEP_SLOTS after its stopped_at:
  * until then the stopped node keeps its rank, and nobody's slot moves
@@ -178,22 +181,13 @@ static void test_stop_keeps_slot_a_while(void **state)
 	dg_worker_budget_update(&g->w);
 	assert_int_equal(g->w.slot.members, 4);
 	assert_int_equal(g->w.slot.rank, 3);
-	/* n2 stopped a second ago: it keeps its slot, and ours stays where it was */
-	registration_stopped(g, "n2", "10:01", 1);
-	dg_worker_budget_update(&g->w);
-	assert_int_equal(g->w.slot.members, 4);
-	assert_int_equal(g->w.slot.rank, 3);
+	/* n2 stopped a second ago: it keeps its slot, and ours stays where it was; it is no crowd */
+	stop_and_see(g, "n2", "10:01", 1, 4, 3);
 	assert_int_equal(g->w.nodes_seen, 3);
 	/* once the keep has passed it is gone */
-	registration_stopped(g, "n2", "10:01", (int)keep_s + 2);
-	dg_worker_budget_update(&g->w);
-	assert_int_equal(g->w.slot.members, 3);
-	assert_int_equal(g->w.slot.rank, 2);
+	stop_and_see(g, "n2", "10:01", (int)keep_s + 2, 3, 2);
 	/* our own stop keeps no slot of ours */
-	registration_stopped(g, "w1", "10:03", 1);
-	dg_worker_budget_update(&g->w);
-	assert_int_equal(g->w.slot.members, 2);
-	assert_int_equal(g->w.slot.rank, 2);
+	stop_and_see(g, "w1", "10:03", 1, 2, 2);
 }
 
 /*
