@@ -5,6 +5,8 @@
 #   w1: token in GIT_TOKEN, status page on --http 127.0.0.1:0
 #   w2: token in GIT_TOKEN, --exit-when-idle
 # 30 tasks (native sandbox) run exactly once; one more task prints `env`.
+# Each sleeps 1 s (0.3 s until 0.15.1): under make -j2 test's load w1 once
+# ran all 31 before w2 had cloned, and "both did some" failed.
 # The token must be absent from: worker logs, results and the whole history,
 # the cache and spool directories, w1's /, /api/status and /metrics, and the
 # env task's stdout. The repo URL on the status page carries no credentials.
@@ -28,7 +30,7 @@ mkdir -p "$T/work/tasks/queue"
 touch "$T/work/tasks/queue/.gitkeep"
 for i in $(seq $N); do
 	id=$(printf 'task-%03d' "$i")
-	printf '{"task_id": "%s", "script": "sleep 0.3; echo %s", "timeout_seconds": 30}\n' "$id" "$id" >"$T/work/tasks/queue/$id.json"
+	printf '{"task_id": "%s", "script": "sleep 1; echo %s", "timeout_seconds": 30}\n' "$id" "$id" >"$T/work/tasks/queue/$id.json"
 done
 printf '{"task_id": "envtask", "script": "env; echo env-done", "timeout_seconds": 30}\n' >"$T/work/tasks/queue/envtask.json"
 commit_push "$T/work" "$N tasks and an env task"
