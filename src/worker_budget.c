@@ -276,8 +276,10 @@ static void read_main_members(struct worker *w)
 static bool stop_keeps_slot(const struct worker *w, const struct seen_registration *r, int64_t now)
 {
 	int64_t keep_ms = DG_PUSHSLOT_STOP_KEEP_SLOTS * dg_pushslot_len_ms(w->budget);
+	int64_t ago_ms = (now - r->stopped_at) * 1000;
 
-	return r->stopped_at > 0 && (now - r->stopped_at) * 1000 < keep_ms && strcmp(r->id, w->me);
+	/* a stamp ahead of our clock by more than the keep (a clock far off) keeps nothing, not a slot for as long */
+	return r->stopped_at > 0 && ago_ms < keep_ms && -ago_ms < keep_ms && strcmp(r->id, w->me);
 }
 
 /*

@@ -186,8 +186,10 @@ static void test_stop_keeps_slot_a_while(void **state)
 	assert_int_equal(g->w.nodes_seen, 3);
 	/* once the keep has passed it is gone */
 	stop_and_see(g, "n2", "10:01", (int)keep_s + 2, 3, 2);
+	/* a stop stamped a year ahead (a clock far off) keeps nothing for a year */
+	stop_and_see(g, "n3", "10:02", -365 * 86400, 2, 1);
 	/* our own stop keeps no slot of ours */
-	stop_and_see(g, "w1", "10:03", 1, 2, 2);
+	stop_and_see(g, "w1", "10:03", 1, 1, 1);
 }
 
 /*
