@@ -642,10 +642,11 @@ static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
 	const struct queue_look *then = NULL, *newest = NULL;
 	size_t taken = 0;
 
+	if (w->queue_looks_nr)
+		newest = &w->queue_looks[(w->queue_looks_next + DG_QUEUE_LOOKS - 1) % DG_QUEUE_LOOKS];
 	for (size_t k = 1; k <= w->queue_looks_nr; k++) {
 		const struct queue_look *l = &w->queue_looks[(w->queue_looks_next + DG_QUEUE_LOOKS - k) % DG_QUEUE_LOOKS];
 
-		newest = newest ? newest : l;
 		if (now - l->ms >= cycle) {
 			then = l;
 			break;
