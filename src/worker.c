@@ -422,8 +422,10 @@ static int network_turn(struct worker *w, bool local)
 	}
 	w->slot_moved_at = 0;
 	/* a newcomer that sees another one registered in this join slot lost it */
-	if (dg_worker_join_taken(w))
+	if (dg_worker_join_taken(w)) {
+		dg_worker_join_stood_back(w);
 		return DG_ECONFLICT;
+	}
 	/* an unchanged tip holds nothing new to claim: no transaction needed */
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return TURN_NOTHING_NEW;

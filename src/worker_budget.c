@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "grid.h"
+#include "layout.h"
 #include "log.h"
 #include "pushslot.h"
 #include "worker_int.h"
@@ -636,14 +637,25 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
  * this look too, an eighth of a cycle after the one before at the least,
  * so that the looks kept span two cycles.
  */
-static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
+static void keep_queue_look(struct worker *w, size_t queued, int64_t now)
 {
-	int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
-	const struct queue_look *then = NULL, *newest = NULL;
-	size_t taken = 0;
+	const struct queue_look *newest = NULL;
 
 	if (w->queue_looks_nr)
 		newest = &w->queue_looks[(w->queue_looks_next + DG_QUEUE_LOOKS - 1) % DG_QUEUE_LOOKS];
+	if (!newest || now - newest->ms >= dg_pushslot_cycle_ms(&w->slot) / 8) {
+		w->queue_looks[w->queue_looks_next] = (struct queue_look){ .ms = now, .queued = queued };
+		w->queue_looks_next = (w->queue_looks_next + 1) % DG_QUEUE_LOOKS;
+		w->queue_looks_nr += w->queue_looks_nr < DG_QUEUE_LOOKS;
+	}
+}
+
+static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
+{
+	int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
+	const struct queue_look *then = NULL;
+	size_t taken = 0;
+
 	for (size_t k = 1; k <= w->queue_looks_nr; k++) {
 		const struct queue_look *l = &w->queue_looks[(w->queue_looks_next + DG_QUEUE_LOOKS - k) % DG_QUEUE_LOOKS];
 
@@ -654,12 +666,35 @@ static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
 	}
 	if (then && then->queued > queued)
 		taken = (size_t)((double)(then->queued - queued) * (double)cycle / (double)(now - then->ms));
-	if (!newest || now - newest->ms >= cycle / 8) {
-		w->queue_looks[w->queue_looks_next] = (struct queue_look){ .ms = now, .queued = queued };
-		w->queue_looks_next = (w->queue_looks_next + 1) % DG_QUEUE_LOOKS;
-		w->queue_looks_nr += w->queue_looks_nr < DG_QUEUE_LOOKS;
-	}
+	keep_queue_look(w, queued, now);
 	return taken;
+}
+
+static int count_queued(const struct dg_entry *e, void *payload)
+{
+	size_t n = strlen(e->name);
+
+	*(size_t *)payload += e->is_file && e->name[0] != '.' && n > 5 && !strcmp(e->name + n - 5, ".json");
+	return 0;
+}
+
+/*
+ * A newcomer that stands back from its join slot (dg_worker_join_taken)
+ * takes no step; until 0.15.2 it kept no look at the queue then, so that
+ * early in a run, while joins came thick, some had no look a cycle old
+ * when the queue grew short, and joined for crumbs after all (two and
+ * five such joins in two of three bench-budget runs at 32 workers,
+ * doc/scaling.md, 0.15.1). It counts the queue at the tip it fetched, as
+ * its step would have.
+ */
+void dg_worker_join_stood_back(struct worker *w)
+{
+	size_t queued = 0;
+
+	if (!w->budget || w->slot.rank < w->slot.members)
+		return;
+	if (dg_layout_walk_store(w->store, DG_DIR_QUEUE, count_queued, &queued) == 0)
+		keep_queue_look(w, queued, dg_wall_ms());
 }
 
 /*

@@ -263,6 +263,7 @@ bool dg_worker_rejoins(const struct worker *w);
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
+void dg_worker_join_stood_back(struct worker *w);   /* a newcomer that stood back keeps its look at the queue */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */
 /* worker_drought.c: the stretches in which we could not reach or change the host */

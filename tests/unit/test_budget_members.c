@@ -395,12 +395,40 @@ static void test_long_silent_share_less_of_the_fetch_budget(void **state)
 	assert_true(dg_worker_slot_keep_due(&g->w, false));
 }
 
+/*
+ * A newcomer that stands back from its join slot keeps a look at the queue
+ * (since 0.15.2), as its step would have: the looks tell it later what
+ * the members take in a cycle (dg_worker_leaves_crumbs). Files that are
+ * no task (a dotfile, no .json) are not counted; a member keeps no looks.
+ */
+static void test_stood_back_keeps_a_look(void **state)
+{
+	struct grid *g = *state;
+
+	registration(g, "n1", "10:00", false);
+	sh_in(g->dir, "mkdir -p tasks/queue && for i in 1 2 3 4 5; do echo '{}' > tasks/queue/t$i.json; done"
+	      " && echo x > tasks/queue/.keep && echo x > tasks/queue/notes.txt && git add tasks"
+	      " && git -c user.name=t -c user.email=t@l commit -q -m submit");
+	assert_int_equal(dg_store_fetch(g->store), 0);
+	dg_worker_budget_update(&g->w);
+	assert_int_equal(g->w.slot.rank, g->w.slot.members);   /* w1: a newcomer */
+	dg_worker_join_stood_back(&g->w);
+	assert_int_equal(g->w.queue_looks_nr, 1);
+	assert_int_equal(g->w.queue_looks[0].queued, 5);
+	/* a member keeps none */
+	g->w.queue_looks_nr = 0;
+	g->w.slot.rank = 0;
+	dg_worker_join_stood_back(&g->w);
+	assert_int_equal(g->w.queue_looks_nr, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_once_while_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_keeps_slot_a_while, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stood_back_keeps_a_look, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_members_give_their_slots_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dormant_member_joins_again, setup, teardown),
