@@ -235,6 +235,13 @@ static int list_txn(void *src, const char *dir, dg_list_cb cb, void *payload)
 	return dg_txn_list(src, dir, cb, payload);
 }
 
+bool dg_layout_is_task_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
+}
+
 int dg_layout_walk_store(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload)
 {
 	struct walk w = { list_store, store, cb, payload, 0, false, false };

@@ -116,6 +116,8 @@ int dg_layout_find_task(struct dg_txn *txn, const char *dir, const char *task_id
  * Either store (the known tip) or txn (its base) is read.
  */
 int dg_layout_walk_store(struct dg_store *store, const char *dir, dg_list_cb cb, void *payload);
+/* Whether a file name in the queue names a task: NAME.json, not hidden. */
+bool dg_layout_is_task_name(const char *name);
 int dg_layout_walk_txn(struct dg_txn *txn, const char *dir, dg_list_cb cb, void *payload);
 
 /* tasks/completed for a success, tasks/failed for every other status. */

@@ -43,13 +43,6 @@ static void earliest(int64_t *at, int64_t t)
 		*at = t;
 }
 
-static bool is_task_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
-}
-
 static struct dg_pick_refusal *refuse(struct dg_pick *p, const char *path, const char *reason)
 {
 	struct dg_pick_refusal *r;
@@ -180,7 +173,7 @@ static int list_entry(const struct dg_entry *e, void *payload)
 		return 0;
 	}
 	/* dot files, READMEs, signatures: not tasks, never claimed */
-	if (!is_task_name(e->name))
+	if (!dg_layout_is_task_name(e->name))
 		return 0;
 	if (sa->flat) {
 		struct dg_pick *p = sa->p;

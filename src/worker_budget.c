@@ -630,13 +630,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	return held < want ? want - held : 0;
 }
 
-/*
- * How many tasks the members claim in a cycle, as a newcomer saw it: how
- * much the queue shrank since its newest look at least a cycle old, scaled
- * to one cycle (0: no look that old, or the queue did not shrink). Records
- * this look too, an eighth of a cycle after the one before at the least,
- * so that the looks kept span two cycles.
- */
+/* A newcomer keeps a look at the queue an eighth of a cycle after the one before at the least. */
 static void keep_queue_look(struct worker *w, size_t queued, int64_t now)
 {
 	const struct queue_look *newest = NULL;
@@ -650,6 +644,13 @@ static void keep_queue_look(struct worker *w, size_t queued, int64_t now)
 	}
 }
 
+/*
+ * How many tasks the members claim in a cycle, as a newcomer saw it: how
+ * much the queue shrank since its newest look at least a cycle old, scaled
+ * to one cycle (0: no look that old, or the queue did not shrink). Records
+ * this look too, an eighth of a cycle after the one before at the least,
+ * so that the looks kept span two cycles.
+ */
 static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
 {
 	int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
@@ -672,9 +673,7 @@ static size_t members_take_a_cycle(struct worker *w, size_t queued, int64_t now)
 
 static int count_queued(const struct dg_entry *e, void *payload)
 {
-	size_t n = strlen(e->name);
-
-	*(size_t *)payload += e->is_file && e->name[0] != '.' && n > 5 && !strcmp(e->name + n - 5, ".json");
+	*(size_t *)payload += e->is_file && dg_layout_is_task_name(e->name);
 	return 0;
 }
 

@@ -207,13 +207,6 @@ int step_reject(struct step *s, const char *path, const char *reason)
 	return ret;
 }
 
-static bool is_task_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
-}
-
 /*
  * A claim's lease: its timeout plus lease_margin, plus what it waits for.
  * A batch's tasks (a budget grid, or a crowded one) wait for those ahead
@@ -437,7 +430,7 @@ static int adopt_one(const struct dg_entry *e, void *payload)
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
-	if (!e->is_file || !is_task_name(e->name))
+	if (!e->is_file || !dg_layout_is_task_name(e->name))
 		return 0;
 	dg_strbuf_add(&id, e->name, strlen(e->name) - 5);
 	if (read_claim(s, id.buf, &t, NULL) < 0 || !t.node_id || strcmp(t.node_id, w->me) ||
@@ -496,7 +489,7 @@ static int count_task(const struct dg_entry *e, void *payload)
 {
 	size_t *n = payload;
 
-	*n += e->is_file && is_task_name(e->name);
+	*n += e->is_file && dg_layout_is_task_name(e->name);
 	return 0;
 }
 
