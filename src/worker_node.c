@@ -124,11 +124,18 @@ static int register_fn(struct dg_txn *txn, void *payload)
 	dg_txn_message(txn, "%s: register node", r->w->me);
 	ret = dg_txn_write(txn, path.buf, out.buf, out.len);
 	/*
-	 * Once the registration reaches main the join ref has served: the
-	 * push that carries it deletes the ref (the same for a stopped node).
-	 * If that push loses its race, we are a newcomer again and join anew.
+	 * Once the registration is on main the join ref has served, and a
+	 * push on a tip that holds it deletes the ref (a stopped node's last
+	 * push too: it leaves the schedule either way). Not the push that
+	 * first brings the registration to main: the host updates each ref on
+	 * its own, so when main loses that race the deletion still lands, and
+	 * we would be a member nowhere. Our slot would leave the chain, every
+	 * member ranked after us would find its slot moved and wait a whole
+	 * cycle, and we would have to join again (bench-budget, 32 workers:
+	 * seven members lost a 28 s cycle each, and the node never rejoined).
+	 * dg_worker_join_cleanup_txn deletes it in our next push instead.
 	 */
-	if (ret == 0 && (r->join || r->w->join_ref)) {
+	if (ret == 0 && (r->join || (r->w->join_ref && (r->stopped || (prev && !prev_stopped))))) {
 		char name[300];
 
 		join_ref_name(name, sizeof(name), r->w);

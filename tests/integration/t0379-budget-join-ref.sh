@@ -17,7 +17,10 @@
 #  - worker: two newcomers, the first one's push held in the hook until the
 #    second's has landed. The first logs event=joined with claim_landed=0,
 #    then claims in its member slot; every task runs once; no join ref is
-#    left once both registrations are on main.
+#    left once both registrations are on main. The push that first brings
+#    the loser's registration to main is held too, and loses: its join ref
+#    stays (a join ref is never deleted while main lacks the registration,
+#    checked by a post-receive hook), so it stays a member and joins once.
 . "$(dirname "$0")/lib.sh"
 
 WRITER=$DGRID_SRC/${BUILD:-build}/tests/tools/txn_writer
@@ -107,15 +110,51 @@ printf '{"protocol": 3, "push_budget": 60}\n' >"$T/work/dgrid.json"
 commit_push "$T/work" "a budget grid"
 GURL="git://127.0.0.1:$GIT_DAEMON_PORT/budget.git"
 : >"$T/runs"
-# more than the first claim takes (16): the loser has tasks left to claim as a member
-TASKS=$(seq -f 't%02g' 20)
+# more than the first claim takes (16): the loser has tasks left to claim as a member,
+# after its first claim as a member lost its race too
+TASKS=$(seq -f 't%02g' 30)
 for t in $TASKS; do
-	"$DGRID" submit --repo "$GURL" --id "$t" --timeout 30 --script "sleep 0.3; echo $t >>$T/runs" >>"$T/submit.log" 2>&1
+	"$DGRID" submit --repo "$GURL" --id "$t" --timeout 30 --script "sleep 0.5; echo $t >>$T/runs" >>"$T/submit.log" 2>&1
 done
 rm -f "$T/hook-log" "$T/b-done" "$T/a-in-hook"
 rmdir "$T/first-push" 2>/dev/null
-# the first push waits (at most 30 s) until main has moved under it
-log_hook "$GRID" "if mkdir '$T/first-push' 2>/dev/null; then tip=\$(git rev-parse main); for i in \$(seq 300); do [ \"\$(git rev-parse main)\" != \"\$tip\" ] && break; sleep 0.1; done; fi"
+# Two pushes wait (at most 30 s each) until main has moved under them, so
+# that their update of main loses at the host while their other refs land:
+#  - the first push (a newcomer's join: the loser joins by its ref);
+#  - the first that brings the registration of a node that joined by its
+#    ref to main (the loser's first claim as a member). Until 0.15.3 that
+#    push also deleted the join ref, which then landed without the
+#    registration: the node was a member nowhere and every slot after its
+#    own moved.
+cat >"$GRID/hooks/pre-receive" <<HOOK
+#!/bin/bash
+cmds=\$(cat)
+echo "push \$(awk '{print \$3}' <<<"\$cmds" | tr '\n' ' ')" >>"$T/hook-log"
+hold() { local tip=\$(git rev-parse main); for i in \$(seq 300); do [ "\$(git rev-parse main)" != "\$tip" ] && break; sleep 0.1; done; }
+if mkdir "$T/first-push" 2>/dev/null; then hold; exit 0; fi
+read -r old new <<<"\$(awk '\$3 == "refs/heads/main" {print \$1, \$2}' <<<"\$cmds")"
+[ -n "\$new" ] || exit 0
+for x in \$(git for-each-ref --format='%(refname:lstrip=3)' refs/dgrid/join); do
+	if git cat-file -e "\$new:nodes/\$x.json" 2>/dev/null && ! git cat-file -e "\$old:nodes/\$x.json" 2>/dev/null &&
+	   mkdir "$T/held-registration" 2>/dev/null; then
+		echo "held the registration of \$x" >>"$T/hook-log"
+		hold
+	fi
+done
+exit 0
+HOOK
+# every join ref deleted, and whether main held its node's registration then
+cat >"$GRID/hooks/post-receive" <<HOOK
+#!/bin/bash
+while read -r old new ref; do
+	case "\$ref" in refs/dgrid/join/*) ;; *) continue ;; esac
+	[ "\$new" = 0000000000000000000000000000000000000000 ] || continue
+	x=\${ref#refs/dgrid/join/}
+	if git cat-file -e "main:nodes/\$x.json" 2>/dev/null; then echo "\$x registered"; else echo "\$x unregistered"; fi >>"$T/join-deletions"
+done
+HOOK
+chmod +x "$GRID/hooks/pre-receive" "$GRID/hooks/post-receive"
+: >"$T/join-deletions"
 for n in n1 n2; do
 	DGRID_CACHE=$T/cache-$n PULL_INTERVAL=1 LOG_LEVEL=debug timeout 150 "$DGRID" worker \
 		--repo "$GURL" --node-id "$n" --slots 1 --executor process --exit-when-idle --http off \
@@ -132,7 +171,14 @@ if [ -n "$loser" ]; then
 	n=$(basename "$loser" .log)
 	check "$n then claimed as a member" grep -q 'event=claimed' "$loser"
 	check "$n's registration reached main" git -C "$GRID" cat-file -e "main:nodes/$n.json"
+	check "the push that first brought it there was held until main moved" grep -q "held the registration of $n" "$T/hook-log"
+	check "$n lost that race (event=contention after joining)" \
+		bash -c "sed -n '/event=joined/,\$p' '$loser' | grep -q 'event=contention'"
+	check_eq "$n joined once: its lost registration left it a member by its ref" 1 "$(grep -c 'event=joined' "$loser")"
 fi
+sed 's/^/# join ref deleted: /' "$T/join-deletions"
+check "join refs were deleted" test -s "$T/join-deletions"
+check_eq "none while main lacked its node's registration" "" "$(grep unregistered "$T/join-deletions")"
 check_eq "every task ran once" "$(echo $TASKS)" "$(sort "$T/runs" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "no join ref is left: both registrations are on main" "" "$(git -C "$GRID" for-each-ref refs/dgrid/join)"
 check_eq "both are on main" "n1.json n2.json" "$(git -C "$GRID" ls-tree --name-only main nodes/ | xargs -n1 basename | tr '\n' ' ' | sed 's/ $//')"
