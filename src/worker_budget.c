@@ -492,11 +492,17 @@ bool dg_worker_join_taken(const struct worker *w)
 	 * slot started may be ours to lose. Standing back costs a wait; a
 	 * push that loses costs the budget.
 	 */
-	if (w->newest_join * 1000 + 999 >= slot_start)
+	if (w->newest_join * 1000 + 999 >= slot_start) {
+		dg_log(DG_LOG_DEBUG, "node=%s event=join-stood-back why=slot-taken", w->me);
 		return true;
+	}
 	join_slots = (double)w->joins_window_ms / (double)len * (double)dg_pushslot_join_slots(&w->slot) /
 		     (double)dg_pushslot_cycle(&w->slot);
-	return w->joins_lately && (double)w->joins_lately >= join_slots / 2;
+	if (!w->joins_lately || (double)w->joins_lately < join_slots / 2)
+		return false;
+	dg_log(DG_LOG_DEBUG, "node=%s event=join-stood-back why=joins-thick joins_lately=%zu join_slots=%.1f", w->me,
+	       w->joins_lately, join_slots);
+	return true;
 }
 
 int64_t dg_worker_next_push(const struct worker *w)
