@@ -441,7 +441,7 @@ int dg_worker_unregister(struct worker *w);
 int dg_worker_register_txn(struct worker *w, struct dg_txn *txn, bool stopped);
 /* a stopping worker still to say so in its registration, in a push of its own if need be */
 bool dg_worker_stop_mark_due(const struct worker *w);
-/* Deletes our join ref in this push once our registration is on main. */
+/* Deletes our join ref in this push once the tip holds our live registration. */
 int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn);
 int dg_worker_heartbeat(struct worker *w, const char *state);
 void dg_worker_snapshot(struct worker *w, const char *state);

@@ -295,17 +295,27 @@ bool dg_worker_stop_mark_due(const struct worker *w)
 	return !w->budget || now + (dg_worker_next_push(w) - dg_wall_ms()) < until;
 }
 
+/*
+ * A push made anyway deletes our join ref once the tip it builds on holds
+ * our registration, live: one that says stopped_at is a former life's, and
+ * without the ref we would be a member nowhere (register_fn).
+ */
 int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn)
 {
-	struct dg_strbuf path = DG_STRBUF_INIT;
+	struct dg_strbuf path = DG_STRBUF_INIT, old = DG_STRBUF_INIT;
+	json_t *doc = NULL;
 	char name[300];
 	int ret = 0;
 
 	dg_strbuf_addf(&path, "nodes/%s.json", w->me);
-	if (w->join_ref && dg_txn_exists(txn, path.buf)) {
+	if (w->join_ref && !dg_txn_read(txn, path.buf, &old))
+		doc = json_loadb(old.buf, old.len, 0, NULL);
+	if (json_is_object(doc) && !json_object_get(doc, DG_NODE_STOPPED_KEY)) {
 		join_ref_name(name, sizeof(name), w);
 		ret = dg_txn_side(txn, name, NULL, NULL, 0);
 	}
+	json_decref(doc);
+	dg_strbuf_release(&old);
 	dg_strbuf_release(&path);
 	return ret;
 }

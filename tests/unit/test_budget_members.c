@@ -422,6 +422,64 @@ static void test_stood_back_keeps_a_look(void **state)
 	assert_int_equal(g->w.queue_looks_nr, 0);
 }
 
+/* Runs fn's pick of the join-ref cleanup on main's tip and says whether it deletes the ref; pushes nothing. */
+struct cleanup_run {
+	struct worker *w;
+	bool registering, stopped;
+	bool deletes;
+};
+
+static int run_cleanup(struct dg_txn *txn, void *payload)
+{
+	struct cleanup_run *c = payload;
+	int ret = c->registering ? dg_worker_register_txn(c->w, txn, c->stopped) : dg_worker_join_cleanup_txn(c->w, txn);
+
+	assert_int_equal(ret, 0);
+	c->deletes = dg_txn_has_side(txn);
+	return DG_EINVALID;   /* a look: no commit, no push */
+}
+
+static bool cleanup_deletes(struct grid *g, bool registering, bool stopped)
+{
+	struct cleanup_run c = { &g->w, registering, stopped, false };
+
+	assert_int_equal(dg_store_transact(g->store, run_cleanup, &c, NULL), DG_EINVALID);
+	return c.deletes;
+}
+
+/*
+ * A member that joined by its join ref keeps the ref until a tip holds its
+ * live registration (since 0.15.3): the host updates each ref of a push on
+ * its own, so a deletion that rode on the push bringing the registration
+ * landed when main lost the race, and the node was a member nowhere
+ * (t0379 shows it against a git daemon). A registration that says
+ * stopped_at is a former life's and keeps the ref too; a stopping node's
+ * last push deletes it in any case.
+ */
+static void test_join_ref_kept_until_registered(void **state)
+{
+	static const struct dg_executor process = { .name = "process" };
+	struct grid *g = *state;
+
+	g->opts.executor = &process;   /* the registration's facts name it */
+	g->w.join_ref = true;
+	snprintf(g->w.joined_at, sizeof(g->w.joined_at), "2026-12-04T10:00:00Z");
+	g->w.budget = 60;
+	g->w.slot.members = 1;
+	g->w.slot.rank = 0;   /* a member, by its join ref */
+	assert_false(cleanup_deletes(g, false, false));
+	assert_false(cleanup_deletes(g, true, false));   /* the push that brings the registration */
+	assert_true(cleanup_deletes(g, true, true));     /* unless we stop */
+	registration(g, "w1", "09:00", true);             /* a former life's, stopped */
+	assert_false(cleanup_deletes(g, false, false));
+	assert_false(cleanup_deletes(g, true, false));
+	registration(g, "w1", "10:00", false);            /* ours, live: it has served */
+	assert_true(cleanup_deletes(g, false, false));
+	assert_true(cleanup_deletes(g, true, false));
+	g->w.join_ref = false;                            /* no ref in our view: nothing to delete */
+	assert_false(cleanup_deletes(g, false, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +487,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changes_are_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_keeps_slot_a_while, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stood_back_keeps_a_look, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_ref_kept_until_registered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crowd_is_the_live_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_members_give_their_slots_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dormant_member_joins_again, setup, teardown),
