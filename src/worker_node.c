@@ -310,7 +310,7 @@ int dg_worker_join_cleanup_txn(struct worker *w, struct dg_txn *txn)
 	dg_strbuf_addf(&path, "nodes/%s.json", w->me);
 	if (w->join_ref && !dg_txn_read(txn, path.buf, &old))
 		doc = json_loadb(old.buf, old.len, 0, NULL);
-	if (json_is_object(doc) && !json_object_get(doc, DG_NODE_STOPPED_KEY)) {
+	if (json_is_object(doc) && !json_is_string(json_object_get(doc, DG_NODE_STOPPED_KEY))) {
 		join_ref_name(name, sizeof(name), w);
 		ret = dg_txn_side(txn, name, NULL, NULL, 0);
 	}
