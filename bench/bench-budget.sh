@@ -94,7 +94,10 @@
 #   ran none twice in that run); at 10 it ran all 2,560 once in 751 s. LARGE_PULL_INTERVAL=1 repeats
 #   that run. WORKER_TIMEOUT defaults to 1200 s with LARGE=1, past twice
 #   the large run's bound), BUDGET (pushes a minute
-#   for the grid, 60), PROTOCOL (3, the protocol the README's figures and
+#   for the grid, 60), TASK_SLEEP (each task's `sleep`, 2 s; the bound's
+#   T*2/W becomes T*TASK_SLEEP/W, and the tasks' timeout_seconds 3 times
+#   it, at least 60: long tasks against a cycle of a few seconds are
+#   where a first claim, sized before a task has run, holds the most), PROTOCOL (3, the protocol the README's figures and
 #   the budget assume; empty: no "protocol" key, i.e. protocol 1, whose
 #   heartbeats are pushed outside the schedule - 256 workers made 169
 #   pushes in the busiest minute, 1,511 of 1,578 pushes to heartbeat refs),
@@ -123,7 +126,9 @@ if [ "${LARGE:-}" = 1 ]; then BENCH_TIMEOUT=${BENCH_TIMEOUT:-0}; else BENCH_TIME
 BENCH_PULL_INTERVAL=${PULL_INTERVAL:-1}
 LARGE_PULL_INTERVAL=${LARGE_PULL_INTERVAL:-10}
 BENCH_LOG_LEVEL=${LOG_LEVEL:-info}
-TASK_SLEEP=2          # the tasks' `sleep 2`: the bound's T*2/W
+TASK_SLEEP=${TASK_SLEEP:-2}   # the tasks' `sleep 2`: the bound's T*2/W
+case $TASK_SLEEP in '' | 0 | *[!0-9]*) echo "bench-budget: TASK_SLEEP must be a whole number of seconds, 1 or more"; exit 1 ;; esac
+TASK_TIMEOUT=$((TASK_SLEEP * 3 > 60 ? TASK_SLEEP * 3 : 60))
 BENCH=bench-budget
 KILL_AFTER=45         # dgrid's --grace (30) + time to push what finished
 
@@ -146,8 +151,8 @@ submit() {
 	mkdir -p "$dir/tasks/queue"
 	for k in $(seq "$n"); do
 		id=$(task_id "$k" "$w")
-		printf '{"task_id": "%s", "script": "echo %s >>%s; sleep %s", "timeout_seconds": 60}\n' \
-			"$id" "$id" "$T/runs-$name" "$TASK_SLEEP" >"$dir/tasks/queue/$id.json"
+		printf '{"task_id": "%s", "script": "echo %s >>%s; sleep %s", "timeout_seconds": %s}\n' \
+			"$id" "$id" "$T/runs-$name" "$TASK_SLEEP" "$TASK_TIMEOUT" >"$dir/tasks/queue/$id.json"
 	done
 	git -C "$dir" add -A && git -C "$dir" commit -qm "submit $n tasks" || return 1
 	git -C "$dir" push -q "$URL/$name.git" main:main || return 1

@@ -359,6 +359,7 @@ void dg_task_clear_claim(struct dg_task *task)
 		json_object_del(task->doc, "claimed_at");
 		json_object_del(task->doc, "attempt");
 		json_object_del(task->doc, "lease_seconds");
+		json_object_del(task->doc, "lease_renewed_at");
 		json_object_del(task->doc, "node_sig");   /* the claimer's signature (record.h) */
 	}
 }

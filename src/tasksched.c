@@ -139,11 +139,12 @@ static int parse_requires(struct dg_requires *r, const json_t *req, const char *
 
 static int parse_retries(struct dg_sched *s, const json_t *doc, const char *buf, size_t len)
 {
-	uint64_t retries = 0, delay = DG_RETRY_DELAY_DEFAULT, retried = 0;
+	uint64_t retries = 0, delay = DG_RETRY_DELAY_DEFAULT, retried = 0, handed_back = 0;
 
 	if (int_field(&retries, doc, "retries", "retries", 0, DG_RETRIES_MAX, buf, len) < 0 ||
 	    int_field(&delay, doc, "retry_delay_seconds", "retry_delay_seconds", 0, 86400, buf, len) < 0 ||
-	    int_field(&retried, doc, "retried", "retried", 0, DG_RETRIES_MAX, buf, len) < 0)
+	    int_field(&retried, doc, "retried", "retried", 0, DG_RETRIES_MAX, buf, len) < 0 ||
+	    int_field(&handed_back, doc, "handed_back", "handed_back", 0, DG_HANDED_BACK_MAX, buf, len) < 0)
 		return DG_EINVALID;
 	if (retried > retries) {
 		dg_error_set("retried %" PRIu64 " is more than retries %" PRIu64, retried, retries);
@@ -152,6 +153,7 @@ static int parse_retries(struct dg_sched *s, const json_t *doc, const char *buf,
 	s->retries = (unsigned)retries;
 	s->retry_delay = (unsigned)delay;
 	s->retried = (unsigned)retried;
+	s->handed_back = (unsigned)handed_back;
 	return 0;
 }
 
@@ -169,7 +171,9 @@ unsigned dg_sched_retry_delay(const struct dg_sched *s, unsigned cap)
 
 unsigned dg_sched_crash_claims(const struct dg_sched *s, unsigned attempt)
 {
-	return attempt > s->retried ? attempt - s->retried : 0;
+	uint64_t other = (uint64_t)s->retried + s->handed_back;
+
+	return attempt > other ? attempt - (unsigned)other : 0;
 }
 
 static int parse_deps(struct dg_sched *s, const json_t *v, const char *buf, size_t len,

@@ -9,6 +9,7 @@
  *     "retries": 0..100             runs again after failing or timing out
  *     "retry_delay_seconds": 10     before the first retry; doubles each time
  *     "retried": n                  retries made so far (written by workers)
+ *     "handed_back": n              claims given back unstarted (written by workers)
  *     "depends_on": ["id", ...]     runs only after each ended "success"
  *     "replicas": 1..9              runs on this many distinct nodes (replica.h)
  *     "quorum": 1..replicas         results that must agree; default a majority
@@ -61,15 +62,17 @@ struct dg_sched {
 	unsigned quorum;          /* 0: not set (a majority of replicas) */
 	char *replica_of;         /* a replica's task (replica.h); NULL for others */
 	unsigned replica;         /* its number, 1..replicas */
+	unsigned handed_back;     /* claims that ended with the task given back unstarted */
 };
 
 #define DG_DEPS_MAX 64
 
 #define DG_RETRIES_MAX 100
 #define DG_RETRY_DELAY_DEFAULT 10
+#define DG_HANDED_BACK_MAX 1000000   /* as "attempt" (task.c) */
 #define DG_REPLICAS_MAX 9
 #define DG_SCHED_INIT { DG_PRIORITY_DEFAULT, 0, { NULL, 0, NULL, 0, 0, NULL }, 0, DG_RETRY_DELAY_DEFAULT, 0, NULL, 0, \
-			0, 0, NULL, 0 }
+			0, 0, NULL, 0, 0 }
 
 /*
  * Reads the scheduling fields of a task document. buf/len is the file's
@@ -118,7 +121,12 @@ bool dg_sched_fits(const struct dg_requires *req, const struct dg_node_facts *f,
  */
 bool dg_sched_will_retry(const struct dg_sched *s, bool failed);
 unsigned dg_sched_retry_delay(const struct dg_sched *s, unsigned cap);
-/* Claims of a task (attempt) that ended without a result: not its retries. */
+/*
+ * Claims of a task (attempt) that ended without a result: not its retries,
+ * nor the claims whose workers gave it back unstarted (a batch's surplus,
+ * or at shutdown): those never ran it, so they are no sign that it kills
+ * its workers.
+ */
 unsigned dg_sched_crash_claims(const struct dg_sched *s, unsigned attempt);
 
 /* The canonical name of an architecture: "amd64" is "x86_64", "arm64" "aarch64". */

@@ -554,6 +554,56 @@ void dg_worker_budget_used(struct worker *w)
 }
 
 /*
+ * A task's run time as we know it: the mean of those that ran here, or
+ * longer if a running one has run longer already (a lower bound on its
+ * own). 0: nothing known yet.
+ */
+static int64_t run_ms_known(const struct worker *w)
+{
+	int64_t known = w->task_ms_avg > 0 ? w->task_ms_avg : 0, now = dg_wall_ms();
+
+	for (size_t i = 0; i < w->jobs_nr; i++) {
+		if (w->jobs[i].started_ms > 0 && now - w->jobs[i].started_ms > known)
+			known = now - w->jobs[i].started_ms;
+	}
+	return known;
+}
+
+/*
+ * Until our next turn, as the schedule says now: a member's next slot
+ * after the one it is in, which lies further than a cycle when a longer
+ * one follows (joins) - up to two cycles; a newcomer's, a cycle (its
+ * first slot as a member is not known before its join lands).
+ */
+static int64_t until_next_turn_ms(const struct worker *w)
+{
+	int64_t cycle = dg_pushslot_cycle_ms(&w->slot), now = dg_wall_ms(), next;
+
+	if (w->slot.rank >= w->slot.members)
+		return cycle;
+	next = dg_pushslot_next(&w->slot, now + 1) - now;
+	return next < cycle ? cycle : next < 2 * cycle ? next : 2 * cycle;
+}
+
+/*
+ * With a budget: what keeps our slots busy until our next turn at the run
+ * time we know. Until a task has run here, FIRST_CLAIM_MAX a slot, or
+ * less once a running task outlasts that (one task a slot left a
+ * first-time worker idle for a whole cycle: 2 s of work, then 48 s
+ * waiting at 32 workers and a budget of 60).
+ */
+static size_t cycle_want(const struct worker *w)
+{
+	size_t slots = w->opts->cfg.slots, first = (size_t)FIRST_CLAIM_MAX * slots, want;
+	int64_t until = until_next_turn_ms(w), known = run_ms_known(w);
+
+	if (known <= 0)
+		return first;
+	want = (size_t)((until + known - 1) / known) * slots;
+	return w->task_ms_avg > 0 || want < first ? want : first;
+}
+
+/*
  * Without a budget: the free slots when we work alone. On a crowded grid
  * (other registered workers, or races lost: dg_worker_contention) up to
  * one task a slot per worker, never more than CROWD_WORK_MS of measured
@@ -616,17 +666,7 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 		want = want < cap ? want : cap;
 		return held < want ? want - held : 0;
 	}
-	/*
-	 * Until a task has run here its run time is unknown: FIRST_CLAIM_MAX
-	 * a slot, within the fair share (one task a slot left a first-time
-	 * worker idle for a whole cycle: 2 s of work, then 48 s waiting at 32
-	 * workers and a budget of 60).
-	 */
-	want = (size_t)FIRST_CLAIM_MAX * slots;
-	if (w->task_ms_avg > 0) {
-		int64_t cycle = dg_pushslot_cycle_ms(&w->slot);
-		want = (size_t)((cycle + w->task_ms_avg - 1) / w->task_ms_avg) * slots;
-	}
+	want = cycle_want(w);
 	if (want > share)
 		want = share;
 	if (want > w->policy.claim_batch_max)
@@ -634,6 +674,32 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	if (want < slots)
 		want = slots;
 	return held < want ? want - held : 0;
+}
+
+/*
+ * With a budget: how many of our backlog's tasks (claimed, not started)
+ * go back to the queue: what we hold beyond a cycle's work and a task a
+ * slot to spare (so that we never give back what our next claim would
+ * take again). A claim is sized before we know what it holds: a first one
+ * at FIRST_CLAIM_MAX a slot, before any task ran here (a task that has
+ * run for a cycle already tells enough: long tasks go back before the
+ * first one ends), and any one for a cycle that then grows shorter. Kept, the surplus waited in our backlog
+ * while other workers sat idle beside an empty queue, and the last of it
+ * set the run's end (bench-budget, 8 workers and 80 two-second tasks: the
+ * first three joiners took 16 each, 48 of the 80, and ran them into the
+ * run's last 15 s; three workers never joined). Given back, it is queued
+ * for the members after us in the cycle, and for newcomers.
+ */
+size_t dg_worker_backlog_surplus(const struct worker *w)
+{
+	size_t held = w->jobs_nr + w->backlog_nr, keep;
+
+	if (!w->budget || w->stopping || !w->backlog_nr)
+		return 0;
+	keep = cycle_want(w) + w->opts->cfg.slots;
+	if (held <= keep)
+		return 0;
+	return held - keep < w->backlog_nr ? held - keep : w->backlog_nr;
 }
 
 /* A newcomer keeps a look at the queue an eighth of a cycle after the one before at the least. */

@@ -31,10 +31,11 @@ struct running {
 	struct dg_tasksign_verdict trust;  /* who signed it, for its result */
 };
 
-/* A task killed at shutdown, to be handed back to the queue. */
+/* A task of ours stopped at shutdown, to be handed back to the queue. */
 struct handback {
 	char *task_id;
 	unsigned attempt;
+	bool unstarted;               /* from the backlog: it never ran here */
 };
 
 /* a newcomer keeps this many looks at the queue, an eighth of a cycle apart at least (worker_budget.c) */
@@ -262,6 +263,7 @@ bool dg_worker_slot_keep_due(const struct worker *w, bool urgent);
 bool dg_worker_rejoins(const struct worker *w);
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
+size_t dg_worker_backlog_surplus(const struct worker *w);  /* backlog tasks to give back (budget grid) */
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
 void dg_worker_join_stood_back(struct worker *w);   /* a newcomer that stood back keeps its look at the queue */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */

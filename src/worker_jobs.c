@@ -38,7 +38,8 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 	if (r->requeue) {
 		DG_ALLOC_GROW(w->requeue, w->requeue_nr + 1, w->requeue_alloc);
 		w->requeue[w->requeue_nr].task_id = dg_xstrdup(r->task.task_id);
-		w->requeue[w->requeue_nr++].attempt = r->task.attempt;
+		w->requeue[w->requeue_nr].attempt = r->task.attempt;
+		w->requeue[w->requeue_nr++].unstarted = false;
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back", w->me, r->task.task_id);
 		goto out;
 	}

@@ -181,14 +181,30 @@ static int deliver(struct step *s, size_t i)
 	return ret;
 }
 
-/* Hands a task killed at shutdown back to the queue, attempt kept. */
+/*
+ * A claim of ours back to the queue, its attempt kept. One given back
+ * unstarted says so ("handed_back"): it never ran the task, so
+ * max_attempts, which counts the claims that ended without a result, does
+ * not count it (tasksched.h). Before 0.16.0 it did, and a task handed back
+ * by three stopping workers was abandoned at its next worker's crash.
+ */
+static int requeue_ours(struct step *s, struct dg_task *t, bool unstarted)
+{
+	if (unstarted) {
+		t->sched.handed_back++;
+		json_object_set_new(t->doc, "handed_back", json_integer(t->sched.handed_back));
+	}
+	return dg_layout_requeue(s->txn, t, s->w->me, step_protocol(s));
+}
+
+/* Hands a task stopped at shutdown back to the queue. */
 static int hand_back(struct step *s, const struct handback *h)
 {
 	struct dg_task t = DG_TASK_INIT;
 	int ret = 0;
 
 	if (read_claim(s, h->task_id, &t, NULL) == 0 && is_our_claim(s, &t, h->attempt)) {
-		ret = dg_layout_requeue(s->txn, &t, s->w->me, step_protocol(s));
+		ret = requeue_ours(s, &t, h->unstarted);
 		dg_strbuf_addf(&s->msg, " hand back %s", h->task_id);
 	}
 	dg_task_release(&t);
@@ -278,6 +294,49 @@ static int renew_leases(struct step *s)
 	for (size_t i = 0; i < w->backlog_nr && !ret; i++)
 		ret = renew_one(s, &w->backlog[i]);
 	return ret;
+}
+
+/*
+ * Our backlog's surplus (dg_worker_backlog_surplus) back to the queue, in
+ * a push made anyway: the tasks claimed last go first. They stay ours
+ * until the push lands (dg_worker_step drops them then).
+ */
+static int give_back_surplus(struct step *s)
+{
+	struct worker *w = s->w;
+	size_t n = dg_worker_backlog_surplus(w);
+	int ret = 0;
+
+	for (size_t i = w->backlog_nr; n && i-- > 0 && !ret;) {
+		struct dg_task t = DG_TASK_INIT;
+
+		if (read_claim(s, w->backlog[i].task_id, &t, NULL) == 0 &&
+		    is_our_claim(s, &t, w->backlog[i].attempt)) {
+			ret = requeue_ours(s, &t, true);
+			dg_strbuf_addf(&s->msg, " give back %s", t.task_id);
+			s->given_back[i] = true;
+			n--;
+		}
+		dg_task_release(&t);
+	}
+	return ret;
+}
+
+/* Drops from our backlog what the landed push gave back. */
+static void drop_given_back(struct worker *w, const bool *given_back)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < w->backlog_nr; i++) {
+		if (given_back[i]) {
+			dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back unstarted=1 why=surplus",
+			       w->me, w->backlog[i].task_id);
+			dg_task_release(&w->backlog[i]);
+		} else {
+			w->backlog[kept++] = w->backlog[i];
+		}
+	}
+	w->backlog_nr = kept;
 }
 
 static bool all_delivered(const struct step *s)
@@ -537,6 +596,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	tasks_clear(s->adopted, &s->adopted_nr);
 	dg_pick_release(&s->pick);
 	memset(s->delivered, 0, w->pending_nr * sizeof(*s->delivered));
+	memset(s->given_back, 0, w->backlog_nr * sizeof(*s->given_back));
 	s->rejected = 0;
 	s->eligible_left = 0;
 	s->intaken = 0;
@@ -600,6 +660,9 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	 * renews every lease we hold deletes it (results it does not report
 	 * would lose the rescue's renewal: then a later push does).
 	 */
+	/* before the renewals, which then pass over what goes back */
+	if (!ret && s->msg.len && !w->stopping)
+		ret = give_back_surplus(s);
 	if (!ret && (w->budget || w->backlog_nr || w->rescue_ref) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
 	s->registering = !w->registered || (w->stopping && !w->jobs_nr) || dg_worker_rejoins(w) ||
@@ -691,7 +754,8 @@ int dg_worker_step(struct worker *w)
 	for (size_t i = 0; w->stopping && i < w->backlog_nr; i++) {
 		DG_ALLOC_GROW(w->requeue, w->requeue_nr + 1, w->requeue_alloc);
 		w->requeue[w->requeue_nr].task_id = dg_xstrdup(w->backlog[i].task_id);
-		w->requeue[w->requeue_nr++].attempt = w->backlog[i].attempt;
+		w->requeue[w->requeue_nr].attempt = w->backlog[i].attempt;
+		w->requeue[w->requeue_nr++].unstarted = true;
 		dg_log(DG_LOG_INFO, "node=%s task=%s event=handed-back unstarted=1", w->me, w->backlog[i].task_id);
 		dg_task_release(&w->backlog[i]);
 	}
@@ -699,6 +763,7 @@ int dg_worker_step(struct worker *w)
 		w->backlog_nr = 0;
 	s.free_slots = w->stopping ? 0 : dg_worker_claim_want(w, 0);
 	s.delivered = dg_xcalloc(w->pending_nr + 1, sizeof(*s.delivered));
+	s.given_back = dg_xcalloc(w->backlog_nr + 1, sizeof(*s.given_back));
 	dg_strbuf_init(&s.msg, 0);
 
 	/*
@@ -751,6 +816,13 @@ int dg_worker_step(struct worker *w)
 	if (ret < 0) {
 		/* a push may have landed before the error: look for our claims next time */
 		w->need_adopt = true;
+		/*
+		 * What it gave back may be queued now, and somebody else's
+		 * soon: we must not run it. If the push did not land, the
+		 * claims are still ours, and the adoption takes them again.
+		 */
+		if (ret != DG_ECONFLICT && ret != DG_EREFUSED)
+			drop_given_back(w, s.given_back);
 		goto out;
 	}
 	w->snap.last_fetch_ok = dg_wall_ms();
@@ -797,6 +869,9 @@ int dg_worker_step(struct worker *w)
 	for (size_t i = 0; st.committed && i < s.renewed_nr; i++)
 		dg_worker_lease_landed(w, s.renewed[i].held->task_id, s.renewed[i].held->attempt,
 				       s.renewed[i].lease_seconds, t0);
+	/* after the renewals, which borrow the backlog's tasks */
+	if (st.committed)
+		drop_given_back(w, s.given_back);
 	for (size_t i = 0; st.committed && i < s.adopted_nr + s.claimed_nr; i++) {
 		const struct dg_task *t = i < s.adopted_nr ? &s.adopted[i] : &s.claimed[i - s.adopted_nr];
 
@@ -831,6 +906,7 @@ out:
 	free(s.claimed);
 	free(s.adopted);
 	free(s.delivered);
+	free(s.given_back);
 	free(s.renewed);
 	dg_strbuf_release(&s.msg);
 	return ret;

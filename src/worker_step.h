@@ -24,6 +24,7 @@ struct step {
 	struct dg_task *adopted;
 	size_t adopted_nr, adopted_alloc;
 	bool *delivered;              /* per pending result: done with it */
+	bool *given_back;             /* per backlog task: goes back to the queue (surplus) */
 	unsigned rejected, eligible_left, intaken;
 	bool adopt_later;             /* claims of ours left for a free slot */
 	int64_t retry_due;            /* unix s: the earliest retry this step queued; 0 none */

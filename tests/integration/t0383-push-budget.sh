@@ -62,6 +62,16 @@ check "and says in nodes/w5.json that it stopped" bash -c \
 	"git -C '$BARE' show main:nodes/w5.json | grep -q '\"stopped_at\"'"
 check "in the push that handed them back" bash -c \
 	"git -C '$BARE' log -1 --format=%s main -- nodes/w5.json | grep -q 'hand back'"
+# unstarted, they say so: max_attempts does not count those claims (doc/tasks.md)
+STOP=$(git -C "$BARE" log -1 --format=%H main -- nodes/w5.json)
+check "each task handed back unstarted is queued with handed_back 1" bash -c "
+	for id in \$(git -C '$BARE' log -1 --format=%s $STOP | grep -o 'hand back [^ ]*' | awk '{ print \$3 }'); do
+		grep -q \"task=\$id event=handed-back unstarted=1\" '$T/w5.log' || continue
+		f=\$(git -C '$BARE' ls-tree -r --name-only $STOP tasks/queue | grep \"/\$id\\.json\$\")
+		git -C '$BARE' show $STOP:\$f | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin).get(\"handed_back\") != 1)' || exit 1
+		n=\$((n + 1))
+	done
+	[ \${n:-0} -ge 1 ]"
 for n in 1 2 3 4; do start "w$n" --exit-when-idle; done
 
 all_done() {

@@ -148,6 +148,93 @@ static void test_budget(void **state DG_UNUSED)
 }
 
 /*
+ * A running task that has run longer than the mean (or before any ended)
+ * is what we know of the run time: a first claim's 16 shrink to a cycle's
+ * worth of it, never grow.
+ */
+static void test_budget_running_task(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	struct running job = { .started_ms = 0 };
+	int64_t cycle;
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 0 };
+	cycle = dg_pushslot_cycle_ms(&w->slot);
+	w->jobs = &job;
+	w->jobs_nr = 1;
+	/* just started: 16 a slot still (the cycle over 0.5 s would be more), less the one we run */
+	job.started_ms = dg_wall_ms() - 500;
+	assert_int_equal(dg_worker_claim_want(w, 800), 15);
+	/* running for a cycle already: one more task for the next cycle, the slot's own */
+	job.started_ms = dg_wall_ms() - cycle;
+	assert_int_equal(dg_worker_claim_want(w, 800), 0);
+	/* a mean below what the running task shows: the running task's */
+	w->task_ms_avg = 1000;
+	assert_int_equal(dg_worker_claim_want(w, 800), 0);
+	/* measured and quick: the mean's cycle, beyond 16 */
+	job.started_ms = dg_wall_ms() - 100;
+	w->task_ms_avg = 200;
+	assert_int_equal(dg_worker_claim_want(w, 800) + 1, (size_t)((cycle + 199) / 200) < 64 ? (size_t)((cycle + 199) / 200) : 64);
+}
+
+/*
+ * With a budget, what we hold beyond a cycle's work and a task a slot to
+ * spare goes back to the queue from the backlog (tasks not started): the
+ * surplus of a first claim, sized before a task ran here, or of a long
+ * task's batch once the running one outlasts the cycle.
+ */
+static void test_backlog_surplus(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	struct running job = { .started_ms = 0 };
+	struct dg_task backlog[15];
+	int64_t cycle;
+	size_t per_cycle;
+
+	memset(backlog, 0, sizeof(backlog));
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 0 };
+	cycle = dg_pushslot_cycle_ms(&w->slot);
+	w->jobs = &job;
+	w->jobs_nr = 1;
+	w->backlog = backlog;
+	w->backlog_nr = 15;
+	/* nothing known: a first claim of 16 is what we keep */
+	job.started_ms = dg_wall_ms() - 100;
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+	/* 2 s tasks: keep a cycle's worth and one more, the rest goes back */
+	w->task_ms_avg = 2000;
+	per_cycle = (size_t)((cycle + 1999) / 2000);
+	assert_true(per_cycle + 1 < 16);
+	assert_int_equal(dg_worker_backlog_surplus(w), 16 - (per_cycle + 1));
+	/* what our next claim would take is never given back */
+	w->backlog_nr = per_cycle;
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+	assert_int_equal(dg_worker_claim_want(w, 800), 0);
+	w->backlog_nr = per_cycle - 2;
+	assert_int_equal(dg_worker_claim_want(w, 800), 1);
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+	/* a long task, no mean yet: once it has run a cycle, all but one of the backlog goes back */
+	w->task_ms_avg = 0;
+	w->backlog_nr = 15;
+	job.started_ms = dg_wall_ms() - cycle - 1000;
+	assert_int_equal(dg_worker_backlog_surplus(w), 14);
+	/* only what has not started: running tasks stay */
+	w->jobs_nr = 1, w->backlog_nr = 0;
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+	/* a stopping worker hands back its whole backlog anyway; without a budget nothing goes back */
+	w->backlog_nr = 15;
+	w->stopping = true;
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+	w->stopping = false;
+	w->budget = 0;
+	assert_int_equal(dg_worker_backlog_surplus(w), 0);
+}
+
+/*
  * A newcomer stands back when a node registered in this slot's second, or
  * when recent joins filled half the join slots of the window (a fleet is
  * arriving); members and newcomers on a quiet grid push.
@@ -355,6 +442,8 @@ int main(void)
 		cmocka_unit_test(test_crowded),
 		cmocka_unit_test(test_crowded_first_claim),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_budget_running_task),
+		cmocka_unit_test(test_backlog_surplus),
 		cmocka_unit_test(test_join_stands_back),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
 		cmocka_unit_test(test_newcomer_leaves_what_members_take),

@@ -61,6 +61,8 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "{\"priority\": 10}", "priority 10 is out of range 0..9" },
+	{ "{\"handed_back\": -1}", "handed_back -1 is out of range 0..1000000" },
+	{ "{\"handed_back\": \"2\"}", "expected integer for handed_back, got string" },
 	{ "{\"priority\": -1}", "priority -1 is out of range 0..9" },
 	{ "{\"priority\": 5.0}", "line 1 column 14: expected integer for priority, got real" },
 	{ "{\"priority\": \"9\"}", "expected integer for priority, got string" },
@@ -82,6 +84,30 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"requires\": {\"min_cpus\": \"2\"}}", "expected integer for requires.min_cpus" },
 	{ "{\"requires\": {\"min_memory_mb\": -5}}", "requires.min_memory_mb -5 is out of range" },
 };
+
+/*
+ * max_attempts counts the claims that ended without a result: not the
+ * retries, and not the claims given back unstarted (a batch's surplus, or
+ * at shutdown), which never ran the task.
+ */
+static void test_crash_claims(void **state)
+{
+	struct dg_sched s = DG_SCHED_INIT;
+
+	(void)state;
+	assert_int_equal(dg_sched_crash_claims(&s, 0), 0);
+	assert_int_equal(dg_sched_crash_claims(&s, 3), 3);
+	assert_int_equal(parse(&s, "{\"retries\": 2, \"retried\": 1}"), 0);
+	assert_int_equal(dg_sched_crash_claims(&s, 3), 2);
+	dg_sched_release(&s);
+	assert_int_equal(parse(&s, "{\"retries\": 2, \"retried\": 1, \"handed_back\": 4}"), 0);
+	assert_int_equal(s.handed_back, 4);
+	assert_int_equal(dg_sched_crash_claims(&s, 6), 1);
+	assert_int_equal(dg_sched_crash_claims(&s, 5), 0);
+	/* more given back than claimed (a hand-edited file): none crashed */
+	assert_int_equal(dg_sched_crash_claims(&s, 2), 0);
+	dg_sched_release(&s);
+}
 
 static void test_refusals(void **state)
 {
@@ -220,6 +246,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_crash_claims),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_labels),
 		cmocka_unit_test(test_fits),
