@@ -285,6 +285,16 @@ int dg_task_parse(struct dg_task *task, const char *buf, size_t len,
 
 	if (parse_claim(&t, t.doc, buf, len) < 0 || dg_sched_parse_for(&t.sched, t.doc, buf, len, t.task_id) < 0)
 		goto out;
+	/*
+	 * Every hand-back ended a claim, so workers never write more of them
+	 * than claims: a file that says so would lift max_attempts off a task
+	 * that crashes its workers (attempt - retried - handed_back).
+	 */
+	if (t.sched.handed_back > t.attempt) {
+		dg_error_set("handed_back %u is more than the claims made (attempt %u)", t.sched.handed_back,
+			     t.attempt);
+		goto out;
+	}
 
 	*task = t;
 	return 0;

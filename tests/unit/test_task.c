@@ -103,6 +103,10 @@ static const struct bad_case bad_cases[] = {
 	  "node_id '../w' has characters outside" },
 	{ "attempt string", "{\"task_id\": \"a\", \"script\": \"x\", \"attempt\": \"1\"}", NULL,
 	  "expected integer for attempt, got string" },
+	{ "handed back more than claimed", "{\"task_id\": \"a\", \"script\": \"x\", \"attempt\": 2, \"handed_back\": 3}",
+	  NULL, "handed_back 3 is more than the claims made (attempt 2)" },
+	{ "handed back, never claimed", "{\"task_id\": \"a\", \"script\": \"x\", \"handed_back\": 1000000}",
+	  NULL, "handed_back 1000000 is more than the claims made (attempt 0)" },
 	{ "claimed_at integer", "{\"task_id\": \"a\", \"script\": \"x\", \"claimed_at\": 1}", NULL,
 	  "expected string for claimed_at, got integer" },
 };
