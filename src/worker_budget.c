@@ -678,17 +678,17 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 
 /*
  * With a budget: how many of our backlog's tasks (claimed, not started)
- * go back to the queue: what we hold beyond a cycle's work and a task a
- * slot to spare (so that we never give back what our next claim would
- * take again). A claim is sized before we know what it holds: a first one
- * at FIRST_CLAIM_MAX a slot, before any task ran here (a task that has
- * run for a cycle already tells enough: long tasks go back before the
- * first one ends), and any one for a cycle that then grows shorter. Kept, the surplus waited in our backlog
- * while other workers sat idle beside an empty queue, and the last of it
- * set the run's end (bench-budget, 8 workers and 80 two-second tasks: the
- * first three joiners took 16 each, 48 of the 80, and ran them into the
- * run's last 15 s; three workers never joined). Given back, it is queued
- * for the members after us in the cycle, and for newcomers.
+ * go back to the queue: what we hold beyond what our claim would take
+ * now holding nothing, and a task a slot to spare (so that a claim and
+ * the next give-back never undo each other). A claim is sized before we
+ * know what it holds: a first one at FIRST_CLAIM_MAX a slot, before any
+ * task ran here (a task that has run longer than our next turn is away
+ * tells enough: long tasks go back before the first one ends), and any
+ * one for a turn that then comes sooner. Kept, the surplus ran here in a
+ * row while other workers found the queue empty (bench-budget, 8 workers
+ * and 40 tasks of 20 s: the first joiner ran 16 of them for 320 s, and
+ * the run took 335 s where the work was 100 s a worker; given back,
+ * 169 s). It goes to the members after us in the cycle, and to newcomers.
  */
 size_t dg_worker_backlog_surplus(const struct worker *w)
 {

@@ -648,23 +648,23 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	}
 	if (!ret && step_protocol(s) >= DG_SHARDED_PROTOCOL)
 		ret = step_intake(s);
-	/*
-	 * With a push budget the registration rides on a step that pushes
-	 * anyway: a newcomer's first claim (an idle one pushes nothing), and
-	 * the last report of a stopping worker, which says it stopped and so
-	 * frees its push slots.
-	 */
+	/* a surplus rides on a push made anyway, before the renewals, which then pass over it */
+	if (!ret && s->msg.len && !w->stopping)
+		ret = give_back_surplus(s);
 	/*
 	 * Renewals ride on a push made anyway: they alone are no reason to
 	 * push. Once we pushed a rescue (worker_rescue.c), the push that
 	 * renews every lease we hold deletes it (results it does not report
 	 * would lose the rescue's renewal: then a later push does).
 	 */
-	/* before the renewals, which then pass over what goes back */
-	if (!ret && s->msg.len && !w->stopping)
-		ret = give_back_surplus(s);
 	if (!ret && (w->budget || w->backlog_nr || w->rescue_ref) && s->msg.len && !w->stopping)
 		ret = renew_leases(s);
+	/*
+	 * With a push budget the registration rides on a step that pushes
+	 * anyway: a newcomer's first claim (an idle one pushes nothing), and
+	 * the last report of a stopping worker, which says it stopped and so
+	 * frees its push slots.
+	 */
 	s->registering = !w->registered || (w->stopping && !w->jobs_nr) || dg_worker_rejoins(w) ||
 			 (s->msg.len && dg_worker_slot_keep_due(w, false));
 	if (w->budget && !(s->msg.len && (w->registered || !w->stopping)) && !dg_worker_stop_mark_due(w))
@@ -819,7 +819,8 @@ int dg_worker_step(struct worker *w)
 		/*
 		 * What it gave back may be queued now, and somebody else's
 		 * soon: we must not run it. If the push did not land, the
-		 * claims are still ours, and the adoption takes them again.
+		 * claims are still ours, and the adoption takes them again
+		 * (one more claim each, which max_attempts counts: rare).
 		 */
 		if (ret != DG_ECONFLICT && ret != DG_EREFUSED)
 			drop_given_back(w, s.given_back);
