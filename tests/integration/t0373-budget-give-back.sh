@@ -79,11 +79,15 @@ check "w1 claims a task it gave back again" wait_for 60 eval "claimed_again >/de
 AGAIN=$(claimed_again)
 kill -KILL $W1
 wait $W1 2>/dev/null
-note "w1 killed holding $AGAIN (claimed again)"
+CLAIM=$(git -C "$BARE" ls-tree -r --name-only main tasks/in_progress | grep "/$AGAIN\.json$" | head -1)
+ATTEMPT=$(git -C "$BARE" show "main:$CLAIM" 2>/dev/null | python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["attempt"] if d.get("node_id") == "w1" and d.get("handed_back", 0) >= 1 else "")' 2>/dev/null)
+note "w1 killed holding $AGAIN (claimed again, attempt ${ATTEMPT:-?})"
+check "main holds w1's claim of $AGAIN, given back before (handed_back >= 1)" test -n "$ATTEMPT"
 start w1; W1=$PID
 start w2 --exit-when-idle
-check "the new w1 adopts $AGAIN (attempt 3), not abandons it" wait_for 60 \
-	grep -q "task=$AGAIN event=adopted attempt=3" "$T/w1.log"
+check "the new w1 adopts it (attempt $((ATTEMPT + 1))), not abandons it" wait_for 60 \
+	grep -q "task=$AGAIN event=adopted attempt=$((ATTEMPT + 1))" "$T/w1.log"
 
 results_of() {
 	git -C "$BARE" ls-tree -r --name-only main tasks/completed tasks/failed | grep -Ec "/$1\.[^/]*$" || true
