@@ -18,15 +18,9 @@
 . "$(dirname "$0")/lib.sh"
 
 TASKS=24
-mkdir -p "$T/srv"
 BARE=$T/srv/grid.git
-make_bare "$BARE"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$BARE" "$T/work"
+daemon_grid '{"protocol": 3, "push_budget": 60, "max_attempts": 2}'
 : >"$T/runs"
-printf '{"protocol": 3, "push_budget": 60, "max_attempts": 2}\n' >"$T/work/dgrid.json"
-mkdir -p "$T/work/tasks/queue"
 for i in $(seq 1 $TASKS); do
 	printf '{"task_id": "t%d", "script": "echo t%d >>%s; sleep 2", "timeout_seconds": 30}\n' \
 		"$i" "$i" "$T/runs" >"$T/work/tasks/queue/t$i.json"
