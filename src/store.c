@@ -591,7 +591,17 @@ int dg_store_fetch(struct dg_store *store)
 	store->stale = false;
 	if ((err = store_load_tip(store)) < 0)
 		return err;
-	return store_maybe_repack(store);
+	return store->repack_held ? 0 : store_maybe_repack(store);
+}
+
+void dg_store_hold_repack(struct dg_store *store, bool hold)
+{
+	store->repack_held = hold;
+}
+
+int dg_store_tidy(struct dg_store *store)
+{
+	return store->repack_held ? 0 : store_maybe_repack(store);
 }
 
 /* ------------------------------------------------------------ publishing */

@@ -128,6 +128,19 @@ int dg_store_peek(struct dg_store *store, char tip[41]);
 /* The known tip as 40 hex digits, or "" when the branch does not exist yet. */
 const char *dg_store_tip(const struct dg_store *store);
 
+/*
+ * While held, fetches leave the cache's repacking (above) to
+ * dg_store_tidy. A worker holds it through a turn, which must push within
+ * its slot: a full repack of ~2,700 objects took a second or two on a
+ * loaded host, the turn's push went out in the next members' slots, and
+ * one of them lost its race and waited a whole cycle with its results
+ * (bench-budget, 32 workers: 28 workers repacked within 40 s, mid-turn).
+ * After the turn, before its next slot, the worker tidies.
+ */
+void dg_store_hold_repack(struct dg_store *store, bool hold);
+/* Repacks the cache when it is due, as a fetch does; nothing while held. 0, or a negative code. */
+int dg_store_tidy(struct dg_store *store);
+
 /* Reads a file of the known tip. DG_ENOTFOUND when it does not exist. */
 int dg_store_read(struct dg_store *store, const char *path, struct dg_strbuf *out);
 

@@ -16,6 +16,7 @@ struct dg_store {
 	struct dg_store_opts opts;      /* strings below are owned copies */
 	char *url, *branch, *token, *username, *ssh_key, *author;
 	bool local;
+	bool repack_held;               /* dg_store_hold_repack: fetches do not repack */
 	git_repository *repo;           /* the cache, or the local repository itself */
 	git_remote *remote;             /* NULL for local */
 	char *cache_path;

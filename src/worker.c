@@ -624,9 +624,16 @@ static int loop(struct worker *w, int sigfd)
 			int64_t turn_before = w->turn_ms_avg;
 			int ret;
 
+			struct dg_store *turn_store = w->store;
+
 			w->step_reached_host = false;
+			/* the turn pushes in its slot: the cache's repacking waits until it is done (store.h) */
+			dg_store_hold_repack(turn_store, true);
 			ret = network_turn(w, local);
+			dg_store_hold_repack(turn_store, false);
 			int64_t took = dg_now_ms() - now;
+			if (dg_store_tidy(turn_store) < 0)
+				dg_log(DG_LOG_WARNING, "node=%s event=cache-tidy-failed error=\"%s\"", w->me, dg_error_last());
 			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
 			w->turn_ms_avg = w->turn_ms_avg ? (3 * w->turn_ms_avg + took) / 4 : took;
 			/*

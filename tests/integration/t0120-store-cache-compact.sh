@@ -4,7 +4,9 @@
 # fetches (so every fetch brings a pack), and every fourth round the fetching
 # store commits too (loose objects). Afterwards its cache holds a bounded
 # number of packs and loose objects, the process never had many descriptors
-# open, and the cache still holds the whole, consistent branch. Then the same
+# open, and the cache still holds the whole, consistent branch. With the
+# repacking held (a worker's turn), fetches do not repack and a tidy after
+# them does. Then the same
 # on a grid of 3,000 queued tasks, where repacks after the first full one
 # write only what is new since it (incremental), and the cache stays whole.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +34,24 @@ check_eq "the cache knows the server's tip" "$(git -C "$T/srv/grid.git" rev-pars
 check "the repacked cache is complete (git fsck)" git -C "$T/cache" fsck --no-dangling --no-progress
 check_eq "the cache holds all files of the tip" "$files" \
 	"$(git -C "$T/cache" ls-tree -r --name-only refs/remotes/origin/main -- churn | wc -l)"
+
+# A worker's turn holds the repacking (it must push within its slot) and
+# tidies after it: held, 30 fetches that each bring a pack leave 30 packs;
+# the tidy then repacks them, and the cache is whole.
+make_bare "$T/srv/held.git"
+"$DGRID" init "$T/srv/held.git" >/dev/null 2>&1
+STORE_CHURN_HOLD=1 "$CHURN" "git://127.0.0.1:$GIT_DAEMON_PORT/held.git" 30 "$T/cache3" "$T/peer3" \
+	>"$T/churn3.out" 2>&1
+rc=$?
+note "$(cat "$T/churn3.out")"
+held=$(sed -n 's/^held_packs=\([0-9]*\).*/\1/p' "$T/churn3.out")
+tidied=$(sed -n 's/.* packs=\([0-9]*\).*/\1/p' "$T/churn3.out")
+check_eq "30 fetches with repacking held: no error" 0 "$rc"
+check "held, no fetch repacked: a pack each (${held:-none} > 17)" test "${held:-0}" -gt 17
+check "the tidy after it repacked (${tidied:-none} packs)" test "${tidied:-99}" -le 2
+check "the tidied cache is complete (git fsck)" git -C "$T/cache3" fsck --no-dangling --no-progress
+check_eq "the tidied cache knows the server's tip" "$(git -C "$T/srv/held.git" rev-parse main)" \
+	"$(git -C "$T/cache3" rev-parse refs/remotes/origin/main)"
 
 # A grid that holds much - 3,000 queued tasks - and changes a little at
 # each fetch: a repack writes what is new since the last full one, beside

@@ -8,7 +8,11 @@
  * packs and loose are what CACHE_DIR holds at the end.
  *
  * usage: store_churn URL COUNT CACHE_DIR PEER_CACHE_DIR
- * With STORE_CHURN_DEBUG set, the stores' debug lines go to stderr.
+ * With STORE_CHURN_DEBUG set, the stores' debug lines go to stderr. With
+ * STORE_CHURN_HOLD set, our store's repacking is held through the rounds
+ * (dg_store_hold_repack, as a worker's turn holds it) and the line starts
+ * with held_packs=P, the packs then; then released and dg_store_tidy
+ * called, and the rest counted after it.
  */
 #include "common.h"
 #include "error.h"
@@ -69,6 +73,7 @@ int main(int argc, char **argv)
 	unsigned long n;
 	char path[4096];
 	int ret = 1;
+	bool hold = getenv("STORE_CHURN_HOLD") != NULL;
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: store_churn URL COUNT CACHE_DIR PEER_CACHE_DIR\n");
@@ -88,6 +93,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "store_churn: %s\n", dg_error_last());
 		goto out;
 	}
+	if (hold)
+		dg_store_hold_repack(store, true);
 	for (unsigned long i = 0; i < n; i++) {
 		if (write_one(peer, "peer", i) < 0)
 			goto out;
@@ -100,6 +107,15 @@ int main(int argc, char **argv)
 		fds = count("/proc/self/fd", "");
 		if (fds > max_fds)
 			max_fds = fds;
+	}
+	if (hold) {
+		snprintf(path, sizeof(path), "%s/objects/pack", argv[3]);
+		printf("held_packs=%zu ", count(path, ".pack"));
+		dg_store_hold_repack(store, false);
+		if (dg_store_tidy(store) < 0) {
+			fprintf(stderr, "store_churn: tidy: %s\n", dg_error_last());
+			goto out;
+		}
 	}
 	for (unsigned i = 0; i < 256; i++) {
 		snprintf(path, sizeof(path), "%s/objects/%02x", argv[3], i);
