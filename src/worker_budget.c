@@ -364,6 +364,15 @@ void dg_worker_budget_update(struct worker *w)
 		weigh_unscheduled(w, m.now, m.keep);
 		return;
 	}
+	/* until a task has run here, the grid's run time sizes our claims (run_time.h) */
+	if (w->task_ms_avg <= 0) {
+		bool knew = w->grid_run.nr;
+
+		dg_run_time_update(&w->grid_run, w->store, w->policy.protocol);
+		if (!knew && w->grid_run.nr)
+			dg_log(DG_LOG_DEBUG, "node=%s event=grid-run-time ms=%lld results=%zu", w->me,
+			       (long long)dg_run_time_ms(&w->grid_run), w->grid_run.nr);
+	}
 	silent = main_members(w, &m);
 	/* joins are members: each a whole share */
 	main_n = m.n;
@@ -554,13 +563,13 @@ void dg_worker_budget_used(struct worker *w)
 }
 
 /*
- * A task's run time as we know it: the mean of those that ran here, or
- * longer if a running one has run longer already (a lower bound on its
- * own). 0: nothing known yet.
+ * A task's run time as we know it: the mean of those that ran here (until
+ * one did, the grid's: run_time.h), or longer if a running one has run
+ * longer already (a lower bound on its own). 0: nothing known yet.
  */
 static int64_t run_ms_known(const struct worker *w)
 {
-	int64_t known = w->task_ms_avg > 0 ? w->task_ms_avg : 0, now = dg_wall_ms();
+	int64_t known = w->task_ms_avg > 0 ? w->task_ms_avg : dg_run_time_ms(&w->grid_run), now = dg_wall_ms();
 
 	for (size_t i = 0; i < w->jobs_nr; i++) {
 		if (w->jobs[i].started_ms > 0 && now - w->jobs[i].started_ms > known)
@@ -570,27 +579,54 @@ static int64_t run_ms_known(const struct worker *w)
 }
 
 /*
+ * A newcomer's wait for its first turn as a member, if it joins now: the
+ * schedule with our registration added (stamped now, ranked after
+ * everybody) says where our first slot falls - a join counts from
+ * DG_PUSHSLOT_JOIN_LAG_MS after its stamp, in the cycle after the one
+ * that holds that moment. Until 0.16.1 a newcomer took a cycle for it:
+ * joined while a fleet arrived, it waited 33-56 s where a cycle was 24 s.
+ * Without the chain (0.14.12's schedule), a cycle.
+ */
+static int64_t until_first_turn_ms(const struct worker *w)
+{
+	struct dg_pushslot as_member = w->slot;
+	int64_t cycle = dg_pushslot_cycle_ms(&w->slot), now = dg_wall_ms(), next, *joined;
+
+	if (!w->slot.joined)
+		return cycle;
+	joined = dg_xcalloc(w->slot.members + 1, sizeof(*joined));
+	memcpy(joined, w->slot.joined, w->slot.members * sizeof(*joined));
+	joined[w->slot.members] = dg_pushslot_slot_of(w->slot.budget, dg_wall_seconds() * 1000);
+	as_member.joined = joined;
+	as_member.members = w->slot.members + 1;
+	as_member.rank = w->slot.members;
+	as_member.now_ms = now;
+	next = dg_pushslot_next(&as_member, now + 1) - now;
+	free(joined);
+	return next < cycle ? cycle : next < 3 * cycle ? next : 3 * cycle;
+}
+
+/*
  * Until our next turn, as the schedule says now: a member's next slot
  * after the one it is in, which lies further than a cycle when a longer
- * one follows (joins) - up to two cycles; a newcomer's, a cycle (its
- * first slot as a member is not known before its join lands).
+ * one follows (joins) - up to two cycles; a newcomer's first as a member.
  */
 static int64_t until_next_turn_ms(const struct worker *w)
 {
 	int64_t cycle = dg_pushslot_cycle_ms(&w->slot), now = dg_wall_ms(), next;
 
 	if (w->slot.rank >= w->slot.members)
-		return cycle;
+		return until_first_turn_ms(w);
 	next = dg_pushslot_next(&w->slot, now + 1) - now;
 	return next < cycle ? cycle : next < 2 * cycle ? next : 2 * cycle;
 }
 
 /*
  * With a budget: what keeps our slots busy until our next turn at the run
- * time we know. Until a task has run here, FIRST_CLAIM_MAX a slot, or
- * less once a running task outlasts that (one task a slot left a
- * first-time worker idle for a whole cycle: 2 s of work, then 48 s
- * waiting at 32 workers and a budget of 60).
+ * time we know. Until a task has run here or on the grid (run_time.h),
+ * FIRST_CLAIM_MAX a slot, or less once a running task outlasts that (one
+ * task a slot left a first-time worker idle for a whole cycle: 2 s of
+ * work, then 48 s waiting at 32 workers and a budget of 60).
  */
 static size_t cycle_want(const struct worker *w)
 {
@@ -600,7 +636,7 @@ static size_t cycle_want(const struct worker *w)
 	if (known <= 0)
 		return first;
 	want = (size_t)((until + known - 1) / known) * slots;
-	return w->task_ms_avg > 0 || want < first ? want : first;
+	return w->task_ms_avg > 0 || w->grid_run.nr || want < first ? want : first;
 }
 
 /*

@@ -179,6 +179,84 @@ static void test_budget_running_task(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 800) + 1, (size_t)((cycle + 199) / 200) < 64 ? (size_t)((cycle + 199) / 200) : 64);
 }
 
+/* The grid's run time, as main's reports gave it (run_time.h): n samples of ms each. */
+static void grid_run_time(struct worker *w, int64_t ms, size_t n)
+{
+	memset(&w->grid_run, 0, sizeof(w->grid_run));
+	for (size_t i = 0; i < n; i++)
+		w->grid_run.ms[i] = ms;
+	w->grid_run.nr = n;
+}
+
+/*
+ * A newcomer that knows the grid's run time from main's reports sizes its
+ * first claim by it, as a member does by its own, instead of 16 a slot:
+ * quick tasks up to its share and claim_batch_max, long ones one a slot.
+ * Its run of its own tasks, once there is one, is what counts.
+ */
+static void test_newcomer_knows_grid_run_time(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 4, .rank = 4 };
+	/* nothing known: 16 */
+	assert_int_equal(dg_worker_claim_want(w, 1000), 16);
+	/* quick tasks: its share of 1,000 among five is 200, claim_batch_max 64 */
+	grid_run_time(w, 100, 3);
+	assert_int_equal(dg_worker_claim_want(w, 1000), 64);
+	/* ten-minute tasks: one, where 16 would hold 160 minutes of work for a cycle of seconds */
+	grid_run_time(w, 600000, 3);
+	assert_int_equal(dg_worker_claim_want(w, 1000), 1);
+	/* a member without runs of its own keeps to it too: what it holds beyond goes back */
+	{
+		struct dg_task backlog[15];
+
+		memset(backlog, 0, sizeof(backlog));
+		w->slot.rank = 0;
+		w->backlog = backlog;
+		w->backlog_nr = 15;
+		assert_int_equal(dg_worker_backlog_surplus(w), 13);
+		w->backlog_nr = 0;
+	}
+	/* ours, once measured, wins */
+	w->slot.rank = 4;
+	w->task_ms_avg = 100;
+	assert_int_equal(dg_worker_claim_want(w, 1000), 64);
+}
+
+/*
+ * A newcomer's horizon is its first turn as a member: its join counts
+ * from DG_PUSHSLOT_JOIN_LAG_MS after its stamp, in the cycle after the
+ * one that holds that moment, at the rank after everybody's - longer than
+ * the cycle it took until 0.16.1, which left it idle before that turn.
+ */
+static void test_newcomer_horizon_is_first_turn(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t joined[4], len = dg_pushslot_len_ms(60), cycle;
+	size_t want;
+
+	for (size_t i = 0; i < 4; i++)
+		joined[i] = dg_pushslot_slot_of(60, (dg_wall_seconds() - 3600) * 1000) + (int64_t)i;
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 4, .rank = 4, .joined = joined,
+					.now_ms = dg_wall_ms() };
+	cycle = dg_pushslot_cycle_ms(&w->slot);
+	grid_run_time(w, 1000, 3);
+	want = dg_worker_claim_want(w, 1000);
+	/* at least the lag and our position; at most that and a cycle of the grid we join and a slot */
+	assert_true(want >= (size_t)((DG_PUSHSLOT_JOIN_LAG_MS + 4 * len) / 1000));
+	assert_true(want <= (size_t)((DG_PUSHSLOT_JOIN_LAG_MS + 6 * len + 2 * cycle + 999) / 1000));
+	/* more than a cycle's worth, which is what a newcomer took before */
+	assert_true(want > (size_t)((cycle + 999) / 1000));
+	/* without the chain (0.14.12's schedule): a cycle */
+	w->slot.joined = NULL;
+	assert_int_equal(dg_worker_claim_want(w, 1000), (size_t)((cycle + 999) / 1000));
+}
+
 /*
  * With a budget, what we hold beyond a cycle's work and a task a slot to
  * spare goes back to the queue from the backlog (tasks not started): the
@@ -444,6 +522,8 @@ int main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_budget_running_task),
 		cmocka_unit_test(test_backlog_surplus),
+		cmocka_unit_test(test_newcomer_knows_grid_run_time),
+		cmocka_unit_test(test_newcomer_horizon_is_first_turn),
 		cmocka_unit_test(test_join_stands_back),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
 		cmocka_unit_test(test_newcomer_leaves_what_members_take),
