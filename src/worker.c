@@ -622,9 +622,8 @@ static int loop(struct worker *w, int sigfd)
 		bool turn_failed = false;
 		if (want_step && now >= net_retry_at) {
 			int64_t turn_before = w->turn_ms_avg;
-			int ret;
-
 			struct dg_store *turn_store = w->store;
+			int ret;
 
 			w->step_reached_host = false;
 			/* the turn pushes in its slot: the cache's repacking waits until it is done (store.h) */
