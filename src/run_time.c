@@ -91,8 +91,8 @@ static int64_t result_ms(struct dg_store *store, const struct report *r)
 	dg_strbuf_addf(&dir, "%s/", DG_DIR_COMPLETED);
 	dg_layout_shard(&dir, r->task, DG_RESULT_SHARD_DEPTH);
 	if (dg_store_list(store, dir.buf, find_result, &f) == 1 && dg_store_read(store, path.buf, &data) == 0 &&
-	    (doc = dg_json_load_object(data.buf, data.len)) && json_is_integer(v = json_object_get(doc, "duration_ms")) &&
-	    json_integer_value(v) >= 0)
+	    (doc = dg_json_load_object(data.buf, data.len)) &&
+	    json_is_integer(v = json_object_get(doc, "duration_ms")) && json_integer_value(v) >= 0)
 		ms = json_integer_value(v);
 	json_decref(doc);
 	free(prefix);

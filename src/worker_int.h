@@ -203,7 +203,7 @@ struct worker {
 	char joined_at[32];           /* the join's registered_at, kept when we reach main */
 	char join_writing[32];        /* the registered_at of the join this step pushes */
 	int64_t task_ms_avg;          /* mean run time of our tasks (0: none ran yet) */
-	struct dg_run_time grid_run;  /* the grid's, from main's reports, ours until one ran here (one for all its repositories) */
+	struct dg_run_time grid_run;  /* the grid's (all its repositories'), from main's reports */
 	struct dg_task *backlog;      /* claimed in a batch, waiting for a free slot */
 	size_t backlog_nr, backlog_alloc;
 
