@@ -48,7 +48,14 @@
 #     got to are "not run".
 #     Detail lines also give when the last worker registered (its
 #     event=started) and the first task was claimed, seconds after the
-#     start, and the pushes in each minute of the run (main / other refs).
+#     start, and the pushes in each minute of the run (main / other refs);
+#     and the run's tail: when the last task was claimed (the queue ran
+#     dry), when the last task finished (worker logs), when the last
+#     result landed on main (the newest post-receive update whose commit
+#     adds a file under tasks/completed or tasks/failed) and the last exit,
+#     with how many workers ran a task at all. The gaps say where the end
+#     of a run goes: the last batch's own work, the wait for a push slot to
+#     report it, or the idle workers' next look before they exit.
 #
 # Counting (per run):
 #  bound        max(T*2/W, 2*W/BUDGET*60) seconds: the tasks' own sleep
@@ -179,7 +186,7 @@ run() {
 	local last_start first_claim permin
 	local pushes p_main p_hb p_other updates conns fetches win runs_dup runs_miss runs_total
 	local res_none res_multi res_failed leftover_q leftover_ip ids once warn ignored share ex_cut
-	local idle_exit
+	local idle_exit last_claim last_finish last_result ran
 
 	echo "# W=$nw T=$nt: grid $name, submitting $nt tasks"
 	if ! make_grid "$name" || ! submit "$name" "$nt"; then
@@ -246,6 +253,20 @@ run() {
 	[ -n "$last_start" ] && last_start=$(fsub "$(date -d "$last_start" +%s.%N)" "$t0")
 	first_claim=$(cat "$log"/w*.log | awk '/ event=claimed / { print $1 }' | sort | head -1)
 	[ -n "$first_claim" ] && first_claim=$(fsub "$(date -d "$first_claim" +%s.%N)" "$t0")
+	# the tail: the last claim (the queue ran dry), the last task's end, the last result on main
+	last_claim=$(cat "$log"/w*.log | awk '/ event=claimed / { print $1 }' | sort | tail -1)
+	[ -n "$last_claim" ] && last_claim=$(fsub "$(date -d "$last_claim" +%s.%N)" "$t0")
+	last_finish=$(cat "$log"/w*.log | awk '/ event=finished / { print $1 }' | sort | tail -1)
+	[ -n "$last_finish" ] && last_finish=$(fsub "$(date -d "$last_finish" +%s.%N)" "$t0")
+	last_result=$(tac "$T/updates-$name" 2>/dev/null | while read -r ts sha; do
+		if git -C "$T/srv/$name.git" diff-tree -r --no-commit-id --name-only --diff-filter=A "$sha" -- \
+			tasks/completed tasks/failed 2>/dev/null | grep -q .; then
+			fsub "$ts" "$t0"
+			break
+		fi
+	done)
+	ran=$(cat "$log"/w*.log | awk '/ event=finished / { for (i = 3; i <= NF; i++) if ($i ~ /^node=/) print $i }' |
+		sort -u | wc -l)
 	permin=$(awk -v t0="$t0" '$1 >= t0 { m = int(($1 - t0) / 60); if (m > last) last = m
 			if ($2 == "refs/heads/main" && NF == 2) a[m]++; else b[m]++ }
 		END { for (i = 0; i <= last; i++) printf "%s%d/%d", (i ? " " : ""), a[i], b[i] }' "$T/pushes-$name")
@@ -269,6 +290,8 @@ run() {
 		"idle exits: $idle_exit, load average $(loadavg)"
 	echo "# W=$nw T=$nt: seconds after the start: last worker registered (event=started) ${last_start:-never}," \
 		"first claim ${first_claim:-never}; pushes per minute (main/other refs): $permin"
+	echo "# W=$nw T=$nt: the tail, seconds after the start: last claim ${last_claim:-never}, last task finished" \
+		"${last_finish:-never}, last result on main ${last_result:-never}, last exit $wall; workers that ran a task: $ran of $nw"
 	echo "# W=$nw T=$nt: pushes $pushes (main $p_main, heartbeat refs $p_hb, other $p_other), updated $updates," \
 		"receive-pack connections $conns; max in 60 s: $win; upload-pack requests $fetches"
 	echo "# W=$nw T=$nt: task runs $runs_total (ids run twice or more: $runs_dup, never run: $runs_miss);" \
