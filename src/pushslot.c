@@ -241,6 +241,45 @@ int64_t dg_pushslot_last(const struct dg_pushslot *ps, int64_t at)
 	return -1;
 }
 
+/* Whether slot k, of cycle c, is a join slot lent to our rank. */
+static bool lent_in(const struct dg_pushslot *ps, const struct cycle *c, int64_t k)
+{
+	int64_t i = k - c->start - (int64_t)c->members;
+
+	if (i < 0 || !c->members || ps->rank >= c->members)
+		return false;
+	return (size_t)((c->start + i) % (int64_t)c->members) == ps->rank;
+}
+
+int64_t dg_pushslot_next_lent(const struct dg_pushslot *ps, int64_t not_before)
+{
+	int64_t len = dg_pushslot_len_ms(ps->budget), own = dg_pushslot_next(ps, not_before);
+	int64_t k = slot_at_or_after(ps, not_before);
+	struct cycle c;
+
+	if (ps->rank >= ps->members)
+		return own;
+	/* our own slot is at most a cycle or two away: walk the slots before it, a cycle at a time */
+	while (k < own / len) {
+		cycle_of(ps, k, &c);
+		for (; k < c.start + (int64_t)c.len && k < own / len; k++)
+			if (lent_in(ps, &c, k))
+				return k * len;
+	}
+	return own;
+}
+
+bool dg_pushslot_lent_to_us(const struct dg_pushslot *ps, int64_t slot_ms)
+{
+	int64_t k = floor_div(slot_ms, dg_pushslot_len_ms(ps->budget));
+	struct cycle c;
+
+	if (ps->rank >= ps->members)
+		return false;
+	cycle_of(ps, k, &c);
+	return lent_in(ps, &c, k);
+}
+
 int64_t dg_pushslot_join_spread_ms(unsigned budget)
 {
 	return DG_PUSHSLOT_JOIN_SPREAD * dg_pushslot_len_ms(budget);

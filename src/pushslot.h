@@ -34,7 +34,9 @@
  *    32 workers took 328 s where 0.8.0 took 232 s, bench-budget).
  *  - A worker pushes only at the start of one of its slots: one push per
  *    cycle, so n members and C - n joiners make at most C pushes in C
- *    slots. A lost race is not retried before its next slot.
+ *    slots. A lost race is not retried before its next slot. While the
+ *    queue is empty nobody joins, and the join slots are lent to the
+ *    members (dg_pushslot_next_lent): still one node's each.
  *  - Cycles chain (since 0.15.0): a join changes nothing in the cycle
  *    that holds it; the next cycle starts where this one ends and has
  *    the new member and the new length. The schedule is the chain of
@@ -160,6 +162,22 @@ int64_t dg_pushslot_next(const struct dg_pushslot *ps, int64_t not_before);
 
 /* The start (Unix ms) of our last member's slot that starts at or before at; -1: none lately. */
 int64_t dg_pushslot_last(const struct dg_pushslot *ps, int64_t at);
+
+/*
+ * Join slots lent to the members (since 0.16.2): nobody joins a grid
+ * whose queue is empty (a newcomer joins only with a claim), so while it
+ * is, join position i of the cycle that starts at slot s is lent to the
+ * member of rank (s + i) mod n of that cycle. Each slot is still one
+ * node's: the budget holds. Who may borrow is the worker's to judge
+ * (worker_budget.c); these say which slots are whose.
+ *
+ * dg_pushslot_next_lent: the start (Unix ms) of our first slot at or after
+ * not_before, our own or one lent to us (a member's; dg_pushslot_next
+ * otherwise). dg_pushslot_lent_to_us: whether the slot that starts at
+ * slot_ms is a join slot lent to us.
+ */
+int64_t dg_pushslot_next_lent(const struct dg_pushslot *ps, int64_t not_before);
+bool dg_pushslot_lent_to_us(const struct dg_pushslot *ps, int64_t slot_ms);
 
 /*
  * How long a newcomer waits before it looks for a join slot, at most:

@@ -421,6 +421,9 @@ static int network_turn(struct worker *w, bool local)
 			return TURN_SLOT_MOVED;
 	}
 	w->slot_moved_at = 0;
+	if (member && slot_ms && dg_worker_slot_lent(w, slot_ms))
+		dg_log(DG_LOG_INFO, "node=%s event=lent-slot slot=%lld", w->me,
+		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
 	/* a newcomer that sees another one registered in this join slot lost it */
 	if (dg_worker_join_taken(w)) {
 		dg_worker_join_stood_back(w);
@@ -465,7 +468,7 @@ static int64_t next_wake(struct worker *w, int64_t now, int64_t net_retry_at)
 {
 	int64_t wake = min64(min64(w->next_heartbeat, now + 60000), max64(dg_worker_rescue_at(w), now));
 
-	if (w->jobs_nr && !w->stopping)
+	if ((w->jobs_nr || dg_worker_looks_for_lent(w)) && !w->stopping)
 		wake = min64(wake, w->next_cancel_look);
 
 	/* with a push budget, a turn at each of our slots; nothing between them */
@@ -574,11 +577,17 @@ static int loop(struct worker *w, int sigfd)
 
 		dg_worker_service_jobs(w);
 		dg_worker_start_backlog(w);
-		/* busy, it fetches no step: it looks for cancel requests every idle poll interval */
-		if (w->jobs_nr && !w->stopping && now >= w->next_cancel_look && now >= net_retry_at) {
+		/*
+		 * Busy, it fetches no step: it looks for cancel requests every
+		 * idle poll interval; so does a member holding its last report,
+		 * for a queue that ran dry (dg_worker_looks_for_lent).
+		 */
+		if ((w->jobs_nr || dg_worker_looks_for_lent(w)) && !w->stopping && now >= w->next_cancel_look &&
+		    now >= net_retry_at) {
 			if (dg_store_fetch(w->store) == 0) {
 				w->fetched_ms = now;
 				dg_worker_cancel_check(w);
+				dg_worker_lent_look(w);
 			}
 			w->next_cancel_look = now + idle_poll_ms(w);
 		}

@@ -414,6 +414,51 @@ void dg_worker_budget_update(struct worker *w)
 	w->dormant_seen = silent;
 	if (!w->join_after_ms && w->slot.rank == m.n)
 		dg_worker_budget_rejoin(w);
+	dg_worker_lent_look(w);
+}
+
+static int any_queued(const struct dg_entry *e, void *payload DG_UNUSED)
+{
+	return e->is_file && e->name[0] != '.';
+}
+
+void dg_worker_lent_look(struct worker *w)
+{
+	w->queue_drained = w->budget && dg_layout_walk_store(w->store, DG_DIR_QUEUE, any_queued, NULL) == 0;
+}
+
+/* A member with results (or hand-backs) to push and nothing left to run: its batch's last report. */
+static bool holds_last_report(const struct worker *w)
+{
+	return w->budget && w->slot.joined && w->slot.rank < w->slot.members && (w->pending_nr || w->requeue_nr) &&
+	       !w->jobs_nr && !w->backlog_nr;
+}
+
+/*
+ * Whether we may push in the join slots lent to the members (pushslot.h,
+ * since 0.16.2): our view's queue is empty, so no newcomer joins (a join
+ * comes with a claim), and we hold results to report and nothing left to
+ * run - the last report of our batch, which waited a whole cycle for our
+ * slot before: bench-budget's runs ended 10-20 s after their last task
+ * finished (8 and 32 workers at a budget of 60), the members' cycle of
+ * 12-28 slots, of which the join slots nobody used were the larger part.
+ * A submission that lands meanwhile may bring a newcomer into a slot lent
+ * to us: one of the two pushes loses, and the budget's headroom takes it.
+ */
+static bool borrows(const struct worker *w)
+{
+	return holds_last_report(w) && w->queue_drained;
+}
+
+/*
+ * Our view is as old as our last turn or look: a member that holds its
+ * last report looks at the branch between its turns, as a busy one does
+ * for cancellations, to see the queue run dry (others claim its last
+ * tasks after our turn: a batch's surplus that went back, say).
+ */
+bool dg_worker_looks_for_lent(const struct worker *w)
+{
+	return holds_last_report(w) && !w->queue_drained;
 }
 
 /*
@@ -529,7 +574,20 @@ int64_t dg_worker_next_push(const struct worker *w)
 		not_before = w->join_after_ms;
 	if (w->slot.rank >= w->slot.members)
 		return dg_pushslot_next(&w->slot, not_before) + w->join_jitter_ms;
+	if (borrows(w))
+		return dg_pushslot_next_lent(&w->slot, not_before);
 	return dg_pushslot_next(&w->slot, not_before);
+}
+
+/* The last slot lent to us that started at or before now, after our last push, a few slots back at most; -1: none. */
+static int64_t last_lent(const struct worker *w)
+{
+	int64_t len = dg_pushslot_len_ms(w->budget), k = dg_wall_ms() / len * len;
+
+	for (int back = 0; back < 4 && k >= w->next_push_ms; back++, k -= len)
+		if (dg_pushslot_lent_to_us(&w->slot, k))
+			return k;
+	return -1;
 }
 
 int64_t dg_worker_turn_slot(const struct worker *w)
@@ -540,15 +598,21 @@ int64_t dg_worker_turn_slot(const struct worker *w)
 		return at - w->join_jitter_ms;
 	/* a slot ended since the loop looked: the one it woke for is the last before now */
 	if (at > dg_wall_ms()) {
-		int64_t last = dg_pushslot_last(&w->slot, dg_wall_ms());
+		int64_t last = dg_pushslot_last(&w->slot, dg_wall_ms()), lent = borrows(w) ? last_lent(w) : -1;
+		last = lent > last ? lent : last;
 		at = last >= 0 ? last : at;
 	}
 	return at;
 }
 
+bool dg_worker_slot_lent(const struct worker *w, int64_t slot_ms)
+{
+	return borrows(w) && dg_pushslot_lent_to_us(&w->slot, slot_ms);
+}
+
 bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms)
 {
-	return dg_pushslot_next(&w->slot, slot_ms) == slot_ms;
+	return dg_worker_slot_lent(w, slot_ms) || dg_pushslot_next(&w->slot, slot_ms) == slot_ms;
 }
 
 bool dg_worker_may_push(const struct worker *w)
@@ -703,13 +767,25 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 		return held < want ? want - held : 0;
 	}
 	want = cycle_want(w);
-	if (want > share)
-		want = share;
 	if (want > w->policy.claim_batch_max)
 		want = w->policy.claim_batch_max;
 	if (want < slots)
 		want = slots;
-	return held < want ? want - held : 0;
+	/*
+	 * The share bounds what we take from the queue, not what we hold
+	 * (since 0.16.2): until then a member still running a task took
+	 * nothing from a queue of one or two (its share, 1, was no more than
+	 * it held), and the queue's last tasks waited for a member that held
+	 * nothing - the last of the cycle, or a cycle later (bench-budget, 8
+	 * workers: one task queued from 37 s to 50 s of a 57 s run).
+	 */
+	{
+		size_t top_up = held < want ? want - held : 0, free = held < slots ? slots - held : 0;
+
+		/* a free slot may always take a task (and adopt one of ours: an adoption is no claim from the queue) */
+		share = share > free ? share : free;
+		return top_up < share ? top_up : share;
+	}
 }
 
 /*

@@ -115,6 +115,7 @@ struct worker {
 	bool stop_marked;             /* a push of ours said in our registration that we stopped */
 	bool need_adopt;              /* look for claims of ours we do not run */
 	bool queue_seen_empty;        /* the last step found nothing to claim (dg_worker_queue_seen) */
+	bool queue_drained;           /* a budget grid's queue was empty at our last look (dg_worker_lent_look) */
 	int64_t queue_empty_since;    /* monotonic ms: since then every look found nothing to claim (0: one did) */
 	int64_t ready_at;             /* unix s: a task we could run waits for its not_before; 0 none */
 	struct dg_node_facts facts;   /* what "requires" is matched against (tasksched.h) */
@@ -258,6 +259,12 @@ void dg_worker_budget_forget(struct worker *w);
 int64_t dg_worker_turn_slot(const struct worker *w);
 /* Whether the slot starting at slot_ms is ours in the current view (a member's, or a join slot for a newcomer). */
 bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms);
+/* Whether that slot is a join slot lent to us, a member holding its last report on a drained grid (pushslot.h) */
+bool dg_worker_slot_lent(const struct worker *w, int64_t slot_ms);
+/* After a look at the branch: whether its queue is empty, which lends us the join slots (pushslot.h) */
+void dg_worker_lent_look(struct worker *w);
+/* We hold our last report and our view's queue is not empty: we look between turns, as a busy worker does */
+bool dg_worker_looks_for_lent(const struct worker *w);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
 /* Our registration's active_at is due to be written (urgent: in a push of its own; pushslot.h) */
 bool dg_worker_slot_keep_due(const struct worker *w, bool urgent);

@@ -179,6 +179,43 @@ static void test_budget_running_task(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 800) + 1, (size_t)((cycle + 199) / 200) < 64 ? (size_t)((cycle + 199) / 200) : 64);
 }
 
+/*
+ * The share bounds what a claim takes from the queue, not what the worker
+ * holds (0.16.2): a member still running a task takes its share of a
+ * short queue. Until then the share (1 of a queue of 1) was no more than
+ * what it held, it took nothing, and the queue's last task waited for a
+ * member that held nothing (bench-budget, 8 workers: 13 s of a 57 s run).
+ */
+static void test_share_of_the_queue_not_of_holdings(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	struct running job = { .started_ms = 0 };
+	struct dg_task held[3];
+
+	memset(held, 0, sizeof(held));
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 8, .rank = 3 };
+	w->task_ms_avg = 2000;
+	w->jobs = &job;
+	w->jobs_nr = 1;
+	job.started_ms = dg_wall_ms() - 500;
+	/* one queued, shared with the five still to push: ours */
+	assert_int_equal(dg_worker_claim_want(w, 1), 1);
+	/* ten queued: two of them, though we run one */
+	assert_int_equal(dg_worker_claim_want(w, 10), 2);
+	/* a backlog that lasts until our next turn takes nothing more */
+	w->backlog = held;
+	w->backlog_nr = 3;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 1, .rank = 0 };
+	assert_true(dg_pushslot_cycle_ms(&w->slot) <= 4 * 2000);
+	assert_int_equal(dg_worker_claim_want(w, 10), 0);
+	/* nothing queued: nothing to take, yet a free slot may adopt (an adoption is no claim) */
+	w->backlog_nr = 0;
+	w->jobs_nr = 0;
+	assert_int_equal(dg_worker_claim_want(w, 0), 1);
+}
+
 /* The grid's run time, as main's reports gave it (run_time.h): n samples of ms each. */
 static void grid_run_time(struct worker *w, int64_t ms, size_t n)
 {
@@ -528,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
 		cmocka_unit_test(test_newcomer_leaves_what_members_take),
 		cmocka_unit_test(test_report_wait),
+		cmocka_unit_test(test_share_of_the_queue_not_of_holdings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,72 @@ static void test_chain_settles(void **state DG_UNUSED)
 	assert_true(dg_pushslot_next(&ps, ps.now_ms) - ps.now_ms < 48 * len);
 }
 
+/*
+ * Join slots lent to the members (0.16.2): while the queue is empty each
+ * join slot is one member's, never a slot another member owns, and the
+ * members get them in turn; dg_pushslot_next_lent finds a member's first
+ * slot, its own or lent, and never one of somebody else's.
+ */
+static void test_chain_lent(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60), from = 999900, to = 1001000;
+
+	/* 10 members registered long ago: cycles of 10 + 3 rounded to 14, 4 join slots each */
+	for (size_t i = 0; i < 10; i++)
+		fleet[i] = 100000 + (int64_t)i;
+	for (int fleets = 0; fleets < 21; fleets++) {
+		size_t n = fleets ? make_fleet(48, (uint32_t)fleets) : 10, used[1100] = { 0 }, lent_to[48] = { 0 };
+		struct dg_pushslot ps = { .budget = 60, .members = n, .joined = fleet };
+
+		for (size_t r = 0; r < n; r++) {
+			ps.rank = r;
+			for (int64_t k = from; k < to; k++) {
+				bool lent = dg_pushslot_lent_to_us(&ps, k * len);
+
+				used[k - from] += lent || dg_pushslot_next(&ps, k * len) == k * len;
+				lent_to[r] += lent;
+				/* a lent slot is a join slot: a newcomer's, were the queue not empty */
+				if (lent) {
+					ps.rank = n;
+					assert_int_equal(dg_pushslot_next(&ps, k * len), k * len);
+					ps.rank = r;
+				}
+			}
+			/* the first slot that is ours, own or lent, and nothing of ours before it */
+			for (int64_t at = from * len; at < (to - 200) * len; at += 7 * len + 3) {
+				int64_t next = dg_pushslot_next_lent(&ps, at), k = next / len;
+
+				assert_int_equal(next % len, 0);
+				assert_true(next >= at && next <= dg_pushslot_next(&ps, at));
+				assert_true(next == dg_pushslot_next(&ps, next) || dg_pushslot_lent_to_us(&ps, next));
+				for (int64_t j = (at + len - 1) / len; j < k; j++)
+					assert_false(dg_pushslot_lent_to_us(&ps, j * len));
+			}
+		}
+		/* every slot is one node's at most: the budget holds as before */
+		for (int64_t k = from; k < to; k++) {
+			ps.rank = n;
+			assert_true(used[k - from] <= 1);
+			/* with the members all counted, every join slot is lent to one of them */
+			if (!fleets && dg_pushslot_next(&ps, k * len) == k * len)
+				assert_int_equal(used[k - from], 1);
+		}
+		/* in turn: 1,100 slots hold ~78 cycles of 4 join slots, ~31 for each of the 10 */
+		for (size_t r = 0; !fleets && r < n; r++)
+			assert_true(lent_to[r] >= 29 && lent_to[r] <= 34);
+	}
+	/* a newcomer borrows nothing */
+	{
+		struct dg_pushslot ps = { .budget = 60, .members = 10, .rank = 10, .joined = fleet };
+
+		for (size_t i = 0; i < 10; i++)
+			fleet[i] = 100000 + (int64_t)i;
+		for (int64_t k = from; k < from + 100; k++)
+			assert_false(dg_pushslot_lent_to_us(&ps, k * len));
+		assert_int_equal(dg_pushslot_next_lent(&ps, from * len), dg_pushslot_next(&ps, from * len));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_chain_owners),
 		cmocka_unit_test(test_chain_join_moves_nobody),
 		cmocka_unit_test(test_chain_settles),
+		cmocka_unit_test(test_chain_lent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
