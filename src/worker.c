@@ -203,22 +203,6 @@ static void prune_node_refs(struct worker *w)
 		dg_log(DG_LOG_INFO, "node=%s event=node-refs-pruned count=%zu", w->me, pruned);
 }
 
-/* Stops a walk at the first file. */
-static int any_entry(const struct dg_entry *e, void *payload DG_UNUSED)
-{
-	return e->is_file && e->name[0] != '.';
-}
-
-/*
- * Nothing queued at the known tip, flat or in shards (any file: a bad one
- * is the step's to reject). Asked at every turn, so it stops at the first
- * file rather than count a queue that may hold 100,000.
- */
-static bool queue_is_empty(struct worker *w)
-{
-	return dg_layout_walk_store(w->store, DG_DIR_QUEUE, any_entry, NULL) == 0;
-}
-
 /*
  * For --exit-when-idle: nothing queued and nothing running anywhere (the
  * queue was seen empty by the last step; the other members by the last
@@ -433,7 +417,7 @@ static int network_turn(struct worker *w, bool local)
 	if (quiet && !local && !strcmp(dg_store_tip(w->store), w->last_step_tip))
 		return TURN_NOTHING_NEW;
 	/* holding nothing, on a crowded branch that others keep busy: listen, do not talk */
-	if (!local && !queue_is_empty(w) && dg_worker_stand_aside(w))
+	if (!local && !dg_worker_queue_empty(w) && dg_worker_stand_aside(w))
 		return TURN_STOOD_ASIDE;
 	{
 		int64_t t0 = dg_now_ms();
@@ -621,7 +605,7 @@ static int loop(struct worker *w, int sigfd)
 		if (w->budget && !want_step && idle_looker(w) && now >= w->next_step) {
 			if (dg_store_fetch(w->store) == 0) {
 				w->fetched_ms = now;
-				if (!w->queue_seen_empty && queue_is_empty(w))
+				if (!w->queue_seen_empty && dg_worker_queue_empty(w))
 					dg_worker_queue_seen(w, true);
 			}
 			w->next_step = now + idle_look_ms(w);

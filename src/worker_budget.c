@@ -417,14 +417,20 @@ void dg_worker_budget_update(struct worker *w)
 	dg_worker_lent_look(w);
 }
 
-static int any_queued(const struct dg_entry *e, void *payload DG_UNUSED)
+/* Stops a walk at the first file. */
+static int any_entry(const struct dg_entry *e, void *payload DG_UNUSED)
 {
 	return e->is_file && e->name[0] != '.';
 }
 
+bool dg_worker_queue_empty(struct worker *w)
+{
+	return dg_layout_walk_store(w->store, DG_DIR_QUEUE, any_entry, NULL) == 0;
+}
+
 void dg_worker_lent_look(struct worker *w)
 {
-	w->queue_drained = w->budget && dg_layout_walk_store(w->store, DG_DIR_QUEUE, any_queued, NULL) == 0;
+	w->queue_drained = w->budget && dg_worker_queue_empty(w);
 }
 
 /* A member with results (or hand-backs) to push and nothing left to run: its batch's last report. */

@@ -261,6 +261,12 @@ int64_t dg_worker_turn_slot(const struct worker *w);
 bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms);
 /* Whether that slot is a join slot lent to us, a member holding its last report on a drained grid (pushslot.h) */
 bool dg_worker_slot_lent(const struct worker *w, int64_t slot_ms);
+/*
+ * Nothing queued at the known tip, flat or in shards (any file: a bad one
+ * is the step's to reject). Asked at every turn, so it stops at the first
+ * file rather than count a queue that may hold 100,000.
+ */
+bool dg_worker_queue_empty(struct worker *w);
 /* After a look at the branch: whether its queue is empty, which lends us the join slots (pushslot.h) */
 void dg_worker_lent_look(struct worker *w);
 /* We hold our last report and our view's queue is not empty: we look between turns, as a busy worker does */

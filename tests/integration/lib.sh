@@ -205,6 +205,19 @@ daemon_grid() {
 	printf '%s\n' "$1" >"$T/work/dgrid.json"
 }
 
+# record_pushes BARE FILE: a pre-receive hook that appends one line per
+# push to FILE, "UNIX_TIME REF REF ...", whatever refs it updates (a join
+# carries main and refs/dgrid/join/NODE in one push): the host counts
+# pushes, and so does a push budget.
+record_pushes() {
+	cat >"$1/hooks/pre-receive" <<EOF
+#!/bin/sh
+refs=\$(while read old new ref; do printf '%s ' "\$ref"; done)
+echo "\$(date +%s.%N) \$refs" >>"$2"
+EOF
+	chmod +x "$1/hooks/pre-receive"
+}
+
 # run_workers N [ARGS...]: N workers w1..wN on $URL (process executor,
 # --exit-when-idle, PULL_INTERVAL 1, logs $T/wI.log appended); waits for
 # them and prints how many failed.

@@ -24,20 +24,10 @@
 BUDGET=60
 ROUNDS=8
 PER_ROUND=6
-mkdir -p "$T/srv"
 BARE=$T/srv/grid.git
-make_bare "$BARE"
-cat >"$BARE/hooks/pre-receive" <<EOF
-#!/bin/sh
-refs=\$(while read old new ref; do printf '%s ' "\$ref"; done)
-echo "\$(date +%s.%N) \$refs" >>"$T/pushes"
-EOF
-chmod +x "$BARE/hooks/pre-receive"
-start_git_daemon "$T/srv"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$BARE" "$T/work"
+daemon_grid "{\"protocol\": 3, \"push_budget\": $BUDGET}"
+record_pushes "$BARE" "$T/pushes"
 : >"$T/runs"
-printf '{"protocol": 3, "push_budget": %d}\n' $BUDGET >"$T/work/dgrid.json"
 commit_push "$T/work" "policy"
 : >"$T/pushes"
 

@@ -15,16 +15,10 @@ TASKS=30
 mkdir -p "$T/srv"
 BARE=$T/srv/grid.git
 make_bare "$BARE"
-# one line per push, whatever refs it updates (a join carries main and
-# refs/dgrid/join/NODE in one push): the host counts pushes, and so does
-# the budget. Until 0.14.9 this wrote a line per ref, and a minute holding
-# a few joins could count 21 at a budget of 20 with 13 pushes made.
-cat >"$BARE/hooks/pre-receive" <<EOF
-#!/bin/sh
-refs=\$(while read old new ref; do printf '%s ' "\$ref"; done)
-echo "\$(date +%s.%N) \$refs" >>"$T/pushes"
-EOF
-chmod +x "$BARE/hooks/pre-receive"
+# one line per push (record_pushes). Until 0.14.9 this wrote a line per
+# ref, and a minute holding a few joins could count 21 at a budget of 20
+# with 13 pushes made.
+record_pushes "$BARE" "$T/pushes"
 start_git_daemon "$T/srv"
 URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
 clone_work "$BARE" "$T/work"
