@@ -19,6 +19,7 @@
  * size, when a full repack makes a new base (geometric, as `git repack
  * --geometric`: the cost of repacking follows the churn).
  */
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "store_int.h"
@@ -242,6 +243,7 @@ int store_maybe_repack(struct dg_store *store)
 	git_revwalk *walk = NULL;
 	struct base_pack base = { { 0 }, 0, NULL, 0, 0 };
 	size_t objects;
+	int64_t t0 = dg_now_ms();
 	int ret = 0;
 
 	if (store->local)
@@ -296,12 +298,13 @@ int store_maybe_repack(struct dg_store *store)
 
 		remove_old_objects(objdir, keep, base.name[0] ? 2 : 1);
 	}
-	dg_log(DG_LOG_DEBUG, "event=repack kind=%s objects=%zu base_objects=%zu", base.name[0] ? "incremental" : "full",
-	       objects, base.name[0] ? base.objects : objects);
 	/* without its old packs the open repository is unusable: a hard error */
 	ret = reopen_cache(store);
 	if (ret == 0 && !base.name[0])
 		base_write(store, keep_name, objects);
+	dg_log(DG_LOG_DEBUG, "event=repack kind=%s objects=%zu base_objects=%zu ms=%lld",
+	       base.name[0] ? "incremental" : "full", objects, base.name[0] ? base.objects : objects,
+	       (long long)(dg_now_ms() - t0));
 	/*
 	 * The pack builder's tables (megabytes, growing with the cache) are
 	 * free now; without a trim, glibc keeps the pages, so the process's

@@ -283,6 +283,17 @@ static int64_t idle_look_ms(struct worker *w)
 	return newcomer(w) && !w->queue_seen_empty && spread > ms ? spread : ms;
 }
 
+/*
+ * A newcomer whose turn comes before its next idle look would: the turn
+ * fetches, so the look is not needed (since 0.16.3). Looking anyway, 18
+ * newcomers made as many idle looks as turns, 378 fetches in a 140 s run
+ * of 32 workers (bench-budget).
+ */
+static bool turn_looks_first(struct worker *w)
+{
+	return newcomer(w) && !w->queue_seen_empty && dg_worker_next_push(w) - dg_wall_ms() < idle_look_ms(w);
+}
+
 /* network_turn fetched, and left the branch to others (worker_branch.c) */
 #define TURN_STOOD_ASIDE 1
 /* network_turn fetched and found nothing new: no step */
@@ -391,7 +402,9 @@ static int network_turn(struct worker *w, bool local)
 	 * a slot that follows ours, adds no push to the cycle. Not so a
 	 * newcomer's: a join push outside its join slot is one more in a
 	 * member's (64 workers: 65 pushes in a minute at a budget of 60),
-	 * so a newcomer whose fetch outlasted the slot waits for another.
+	 * so a newcomer whose fetch outlasted the slot waits for another -
+	 * since 0.16.3 whenever the join slot it woke for ended, not only
+	 * when the slot it is in is no join slot (dg_worker_join_late).
 	 */
 	dg_worker_budget_update(w);
 	if (slot_ms && dg_wall_ms() - slot_ms > dg_pushslot_len_ms(w->budget))
@@ -405,6 +418,8 @@ static int network_turn(struct worker *w, bool local)
 			return TURN_SLOT_MOVED;
 	}
 	w->slot_moved_at = 0;
+	if (!local && !member && dg_worker_join_late(w, slot_ms))
+		return TURN_SLOT_MOVED;
 	if (member && slot_ms && dg_worker_slot_lent(w, slot_ms))
 		dg_log(DG_LOG_INFO, "node=%s event=lent-slot slot=%lld", w->me,
 		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
@@ -603,7 +618,7 @@ static int loop(struct worker *w, int sigfd)
 		 * minutes to exit.
 		 */
 		if (w->budget && !want_step && idle_looker(w) && now >= w->next_step) {
-			if (dg_store_fetch(w->store) == 0) {
+			if (!turn_looks_first(w) && dg_store_fetch(w->store) == 0) {
 				w->fetched_ms = now;
 				if (!w->queue_seen_empty && dg_worker_queue_empty(w))
 					dg_worker_queue_seen(w, true);

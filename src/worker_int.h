@@ -178,8 +178,10 @@ struct worker {
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
+	unsigned join_lates;          /* join slots in a row our turn outlasted (dg_worker_join_late) */
 	int64_t crumbs_since_ms;      /* wall ms: a newcomer left a few tasks to the members, or saw them taken (0: not now) */
 	size_t crumbs_queued;         /* the tasks queued at its last look */
+	int64_t crumbs_next_ms;       /* wall ms: leaving crumbs, its next turn no sooner (0: none) */
 	/* a newcomer's looks at the queue: how many the members took in a cycle (dg_worker_leaves_crumbs) */
 	struct queue_look {
 		int64_t ms;           /* wall ms */
@@ -272,6 +274,7 @@ void dg_worker_lent_look(struct worker *w);
 /* We hold our last report and our view's queue is not empty: we look between turns, as a busy worker does */
 bool dg_worker_looks_for_lent(const struct worker *w);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
+bool dg_worker_join_late(struct worker *w, int64_t slot_ms);   /* our join slot ended: take another */
 /* Our registration's active_at is due to be written (urgent: in a push of its own; pushslot.h) */
 bool dg_worker_slot_keep_due(const struct worker *w, bool urgent);
 /* Main holds our registration, but the schedule no longer counts us a member: we join again */

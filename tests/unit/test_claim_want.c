@@ -394,6 +394,48 @@ static void test_join_stands_back(void **state DG_UNUSED)
 }
 
 /*
+ * A newcomer whose turn outlasted the join slot it woke for pushes not,
+ * wherever it is now: it takes another join slot within the join spread,
+ * which is no loss (its wait does not double); the fourth late turn in a
+ * row pushes all the same. A member's late turn is no newcomer's business.
+ */
+static void test_join_late(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t len = dg_pushslot_len_ms(60), now, slot;
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 3, .rank = 3 };
+	now = dg_wall_ms();
+	slot = now / len * len;
+	/* in the slot it woke for: on time */
+	assert_false(dg_worker_join_late(w, slot));
+	/* the slot ended a moment ago: late, another join slot within the spread */
+	assert_true(dg_worker_join_late(w, slot - len));
+	assert_true(w->join_after_ms >= now);
+	assert_true(w->join_after_ms <= dg_wall_ms() + dg_pushslot_join_spread_ms(60));
+	assert_true(w->join_jitter_ms < len / 2);
+	assert_int_equal(w->join_losses, 0);
+	/* late again and again: the fourth in a row pushes */
+	assert_true(dg_worker_join_late(w, slot - 3 * len));
+	assert_true(dg_worker_join_late(w, slot - 3 * len));
+	assert_false(dg_worker_join_late(w, slot - 3 * len));
+	/* and the count starts anew */
+	assert_true(dg_worker_join_late(w, slot - 3 * len));
+	/* an on-time turn ends the streak */
+	assert_false(dg_worker_join_late(w, dg_wall_ms() / len * len));
+	assert_int_equal(w->join_lates, 0);
+	/* a member, a turn without a slot, a grid without a budget: never */
+	w->slot.rank = 1;
+	assert_false(dg_worker_join_late(w, slot - 5 * len));
+	w->slot.rank = 3;
+	assert_false(dg_worker_join_late(w, 0));
+	w->budget = 0;
+	assert_false(dg_worker_join_late(w, slot - 5 * len));
+}
+
+/*
  * A newcomer leaves a queue of no more tasks than there are members to the
  * members' next claims, until a whole cycle passed in which the queue did
  * not shrink (members may have died; while it shrinks they are alive).
@@ -440,6 +482,41 @@ static void test_newcomer_leaves_crumbs(void **state DG_UNUSED)
 	w->slot.rank = 10;
 	w->budget = 0;
 	assert_false(dg_worker_leaves_crumbs(w, 2));
+}
+
+/*
+ * A newcomer that leaves crumbs takes its next turn (a fetch) an eighth of
+ * a cycle on at the soonest, not at the next join slot; one that joins
+ * is held back no more.
+ */
+static void test_crumbs_turns_an_eighth_apart(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t eighth, before;
+
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 10, .rank = 10 };
+	eighth = dg_pushslot_cycle_ms(&w->slot) / 8;
+	assert_true(eighth > dg_pushslot_len_ms(60));   /* more than a join slot away */
+	before = dg_wall_ms();
+	assert_true(dg_worker_leaves_crumbs(w, 5));
+	assert_true(w->crumbs_next_ms >= before + eighth);
+	assert_true(dg_worker_next_push(w) >= w->crumbs_next_ms);
+	/* the turn waits for it wherever the join slots fall: a minute on, say */
+	w->crumbs_next_ms = dg_wall_ms() + 60000;
+	assert_true(dg_worker_next_push(w) >= w->crumbs_next_ms);
+	w->crumbs_next_ms = before + eighth;
+	/* a cycle on, nobody took them: it joins, at the next join slot */
+	w->crumbs_since_ms -= dg_pushslot_cycle_ms(&w->slot) + 1;
+	assert_false(dg_worker_leaves_crumbs(w, 5));
+	assert_int_equal(w->crumbs_next_ms, 0);
+	assert_true(dg_worker_next_push(w) < dg_wall_ms() + dg_pushslot_cycle_ms(&w->slot));
+	/* the members took two: crumbs again, held back; then the queue grows past them: no hold */
+	assert_true(dg_worker_leaves_crumbs(w, 3));
+	assert_true(w->crumbs_next_ms >= dg_wall_ms() + eighth - 1000);
+	assert_false(dg_worker_leaves_crumbs(w, 40));
+	assert_int_equal(w->crumbs_next_ms, 0);
 }
 
 /*
@@ -562,7 +639,9 @@ int main(void)
 		cmocka_unit_test(test_newcomer_knows_grid_run_time),
 		cmocka_unit_test(test_newcomer_horizon_is_first_turn),
 		cmocka_unit_test(test_join_stands_back),
+		cmocka_unit_test(test_join_late),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
+		cmocka_unit_test(test_crumbs_turns_an_eighth_apart),
 		cmocka_unit_test(test_newcomer_leaves_what_members_take),
 		cmocka_unit_test(test_report_wait),
 		cmocka_unit_test(test_share_of_the_queue_not_of_holdings),
