@@ -501,18 +501,9 @@ bool dg_worker_rejoins(const struct worker *w)
 	return w->budget && w->slot.rank >= w->slot.members && w->members_me_on_main;
 }
 
-/*
- * A newcomer waits a random part of the join spread; each join slot lost to
- * another newcomer doubles the spread (up to 8 times), so that many that
- * start together collide less instead of retrying together.
- */
-void dg_worker_budget_rejoin(struct worker *w)
+/* A newcomer's join slot: after a random part of spread, at a random point of the slot's first half. */
+static void pick_join_slot(struct worker *w, int64_t spread)
 {
-	int64_t spread = dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
-
-	if (w->join_after_ms)
-		w->join_losses++;
-	spread <<= w->join_losses < 3 ? w->join_losses : 3;
 	w->join_after_ms = dg_wall_ms() + arc4random_uniform((uint32_t)(spread < INT32_MAX ? spread : INT32_MAX) + 1);
 	/*
 	 * Newcomers whose waits end between two join slots all take the next
@@ -525,6 +516,20 @@ void dg_worker_budget_rejoin(struct worker *w)
 	 */
 	w->join_jitter_ms = arc4random_uniform((uint32_t)(dg_pushslot_len_ms(w->budget ? w->budget : 1) / 2));
 	w->slot.join_pick = arc4random();
+}
+
+/*
+ * A newcomer waits a random part of the join spread; each join slot lost to
+ * another newcomer doubles the spread (up to 8 times), so that many that
+ * start together collide less instead of retrying together.
+ */
+void dg_worker_budget_rejoin(struct worker *w)
+{
+	int64_t spread = dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
+
+	if (w->join_after_ms)
+		w->join_losses++;
+	pick_join_slot(w, spread << (w->join_losses < 3 ? w->join_losses : 3));
 }
 
 /*
@@ -593,9 +598,7 @@ bool dg_worker_join_late(struct worker *w, int64_t slot_ms)
 	}
 	w->join_lates++;
 	dg_log(DG_LOG_DEBUG, "node=%s event=join-late late_ms=%lld", w->me, (long long)(now - slot_ms));
-	w->join_after_ms = now + arc4random_uniform((uint32_t)dg_pushslot_join_spread_ms(w->budget) + 1);
-	w->join_jitter_ms = arc4random_uniform((uint32_t)(len / 2));
-	w->slot.join_pick = arc4random();
+	pick_join_slot(w, dg_pushslot_join_spread_ms(w->budget));
 	return true;
 }
 
