@@ -224,6 +224,15 @@ int64_t dg_pushslot_next(const struct dg_pushslot *ps, int64_t not_before)
 	}
 }
 
+bool dg_pushslot_is_join(const struct dg_pushslot *ps, int64_t slot_ms)
+{
+	int64_t k = floor_div(slot_ms, dg_pushslot_len_ms(ps->budget));
+	struct cycle c;
+
+	cycle_of(ps, k, &c);
+	return k - c.start >= (int64_t)c.members;
+}
+
 int64_t dg_pushslot_last(const struct dg_pushslot *ps, int64_t at)
 {
 	int64_t len = dg_pushslot_len_ms(ps->budget), k = floor_div(at, len);
@@ -241,12 +250,44 @@ int64_t dg_pushslot_last(const struct dg_pushslot *ps, int64_t at)
 	return -1;
 }
 
-/* Whether slot k, of cycle c, is a join slot lent to our rank. */
+/* splitmix64's finaliser: every worker mixes alike */
+static uint64_t mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* With claims: the member that holds claims whose hash with slot k is highest; n: none holds any. */
+static size_t claimer_of(const struct dg_pushslot *ps, size_t n, int64_t k)
+{
+	uint64_t best = 0, h, slot = mix((uint64_t)k + UINT64_C(0x9e3779b97f4a7c15));
+	size_t who = n;
+
+	for (size_t r = 0; r < n; r++) {
+		if (!ps->claims[r])
+			continue;
+		h = mix(slot ^ (uint64_t)(r + 1));
+		if (who == n || h > best)
+			best = h, who = r;
+	}
+	return who;
+}
+
+/* Whether slot k, of cycle c, is lent to our rank: a join slot, or (with claims) a member's that holds none. */
 static bool lent_in(const struct dg_pushslot *ps, const struct cycle *c, int64_t k)
 {
-	int64_t i = k - c->start - (int64_t)c->members;
+	int64_t pos = k - c->start, i = pos - (int64_t)c->members;
 
-	if (i < 0 || !c->members || ps->rank >= c->members)
+	if (!c->members || ps->rank >= c->members)
+		return false;
+	if (ps->claims) {
+		/* a member that holds claims keeps its own slot */
+		if (pos < (int64_t)c->members && ps->claims[pos])
+			return false;
+		return claimer_of(ps, c->members, k) == ps->rank;
+	}
+	if (i < 0)
 		return false;
 	return (size_t)((c->start + i) % (int64_t)c->members) == ps->rank;
 }

@@ -418,10 +418,20 @@ static int network_turn(struct worker *w, bool local)
 			return TURN_SLOT_MOVED;
 	}
 	w->slot_moved_at = 0;
-	if (!local && !member && dg_worker_join_late(w, slot_ms))
+	if (!local && dg_worker_join_late(w, slot_ms))
 		return TURN_SLOT_MOVED;
-	if (member && slot_ms && dg_worker_slot_lent(w, slot_ms))
+	if (member && slot_ms && dg_worker_slot_lent(w, slot_ms) && dg_pushslot_next(&w->slot, slot_ms) != slot_ms) {
+		if (dg_worker_lent_slot_used(w, slot_ms)) {
+			dg_log(DG_LOG_DEBUG, "node=%s event=lent-slot-used slot=%lld", w->me,
+			       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
+			/* our next turn is in a later slot, not this one again */
+			w->next_push_ms = slot_ms + dg_pushslot_len_ms(w->budget);
+			return TURN_SLOT_MOVED;
+		}
 		dg_log(DG_LOG_INFO, "node=%s event=lent-slot slot=%lld", w->me,
+		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
+	} else if (member && slot_ms && dg_worker_unclaimed_join(w) && dg_pushslot_is_join(&w->slot, slot_ms))
+		dg_log(DG_LOG_INFO, "node=%s event=unclaimed-join slot=%lld", w->me,
 		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
 	/* a newcomer that sees another one registered in this join slot lost it */
 	if (dg_worker_join_taken(w)) {
@@ -676,7 +686,7 @@ static int loop(struct worker *w, int sigfd)
 				/* with a budget, our next slot is the retry; a lost join waits again */
 				net_retry_at = w->budget ? 0 : now + contention_wait_ms(w, k, false);
 				report_retry_at = w->budget ? INT64_MAX : now + contention_wait_ms(w, k, true);
-				if (w->budget && w->slot.rank >= w->slot.members)
+				if (w->budget && (w->slot.rank >= w->slot.members || dg_worker_unclaimed_join(w)))
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
 			} else if (ret == TURN_SLOT_MOVED) {

@@ -221,6 +221,14 @@ void dg_worker_budget_forget(struct worker *w)
 	w->slot_joined = NULL;
 	w->slot_joined_alloc = 0;
 	w->slot.joined = NULL;
+	dg_worker_slot_ids_release(w);
+	free(w->slot_ids);
+	w->slot_ids = NULL;
+	w->slot_ids_alloc = 0;
+	free(w->slot_claims);
+	w->slot_claims = NULL;
+	w->slot_claims_alloc = 0;
+	w->slot.claims = NULL;
 }
 
 /*
@@ -399,11 +407,14 @@ void dg_worker_budget_update(struct worker *w)
 	w->joins_lately = 0;
 	w->joins_window_ms = joins_window_ms(w, budget);
 	since = dg_wall_ms() - w->joins_window_ms;
+	dg_worker_slot_ids_release(w);
+	DG_ALLOC_GROW(w->slot_ids, m.n + 1, w->slot_ids_alloc);
 	for (size_t i = 0; i < m.n; i++) {
 		w->joins_lately += m.m[i].registered * 1000 >= since;
 		w->newest_join = m.m[i].registered > w->newest_join ? m.m[i].registered : w->newest_join;
-		free((char *)m.m[i].id);
+		w->slot_ids[i] = (char *)m.m[i].id;
 	}
+	w->slot_ids_nr = m.n;
 	free(m.m);
 	w->slot.rank = rank;
 	/* a member polls for a whole share; a dormant one for its weight; one nobody counts, its own way */
@@ -428,45 +439,6 @@ static int any_entry(const struct dg_entry *e, void *payload DG_UNUSED)
 bool dg_worker_queue_empty(struct worker *w)
 {
 	return dg_layout_walk_store(w->store, DG_DIR_QUEUE, any_entry, NULL) == 0;
-}
-
-void dg_worker_lent_look(struct worker *w)
-{
-	w->queue_drained = w->budget && dg_worker_queue_empty(w);
-}
-
-/* A member with results (or hand-backs) to push and nothing left to run: its batch's last report. */
-static bool holds_last_report(const struct worker *w)
-{
-	return w->budget && w->slot.joined && w->slot.rank < w->slot.members && (w->pending_nr || w->requeue_nr) &&
-	       !w->jobs_nr && !w->backlog_nr;
-}
-
-/*
- * Whether we may push in the join slots lent to the members (pushslot.h,
- * since 0.16.2): our view's queue is empty, so no newcomer joins (a join
- * comes with a claim), and we hold results to report and nothing left to
- * run - the last report of our batch, which waited a whole cycle for our
- * slot before: bench-budget's runs ended 10-20 s after their last task
- * finished (8 and 32 workers at a budget of 60), the members' cycle of
- * 12-28 slots, of which the join slots nobody used were the larger part.
- * A submission that lands meanwhile may bring a newcomer into a slot lent
- * to us: one of the two pushes loses, and the budget's headroom takes it.
- */
-static bool borrows(const struct worker *w)
-{
-	return holds_last_report(w) && w->queue_drained;
-}
-
-/*
- * Our view is as old as our last turn or look: a member that holds its
- * last report looks at the branch between its turns, as a busy one does
- * for cancellations, to see the queue run dry (others claim its last
- * tasks after our turn: a batch's surplus that went back, say).
- */
-bool dg_worker_looks_for_lent(const struct worker *w)
-{
-	return holds_last_report(w) && !w->queue_drained;
 }
 
 /*
@@ -501,6 +473,38 @@ bool dg_worker_rejoins(const struct worker *w)
 	return w->budget && w->slot.rank >= w->slot.members && w->members_me_on_main;
 }
 
+/*
+ * A member whose join landed without its claim: another newcomer's push
+ * won main in that join slot, but ours to refs/dgrid/join/NODE landed
+ * (doc/protocol.md, "Joining"). Its first slot comes after the rest of the
+ * cycle that holds its join and its rank in the next; until 0.16.4 it
+ * waited for that slot with nothing to run (bench-budget, 32 workers at a
+ * budget of 60: 3 of 14 joins so, idle 14, 20 and 40 s while 100 and more
+ * tasks were queued). Holding nothing, it now claims in a join slot as it
+ * did as a newcomer (a random one, standing back when another node
+ * registered in it, never late), or in its own slot if that comes first:
+ * a push in a join slot, as a newcomer's would be, so the budget holds as
+ * before. Joins that come thick do not hold it back, nor does a lost slot
+ * double its wait: such members are a few, and with the newcomers' rules
+ * they still waited 12-32 s (dg_worker_budget_rejoin).
+ */
+bool dg_worker_unclaimed_join(const struct worker *w)
+{
+	return w->budget && w->slot.joined && w->slot.rank < w->slot.members && w->join_ref && !w->on_main &&
+	       dg_worker_holds_nothing(w);
+}
+
+/* The start of the join slot an unclaimed join takes at or after not_before; -1: its own slot comes first. */
+static int64_t unclaimed_join_slot(const struct worker *w, int64_t not_before)
+{
+	struct dg_pushslot as_newcomer = w->slot;
+	int64_t own = dg_pushslot_next(&w->slot, not_before), join;
+
+	as_newcomer.rank = w->slot.members;
+	join = dg_pushslot_next(&as_newcomer, w->join_after_ms > not_before ? w->join_after_ms : not_before);
+	return join < own ? join : -1;
+}
+
 /* A newcomer's join slot: after a random part of spread, at a random point of the slot's first half. */
 static void pick_join_slot(struct worker *w, int64_t spread)
 {
@@ -521,12 +525,19 @@ static void pick_join_slot(struct worker *w, int64_t spread)
 /*
  * A newcomer waits a random part of the join spread; each join slot lost to
  * another newcomer doubles the spread (up to 8 times), so that many that
- * start together collide less instead of retrying together.
+ * start together collide less instead of retrying together. An unclaimed
+ * join does not double it: such members are a few, it has a slot of its own
+ * to fall back on, and a doubled wait outlasted the one for that slot (21
+ * and 32 s in a 32-worker run, against 14-40 s with no join slot at all).
  */
 void dg_worker_budget_rejoin(struct worker *w)
 {
 	int64_t spread = dg_pushslot_join_spread_ms(w->budget ? w->budget : 1);
 
+	if (dg_worker_unclaimed_join(w)) {
+		pick_join_slot(w, spread);
+		return;
+	}
 	if (w->join_after_ms)
 		w->join_losses++;
 	pick_join_slot(w, spread << (w->join_losses < 3 ? w->join_losses : 3));
@@ -550,10 +561,13 @@ bool dg_worker_join_taken(const struct worker *w)
 	int64_t len, slot_start;
 	double join_slots;
 
-	if (!w->budget || w->slot.rank < w->slot.members || !w->newest_join)
+	if (!w->budget || !w->newest_join)
 		return false;
 	len = dg_pushslot_len_ms(w->budget);
 	slot_start = dg_wall_ms() / len * len;
+	if (w->slot.rank < w->slot.members &&
+	    !(dg_worker_unclaimed_join(w) && dg_pushslot_is_join(&w->slot, slot_start)))
+		return false;
 	/*
 	 * registered_at has whole seconds: one stamped in the second this
 	 * slot started may be ours to lose. Standing back costs a wait; a
@@ -565,7 +579,8 @@ bool dg_worker_join_taken(const struct worker *w)
 	}
 	join_slots = (double)w->joins_window_ms / (double)len * (double)dg_pushslot_join_slots(&w->slot) /
 		     (double)dg_pushslot_cycle(&w->slot);
-	if (!w->joins_lately || (double)w->joins_lately < join_slots / 2)
+	/* an unclaimed join is no newcomer: it does not add to the crowd that joins */
+	if (!w->joins_lately || (double)w->joins_lately < join_slots / 2 || w->slot.rank < w->slot.members)
 		return false;
 	dg_log(DG_LOG_DEBUG, "node=%s event=join-stood-back why=joins-thick joins_lately=%zu join_slots=%.1f", w->me,
 	       w->joins_lately, join_slots);
@@ -589,7 +604,9 @@ bool dg_worker_join_late(struct worker *w, int64_t slot_ms)
 {
 	int64_t len, now = dg_wall_ms();
 
-	if (!w->budget || w->slot.rank < w->slot.members || !slot_ms)
+	if (!w->budget || !slot_ms)
+		return false;
+	if (w->slot.rank < w->slot.members && !(dg_worker_unclaimed_join(w) && dg_pushslot_is_join(&w->slot, slot_ms)))
 		return false;
 	len = dg_pushslot_len_ms(w->budget);
 	if (now < slot_ms + len || w->join_lates >= JOIN_LATES_MAX) {
@@ -619,7 +636,13 @@ int64_t dg_worker_next_push(const struct worker *w)
 		not_before = w->crumbs_next_ms;
 	if (w->slot.rank >= w->slot.members)
 		return dg_pushslot_next(&w->slot, not_before) + w->join_jitter_ms;
-	if (borrows(w))
+	if (dg_worker_unclaimed_join(w)) {
+		int64_t join = unclaimed_join_slot(w, not_before);
+
+		if (join >= 0)
+			return join + w->join_jitter_ms;
+	}
+	if (dg_worker_borrows(w))
 		return dg_pushslot_next_lent(&w->slot, not_before);
 	return dg_pushslot_next(&w->slot, not_before);
 }
@@ -641,22 +664,21 @@ int64_t dg_worker_turn_slot(const struct worker *w)
 
 	if (w->slot.rank >= w->slot.members)
 		return at - w->join_jitter_ms;
+	if (dg_worker_unclaimed_join(w) && unclaimed_join_slot(w, at - w->join_jitter_ms) == at - w->join_jitter_ms)
+		return at - w->join_jitter_ms;
 	/* a slot ended since the loop looked: the one it woke for is the last before now */
 	if (at > dg_wall_ms()) {
-		int64_t last = dg_pushslot_last(&w->slot, dg_wall_ms()), lent = borrows(w) ? last_lent(w) : -1;
+		int64_t last = dg_pushslot_last(&w->slot, dg_wall_ms()), lent = dg_worker_borrows(w) ? last_lent(w) : -1;
 		last = lent > last ? lent : last;
 		at = last >= 0 ? last : at;
 	}
 	return at;
 }
 
-bool dg_worker_slot_lent(const struct worker *w, int64_t slot_ms)
-{
-	return borrows(w) && dg_pushslot_lent_to_us(&w->slot, slot_ms);
-}
-
 bool dg_worker_slot_ours(const struct worker *w, int64_t slot_ms)
 {
+	if (dg_worker_unclaimed_join(w) && dg_pushslot_is_join(&w->slot, slot_ms))
+		return true;
 	return dg_worker_slot_lent(w, slot_ms) || dg_pushslot_next(&w->slot, slot_ms) == slot_ms;
 }
 

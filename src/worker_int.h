@@ -175,6 +175,10 @@ struct worker {
 	struct dg_pushslot slot;      /* members and our rank, as of the last fetch */
 	int64_t *slot_joined;         /* slot.joined: the members' registration slots */
 	size_t slot_joined_alloc;
+	char **slot_ids;              /* the members' ids, in rank order (slot_ids_nr of them) */
+	size_t slot_ids_nr, slot_ids_alloc;
+	bool *slot_claims;            /* slot.claims: which members hold claims (worker_lending.c) */
+	size_t slot_claims_alloc;
 	int64_t next_push_ms;         /* wall ms: no push before this (the slot we used) */
 	int64_t join_after_ms;        /* wall ms: a newcomer waits this long for a join slot */
 	unsigned join_losses;         /* join slots lost to other newcomers */
@@ -269,16 +273,27 @@ bool dg_worker_slot_lent(const struct worker *w, int64_t slot_ms);
  * file rather than count a queue that may hold 100,000.
  */
 bool dg_worker_queue_empty(struct worker *w);
-/* After a look at the branch: whether its queue is empty, which lends us the join slots (pushslot.h) */
+/*
+ * worker_lending.c: a drained grid's slots lent to the members that hold
+ * claims (pushslot.h). _lent_look after a look at the branch: whether its
+ * queue is empty, and if we may borrow, who holds claims. _borrows: we
+ * hold our last report and the queue is empty. _looks_for_lent: we hold
+ * our last report, and look between turns, as a busy worker does.
+ */
 void dg_worker_lent_look(struct worker *w);
-/* We hold our last report and our view's queue is not empty: we look between turns, as a busy worker does */
+bool dg_worker_borrows(const struct worker *w);
 bool dg_worker_looks_for_lent(const struct worker *w);
+void dg_worker_slot_ids_release(struct worker *w);
+/* A lent slot that started at slot_ms was used already: main's tip was made in it */
+bool dg_worker_lent_slot_used(struct worker *w, int64_t slot_ms);
 bool dg_worker_join_taken(const struct worker *w);   /* another newcomer joined in this slot */
 bool dg_worker_join_late(struct worker *w, int64_t slot_ms);   /* our join slot ended: take another */
 /* Our registration's active_at is due to be written (urgent: in a push of its own; pushslot.h) */
 bool dg_worker_slot_keep_due(const struct worker *w, bool urgent);
 /* Main holds our registration, but the schedule no longer counts us a member: we join again */
 bool dg_worker_rejoins(const struct worker *w);
+/* Our join landed without its claim, and we hold nothing: we claim in a join slot until our own comes */
+bool dg_worker_unclaimed_join(const struct worker *w);
 void dg_worker_budget_used(struct worker *w);         /* after a step that pushed or tried */
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 size_t dg_worker_backlog_surplus(const struct worker *w);  /* backlog tasks to give back (budget grid) */

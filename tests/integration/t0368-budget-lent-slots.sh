@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # t0368: on a budget grid whose queue is empty, the join slots are lent to
-# the members (pushslot.h, since 0.16.2): a member holding its last report
-# pushes it in the first slot that is its own or lent to it, instead of
-# waiting a whole cycle for its own.
+# the members (pushslot.h, since 0.16.2), and since 0.16.4 so are the
+# slots of members that hold no claim, to those that do: a member holding
+# its last report pushes it in the first slot that is its own or lent to
+# it, instead of waiting a whole cycle for its own.
 #
 # Three workers on a grid whose budget is 60 pushes a minute; a pre-receive
 # hook records every push. Tasks come in rounds of six `sleep 1`, each
@@ -16,9 +17,11 @@
 #  - no 60 s window holds more pushes than the budget.
 # Which slot a report finds first, lent or its own, depends on when its
 # task ends: three members after the joins have cycles of 4 slots, one of
-# them a join slot, lent to each member every third cycle, so about one
-# last report in four finds a lent slot first; eight rounds make some 20
-# such reports (none in a lent slot: a chance of about 0.3 %).
+# them a join slot, which 0.16.2 lent to each member every third cycle, so
+# about one last report in four found a lent slot first; eight rounds make
+# some 20 such reports (none in a lent slot: a chance of about 0.3 %).
+# Since 0.16.4 every slot of a member that holds no claim is lent too, and
+# more reports find one.
 . "$(dirname "$0")/lib.sh"
 
 BUDGET=60

@@ -436,6 +436,78 @@ static void test_join_late(void **state DG_UNUSED)
 }
 
 /*
+ * A join that landed without its claim (another newcomer's push won main,
+ * our join ref did not lose): a member whose first slot is a cycle and
+ * more away. Holding nothing, it claims in a join slot before then, as a
+ * newcomer would, and never late; holding work, on main, or without a
+ * join ref, it is an ordinary member.
+ */
+static void test_unclaimed_join(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f, 1);
+	int64_t joined[4], len = dg_pushslot_len_ms(60), at, own, other, past;
+	struct dg_pushslot member0;
+
+	for (size_t i = 0; i < 3; i++)
+		joined[i] = dg_pushslot_slot_of(60, (dg_wall_seconds() - 3600) * 1000) + (int64_t)i;
+	joined[3] = dg_pushslot_slot_of(60, dg_wall_ms());
+	w->budget = 60;
+	w->slot = (struct dg_pushslot){ .budget = 60, .members = 4, .rank = 3, .joined = joined,
+					.now_ms = dg_wall_ms() };
+	w->join_ref = true;
+	assert_true(dg_worker_unclaimed_join(w));
+	own = dg_pushslot_next(&w->slot, dg_wall_ms());
+	assert_true(own >= dg_wall_ms() + DG_PUSHSLOT_JOIN_LAG_MS);
+	/* a join slot before our own */
+	at = dg_worker_next_push(w) - w->join_jitter_ms;
+	assert_true(at < own);
+	assert_true(dg_pushslot_is_join(&w->slot, at));
+	assert_int_equal(dg_worker_turn_slot(w), at);
+	assert_true(dg_worker_slot_ours(w, at));
+	/* never a member's slot */
+	member0 = w->slot;
+	member0.rank = 0;
+	other = dg_pushslot_next(&member0, dg_wall_ms());
+	assert_false(dg_pushslot_is_join(&w->slot, other));
+	assert_false(dg_worker_slot_ours(w, other));
+	/* late in a join slot that ended: another; late in a member's slot: a member pushes late */
+	past = at - len;
+	while (!dg_pushslot_is_join(&w->slot, past) || past + len > dg_wall_ms())
+		past -= len;
+	assert_true(dg_worker_join_late(w, past));
+	past = at - len;
+	while (dg_pushslot_is_join(&w->slot, past) || past + len > dg_wall_ms())
+		past -= len;
+	assert_false(dg_worker_join_late(w, past));
+	/* a lost join slot does not double its wait, as it does a newcomer's */
+	w->join_losses = 2;
+	w->join_after_ms = 1;
+	dg_worker_budget_rejoin(w);
+	assert_int_equal(w->join_losses, 2);
+	assert_true(w->join_after_ms <= dg_wall_ms() + dg_pushslot_join_spread_ms(60));
+	w->join_after_ms = 0;
+	/* holding work, or on main, or without a join ref: our own slot only */
+	w->backlog_nr = 1;
+	assert_false(dg_worker_unclaimed_join(w));
+	assert_int_equal(dg_worker_next_push(w), own);
+	assert_false(dg_worker_slot_ours(w, at));
+	w->backlog_nr = 0;
+	w->on_main = true;
+	assert_false(dg_worker_unclaimed_join(w));
+	w->on_main = false;
+	w->join_ref = false;
+	assert_false(dg_worker_unclaimed_join(w));
+	/* a newcomer is none, nor is a grid without a budget */
+	w->join_ref = true;
+	w->slot.rank = 4;
+	assert_false(dg_worker_unclaimed_join(w));
+	w->slot.rank = 3;
+	w->budget = 0;
+	assert_false(dg_worker_unclaimed_join(w));
+}
+
+/*
  * A newcomer leaves a queue of no more tasks than there are members to the
  * members' next claims, until a whole cycle passed in which the queue did
  * not shrink (members may have died; while it shrinks they are alive).
@@ -640,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_newcomer_horizon_is_first_turn),
 		cmocka_unit_test(test_join_stands_back),
 		cmocka_unit_test(test_join_late),
+		cmocka_unit_test(test_unclaimed_join),
 		cmocka_unit_test(test_newcomer_leaves_crumbs),
 		cmocka_unit_test(test_crumbs_turns_an_eighth_apart),
 		cmocka_unit_test(test_newcomer_leaves_what_members_take),

@@ -398,6 +398,87 @@ static void test_chain_lent(void **state DG_UNUSED)
 	}
 }
 
+/* The claimer that slot k is used by in a view: its own slot, or lent to it; n: nobody's. */
+static size_t user_of(struct dg_pushslot *ps, size_t n, int64_t k)
+{
+	int64_t len = dg_pushslot_len_ms(ps->budget);
+	size_t who = n, rank = ps->rank;
+
+	for (size_t r = 0; r < n; r++) {
+		if (!ps->claims[r])
+			continue;
+		ps->rank = r;
+		if (dg_pushslot_lent_to_us(ps, k * len) || dg_pushslot_next(ps, k * len) == k * len) {
+			assert_int_equal(who, n);   /* one claimer a slot at most */
+			who = r;
+		}
+	}
+	ps->rank = rank;
+	return who;
+}
+
+/*
+ * A drained grid's slots lent to the members that hold claims (0.16.4):
+ * each slot is one claimer's - its own, or a join slot or a slot of a
+ * member that holds none - every claimer gets an even part, nobody else
+ * borrows, and a view that no longer counts a claimer (it reported)
+ * differs from one that does only in that claimer's slots: the others'
+ * slots stay theirs, so two claimers never take one slot.
+ */
+static void test_chain_lent_to_claimers(void **state DG_UNUSED)
+{
+	int64_t len = dg_pushslot_len_ms(60), from = 999900, to = 1001000;
+	bool claims[10] = { false }, fewer[10];
+	struct dg_pushslot ps = { .budget = 60, .members = 10, .joined = fleet, .claims = claims };
+	size_t lent_to[10] = { 0 };
+
+	/* 10 members registered long ago: cycles of 14, 4 join slots each; 4 of them hold claims */
+	for (size_t i = 0; i < 10; i++)
+		fleet[i] = 100000 + (int64_t)i;
+	claims[1] = claims[4] = claims[5] = claims[8] = true;
+	memcpy(fewer, claims, sizeof(fewer));
+	fewer[4] = false;
+	for (int64_t k = from; k < to; k++) {
+		size_t who = user_of(&ps, 10, k), then;
+
+		/* every slot is a claimer's: nothing goes unused */
+		assert_true(who < 10);
+		for (size_t r = 0; r < 10; r++) {
+			ps.rank = r;
+			lent_to[r] += dg_pushslot_lent_to_us(&ps, k * len);
+		}
+		/* member 4 reported: its slots go to others, nobody else's move */
+		ps.claims = fewer;
+		then = user_of(&ps, 10, k);
+		ps.claims = claims;
+		assert_true(then < 10 && then != 4);
+		if (who != 4)
+			assert_int_equal(then, who);
+	}
+	/* nobody that holds no claim borrows; the claimers alike: 1,100 slots, 4 x ~79 their own, ~196 lent to each */
+	for (size_t r = 0; r < 10; r++) {
+		if (!claims[r])
+			assert_int_equal(lent_to[r], 0);
+		else
+			assert_true(lent_to[r] >= 150 && lent_to[r] <= 250);
+	}
+	/* the first slot that is ours, own or lent, and nothing of ours before it */
+	ps.rank = 5;
+	for (int64_t at = from * len; at < (to - 200) * len; at += 7 * len + 3) {
+		int64_t next = dg_pushslot_next_lent(&ps, at), k = next / len;
+
+		assert_true(next >= at && next <= dg_pushslot_next(&ps, at));
+		for (int64_t j = (at + len - 1) / len; j < k; j++)
+			assert_false(dg_pushslot_lent_to_us(&ps, j * len));
+		assert_true(k - (at + len - 1) / len < 14);
+	}
+	/* a claimer alone takes every slot */
+	memset(claims, 0, sizeof(claims));
+	claims[7] = true;
+	for (int64_t k = from; k < from + 100; k++)
+		assert_int_equal(user_of(&ps, 10, k), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_chain_join_moves_nobody),
 		cmocka_unit_test(test_chain_settles),
 		cmocka_unit_test(test_chain_lent),
+		cmocka_unit_test(test_chain_lent_to_claimers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
