@@ -302,6 +302,8 @@ static bool turn_looks_first(struct worker *w)
 #define TURN_PEEK_AGAIN 3
 /* network_turn's fresh view of the members moved the slot it woke for: it waits for the new one */
 #define TURN_SLOT_MOVED 4
+/* network_turn woke for a lent slot that somebody used already: it waits for its next (worker_lending.c) */
+#define TURN_LENT_TAKEN 5
 
 /*
  * Nothing to report, hand back or adopt, and the queue looked empty: a
@@ -426,7 +428,7 @@ static int network_turn(struct worker *w, bool local)
 			       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
 			/* our next turn is in a later slot, not this one again */
 			w->next_push_ms = slot_ms + dg_pushslot_len_ms(w->budget);
-			return TURN_SLOT_MOVED;
+			return TURN_LENT_TAKEN;
 		}
 		dg_log(DG_LOG_INFO, "node=%s event=lent-slot slot=%lld", w->me,
 		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)));
@@ -689,6 +691,9 @@ static int loop(struct worker *w, int sigfd)
 				if (w->budget && (w->slot.rank >= w->slot.members || dg_worker_unclaimed_join(w)))
 					dg_worker_budget_rejoin(w);
 				dg_log(DG_LOG_DEBUG, "node=%s event=contention streak=%u", w->me, w->conflicts);
+			} else if (ret == TURN_LENT_TAKEN) {
+				/* a look, not a turn, as below; network_turn logged it (event=lent-slot-used) */
+				w->turn_ms_avg = turn_before;
 			} else if (ret == TURN_SLOT_MOVED) {
 				/* a look, not a turn: our next slot in the fresh view is the turn */
 				w->turn_ms_avg = turn_before;
