@@ -16,8 +16,8 @@
 #    deleted ref;
 #  - worker: two newcomers, the first one's push held in the hook until the
 #    second's has landed. The first logs event=joined with claim_landed=0,
-#    then claims in a join slot before its own member slot comes (since
-#    0.16.4: it holds nothing), or in that slot; every task runs once; no join ref is
+#    then claims in a join slot if one it picks comes before its own member
+#    slot (since 0.16.4: it holds nothing), or in that slot; every task runs once; no join ref is
 #    left once both registrations are on main. The push that first brings
 #    the loser's registration to main is held too, and loses: its join ref
 #    stays (a join ref is never deleted while main lacks the registration,
@@ -171,8 +171,9 @@ check "one newcomer lost main's race and joined by its ref (event=joined claim_l
 if [ -n "$loser" ]; then
 	n=$(basename "$loser" .log)
 	check "$n then claimed as a member" grep -q 'event=claimed' "$loser"
-	# holding nothing, it need not wait for its own slot (since 0.16.4)
-	check "$n took a join slot before its own came (event=unclaimed-join)" grep -q 'event=unclaimed-join' "$loser"
+	# holding nothing, it may claim in a join slot before its own comes (since 0.16.4); whether one
+	# comes first is the luck of its random pick, so this is a note (test_claim_want checks the rule)
+	note "$n's turns in a join slot before its own: $(grep -c 'event=unclaimed-join' "$loser")"
 	check "$n's registration reached main" git -C "$GRID" cat-file -e "main:nodes/$n.json"
 	check "the push that first brought it there was held until main moved" grep -q "held the registration of $n" "$T/hook-log"
 	# the join's own lost claim logs one contention; the held registration, another
