@@ -1,7 +1,7 @@
 /*
  * worker_lending.c - a drained grid's slots, lent to the members that hold
- * claims (pushslot.h, dg_pushslot_next_lent; doc/protocol.md, "Lent
- * slots").
+ * claims (pushslot.h, dg_pushslot_next_lent; doc/protocol.md, "Lent join
+ * slots" and "Slots lent to the members that hold claims").
  *
  * Nobody joins a grid whose queue is empty (a newcomer joins only with a
  * claim), and a member that holds no claim there has nothing to push: the
@@ -12,7 +12,8 @@
  * that reported since lends that member's slots to it, which pushes not.
  *
  * Here: whether we may borrow (we hold our last report and our view's
- * queue is empty), and the claims our view holds, by the members' ranks.
+ * queue is empty), the claims our view holds, by the members' ranks, and
+ * whether a lent slot was used already.
  */
 #include "common.h"
 #include "layout.h"
