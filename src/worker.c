@@ -342,6 +342,15 @@ static int network_turn(struct worker *w, bool local)
 	bool member = w->slot.rank < w->slot.members;
 	int ret;
 
+	/* which slot a member's turn is for, and the length of the cycle that holds it (t0367 reads them) */
+	if (slot_ms && member) {
+		struct dg_pushslot then = w->slot;
+
+		then.now_ms = slot_ms;
+		dg_log(DG_LOG_DEBUG, "node=%s event=turn slot=%lld cycle=%zu", w->me,
+		       (long long)(slot_ms / dg_pushslot_len_ms(w->budget)), dg_pushslot_cycle(&then));
+	}
+
 	/*
 	 * With results to report right after our own push, skip the fetch and
 	 * push optimistically on the tip we made: if somebody else pushed in
@@ -592,13 +601,27 @@ static int loop(struct worker *w, int sigfd)
 		 * Busy, it fetches no step: it looks for cancel requests every
 		 * idle poll interval; so does a member holding its last report,
 		 * for a queue that ran dry (dg_worker_looks_for_lent).
+		 *
+		 * With a budget, not when our slot comes within that interval:
+		 * the turn fetches then, and a look's fetch that outlasted the
+		 * start of our slot lost it (bench-budget, 64 workers, fetches
+		 * of 4-9 s on a loaded host: a member holding its last report
+		 * missed its own slot and waited a cycle of 38 s, twice in a
+		 * row).
 		 */
 		if ((w->jobs_nr || dg_worker_looks_for_lent(w)) && !w->stopping && now >= w->next_cancel_look &&
 		    now >= net_retry_at) {
-			if (dg_store_fetch(w->store) == 0) {
-				w->fetched_ms = now;
-				dg_worker_cancel_check(w);
-				dg_worker_lent_look(w);
+			int64_t due = w->budget ? dg_worker_next_push(w) : 0;
+
+			if (!w->budget || due - dg_wall_ms() > idle_poll_ms(w)) {
+				int64_t t0 = dg_now_ms();
+
+				if (dg_store_fetch(w->store) == 0) {
+					w->fetched_ms = now;
+					dg_worker_cancel_check(w);
+					dg_worker_lent_look(w);
+				}
+				dg_log(DG_LOG_DEBUG, "node=%s event=look fetch_ms=%lld", w->me, (long long)(dg_now_ms() - t0));
 			}
 			w->next_cancel_look = now + idle_poll_ms(w);
 		}
