@@ -342,8 +342,8 @@ static int network_turn(struct worker *w, bool local)
 	bool member = w->slot.rank < w->slot.members;
 	int ret;
 
-	/* which slot a member's turn is for, and the length of the cycle that holds it (t0367 reads them) */
-	if (slot_ms && member) {
+	/* at debug: which slot a member's turn is for, and the length of the cycle that holds it (t0367 reads them) */
+	if (slot_ms && member && dg_log_get_level() == DG_LOG_DEBUG) {
 		struct dg_pushslot then = w->slot;
 
 		then.now_ms = slot_ms;

@@ -124,6 +124,20 @@ start_git_daemon_pack_hook() {
 	unset GIT_CONFIG_GLOBAL
 }
 
+# slow_fetch_grid SECONDS: a bare $T/srv/grid.git ($BARE) behind a git daemon
+# whose pack-objects sleeps SECONDS first (so every fetch that brings
+# something takes that long), its $URL, and a clone of it in $T/work.
+slow_fetch_grid() {
+	mkdir -p "$T/srv"
+	BARE=$T/srv/grid.git
+	make_bare "$BARE"
+	printf '#!/bin/sh\nsleep %s\nexec "$@"\n' "$1" >"$T/slow-pack"
+	chmod +x "$T/slow-pack"
+	start_git_daemon_pack_hook "$T/srv" "$T/slow-pack"
+	URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
+	clone_work "$BARE" "$T/work"
+}
+
 # git_daemon_at PORT BASEDIR: a git daemon on a fixed port, so that a test can
 # stop it (git_daemon_stop) and restart it where its workers expect it; sets
 # DAEMON_PID.

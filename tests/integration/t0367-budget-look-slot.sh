@@ -24,18 +24,7 @@
 # three of three, two of them beside three other runs of this test.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/srv"
-BARE=$T/srv/grid.git
-make_bare "$BARE"
-cat >"$T/slow-pack" <<HOOK
-#!/bin/sh
-sleep 2.5
-exec "\$@"
-HOOK
-chmod +x "$T/slow-pack"
-start_git_daemon_pack_hook "$T/srv" "$T/slow-pack"
-URL="git://127.0.0.1:$GIT_DAEMON_PORT/grid.git"
-clone_work "$BARE" "$T/work"
+slow_fetch_grid 2.5
 : >"$T/runs"
 printf '{"protocol": 3, "push_budget": 60}\n' >"$T/work/dgrid.json"
 mkdir -p "$T/work/tasks/queue" "$T/work/nodes"
