@@ -34,6 +34,8 @@
 #define IDLE_LOOKS_PER_INTERVAL 4
 /* and each at least once in this long (ms), however many they are */
 #define IDLE_SHARE_MAX_MS 60000
+/* an unseen idle worker's quiet looks double its poll up to this (ms), or PULL_INTERVAL if longer */
+#define UNSEEN_IDLE_MAX_MS 16000
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -149,6 +151,32 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * nodes' looks ours stands for). A jitter of up to 10 % keeps idle
  * workers from polling in step.
  */
+/*
+ * Without any budget, the idle share PULL_INTERVAL only among the
+ * registered (below), and a worker registers with its first claim: the
+ * rest of a fleet that started together, which lost the race to
+ * register, is counted by nobody and polled every PULL_INTERVAL each.
+ * 28 of 32 warm idle workers made 23 upload-pack connections a second,
+ * half a core of the host's 2 (bench-collapse.sh), so the one worker
+ * that then drained a submission ran its tasks and pushes 20-50 %
+ * slower than alone. Such a worker cannot count the others like it, so
+ * each look that finds the branch where it left it doubles its wait, up
+ * to UNSEEN_IDLE_MAX_MS; anything that moves starts it over. Only while
+ * a live registered node polls for the grid at its own share (nodes_seen;
+ * the registered go first, worker_branch.c), and not on a push budget's
+ * grid, whose newcomers look for their join slots (idle_look_ms).
+ */
+static int64_t unseen_idle_ms(struct worker *w, int64_t ms)
+{
+	int64_t most = max64(ms, UNSEEN_IDLE_MAX_MS);
+	unsigned doublings = w->quiet_looks < 8 ? w->quiet_looks : 8;
+
+	if (w->budget || !doublings || !w->nodes_seen || !dg_worker_holds_nothing(w) || dg_worker_branch_registered(w))
+		return ms;
+	ms = min64(ms << doublings, most);
+	return ms + arc4random_uniform((uint32_t)(ms / 10) + 1);
+}
+
 static int64_t idle_poll_ms(struct worker *w)
 {
 	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
@@ -173,6 +201,7 @@ static int64_t idle_poll_ms(struct worker *w)
 		share = share < IDLE_SHARE_MAX_MS ? share : IDLE_SHARE_MAX_MS;
 		crowd = crowded ? (crowd < IDLE_CROWD_MAX_MS ? crowd : IDLE_CROWD_MAX_MS) : 0;
 		share = share > crowd ? share : crowd;
+		ms = unseen_idle_ms(w, ms);
 		if (share <= ms)
 			return ms;
 		return share + arc4random_uniform((uint32_t)(share / 10) + 1);
@@ -684,6 +713,16 @@ static int loop(struct worker *w, int sigfd)
 			 * fetch's 20 ms, and claim a tenth of a turn's worth of
 			 * quick tasks when work came (dg_worker_claim_want).
 			 */
+			/* quiet looks in a row slow the unseen idle (unseen_idle_ms); a look at anything else starts over */
+			if (ret >= 0)
+				w->quiet_looks = ret == TURN_NOTHING_NEW ? w->quiet_looks + 1 : 0;
+			if (ret == TURN_NOTHING_NEW && w->quiet_looks <= 8 && dg_log_get_level() == DG_LOG_DEBUG) {
+				int64_t pull = (int64_t)cfg->pull_interval * 1000, wait = unseen_idle_ms(w, pull);
+
+				if (wait > pull)
+					dg_log(DG_LOG_DEBUG, "node=%s event=unseen-idle quiet_looks=%u poll_ms=%lld", w->me,
+					       w->quiet_looks, (long long)wait);
+			}
 			if (ret == TURN_NOTHING_NEW) {
 				w->turn_ms_avg = turn_before;
 				ret = 0;

@@ -168,6 +168,7 @@ struct worker {
 	bool step_reached_host;       /* the last turn's push reached the host, landed or not (a budget counts it) */
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
 	int64_t peek_again_ms;        /* after a peek that saw the branch move: when to peek again */
+	unsigned quiet_looks;         /* idle looks in a row that found the branch where we left it */
 	bool hb_capped;               /* the policy's node_timeout shortened our heartbeat */
 
 	/* the push budget (worker_budget.c); budget 0: push whenever */
