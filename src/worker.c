@@ -131,6 +131,32 @@ static int count_entry(const struct dg_entry *e, void *payload)
 }
 
 /*
+ * Without any budget, the idle share PULL_INTERVAL only among the
+ * registered (below), and a worker registers with its first claim: the
+ * rest of a fleet that started together, which lost the race to
+ * register, is counted by nobody and polled every PULL_INTERVAL each: 32
+ * idle workers, 27 or 28 of them unregistered, made 29 upload-pack
+ * connections a second, three quarters of a core of the host's 2
+ * (doc/scaling.md, "0.16.6"). Such a worker cannot count the others like
+ * it, so each look that finds the branch where it left it doubles its
+ * wait, up to UNSEEN_IDLE_MAX_MS; anything that moves starts it over
+ * (t0366). Only while
+ * a live registered node polls for the grid at its own share (nodes_seen;
+ * the registered go first, worker_branch.c), and not on a push budget's
+ * grid, whose newcomers look for their join slots (idle_look_ms).
+ */
+static int64_t unseen_idle_ms(struct worker *w, int64_t ms)
+{
+	int64_t most = max64(ms, UNSEEN_IDLE_MAX_MS);
+	unsigned doublings = w->quiet_looks < 8 ? w->quiet_looks : 8;
+
+	if (w->budget || !doublings || !w->nodes_seen || !dg_worker_holds_nothing(w) || dg_worker_branch_registered(w))
+		return ms;
+	ms = min64(ms << doublings, most);
+	return ms + arc4random_uniform((uint32_t)(ms / 10) + 1);
+}
+
+/*
  * How long an idle worker waits before it polls again: PULL_INTERVAL, or
  * longer on a grid of several workers, or when the grid has a fetch
  * budget (dgrid.json "fetch_budget", 900 a minute on github.com). The
@@ -151,32 +177,6 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * nodes' looks ours stands for). A jitter of up to 10 % keeps idle
  * workers from polling in step.
  */
-/*
- * Without any budget, the idle share PULL_INTERVAL only among the
- * registered (below), and a worker registers with its first claim: the
- * rest of a fleet that started together, which lost the race to
- * register, is counted by nobody and polled every PULL_INTERVAL each.
- * 28 of 32 warm idle workers made 23 upload-pack connections a second,
- * half a core of the host's 2 (bench-collapse.sh), so the one worker
- * that then drained a submission ran its tasks and pushes 20-50 %
- * slower than alone. Such a worker cannot count the others like it, so
- * each look that finds the branch where it left it doubles its wait, up
- * to UNSEEN_IDLE_MAX_MS; anything that moves starts it over. Only while
- * a live registered node polls for the grid at its own share (nodes_seen;
- * the registered go first, worker_branch.c), and not on a push budget's
- * grid, whose newcomers look for their join slots (idle_look_ms).
- */
-static int64_t unseen_idle_ms(struct worker *w, int64_t ms)
-{
-	int64_t most = max64(ms, UNSEEN_IDLE_MAX_MS);
-	unsigned doublings = w->quiet_looks < 8 ? w->quiet_looks : 8;
-
-	if (w->budget || !doublings || !w->nodes_seen || !dg_worker_holds_nothing(w) || dg_worker_branch_registered(w))
-		return ms;
-	ms = min64(ms << doublings, most);
-	return ms + arc4random_uniform((uint32_t)(ms / 10) + 1);
-}
-
 static int64_t idle_poll_ms(struct worker *w)
 {
 	unsigned budget = dg_policy_fetch_budget(&w->policy, w->repo_url);
@@ -707,12 +707,6 @@ static int loop(struct worker *w, int sigfd)
 				dg_log(DG_LOG_WARNING, "node=%s event=cache-tidy-failed error=\"%s\"", w->me, dg_error_last());
 			/* a turn's fetch, step and push, smoothed: the grid's pace under contention */
 			w->turn_ms_avg = w->turn_ms_avg ? (3 * w->turn_ms_avg + took) / 4 : took;
-			/*
-			 * An idle poll that found nothing new is no turn: counted,
-			 * it made a worker idle for a minute take its turn for a
-			 * fetch's 20 ms, and claim a tenth of a turn's worth of
-			 * quick tasks when work came (dg_worker_claim_want).
-			 */
 			/* quiet looks in a row slow the unseen idle (unseen_idle_ms); a look at anything else starts over */
 			if (ret >= 0)
 				w->quiet_looks = ret == TURN_NOTHING_NEW ? w->quiet_looks + 1 : 0;
@@ -723,6 +717,12 @@ static int loop(struct worker *w, int sigfd)
 					dg_log(DG_LOG_DEBUG, "node=%s event=unseen-idle quiet_looks=%u poll_ms=%lld", w->me,
 					       w->quiet_looks, (long long)wait);
 			}
+			/*
+			 * An idle poll that found nothing new is no turn: counted,
+			 * it made a worker idle for a minute take its turn for a
+			 * fetch's 20 ms, and claim a tenth of a turn's worth of
+			 * quick tasks when work came (dg_worker_claim_want).
+			 */
 			if (ret == TURN_NOTHING_NEW) {
 				w->turn_ms_avg = turn_before;
 				ret = 0;
