@@ -13,13 +13,15 @@
 # PULL_INTERVAL=1, each with its own cache); after SETTLE s (25) the
 # daemon's upload-pack requests and the machine's CPU (user and system from
 # /proc/stat, in hundredths of a core) are counted over WINDOW s (20); then
-# the workers are stopped. Reported per N: the workers registered on main,
-# looks a second in all and per worker, the CPU, and the looks against one
-# a second per worker (the rule up to 0.16.5, which every unregistered
-# worker kept). With BASE_DGRID, each N runs with that binary too, right
-# before, and the ratio of the looks is against it.
-# Duration: about (SETTLE + WINDOW + 5) s per N and binary: ~2.5 minutes
-# by default, ~5 with BASE_DGRID.
+# the workers are stopped. The baseline, measured first in the same run: one
+# idle worker alone, the same way (it looks every PULL_INTERVAL: the rule
+# every unregistered worker of a fleet kept up to 0.16.5). Reported per N:
+# the workers registered on main, looks a second in all and per worker,
+# the CPU, and the looks per worker against the lone worker's (target:
+# well under 1). With BASE_DGRID, each N runs with that binary too, right
+# before, and the fleet's looks are also given against it.
+# Duration: about (SETTLE + WINDOW + 5) s per fleet and binary: ~3 minutes
+# by default, ~5.5 with BASE_DGRID.
 set -u
 DGRID=${DGRID:?DGRID: the dgrid binary}
 BASE_DGRID=${BASE_DGRID:-}
@@ -79,17 +81,20 @@ echo "# $BENCH: $("$DGRID" version 2>/dev/null | head -1), $(nproc) CPUs, load a
 echo "# fleets: $FLEETS idle workers started together, PULL_INTERVAL=1, no budget; looks counted over ${WINDOW} s after ${SETTLE} s"
 [ -n "$BASE_DGRID" ] && echo "# baseline: $("$BASE_DGRID" version 2>/dev/null | head -1)"
 printf '%7s %-9s %10s %9s %10s %6s %s\n' workers build registered looks/s per-worker cpu% against
+read -r reg lone cpu < <(fleet lone "$DGRID" 1) || { echo "$BENCH: the lone worker failed"; exit 1; }
+printf '%7s %-9s %10s %9s %10s %6s %s\n' 1 "lone" "$reg" "$lone" "$lone" "$cpu" "(the baseline)"
+awk -v l="$lone" 'BEGIN { exit !(l > 0) }' || { echo "$BENCH: the lone worker made no look"; exit 1; }
 for n in $FLEETS; do
 	base=
 	if [ -n "$BASE_DGRID" ]; then
 		read -r reg looks cpu < <(fleet "base-$n" "$BASE_DGRID" "$n") || { echo "$BENCH: fleet failed"; exit 1; }
-		printf '%7s %-9s %10s %9s %10s %6s %s\n' "$n" baseline "$reg" "$looks" \
+		printf '%7s %-9s %10s %9s %10s %6s %s\n' "$n" BASE "$reg" "$looks" \
 			"$(awk -v l="$looks" -v n="$n" 'BEGIN { printf "%.3f", l / n }')" "$cpu" "-"
 		base=$looks
 	fi
 	read -r reg looks cpu < <(fleet "fleet-$n" "$DGRID" "$n") || { echo "$BENCH: fleet failed"; exit 1; }
-	against=$(awk -v l="$looks" -v n="$n" 'BEGIN { printf "%.2fx one a second each", l / n }')
-	[ -n "$base" ] && against=$(awk -v l="$looks" -v b="$base" 'BEGIN { printf "%.2fx the baseline", (b > 0 ? l / b : 0) }')
+	against=$(awk -v l="$looks" -v n="$n" -v o="$lone" 'BEGIN { printf "%.2fx the lone worker per worker", l / n / o }')
+	[ -n "$base" ] && against="$against; $(awk -v l="$looks" -v b="$base" 'BEGIN { printf "%.2fx BASE_DGRID", (b > 0 ? l / b : 0) }')"
 	printf '%7s %-9s %10s %9s %10s %6s %s\n' "$n" this "$reg" "$looks" \
 		"$(awk -v l="$looks" -v n="$n" 'BEGIN { printf "%.3f", l / n }')" "$cpu" "$against"
 done
