@@ -30,22 +30,9 @@ SETTLE=${SETTLE:-25}
 WINDOW=${WINDOW:-20}
 BENCH=bench-idle-fleet
 
-T=$(mktemp -d "/tmp/dgrid-$BENCH.XXXXXX")
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/../tests/integration/net.sh"
-
-port=$(free_port)
-mkdir -p "$T/srv"
-git daemon --verbose --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$T/srv" --export-all \
-	--enable=receive-pack --max-connections=0 "$T/srv" 2>"$T/daemon.log" &
-pids+=($!)
-wait_port "$port" || { echo "$BENCH: the git daemon did not start"; exit 1; }
+# every request the daemon serves goes to $T/daemon.log: the looks counted below
+DAEMON_VERBOSE=1
+. "$(dirname "$0")/lib-daemon.sh"
 
 cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
 looks_of() { grep -c "Request upload-pack for '/$1.git'" "$T/daemon.log"; }

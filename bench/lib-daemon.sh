@@ -1,8 +1,10 @@
 # lib-daemon.sh - sourced by the benchmarks that run a few workers against
-# one plain git daemon (bench-dormant.sh, bench-dead-polls.sh): makes the
-# temporary directory $T (named after $BENCH), starts the daemon on a free
-# port of 127.0.0.1 serving $T/srv (sets $port), the exit trap that stops
-# it and every process group in pids (KEEP_TMP keeps $T), median
+# one plain git daemon (bench-dormant.sh, bench-dead-polls.sh,
+# bench-idle-fleet.sh): makes the temporary directory $T (named after
+# $BENCH), starts the daemon on a free port of 127.0.0.1 serving $T/srv
+# (sets $port; DAEMON_VERBOSE=1 logs every request to $T/daemon.log),
+# the exit trap that stops it and every process group in pids (KEEP_TMP
+# keeps $T), median
 # (of numbers on stdin, one per word; a ">N" cut run counts as N) and
 # dead_grid (below).
 T=$(mktemp -d "/tmp/dgrid-$BENCH.XXXXXX")
@@ -17,8 +19,8 @@ trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/net.sh"
 port=$(free_port)
 mkdir -p "$T/srv"
-git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$T/srv" --export-all \
-	--enable=receive-pack --max-connections=0 "$T/srv" 2>"$T/daemon.log" &
+git daemon ${DAEMON_VERBOSE:+--verbose} --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$T/srv" \
+	--export-all --enable=receive-pack --max-connections=0 "$T/srv" 2>"$T/daemon.log" &
 pids+=($!)
 wait_port "$port" || { echo "$BENCH: the git daemon did not start"; exit 1; }
 
