@@ -57,6 +57,7 @@ struct walk {
 	struct worker *w;
 	int64_t now;
 	size_t others;
+	size_t claims;
 };
 
 static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, int64_t now)
@@ -96,6 +97,8 @@ static int one_commit(int64_t when, const char *summary, void *payload)
 		return 0;
 	}
 	k->others++;
+	if (len && strstr(summary, " claim "))
+		k->claims++;
 	saw_author(&k->w->branch, summary, len, k->now);
 	return 0;
 }
@@ -107,15 +110,28 @@ static int count_entry(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
-/* Half the weight to the newest: the pace changes fast when a fleet has started. */
-static int64_t smooth(int64_t avg, int64_t sample)
+/*
+ * Half the weight to the newest: the pace changes fast when a fleet has
+ * started. A mean last fed more than BUSY_WINDOW_MS ago is no pace of now:
+ * the sample replaces it. An idle worker peeks, and its fetch and step
+ * times were those of the start-up, when 32 workers cloned and registered
+ * at once (fetches of 1-2 s); smoothed with them, the first claim after a
+ * quiet spell made a turn of 1-2 s, and the claimer sat out that long
+ * after its push (worker.c, "a winner sits out a turn") while others
+ * took the queue.
+ */
+static int64_t smooth(int64_t avg, int64_t *at, int64_t sample)
 {
-	return avg ? (avg + sample) / 2 : sample;
+	int64_t now = dg_now_ms();
+	bool stale = now - *at > BUSY_WINDOW_MS;
+
+	*at = now;
+	return avg && !stale ? (avg + sample) / 2 : sample;
 }
 
 void dg_worker_branch_pushed(struct worker *w, int64_t step_ms)
 {
-	w->branch.push_ms = smooth(w->branch.push_ms, step_ms > 0 ? step_ms : 1);
+	w->branch.push_ms = smooth(w->branch.push_ms, &w->branch.push_at, step_ms > 0 ? step_ms : 1);
 }
 
 /*
@@ -138,17 +154,18 @@ void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms)
 {
 	struct dg_branch_watch *b = &w->branch;
 	const char *tip = dg_store_tip(w->store);
-	struct walk k = { w, dg_now_ms(), 0 };
+	struct walk k = { w, dg_now_ms(), 0, 0 };
 	size_t walked = 0;
 
 	if (!tip || !*tip)
 		return;
 	if (fetch_ms >= 0)
-		b->fetch_ms = smooth(b->fetch_ms, fetch_ms > 0 ? fetch_ms : 1);
+		b->fetch_ms = smooth(b->fetch_ms, &b->fetch_at, fetch_ms > 0 ? fetch_ms : 1);
 	if (b->tip[0] && strcmp(b->tip, tip))
 		walked = dg_store_walk_since(w->store, b->tip, BUSY_COUNT_MAX, one_commit, &k);
 	/* a history we could not follow back counts as the most a look counts */
 	b->commits += walked >= BUSY_COUNT_MAX ? BUSY_COUNT_MAX : k.others;
+	b->claims_seen = k.claims;
 	snprintf(b->tip, sizeof(b->tip), "%s", tip);
 	b->peek_tip[0] = '\0';
 	b->peek_skips = 0;
@@ -279,11 +296,14 @@ bool dg_worker_branch_registered(struct worker *w)
 /*
  * Claims of ours we do not run can exist only once we are registered:
  * one that never landed a step has none to adopt, however many races it
- * lost.
+ * lost. Nor does a step that lost its race leave any: the host refused
+ * its push (adopt_race_only). A registered worker that lost the race for
+ * a queue's first claim otherwise never stood aside, and carried a part
+ * of the queue beside the winner.
  */
 static bool may_hold_claims(struct worker *w)
 {
-	return w->need_adopt && dg_worker_branch_registered(w);
+	return w->need_adopt && !w->adopt_race_only && dg_worker_branch_registered(w);
 }
 
 /* Holding nothing, a push of ours would only claim: we may leave the branch to others. */
@@ -305,6 +325,19 @@ bool dg_worker_stand_aside(struct worker *w)
 		return false;
 	}
 	busy = dg_worker_branch_busy(w);
+	/*
+	 * The rate over the window lags when a queue has just arrived: a
+	 * worker that looked every second while the grid was still saw a
+	 * claim or two in 15 s, not a busy branch. Two signs say it is
+	 * taken all the same: our last step lost a race, or the fetch of a
+	 * first move after a still branch (dg_worker_peek) brought another
+	 * node's claim - somebody carries the queue already. Claiming then
+	 * made a second and a third carrier that raced the first for the
+	 * rest of the drain.
+	 */
+	if ((w->conflicts || (w->branch.fresh_move && w->branch.claims_seen)) && busy < STAND_ASIDE_BUSY)
+		busy = STAND_ASIDE_BUSY;
+	w->branch.fresh_move = false;
 	/*
 	 * Never for long: a worker that can run what the busy ones cannot
 	 * (requires, replicas) would otherwise wait for as long as they
@@ -449,6 +482,7 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 	char tip[41];
 
 	b->recheck = false;
+	b->fresh_move = false;
 	/* a fetch budget paces the looks, and counts a peek as a read like a fetch */
 	if (!b->tip[0] || !b->nr || dg_policy_fetch_budget(&w->policy, w->repo_url) || !would_only_claim(w) ||
 	    dg_store_peek(w->store, tip) < 0)
@@ -468,6 +502,21 @@ enum dg_peek dg_worker_peek(struct worker *w, int64_t *again_ms)
 		return DG_PEEK_CURRENT;
 	if (!moved)
 		return DG_PEEK_FETCH;
+	/*
+	 * The first move after a look that found the branch still is most
+	 * likely a submission: a registered worker fetches it at once
+	 * (fresh_move). The registered idle look about four times a
+	 * PULL_INTERVAL between them, so the first to see it claims within
+	 * a look or two; rechecking first made a fleet of 32 claim 1.2-2.8 s
+	 * after the submission, where one worker alone needed 0.3-1.2 s
+	 * (bench-collapse.sh WARM=1). Those who fetch after somebody claimed
+	 * stand aside (dg_worker_stand_aside), and those who lose the race
+	 * for the first claim do so at their next look.
+	 */
+	if (!recheck && w->quiet_looks >= 1 && dg_worker_branch_registered(w)) {
+		b->fresh_move = true;
+		return DG_PEEK_FETCH;
+	}
 	if (!recheck) {
 		turn = turn > 0 ? turn : 1;
 		most = dg_worker_branch_registered(w) ? (int64_t)dg_worker_crowd_nodes(w) * turn : RECHECK_MAX_MS;

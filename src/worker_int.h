@@ -57,9 +57,12 @@ struct dg_branch_watch {
 	char peek_tip[41];            /* the remote tip our last peek saw, "" since a fetch */
 	bool peek_quiet;              /* the peek before this fetch saw no commit since the look before */
 	bool recheck;                 /* our last peek saw a move: the next one tells whether it goes on */
+	bool fresh_move;              /* this fetch is of the first move after a still branch (dg_worker_peek) */
+	size_t claims_seen;           /* other nodes' commits that claim, brought by our last look */
 	unsigned peek_skips;          /* fetches skipped since the last one, after a peek */
 	int64_t fetch_ms;             /* our fetches' time, smoothed */
 	int64_t push_ms;              /* our steps' time after the fetch (build, push), smoothed */
+	int64_t fetch_at, push_at;    /* monotonic: when each was last measured (0: never) */
 	/* the queue's length when we first and last stood aside (counted only then: a queue may be long) */
 	int64_t queue_first_ms, queue_last_ms;
 	size_t queue_first, queue_last;
@@ -114,6 +117,7 @@ struct worker {
 	int64_t stop_signal_at;       /* monotonic ms of the first stop signal */
 	bool stop_marked;             /* a push of ours said in our registration that we stopped */
 	bool need_adopt;              /* look for claims of ours we do not run */
+	bool adopt_race_only;         /* need_adopt only because a step lost a race: its push did not land */
 	bool queue_seen_empty;        /* the last step found nothing to claim (dg_worker_queue_seen) */
 	bool queue_drained;           /* a budget grid's queue was empty at our last look (dg_worker_lent_look) */
 	int64_t queue_empty_since;    /* monotonic ms: since then every look found nothing to claim (0: one did) */

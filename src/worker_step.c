@@ -814,7 +814,12 @@ int dg_worker_step(struct worker *w)
 	w->snap.pushes_rejected += st.rejected;
 	w->tip_is_ours = ret == 0 && st.committed;
 	if (ret < 0) {
-		/* a push may have landed before the error: look for our claims next time */
+		/*
+		 * A push may have landed before the error: look for our claims
+		 * next time. Not after a lost race alone: the host refused
+		 * that push (adopt_race_only; worker_branch.c may stand aside).
+		 */
+		w->adopt_race_only = ret == DG_ECONFLICT && (!w->need_adopt || w->adopt_race_only);
 		w->need_adopt = true;
 		/*
 		 * What it gave back may be queued now, and somebody else's
@@ -842,6 +847,7 @@ int dg_worker_step(struct worker *w)
 		       w->me, st.commit, st.attempts, (long long)ms, st.bytes_pushed);
 	}
 	w->need_adopt = s.adopt_later;
+	w->adopt_race_only = false;
 	dg_worker_queue_seen(w, s.eligible_left == 0 && s.claimed_nr == 0);
 	w->ready_at = s.pick.ready_at;
 	if (s.retry_due && (!w->ready_at || s.retry_due < w->ready_at))

@@ -73,6 +73,14 @@ static void fetch(struct grid *g)
 	assert_int_equal(dg_store_fetch(g->store), 0);
 }
 
+/* w1's registration lands, and w1 looks: it is registered here from now on. */
+static void register_w1(struct grid *g)
+{
+	commit_file(g, "nodes/w1.json", "w1: register");
+	fetch(g);
+	dg_worker_branch_observe(&g->w, 200);
+}
+
 static int setup(void **state)
 {
 	struct grid *g = dg_xcalloc(1, sizeof(*g));
@@ -429,6 +437,106 @@ static void test_pushed(void **state)
 	w->branch.push_ms = 0;
 	dg_worker_branch_pushed(w, -5);
 	assert_int_equal(w->branch.push_ms, 1);
+
+	/* a mean last fed a window ago is no pace of now: the sample replaces it */
+	dg_worker_branch_pushed(w, 1600);
+	assert_int_equal(w->branch.push_ms, 800);
+	w->branch.push_at -= WINDOW_MS + 1;
+	dg_worker_branch_pushed(w, 200);
+	assert_int_equal(w->branch.push_ms, 200);
+	dg_worker_branch_observe(w, 1600);
+	assert_int_equal(w->branch.fetch_ms, 1600);
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(w->branch.fetch_ms, 850);
+	w->branch.fetch_at -= WINDOW_MS + 1;
+	dg_worker_branch_observe(w, 100);
+	assert_int_equal(w->branch.fetch_ms, 100);
+	/* a look without a fetch (a peek that found our tip) measures nothing */
+	w->branch.fetch_at -= WINDOW_MS + 1;
+	dg_worker_branch_observe(w, -1);
+	assert_int_equal(w->branch.fetch_ms, 100);
+	assert_int_equal(dg_worker_branch_turn_ms(w), 300);
+}
+
+/*
+ * The first move after a look that found the branch still: a registered
+ * worker fetches it at once instead of rechecking (a submission, most
+ * likely); one not registered here, or one whose last look saw the branch
+ * move, rechecks as before. What the fetch brought then decides: a
+ * submission alone is claimed, another node's claim means a carrier
+ * took the queue already - stand aside, whatever the window's rate says.
+ * So does a step that lost its race, and its lost push leaves no claim to
+ * adopt that would keep it pushing.
+ */
+static void test_fresh_move(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+	int64_t again = -1;
+
+	w->policy.protocol = 3;
+	w->nodes_seen = 8;
+	dg_worker_branch_observe(w, 200);
+	dg_worker_branch_pushed(w, 300);
+	/* a look that found the tip we hold: quiet */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
+	w->quiet_looks = 1;
+	/* not registered here: recheck, as before */
+	commit_file(g, "tasks/queue/t1.json", "plain submit");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	assert_false(b->fresh_move);
+	b->recheck = false;
+	b->peek_tip[0] = '\0';
+	/* registered: fetch at once */
+	register_w1(g);
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
+	commit_file(g, "tasks/queue/t2.json", "plain submit");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_true(b->fresh_move);
+	assert_false(b->recheck);
+	/* the last look saw the branch move: recheck, as before */
+	b->peek_tip[0] = '\0';
+	w->quiet_looks = 0;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_AGAIN);
+	assert_false(b->fresh_move);
+	b->recheck = false;
+	b->peek_tip[0] = '\0';
+	w->quiet_looks = 1;
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	assert_true(b->fresh_move);
+	/* it brought a submission alone: nobody carries the queue yet, claim */
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->claims_seen, 0);
+	assert_false(dg_worker_stand_aside(w));
+	assert_false(b->fresh_move);
+
+	/* it brought another node's claim: that node carries the queue, stand aside */
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
+	commit_file(g, "tasks/queue/t3.json", "plain submit");
+	commit(g, "w2: claim t3.json intake 1");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->claims_seen, 1);
+	assert_true(dg_worker_branch_busy(w) < 0.5);
+	assert_true(dg_worker_stand_aside(w));
+	assert_int_equal(b->aside_streak, 1);
+	b->aside_streak = 0;
+	/* the same commits fetched at any other look: the window's rate decides */
+	b->fresh_move = false;
+	assert_false(dg_worker_stand_aside(w));
+
+	/* a step that lost its race: stand aside, and its lost push holds no claim to adopt */
+	w->conflicts = 1;
+	w->need_adopt = true;
+	assert_false(dg_worker_stand_aside(w));
+	w->adopt_race_only = true;
+	assert_true(dg_worker_stand_aside(w));
+	b->aside_streak = 0;
+	w->conflicts = 0;
+	assert_false(dg_worker_stand_aside(w));
 }
 
 /* Only an idle worker without a budget on a crowded, busy branch stands aside. */
@@ -631,9 +739,7 @@ static void test_peek(void **state)
 	b->recheck = false;
 	b->peek_tip[0] = '\0';
 	/* registered: within 8 nodes x 500 ms - those who claimed here go first */
-	commit_file(g, "nodes/w1.json", "w1: register");
-	fetch(g);
-	dg_worker_branch_observe(w, 200);
+	register_w1(g);
 	snprintf(known, sizeof(known), "%s", dg_store_tip(g->store));
 	commit(g, "plain submit");
 	for (int i = 0; i < 20; i++) {
@@ -967,6 +1073,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stand_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_notes_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yields_quick_tasks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aside_no_pace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_ms, setup, teardown),
