@@ -81,6 +81,23 @@ static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, in
 	b->authors[oldest].commits = 1;
 }
 
+/*
+ * A step's summary claims a task: " claim NAME.json" (worker_step.c). Task
+ * ids hold no '.', so a task named "claim" reported or handed back is no
+ * claim ("report claim (success)").
+ */
+static bool summary_claims(const char *summary)
+{
+	for (const char *p = strstr(summary, " claim "); p; p = strstr(p + 1, " claim ")) {
+		const char *arg = p + strlen(" claim ");
+		size_t len = strcspn(arg, " ");
+
+		if (len > 5 && !strncmp(arg + len - 5, ".json", 5))
+			return true;
+	}
+	return false;
+}
+
 /* A commit's summary starts "NODE: ..." (worker_step.c, worker_node.c); others (plain git) count as nobody's. */
 static int one_commit(int64_t when, const char *summary, void *payload)
 {
@@ -97,7 +114,7 @@ static int one_commit(int64_t when, const char *summary, void *payload)
 		return 0;
 	}
 	k->others++;
-	if (len && strstr(summary, " claim "))
+	if (len && summary_claims(summary))
 		k->claims++;
 	saw_author(&k->w->branch, summary, len, k->now);
 	return 0;

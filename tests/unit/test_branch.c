@@ -521,6 +521,13 @@ static void test_fresh_move(void **state)
 	dg_worker_branch_observe(w, 200);
 	assert_int_equal(b->claims_seen, 1);
 	assert_true(dg_worker_branch_busy(w) < 0.5);
+	/* a task named "claim", reported or handed back, is no claim; one claimed is */
+	commit(g, "w2: report claim (success) hand back claim");
+	commit(g, "w3: report t1 (success) claim claim.json");
+	commit(g, "reap by w4: t5");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_int_equal(b->claims_seen, 1);
 	assert_true(dg_worker_stand_aside(w));
 	assert_int_equal(b->aside_streak, 1);
 	b->aside_streak = 0;
