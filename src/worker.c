@@ -784,6 +784,7 @@ static int loop(struct worker *w, int sigfd)
 				if (!w->conflicts)
 					dg_worker_contention(w, false);
 				w->conflicts = 0;
+				w->branch.fresh_claim = false;
 				w->batch_deadline = 0;
 				report_retry_at = INT64_MAX;
 				/*

@@ -346,13 +346,19 @@ bool dg_worker_stand_aside(struct worker *w)
 	 * The rate over the window lags when a queue has just arrived: a
 	 * worker that looked every second while the grid was still saw a
 	 * claim or two in 15 s, not a busy branch. Two signs say it is
-	 * taken all the same: our last step lost a race, or the fetch of a
-	 * first move after a still branch (dg_worker_peek) brought another
-	 * node's claim - somebody carries the queue already. Claiming then
-	 * made a second and a third carrier that raced the first for the
-	 * rest of the drain.
+	 * taken all the same, for a worker that fetched a first move after
+	 * a still branch (dg_worker_peek): that fetch brought another node's
+	 * claim - somebody carries the queue already - or the claim it made
+	 * of what it found lost its race. Claiming then made a second and a
+	 * third carrier that raced the first for the rest of the drain.
+	 * Only then: a worker that lost a race for tasks the winner cannot
+	 * run (requires) stood aside for 10 s and more while they waited
+	 * (t0395).
 	 */
-	if ((w->conflicts || (w->branch.fresh_move && w->branch.claims_seen)) && busy < STAND_ASIDE_BUSY)
+	if (w->branch.fresh_move && !w->branch.claims_seen)
+		w->branch.fresh_claim = true;
+	if (((w->branch.fresh_move && w->branch.claims_seen) || (w->branch.fresh_claim && w->conflicts)) &&
+	    busy < STAND_ASIDE_BUSY)
 		busy = STAND_ASIDE_BUSY;
 	w->branch.fresh_move = false;
 	/*

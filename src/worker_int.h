@@ -58,6 +58,7 @@ struct dg_branch_watch {
 	bool peek_quiet;              /* the peek before this fetch saw no commit since the look before */
 	bool recheck;                 /* our last peek saw a move: the next one tells whether it goes on */
 	bool fresh_move;              /* this fetch is of the first move after a still branch (dg_worker_peek) */
+	bool fresh_claim;             /* we are claiming what such a fetch found: until a step of ours lands */
 	size_t claims_seen;           /* other nodes' commits that claim, brought by our last look */
 	unsigned peek_skips;          /* fetches skipped since the last one, after a peek */
 	int64_t fetch_ms;             /* our fetches' time, smoothed */

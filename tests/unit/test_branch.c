@@ -511,6 +511,9 @@ static void test_fresh_move(void **state)
 	assert_int_equal(b->claims_seen, 0);
 	assert_false(dg_worker_stand_aside(w));
 	assert_false(b->fresh_move);
+	assert_true(b->fresh_claim);
+	/* its claim landed (worker.c clears the mark) */
+	b->fresh_claim = false;
 
 	/* it brought another node's claim: that node carries the queue, stand aside */
 	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
@@ -535,9 +538,26 @@ static void test_fresh_move(void **state)
 	b->fresh_move = false;
 	assert_false(dg_worker_stand_aside(w));
 
-	/* a step that lost its race: stand aside, and its lost push holds no claim to adopt */
+	/*
+	 * A lost race for what a fresh fetch found: stand aside, and the lost
+	 * push holds no claim to adopt. Any other lost race leaves it to the
+	 * rate: a worker may have lost to one that cannot run its tasks.
+	 */
 	w->conflicts = 1;
 	w->need_adopt = true;
+	w->adopt_race_only = true;
+	assert_false(b->fresh_claim);
+	assert_false(dg_worker_stand_aside(w));
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_CURRENT);
+	commit_file(g, "tasks/queue/t4.json", "plain submit");
+	assert_int_equal(dg_worker_peek(w, &again), DG_PEEK_FETCH);
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	w->conflicts = 0;
+	assert_false(dg_worker_stand_aside(w));
+	assert_true(b->fresh_claim);
+	w->conflicts = 1;
+	w->adopt_race_only = false;
 	assert_false(dg_worker_stand_aside(w));
 	w->adopt_race_only = true;
 	assert_true(dg_worker_stand_aside(w));
