@@ -103,6 +103,7 @@ static void unbind_member(struct worker *w)
 	w->policy = dg_policy_default;
 	w->policy_noted[0] = '\0';
 	w->need_adopt = true;
+	w->adopt_race_only = false;
 	dg_worker_queue_seen(w, false);
 	w->last_step_tip[0] = '\0';
 	w->tip_is_ours = false;
