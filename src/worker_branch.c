@@ -332,10 +332,12 @@ static bool would_only_claim(struct worker *w)
 
 bool dg_worker_stand_aside(struct worker *w)
 {
-	bool quiet = w->branch.peek_quiet;
+	bool quiet = w->branch.peek_quiet, fresh = w->branch.fresh_move;
 	double busy;
 
+	/* both say what this turn's peek saw, and no later turn's */
 	w->branch.peek_quiet = false;
+	w->branch.fresh_move = false;
 	if (!would_only_claim(w)) {
 		/* a worker that held work starts its count of looks afresh */
 		w->branch.aside_streak = 0;
@@ -355,12 +357,10 @@ bool dg_worker_stand_aside(struct worker *w)
 	 * run (requires) stood aside for 10 s and more while they waited
 	 * (t0395).
 	 */
-	if (w->branch.fresh_move && !w->branch.claims_seen)
+	if (fresh && !w->branch.claims_seen)
 		w->branch.fresh_claim = true;
-	if (((w->branch.fresh_move && w->branch.claims_seen) || (w->branch.fresh_claim && w->conflicts)) &&
-	    busy < STAND_ASIDE_BUSY)
+	if (((fresh && w->branch.claims_seen) || (w->branch.fresh_claim && w->conflicts)) && busy < STAND_ASIDE_BUSY)
 		busy = STAND_ASIDE_BUSY;
-	w->branch.fresh_move = false;
 	/*
 	 * Never for long: a worker that can run what the busy ones cannot
 	 * (requires, replicas) would otherwise wait for as long as they
