@@ -12,8 +12,13 @@
 #include "pushslot.h"
 #include "worker_int.h"
 
-/* without a budget, a crowded grid's batch holds at most this much measured work a slot */
-#define CROWD_WORK_MS 10000
+/*
+ * Without a budget, a crowded grid's batch holds at most this much
+ * measured work a slot. 20 s since 0.16.8: with 10 s, 32 workers on
+ * 2-second tasks claimed and reported 3-5 at a time, and the pushes
+ * that took lost at the host as often as not (doc/scaling.md).
+ */
+#define CROWD_WORK_MS 20000
 /*
  * Until a task has run here, a claim takes at most this many a slot: its
  * fair share counts only the workers that have joined so far, and a first
@@ -34,7 +39,7 @@
 /* and at least this often (ms) */
 #define UNSEEN_POLL_MAX_MS (5 * 60 * 1000)
 /* without a budget, a crowded grid's finished result waits at most this long for others to share its push (ms) */
-#define CROWD_REPORT_WAIT_MAX_MS 10000
+#define CROWD_REPORT_WAIT_MAX_MS 20000
 
 /* every registration is read again at least this often (ms): keys learnt meanwhile judge "stopped" anew */
 #define MEMBERS_KEEP_MS 60000
@@ -1052,25 +1057,39 @@ void dg_worker_contention(struct worker *w, bool lost)
  * How long a finished result waits, while tasks still run here, for
  * others to share its push: --batch-ms (300 ms) on a quiet grid or a
  * budget grid (whose slots batch already); without a budget, while we
- * lose races (CROWD_MEMORY_MS), the nodes that push x our turn, at most
- * CROWD_REPORT_WAIT_MAX_MS and a tenth of lease_margin (the lease must
- * outlive the wait and the races after it). Each push there is a turn of
- * the branch that the others wait for: 32 workers on 2-second tasks that
- * reported each result on its own made 1.1 tasks a push, lost 264 races
- * at the host and ran 4 tasks a second (bench-collapse.sh with `sleep 2`
- * tasks). Claims top up what a worker holds (dg_worker_claim_want), so a
- * report that carries several results also claims several.
+ * lose races (CROWD_MEMORY_MS), the nodes that push x our turn. Each push
+ * there is a turn of the branch that the others wait for: 32 workers on
+ * 2-second tasks that reported each result on its own made 1.1 tasks a
+ * push, lost 264 races at the host and ran 4 tasks a second
+ * (bench-collapse.sh with `sleep 2` tasks). Claims top up what a worker
+ * holds (dg_worker_claim_want), so a report that carries several results
+ * also claims several.
+ *
+ * Or, when that is longer, until our backlog is down to its last task a
+ * slot (its measured work, less a turn for the push): the report and the
+ * claims it carries land while that task runs. Since 0.16.8; before, the
+ * crowd x turn made 5-6 s where 12 nodes pushed, reports of 3.5 results,
+ * and 32 workers on 320 such tasks made 204-211 pushes, 82-89 of them
+ * lost at the host, in 96-108 s (76-86 s since, 119-143 pushes).
+ *
+ * At most CROWD_REPORT_WAIT_MAX_MS, and what the lease leaves: a lease
+ * outlives its task's timeout by lease_margin, so the wait takes a tenth
+ * of lease_margin (the rest is for the races after it) and the part of
+ * the timeout the task left unused (slack_ms).
  */
-int64_t dg_worker_report_wait_ms(const struct worker *w)
+int64_t dg_worker_report_wait_ms(const struct worker *w, int64_t slack_ms)
 {
-	int64_t ms = (int64_t)w->opts->batch_ms, nodes = (int64_t)dg_worker_crowd_nodes(w), crowd;
+	int64_t ms = (int64_t)w->opts->batch_ms, nodes = (int64_t)dg_worker_crowd_nodes(w), crowd, lease, backlog;
+	int64_t turn = dg_worker_branch_turn_ms(w), slots = w->opts->cfg.slots ? w->opts->cfg.slots : 1;
 
 	if (w->budget || dg_now_ms() >= w->contended_until || nodes < 2)
 		return ms;
-	crowd = nodes * dg_worker_branch_turn_ms(w);
+	crowd = nodes * turn;
+	backlog = (int64_t)w->backlog_nr * (w->task_ms_avg > 0 ? w->task_ms_avg : 0) / slots - turn;
+	crowd = backlog > crowd ? backlog : crowd;
 	crowd = crowd < CROWD_REPORT_WAIT_MAX_MS ? crowd : CROWD_REPORT_WAIT_MAX_MS;
-	/* a lease outlives its task by lease_margin: the wait takes a tenth of it at most */
-	crowd = crowd < (int64_t)w->policy.lease_margin * 100 ? crowd : (int64_t)w->policy.lease_margin * 100;
+	lease = (int64_t)w->policy.lease_margin * 100 + (slack_ms > 0 ? slack_ms : 0);
+	crowd = crowd < lease ? crowd : lease;
 	return crowd > ms ? crowd : ms;
 }
 

@@ -327,7 +327,7 @@ int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX:
 /* pushes a rescue if one is due; slot_failed: our turn failed and the host counted no push of ours */
 void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed);
 void dg_worker_rescue_free(struct worker *w);
-int64_t dg_worker_report_wait_ms(const struct worker *w);  /* a result's wait for others to share its push */
+int64_t dg_worker_report_wait_ms(const struct worker *w, int64_t slack_ms);  /* a result's wait for others to share its push */
 unsigned dg_worker_cycle_seconds(const struct worker *w);
 
 /*

@@ -96,8 +96,12 @@ static void job_done(struct worker *w, size_t i, struct dg_exec_result *er, cons
 				       : (int64_t)res.duration_ms + 1;
 	DG_ALLOC_GROW(w->pending, w->pending_nr + 1, w->pending_alloc);
 	w->pending[w->pending_nr++] = res;
-	if (!w->batch_deadline)
-		w->batch_deadline = dg_now_ms() + dg_worker_report_wait_ms(w);
+	if (!w->batch_deadline) {
+		/* what the task left unused of its timeout: the lease covers it (dg_worker_report_wait_ms) */
+		int64_t slack = (int64_t)r->task.timeout_seconds * 1000 - (int64_t)res.duration_ms;
+
+		w->batch_deadline = dg_now_ms() + dg_worker_report_wait_ms(w, slack);
+	}
 out:
 	dg_task_release(&r->task);
 	free(r->cancel_reason);

@@ -2,7 +2,7 @@
  * test_claim_want.c - how many tasks one push claims (worker_budget.c,
  * doc/protocol.md "Push budget" and "Contention without a budget"): alone,
  * the free slots or a turn's worth of quick tasks; on a crowded grid a
- * share that grows with the crowd, never more than 10 s of measured work a
+ * share that grows with the crowd, never more than 20 s of measured work a
  * slot, 16 a slot before a task has run, nor claim_batch_max; with a budget
  * enough for a cycle within a fair share of the queue. And when a newcomer
  * stands back from its join slot, or leaves a few tasks to the members,
@@ -55,7 +55,7 @@ static void test_alone(void **state DG_UNUSED)
 	assert_int_equal(dg_worker_claim_want(w, 400), 16);
 }
 
-/* A crowded grid without a budget: the crowd's size, 10 s of measured work a slot at most. */
+/* A crowded grid without a budget: the crowd's size, 20 s of measured work a slot at most. */
 static void test_crowded(void **state DG_UNUSED)
 {
 	struct fixture f;
@@ -64,9 +64,12 @@ static void test_crowded(void **state DG_UNUSED)
 	w->nodes_seen = 32, w->registered = true;
 	w->task_ms_avg = 100, w->turn_ms_avg = 1000;
 	assert_int_equal(dg_worker_claim_want(w, 400), 32);
-	/* two-second tasks: 10 s of work */
+	/* two-second tasks: 20 s of work */
 	w->task_ms_avg = 2000;
-	assert_int_equal(dg_worker_claim_want(w, 400), 5);
+	assert_int_equal(dg_worker_claim_want(w, 400), 10);
+	/* five-second tasks: 4 */
+	w->task_ms_avg = 5000;
+	assert_int_equal(dg_worker_claim_want(w, 400), 4);
 	/* a minute each: one */
 	w->task_ms_avg = 60000;
 	assert_int_equal(dg_worker_claim_want(w, 400), 1);
@@ -664,7 +667,9 @@ static void test_newcomer_leaves_what_members_take(void **state DG_UNUSED)
 /*
  * A finished result's wait for others to share its push: --batch-ms alone,
  * on a quiet grid or with a budget; while we lose races without a budget,
- * the crowd x our turn, at most 10 s and a tenth of lease_margin.
+ * the crowd x our turn, or until the backlog is down to its last task a
+ * slot when that is longer; at most 20 s, and a tenth of lease_margin plus
+ * what the task left unused of its timeout.
  */
 static void test_report_wait(void **state DG_UNUSED)
 {
@@ -674,29 +679,45 @@ static void test_report_wait(void **state DG_UNUSED)
 	f.opts.batch_ms = 300;
 	w->nodes_seen = 10, w->registered = true, w->turn_ms_avg = 500;
 	/* no race lost lately: the grid is not crowded for us */
-	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	assert_int_equal(dg_worker_report_wait_ms(w, 60000), 300);
 	w->contended_until = dg_now_ms() + 60000;
-	assert_int_equal(dg_worker_report_wait_ms(w), 5000);
-	/* a tenth of lease_margin (60 s) at most */
+	assert_int_equal(dg_worker_report_wait_ms(w, 60000), 5000);
+	/* a task that used its whole timeout: a tenth of lease_margin (60 s) at most */
 	w->nodes_seen = 40;
-	assert_int_equal(dg_worker_report_wait_ms(w), 6000);
-	/* and 10 s however long lease_margin is */
+	assert_int_equal(dg_worker_report_wait_ms(w, 0), 6000);
+	/* what it left unused adds to that */
+	assert_int_equal(dg_worker_report_wait_ms(w, 1500), 7500);
+	assert_int_equal(dg_worker_report_wait_ms(w, 58000), 20000);
+	/* and 20 s however long lease_margin is */
 	w->policy.lease_margin = 600;
-	assert_int_equal(dg_worker_report_wait_ms(w), 10000);
-	/* lease_margin 30 s: 3 s at most */
+	assert_int_equal(dg_worker_report_wait_ms(w, 0), 20000);
+	/* lease_margin 30 s: 3 s at most for a task that timed out */
 	w->policy.lease_margin = 30;
-	assert_int_equal(dg_worker_report_wait_ms(w), 3000);
+	assert_int_equal(dg_worker_report_wait_ms(w, -5), 3000);
 	/* never below --batch-ms */
 	w->policy.lease_margin = 1;
-	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	assert_int_equal(dg_worker_report_wait_ms(w, 0), 300);
 	w->policy.lease_margin = 60;
+	/* a backlog of 6 two-second tasks: until its last one starts (12 s less a turn) */
+	w->nodes_seen = 10, w->backlog_nr = 6, w->task_ms_avg = 2000;
+	assert_int_equal(dg_worker_report_wait_ms(w, 58000), 11500);
+	/* over two slots, half of it, and never less than the crowd x our turn */
+	f.opts.cfg.slots = 2;
+	assert_int_equal(dg_worker_report_wait_ms(w, 58000), 5500);
+	w->backlog_nr = 2;
+	assert_int_equal(dg_worker_report_wait_ms(w, 58000), 5000);
+	f.opts.cfg.slots = 1;
+	/* quick tasks: the crowd x our turn */
+	w->backlog_nr = 60, w->task_ms_avg = 10;
+	assert_int_equal(dg_worker_report_wait_ms(w, 58000), 5000);
+	w->backlog_nr = 0;
 	/* a budget's slots batch already */
 	w->budget = 60;
-	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	assert_int_equal(dg_worker_report_wait_ms(w, 60000), 300);
 	w->budget = 0;
 	/* the race was lost long ago */
 	w->contended_until = dg_now_ms() - 1;
-	assert_int_equal(dg_worker_report_wait_ms(w), 300);
+	assert_int_equal(dg_worker_report_wait_ms(w, 60000), 300);
 }
 
 int main(void)
