@@ -1069,8 +1069,8 @@ void dg_worker_contention(struct worker *w, bool lost)
  * slot (its measured work, less a turn for the push): the report and the
  * claims it carries land while that task runs. Since 0.16.8; before, the
  * crowd x turn made 5-6 s where 12 nodes pushed, reports of 3.5 results,
- * and 32 workers on 320 such tasks made 204-211 pushes, 82-89 of them
- * lost at the host, in 96-108 s (76-86 s since, 119-143 pushes).
+ * and 32 workers on 320 such tasks made 197-211 pushes, 81-89 of them
+ * lost at the host, in 96-108 s (76-89 s since, 107-143 pushes).
  *
  * At most CROWD_REPORT_WAIT_MAX_MS, and what the lease leaves: a lease
  * outlives its task's timeout by lease_margin, so the wait takes a tenth
