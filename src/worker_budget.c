@@ -15,8 +15,8 @@
 /*
  * Without a budget, a crowded grid's batch holds at most this much
  * measured work a slot. 20 s since 0.16.8: with 10 s, 32 workers on
- * 2-second tasks claimed and reported 3-5 at a time, and the pushes
- * that took lost at the host as often as not (doc/scaling.md).
+ * 2-second tasks claimed and reported 3-5 at a time, and 81-89 of their
+ * 197-211 pushes lost at the host (doc/scaling.md, "0.16.8").
  */
 #define CROWD_WORK_MS 20000
 /*
