@@ -793,8 +793,15 @@ static int loop(struct worker *w, int sigfd)
 				 * it would win every race against workers that must
 				 * fetch first, and their results would wait for
 				 * minutes (bench-collapse.sh: 88 s at 32 workers).
+				 * Only while another node may hold work to report
+				 * (dg_worker_branch_others_hold): the first claimer
+				 * of a crowd's submission sat out a turn made of the
+				 * fetch that brought it - 0.6-2.2 s in a third of the
+				 * runs, its few tasks done in 10 ms - for nobody, and
+				 * others claimed meanwhile and raced it as second
+				 * carriers (bench-collapse.sh WARM=1, 32 workers).
 				 */
-				if (crowded_branch(w))
+				if (crowded_branch(w) && dg_worker_branch_others_hold(w))
 					net_retry_at = dg_now_ms() + dg_worker_branch_turn_ms(w);
 				w->next_step = now + (w->queue_seen_empty ? idle_poll_ms(w) : 0);
 				/* a task that waits for its not_before: look again when it may start */

@@ -34,6 +34,8 @@
 #define BUSY_WINDOW_MS 15000
 /* and not from fewer than this (ms): one commit in a short look says little */
 #define BUSY_MIN_SPAN_MS 1000
+/* a node whose newest commit claimed counts as holding work for at most this long (ms) */
+#define HOLDS_MEMORY_MS (60 * 60 * 1000)
 /* the most commits one look walks (a long absence, compacted history) */
 #define BUSY_COUNT_MAX 64
 /* a worker that stood aside looks again after at most this long (ms), when the queue drains slowly */
@@ -53,24 +55,28 @@
 /* and one that never claimed here, which nobody counts, about this long at least */
 #define UNSEEN_ASIDE_MS RECHECK_MAX_MS
 
+_Static_assert(DG_BRANCH_AUTHORS <= 32, "struct walk keeps the authors it met in 32 bits");
+
 struct walk {
 	struct worker *w;
 	int64_t now;
 	size_t others;
 	size_t claims;
+	uint32_t authors_met;    /* the authors[] entries this walk met: it goes newest first */
 };
 
-static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, int64_t now)
+/* The authors[] entry of a node, taking the oldest when it has none; DG_BRANCH_AUTHORS for no id. */
+static size_t saw_author(struct dg_branch_watch *b, const char *id, size_t len, int64_t now)
 {
 	size_t oldest = 0;
 
 	if (!len || len >= sizeof(b->authors[0].id))
-		return;
+		return DG_BRANCH_AUTHORS;
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
 		if (!strncmp(b->authors[i].id, id, len) && !b->authors[i].id[len]) {
 			b->authors[i].ms = now;
 			b->authors[i].commits++;
-			return;
+			return i;
 		}
 		if (b->authors[i].ms < b->authors[oldest].ms)
 			oldest = i;
@@ -79,6 +85,8 @@ static void saw_author(struct dg_branch_watch *b, const char *id, size_t len, in
 	b->authors[oldest].id[len] = '\0';
 	b->authors[oldest].ms = now;
 	b->authors[oldest].commits = 1;
+	b->authors[oldest].holds = false;
+	return oldest;
 }
 
 /*
@@ -113,10 +121,17 @@ static int one_commit(int64_t when, const char *summary, void *payload)
 		k->w->branch.own++;
 		return 0;
 	}
+	bool claims = len && summary_claims(summary);
+	size_t i;
+
 	k->others++;
-	if (len && summary_claims(summary))
-		k->claims++;
-	saw_author(&k->w->branch, summary, len, k->now);
+	k->claims += claims;
+	i = saw_author(&k->w->branch, summary, len, k->now);
+	/* its newest commit says whether it may hold work; its older ones in this walk do not */
+	if (i < DG_BRANCH_AUTHORS && !(k->authors_met & (UINT32_C(1) << i))) {
+		k->authors_met |= UINT32_C(1) << i;
+		k->w->branch.authors[i].holds = claims;
+	}
 	return 0;
 }
 
@@ -171,7 +186,7 @@ void dg_worker_branch_observe(struct worker *w, int64_t fetch_ms)
 {
 	struct dg_branch_watch *b = &w->branch;
 	const char *tip = dg_store_tip(w->store);
-	struct walk k = { w, dg_now_ms(), 0, 0 };
+	struct walk k = { w, dg_now_ms(), 0, 0, 0 };
 	size_t walked = 0;
 
 	if (!tip || !*tip)
@@ -243,6 +258,29 @@ size_t dg_worker_branch_pushers(const struct worker *w)
 	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++)
 		n += w->branch.authors[i].id[0] && now - w->branch.authors[i].ms <= BUSY_WINDOW_MS;
 	return n;
+}
+
+/*
+ * Another node may hold work to report: the newest of its commits that our
+ * looks saw claimed tasks, at most HOLDS_MEMORY_MS ago (an hour: longer
+ * than most tasks run; a node that died holding claims costs only a sit-out
+ * that protects nobody, worker.c). One whose newest commit claimed nothing
+ * - a report after it yielded quick tasks, a registration, a stop - holds
+ * nothing we know of. A node whose claims predate our first look is
+ * unknown until its next commit: its report then wins the race as any
+ * other push does, and its leases grow with the crowd all the same
+ * (dg_worker_crowd_seconds).
+ */
+bool dg_worker_branch_others_hold(const struct worker *w)
+{
+	int64_t now = dg_now_ms();
+
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		if (w->branch.authors[i].id[0] && w->branch.authors[i].holds &&
+		    now - w->branch.authors[i].ms <= HOLDS_MEMORY_MS)
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -71,6 +71,7 @@ struct dg_branch_watch {
 		char id[64];          /* the node id a commit's summary starts with */
 		int64_t ms;           /* monotonic: when a look last saw one of its commits */
 		uint64_t commits;     /* its commits our looks saw since it took this entry */
+		bool holds;           /* its newest commit we saw claimed tasks: it may still run them */
 	} authors[DG_BRANCH_AUTHORS]; /* the others that pushed lately, oldest replaced */
 	uint64_t own;                 /* our own commits our looks saw */
 };
@@ -345,6 +346,8 @@ double dg_worker_branch_busy(const struct worker *w);
 int64_t dg_worker_branch_turn_ms(const struct worker *w);
 /* the other nodes whose commits we saw lately (a crowd that pushes, not one that is registered) */
 size_t dg_worker_branch_pushers(const struct worker *w);
+/* another node's newest commit that we saw claimed tasks: it may hold work to report */
+bool dg_worker_branch_others_hold(const struct worker *w);
 /* those who push here as far as we can tell: registered, seen pushing lately, or 2 after a lost race */
 size_t dg_worker_crowd_nodes(const struct worker *w);
 bool dg_worker_stand_aside(struct worker *w);

@@ -164,6 +164,61 @@ static void two_looks(struct grid *g, int64_t span_ms)
 	w->branch.looks[prev_look(&w->branch, 1)].ms = w->branch.looks[w->branch.head].ms - span_ms;
 }
 
+/*
+ * Another node may hold work to report while the newest of its commits
+ * that we saw claimed tasks (worker.c: only then does a winner on a
+ * crowded branch sit out a turn): a claim counts, a later commit of the
+ * same node that claims nothing ends it - in the same look too, which
+ * walks newest first -, our own claims never count, and an hour after its
+ * newest commit a node holds nothing we know of.
+ */
+static void test_others_hold(void **state)
+{
+	struct grid *g = *state;
+	struct worker *w = &g->w;
+	struct dg_branch_watch *b = &w->branch;
+
+	dg_worker_branch_observe(w, 200);
+	assert_false(dg_worker_branch_others_hold(w));
+
+	commit(g, "w1: claim t1.json");
+	commit(g, "w2: register node w2");
+	commit(g, "submit 3 tasks: t2 t3 t4");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_false(dg_worker_branch_others_hold(w));
+
+	commit(g, "w2: claim t2.json claim t3.json");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_true(dg_worker_branch_others_hold(w));
+
+	commit(g, "w2: report t2 (success) report t3 (success)");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_false(dg_worker_branch_others_hold(w));
+
+	/* one look: w3's claim is older than its report */
+	commit(g, "w3: claim t4.json");
+	commit(g, "w3: report t4 (success)");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_false(dg_worker_branch_others_hold(w));
+
+	/* one look: w4's report is older than its claim */
+	commit(g, "w4: report t5 (success)");
+	commit(g, "w4: report t6 (success) claim t7.json");
+	fetch(g);
+	dg_worker_branch_observe(w, 200);
+	assert_true(dg_worker_branch_others_hold(w));
+
+	for (size_t i = 0; i < DG_BRANCH_AUTHORS; i++) {
+		if (!strcmp(b->authors[i].id, "w4"))
+			b->authors[i].ms -= 60 * 60 * 1000 + 1000;
+	}
+	assert_false(dg_worker_branch_others_hold(w));
+}
+
 /* Since a tip: exactly the newer commits, newest first; an unreachable id counts as max. */
 static void test_walk_since(void **state)
 {
@@ -1097,6 +1152,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_observe_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pushed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_others_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stand_aside_notes_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
