@@ -121,8 +121,11 @@
 #   (logs, repositories, push and run records). WARM=1: a grid already
 #   running - the W workers start on the policy commit alone, without
 #   --exit-when-idle, and once all are in their loop (event=started) and
-#   WARM_SETTLE (3) seconds more, the T tasks are pushed in a second
-#   commit. Wall time is then from that push's end to the moment main holds
+#   WARM_SETTLE (3) seconds more and a random part of PULL_INTERVAL, the T
+#   tasks are pushed in a second commit. (Without that part, one worker's
+#   poll kept the same phase against the submission from run to run: its
+#   first claim came 0.1-0.4 s after it, where a poll every second makes
+#   0.2-1.2 s.) Wall time is then from that push's end to the moment main holds
 #   all T results (the drain); then every worker gets SIGTERM. Start-up
 #   (clone, node key) is outside it, the idle crowd's first race is in.
 #   ROUNDS (1): run RUNS that many times, alternated (every W:T, then
@@ -225,6 +228,8 @@ run_warm() {
 	while [ "$(cat "$T/logs/$name"/w*.log 2>/dev/null | grep -c ' event=started executor=')" -lt "$nw" ] &&
 		[ "$(date +%s)" -lt "$deadline" ]; do sleep 0.2; done
 	sleep "$WARM_SETTLE"
+	# and a random part of a poll interval: a user's submission comes at any phase of the idle polls
+	sleep "$(awk -v r="$RANDOM" -v p="$BENCH_PULL_INTERVAL" 'BEGIN { printf "%.3f", r / 32768 * p }')"
 	up=$(cat "$T/logs/$name"/w*.log | grep -c ' event=started executor=')
 	[ "$up" = "$nw" ] || problems+=("W=$nw T=$nt: only $up of $nw workers were in their loop before the submission")
 	submit_tasks "$name" "$nt" || return 1
