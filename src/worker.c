@@ -796,8 +796,8 @@ static int loop(struct worker *w, int sigfd)
 				 * Only while another node may hold work to report
 				 * (dg_worker_branch_others_hold): the first claimer
 				 * of a crowd's submission sat out a turn made of the
-				 * fetch that brought it - 0.6-2.2 s in a third of the
-				 * runs, its few tasks done in 10 ms - for nobody, and
+				 * fetch that brought it - 0.5-2.2 s in a third of the
+				 * runs, its few tasks done in 30 ms - for nobody, and
 				 * others claimed meanwhile and raced it as second
 				 * carriers (bench-collapse.sh WARM=1, 32 workers).
 				 */
