@@ -1,9 +1,10 @@
 /*
  * worker.c - the worker's life: start-up, the event loop and shutdown
  * (what ended jobs become is worker_jobs.c). One thread owns the store
- * (libgit2) and the jobs; signals arrive through a signalfd; the loop
- * sleeps in poll() until a task's output or exit, a signal, or the next
- * deadline (fetch, heartbeat, reap, batch, task timeout).
+ * (libgit2) and the jobs; signals arrive stamped, through a pipe from a
+ * thread of their own (stopsignal.h); the loop sleeps in poll() until a
+ * task's output or exit, a signal, or the next deadline (fetch,
+ * heartbeat, reap, batch, task timeout).
  */
 #include "error.h"
 #include "grid.h"
@@ -11,6 +12,7 @@
 #include "layout.h"
 #include "log.h"
 #include "reaper.h"
+#include "stopsignal.h"
 #include "version.h"
 #include "worker_int.h"
 
@@ -18,7 +20,6 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,41 +76,26 @@ static char *spool_dir_for(const struct dg_worker_opts *o, const char *me)
 	return dg_xasprintf("%s/.cache/dgrid/spool-%s", home && *home ? home : "/tmp", me);
 }
 
-static int open_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static void on_signal(struct worker *w, int sigfd)
 {
-	struct signalfd_siginfo si;
+	struct dg_stopsignal si;
 
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
+	while (dg_stopsignal_next(sigfd, &si) > 0) {
+		if (si.signo == SIGHUP)
 			continue;
 		if (!w->stopping) {
 			w->stopping = true;
-			w->stop_signal_at = dg_now_ms();
-			w->stop_deadline = dg_now_ms() + (int64_t)w->opts->grace_seconds * 1000;
+			w->stop_signal_at = si.at_ms;
+			w->stop_deadline = si.at_ms + (int64_t)w->opts->grace_seconds * 1000;
 			/* an idle worker's next look may be a minute away: its stop mark goes now */
 			w->next_step = 0;
-			dg_log(DG_LOG_INFO, "node=%s event=stopping signal=%u running=%zu grace=%us",
-			       w->me, si.ssi_signo, w->jobs_nr, w->opts->grace_seconds);
-		} else if (dg_now_ms() - w->stop_signal_at >= 1000) {
+			dg_log(DG_LOG_INFO, "node=%s event=stopping signal=%d running=%zu grace=%us",
+			       w->me, si.signo, w->jobs_nr, w->opts->grace_seconds);
+		} else if (si.at_ms - w->stop_signal_at >= 1000) {
 			/*
-			 * A second signal: no more grace. One that follows the
-			 * first within a second is the same request delivered
-			 * twice (timeout(1) signals its child and then its whole
-			 * process group), not a second request.
+			 * A second signal: no more grace. One that arrived
+			 * within a second of the first is the same request
+			 * delivered twice (stopsignal.h), not a second request.
 			 */
 			w->stop_deadline = dg_now_ms();
 		}
@@ -978,7 +964,7 @@ int dg_worker_run(const struct dg_worker_opts *opts)
 		dg_strbuf_release(&red);
 	}
 
-	sigfd = open_signals();
+	sigfd = dg_stopsignal_open();
 	if (sigfd < 0) {
 		dg_error_set("cannot set up signal handling: %s", strerror(errno));
 		return DG_ERROR;

@@ -84,9 +84,9 @@ int cmd_worker(int argc, char **argv)
 
 	/*
 	 * A stop asked for while the worker starts (options, the executor's
-	 * probe) waits for its signalfd (worker.c), so it ends the worker
-	 * cleanly with status 0, not by the default action: t0710 restarts
-	 * nodes and stops them moments later.
+	 * probe) waits for the worker to take it (stopsignal.h), so it ends
+	 * the worker cleanly with status 0, not by the default action: t0710
+	 * restarts nodes and stops them moments later.
 	 */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
