@@ -684,6 +684,8 @@ static int loop(struct worker *w, int sigfd)
 			int ret;
 
 			w->step_reached_host = false;
+			/* a rescue due before this turn would end does not wait for it */
+			dg_worker_rescue(w, state_of(w), false, w->turn_ms_avg);
 			/* the turn pushes in its slot: the cache's repacking waits until it is done (store.h) */
 			dg_store_hold_repack(turn_store, true);
 			ret = network_turn(w, local);
@@ -839,7 +841,7 @@ static int loop(struct worker *w, int sigfd)
 				dg_log(DG_LOG_WARNING, "node=%s event=heartbeat-failed error=\"%s\"", w->me, dg_error_last());
 		}
 		/* leases our pushes did not renew in time: a rescue keeps them (worker_rescue.c) */
-		dg_worker_rescue(w, state_of(w), turn_failed);
+		dg_worker_rescue(w, state_of(w), turn_failed, 0);
 		dg_worker_snapshot(w, state_of(w));
 		if (w->http)
 			dg_http_publish(w->http, &w->snap);

@@ -169,7 +169,7 @@ struct worker {
 	struct held_lease *leases;
 	size_t leases_nr, leases_alloc;
 	bool rescue_ref;              /* refs/dgrid/nodes/ME holds a rescue of ours (or a former life's) */
-	bool rescue_now;              /* a push deleted our rescue but not with a renewal: push one again */
+	bool rescue_spare;            /* main holds what renews or ends every lease it kept: a push may delete it */
 	int64_t rescue_retry_at;      /* monotonic ms: a rescue failed, try again then */
 	bool step_reached_host;       /* the last turn's push reached the host, landed or not (a budget counts it) */
 	struct dg_branch_watch branch;/* how busy the branch is (worker_branch.c) */
@@ -325,8 +325,11 @@ void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned atte
 /* a claim of ours read on the branch with no lease entry yet (a result spooled in a previous life) */
 void dg_worker_lease_seen(struct worker *w, const struct dg_task *t);
 int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX: none due */
-/* pushes a rescue if one is due; slot_failed: our turn failed and the host counted no push of ours */
-void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed);
+/*
+ * pushes a rescue if one is due within ahead_ms; slot_failed: our turn
+ * failed and the host counted no push of ours
+ */
+void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed, int64_t ahead_ms);
 void dg_worker_rescue_free(struct worker *w);
 int64_t dg_worker_report_wait_ms(const struct worker *w, int64_t slack_ms);  /* a result's wait for others to share its push */
 unsigned dg_worker_cycle_seconds(const struct worker *w);

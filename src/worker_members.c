@@ -126,7 +126,7 @@ static void unbind_member(struct worker *w)
 	w->join_ref = w->on_main = false;
 	w->joined_at[0] = '\0';
 	/* a rescue ref is the member's we leave (we hold nothing there); the next one's is learnt at register */
-	w->rescue_ref = w->rescue_now = false;
+	w->rescue_ref = w->rescue_spare = false;
 	w->rescue_retry_at = 0;
 }
 

@@ -20,8 +20,13 @@
  * push is forced, to a ref nobody else writes, so it cannot lose a race
  * with the branch; observers fetch it with the branch, and a reaper counts
  * a lease from the newer of the claim and an owner's heartbeat that lists
- * it (reaper.c). The next push of ours that lands on the branch, renewing
- * every lease we hold, deletes the ref again (worker_step.c).
+ * it (reaper.c). Once a push of ours that renews every lease we hold (or
+ * reports it) has landed on the branch, the rescue is spare, and the next
+ * push we make anyway deletes the ref (worker_step.c). Not the renewing
+ * push itself: the deletion is forced, so it lands even when that push's
+ * commit loses its race at the host, and reapers then saw neither the
+ * rescue nor a renewal - under make asan's load one reaped a task t0704's
+ * starved owner had run, 4 s after it was fed again.
  *
  * A worker whose pushes land, and an idle one, never push a rescue. On a
  * budget grid a rescue waits for a turn of ours that failed before the
@@ -155,8 +160,6 @@ static int64_t first_rescue(struct worker *w, bool last_resort)
 		if (at < first)
 			first = at;
 	}
-	if (w->rescue_now && w->leases_nr)
-		first = 0;
 	return first;
 }
 
@@ -170,7 +173,15 @@ int64_t dg_worker_rescue_at(struct worker *w)
 	return at == INT64_MAX ? at : (at > w->rescue_retry_at ? at : w->rescue_retry_at);
 }
 
-void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
+/*
+ * The loop calls this after every turn, and before a turn with ahead_ms
+ * its expected length: a rescue due before the turn would end goes
+ * first. A starved worker's turn is a fetch and a push the host declines,
+ * tried twice, and on a loaded host that takes seconds: rescues that
+ * waited for it came 8-11.5 s apart where t0704's 15 s leases want one
+ * every 7.5 s, and once under make asan the reaper got there first again.
+ */
+void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed, int64_t ahead_ms)
 {
 	int64_t now = dg_now_ms();
 	int ret;
@@ -178,7 +189,7 @@ void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
 	if (!rescues_wanted(w) || now < w->rescue_retry_at)
 		return;
 	/* with a budget, a slot of ours that the host counted nothing in; else only at the last */
-	if (now < first_rescue(w, w->budget && !slot_failed))
+	if (now + ahead_ms < first_rescue(w, w->budget && !slot_failed))
 		return;
 	ret = dg_worker_heartbeat(w, state);
 	if (ret < 0) {
@@ -192,7 +203,8 @@ void dg_worker_rescue(struct worker *w, const char *state, bool slot_failed)
 	for (size_t i = 0; i < w->leases_nr; i++)
 		w->leases[i].since_ms = now;
 	w->rescue_ref = true;
-	w->rescue_now = false;
+	/* newer than any renewal on main: the next push that renews or reports all makes it spare again */
+	w->rescue_spare = false;
 	w->rescue_retry_at = 0;
 	dg_log(DG_LOG_INFO, "node=%s event=leases-rescued held=%zu", w->me, w->leases_nr);
 }

@@ -605,6 +605,7 @@ static int step_fn(struct dg_txn *txn, void *payload)
 	s->adopt_later = false;
 	s->renewed_nr = 0;
 	s->rescue_deleted = false;
+	s->covers_rescue = false;
 	dg_strbuf_reset(&s->msg);
 	dg_utc_now(s->now);
 
@@ -685,9 +686,13 @@ static int step_fn(struct dg_txn *txn, void *payload)
 		ret = dg_worker_register_txn(w, txn, w->stopping);
 	else if (!ret && s->msg.len)
 		ret = dg_worker_join_cleanup_txn(w, txn);
-	/* a stopping worker holds nothing after a push that reported all and handed back the rest */
-	if (!ret && w->rescue_ref && s->msg.len && all_delivered(s) && (!w->stopping || !w->jobs_nr) &&
-	    !dg_txn_has_side(txn))
+	/*
+	 * A push that reports all we finished and renews the rest (a stopping
+	 * worker's: holds nothing after it) makes our rescue spare once it
+	 * lands; the deletion rides on a later one (worker_rescue.c).
+	 */
+	s->covers_rescue = w->rescue_ref && s->msg.len && all_delivered(s) && (!w->stopping || !w->jobs_nr);
+	if (!ret && w->rescue_ref && w->rescue_spare && s->msg.len && !dg_txn_has_side(txn))
 		ret = delete_rescue(s);
 	if (ret < 0)
 		return ret;
@@ -801,9 +806,8 @@ int dg_worker_step(struct worker *w)
 		snprintf(w->joined_at, sizeof(w->joined_at), "%s", w->join_writing);
 		dg_log(DG_LOG_INFO, "node=%s event=joined claim_landed=%d", w->me, ret == 0 && st.committed);
 	} else if (st.side_published && s.rescue_deleted) {
-		w->rescue_ref = false;
-		/* deleted by a push whose commit did not land: the renewal is gone, rescue again now */
-		w->rescue_now = !(ret == 0 && st.committed);
+		/* landed or not, the commit it rode on renewed nothing the tip it built on did not hold */
+		w->rescue_ref = w->rescue_spare = false;
 	} else if (st.side_published) {
 		w->join_ref = false;
 	}
@@ -813,6 +817,9 @@ int dg_worker_step(struct worker *w)
 	w->snap.txn_retries += st.rejected;
 	w->snap.pushes_rejected += st.rejected;
 	w->tip_is_ours = ret == 0 && st.committed;
+	/* it renewed or reported all we held, and main has it now: our rescue is spare */
+	if (ret == 0 && st.committed && s.covers_rescue && w->rescue_ref)
+		w->rescue_spare = true;
 	if (ret < 0) {
 		/*
 		 * A push may have landed before the error: look for our claims

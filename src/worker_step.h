@@ -35,6 +35,7 @@ struct step {
 	} *renewed;                   /* the leases this attempt renewed */
 	size_t renewed_nr, renewed_alloc;
 	bool rescue_deleted;          /* this attempt deletes our rescue ref (worker_rescue.c) */
+	bool covers_rescue;           /* this attempt reports or renews all we hold: landed, our rescue is spare */
 	struct dg_strbuf msg;
 	struct dg_txn *txn;
 	/* candidates for claiming, and the flat submissions intake moves (pick.h) */

@@ -32,9 +32,7 @@ note "w2 killed at $(date +%T) holding t1's result; restarted, starved for 60 s"
 check "t1's result is in w2's spool" test -n "$(ls -A "$T/cache-w2/spool-w2" 2>/dev/null | grep -v '\.key')"
 start_worker w2 1
 check "the restarted w2 found its spooled result" wait_for 30 grep -q "node=w2 event=started .*spooled=1" "$T/w2.log"
-touch "$T/stream"
-stream s- &
-track $!
+start_stream s-
 start_worker w1 2
 sleep 60
 check "the hook declined the restarted w2's pushes" test -s "$T/declined"
@@ -42,7 +40,7 @@ check "the restarted w2 rescued t1's lease" test "$(grep -c 'node=w2 event=lease
 rm -f "$T/starve"
 note "w2 fed again at $(date +%T)"
 check "w2's result for t1 reaches main" wait_for 90 done_on_main t1
-rm -f "$T/stream"
+end_stream
 sleep 3
 check_eq "t1 ran once" 1 "$(runs_of t1)"
 check_eq "no worker reaped t1" 0 "$(cat "$T"/w1.log "$T"/w2.log | grep -c 'task=t1 event=reaped')"

@@ -104,9 +104,6 @@ static void test_rescue_first_of_several(void **state DG_UNUSED)
 	backlog.attempt = 4;
 	assert_int_equal(dg_worker_rescue_at(w), 600000 - 30000);
 	assert_int_equal(w->leases_nr, 1);
-	/* a push deleted our rescue and lost its race: rescue again at once */
-	w->rescue_now = true;
-	assert_int_equal(dg_worker_rescue_at(w), 0);
 	w->jobs_nr = 0;
 	assert_true(dg_worker_rescue_at(w) == INT64_MAX);
 	dg_worker_rescue_free(w);
