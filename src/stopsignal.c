@@ -18,9 +18,8 @@ static void *take_signals(void *arg)
 
 	for (;;) {
 		struct dg_stopsignal s;
-		siginfo_t info;
 
-		s.signo = sigwaitinfo(&stop_set, &info);
+		s.signo = sigwaitinfo(&stop_set, NULL);
 		if (s.signo < 0)
 			continue;   /* EINTR: a signal outside the set */
 		s.at_ms = dg_now_ms();

@@ -5,9 +5,9 @@
  * second request ends it. Two signals within a second are one request
  * delivered twice (timeout(1) signals its child and then its whole
  * process group). "Within a second" has to be measured where the signals
- * arrive: the worker's thread may be in a push of several seconds when
- * the second one comes, and a signalfd read after that push made one
- * request two (t0345 failed so in CI, on a loaded machine). So a thread of
+ * arrive: on a loaded machine the worker's thread can be held up for a
+ * second between its reads, and a signalfd read that late made one
+ * request two (t0345 failed so in CI). So a thread of
  * its own waits for the signals, stamps each on its arrival and passes it
  * on through a pipe that the worker's loop polls as it polled the
  * signalfd.
