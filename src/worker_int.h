@@ -322,6 +322,9 @@ unsigned dg_worker_drought_seconds(const struct worker *w);  /* what it adds to 
 bool dg_worker_holds(const struct worker *w, const char *task_id, unsigned attempt);
 void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
 			    unsigned lease_seconds, int64_t since_ms);
+/* a claim we hold whose lease runs past what a renewal at now_ms would state: no renewal needed */
+bool dg_worker_lease_outlasts(struct worker *w, const char *task_id, unsigned attempt, unsigned lease_seconds,
+			      int64_t now_ms);
 /* a claim of ours read on the branch with no lease entry yet (a result spooled in a previous life) */
 void dg_worker_lease_seen(struct worker *w, const struct dg_task *t);
 int64_t dg_worker_rescue_at(struct worker *w);       /* monotonic ms; INT64_MAX: none due */

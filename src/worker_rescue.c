@@ -92,6 +92,24 @@ static struct held_lease *find_lease(struct worker *w, const char *task_id, unsi
 	return NULL;
 }
 
+/*
+ * Does the lease of a claim we hold run past the end a renewal stating
+ * lease_seconds at now_ms would give it? Then the renewal is needed by
+ * nobody: every observer counts the lease from no earlier than the push
+ * that landed it (since_ms), so the one that stands ends later. Never
+ * with a rescue out: the push that renews every lease we hold deletes
+ * it (worker_step.c, covers_rescue).
+ */
+bool dg_worker_lease_outlasts(struct worker *w, const char *task_id, unsigned attempt, unsigned lease_seconds,
+			      int64_t now_ms)
+{
+	const struct held_lease *l = find_lease(w, task_id, attempt);
+
+	if (!l || w->rescue_ref)
+		return false;
+	return l->since_ms + (int64_t)l->lease_seconds * 1000 >= now_ms + (int64_t)lease_seconds * 1000;
+}
+
 void dg_worker_lease_landed(struct worker *w, const char *task_id, unsigned attempt,
 			    unsigned lease_seconds, int64_t since_ms)
 {

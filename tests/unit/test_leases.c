@@ -109,6 +109,43 @@ static void test_rescue_first_of_several(void **state DG_UNUSED)
 	dg_worker_rescue_free(w);
 }
 
+/*
+ * A renewal only where it is needed: a lease that runs past the end the
+ * renewal would give it stands (a crowded carrier of quick tasks rewrote
+ * 2-15 such claims in every push, worker_step.c). Not a claim we know no
+ * lease of, nor with a rescue out, which the push renewing every lease
+ * deletes.
+ */
+static void test_lease_outlasts(void **state DG_UNUSED)
+{
+	struct fixture f;
+	struct worker *w = make(&f);
+
+	hold_running(&f, "t1");
+	/* no lease known: renew */
+	assert_false(dg_worker_lease_outlasts(w, "t1", 1, 120, 5000));
+	/* claimed for a batch of 36 at 1 s: 2,160 s, ends at 2,161 s */
+	dg_worker_lease_landed(w, "t1", 1, 2160, 1000);
+	/* 4 s later a renewal for the 6 left would state 360 s: the lease stands */
+	assert_true(dg_worker_lease_outlasts(w, "t1", 1, 360, 5000));
+	/* to the millisecond: a renewal ending with it adds nothing */
+	assert_true(dg_worker_lease_outlasts(w, "t1", 1, 360, 2161000 - 360000));
+	/* one that would end later is needed */
+	assert_false(dg_worker_lease_outlasts(w, "t1", 1, 360, 2161000 - 360000 + 1));
+	assert_false(dg_worker_lease_outlasts(w, "t1", 1, 2200, 5000));
+	/* another attempt is another claim, of which we know no lease */
+	assert_false(dg_worker_lease_outlasts(w, "t1", 2, 360, 5000));
+	/* a rescue out: every lease is renewed, so that the push may delete it */
+	w->rescue_ref = true;
+	assert_false(dg_worker_lease_outlasts(w, "t1", 1, 360, 5000));
+	w->rescue_ref = false;
+	/* a renewal that landed moves the end: 360 s from 100 s, to 460 s, which a 60 s one outlasts after 400 s */
+	dg_worker_lease_landed(w, "t1", 1, 360, 100000);
+	assert_true(dg_worker_lease_outlasts(w, "t1", 1, 360, 100000));
+	assert_false(dg_worker_lease_outlasts(w, "t1", 1, 60, 400001));
+	dg_worker_rescue_free(w);
+}
+
 /* RFC 3339 UTC of ago_s seconds before now */
 static void utc_ago(char *buf, size_t len, int64_t ago_s)
 {
@@ -228,6 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rescue_due),
 		cmocka_unit_test(test_rescue_first_of_several),
+		cmocka_unit_test(test_lease_outlasts),
 		cmocka_unit_test(test_rescue_not_wanted),
 		cmocka_unit_test(test_lease_seen),
 		cmocka_unit_test(test_drought),
