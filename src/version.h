@@ -1,4 +1,4 @@
 #ifndef DG_VERSION_H
 #define DG_VERSION_H
-#define DG_VERSION "0.16.12"
+#define DG_VERSION "0.16.13"
 #endif

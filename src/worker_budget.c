@@ -789,19 +789,6 @@ static size_t cycle_want(const struct worker *w)
 size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 {
 	size_t slots = w->opts->cfg.slots, held = w->jobs_nr + w->backlog_nr, want = slots;
-	/*
-	 * With a budget, members push in rank order through a cycle: we share
-	 * what is queued now with ourselves and the members after us in this
-	 * cycle (those before us took theirs already), so that every member
-	 * gets an equal part of the queue as the cycle began. Sharing with all
-	 * members at every push shrank the queue by only e a cycle: at
-	 * GitHub's budget of 6, the last 100 of 1,000 tasks took 12 minutes,
-	 * claims of 6, 5, 4 ... 1 a cycle of 280 s (bench-budget, 10 workers).
-	 * A newcomer, which pushes after the members, counts itself with all
-	 * of them.
-	 */
-	size_t sharing = w->slot.rank < w->slot.members ? w->slot.members - w->slot.rank : w->slot.members + 1;
-	size_t share = (queued + sharing - 1) / sharing;   /* sharing >= 1 */
 
 	/* quick tasks on a busy branch that an earlier node carries: report, and stand aside */
 	if (dg_worker_yields_quick_tasks(w, queued))
@@ -853,6 +840,21 @@ size_t dg_worker_claim_want(const struct worker *w, size_t queued)
 	 */
 	{
 		size_t top_up = held < want ? want - held : 0, free = held < slots ? slots - held : 0;
+		size_t share;
+
+		/*
+		 * With a budget, members push in rank order through a cycle: we share
+		 * what is queued now with ourselves and the members after us in this
+		 * cycle (those before us took theirs already), so that every member
+		 * gets an equal part of the queue as the cycle began. Sharing with all
+		 * members at every push shrank the queue by only e a cycle: at
+		 * GitHub's budget of 6, the last 100 of 1,000 tasks took 12 minutes,
+		 * claims of 6, 5, 4 ... 1 a cycle of 280 s (bench-budget, 10 workers).
+		 * A newcomer, which pushes after the members, counts itself with all
+		 * of them. Since 0.16.13 the members after us count with the room
+		 * they have (worker_share.c).
+		 */
+		share = dg_worker_cycle_share(w, queued, want);
 
 		/* a free slot may always take a task (and adopt one of ours: an adoption is no claim from the queue) */
 		share = share > free ? share : free;

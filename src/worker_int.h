@@ -288,6 +288,8 @@ bool dg_worker_queue_empty(struct worker *w);
  * our last report, and look between turns, as a busy worker does.
  */
 void dg_worker_lent_look(struct worker *w);
+/* Each member's claims on main, by rank (slot_ids_nr of held): 0, or -1 past 4,096 claims or on a read error. */
+int dg_worker_claims_by_rank(const struct worker *w, size_t *held);
 bool dg_worker_borrows(const struct worker *w);
 bool dg_worker_looks_for_lent(const struct worker *w);
 void dg_worker_slot_ids_release(struct worker *w);
@@ -305,6 +307,7 @@ void dg_worker_budget_used(struct worker *w);         /* after a step that pushe
 size_t dg_worker_claim_want(const struct worker *w, size_t queued);
 size_t dg_worker_backlog_surplus(const struct worker *w);  /* backlog tasks to give back (budget grid) */
 bool dg_worker_leaves_crumbs(struct worker *w, size_t queued); /* a newcomer leaves a few tasks to the members */
+size_t dg_worker_cycle_share(const struct worker *w, size_t queued, size_t batch);
 void dg_worker_join_stood_back(struct worker *w);   /* a newcomer that stood back keeps its look at the queue */
 void dg_worker_contention(struct worker *w, bool lost);  /* a step lost or won its race */
 unsigned dg_worker_crowd_seconds(const struct worker *w);  /* what a crowd adds to a lease */

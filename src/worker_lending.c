@@ -12,8 +12,9 @@
  * that reported since lends that member's slots to it, which pushes not.
  *
  * Here: whether we may borrow (we hold our last report and our view's
- * queue is empty), the claims our view holds, by the members' ranks, and
- * whether a lent slot was used already.
+ * queue is empty), the claims our view holds, by the members' ranks (also
+ * what a short queue's part is sized by: worker_share.c), and whether a
+ * lent slot was used already.
  */
 #include "common.h"
 #include "layout.h"
@@ -24,10 +25,12 @@
 
 /*
  * A drained grid's claims are its members' last batches: a few per member.
- * Past this many our view lends as 0.16.2 did (join slots, every member in
- * turn) rather than read them all at every look.
+ * Past this many they are not counted (dg_worker_claims_by_rank): our view
+ * lends as 0.16.2 did (join slots, every member in turn), and a claim
+ * takes the plain part of the queue (worker_share.c), rather than read
+ * them all at every look.
  */
-#define LENDING_CLAIMS_MAX 4096
+#define CLAIMS_READ_MAX 4096
 
 /* A member with results (or hand-backs) to push and nothing left to run: its batch's last report. */
 static bool holds_last_report(const struct worker *w)
@@ -99,22 +102,23 @@ void dg_worker_slot_ids_release(struct worker *w)
 	w->slot_ids_nr = 0;
 }
 
-struct claimers {
-	struct worker *w;
+struct claim_count {
+	const struct worker *w;
+	size_t *held;   /* by rank */
 	size_t seen;
 };
 
-/* Marks the rank of a claim's node; a claim we cannot read or place marks nothing. */
-static int mark_claimer(const struct dg_entry *e, void *payload)
+/* Counts a claim for its node's rank; a claim we cannot read, or of no member, counts for nobody. */
+static int count_claim(const struct dg_entry *e, void *payload)
 {
-	struct claimers *c = payload;
+	struct claim_count *c = payload;
 	struct dg_strbuf data = DG_STRBUF_INIT;
 	const char *node;
 	json_t *doc;
 
-	if (!e->is_file)
+	if (!e->is_file || !dg_layout_is_task_name(e->name))
 		return 0;
-	if (++c->seen > LENDING_CLAIMS_MAX)
+	if (++c->seen > CLAIMS_READ_MAX)
 		return 1;
 	if (dg_store_read(c->w->store, e->path, &data) < 0)
 		return 0;
@@ -122,7 +126,7 @@ static int mark_claimer(const struct dg_entry *e, void *payload)
 	node = json_string_value(json_object_get(doc, "node_id"));
 	for (size_t r = 0; node && r < c->w->slot_ids_nr; r++) {
 		if (!strcmp(c->w->slot_ids[r], node)) {
-			c->w->slot_claims[r] = true;
+			c->held[r]++;
 			break;
 		}
 	}
@@ -131,9 +135,17 @@ static int mark_claimer(const struct dg_entry *e, void *payload)
 	return 0;
 }
 
+int dg_worker_claims_by_rank(const struct worker *w, size_t *held)
+{
+	struct claim_count c = { w, held, 0 };
+
+	memset(held, 0, w->slot_ids_nr * sizeof(*held));
+	return dg_layout_walk_store(w->store, DG_DIR_RUNNING, count_claim, &c) == 0 ? 0 : -1;
+}
+
 void dg_worker_lent_look(struct worker *w)
 {
-	struct claimers c = { w, 0 };
+	size_t *held;
 
 	w->queue_drained = w->budget && dg_worker_queue_empty(w);
 	w->slot.claims = NULL;
@@ -148,6 +160,11 @@ void dg_worker_lent_look(struct worker *w)
 	 * count us; our own slot we may then share with its borrower, one
 	 * push lost in a rare case, as with a submission (pushslot.h).
 	 */
-	if (dg_layout_walk_store(w->store, DG_DIR_RUNNING, mark_claimer, &c) == 0)
+	held = dg_xcalloc(w->slot_ids_nr + 1, sizeof(*held));
+	if (dg_worker_claims_by_rank(w, held) == 0) {
+		for (size_t r = 0; r < w->slot_ids_nr; r++)
+			w->slot_claims[r] = held[r] > 0;
 		w->slot.claims = w->slot_claims;
+	}
+	free(held);
 }

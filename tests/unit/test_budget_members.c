@@ -18,13 +18,7 @@
 #include <cmocka.h>
 
 #include "repo_fixture.h"
-
-struct grid {
-	char dir[32];
-	struct dg_store *store;
-	struct dg_worker_opts opts;
-	struct worker w;
-};
+#include "budget_fixture.h"
 
 /* Commits nodes/ID.json registered at HH:MM, stopped or not, and makes the store see it. */
 static void registration(struct grid *g, const char *id, const char *at, bool stopped)
@@ -63,37 +57,13 @@ static void registration_stopped(struct grid *g, const char *id, const char *at,
 
 static int setup(void **state)
 {
-	struct grid *g = dg_xcalloc(1, sizeof(*g));
-	struct dg_store_opts so = DG_STORE_OPTS_INIT;
-
-	if (tmpdir_make(g->dir, sizeof(g->dir), "members") < 0) {
-		free(g);
-		return -1;
-	}
-	sh_in(g->dir, "git -c init.defaultBranch=main init -q && echo '{\"protocol\": 3}' > dgrid.json && git add dgrid.json"
-	      " && git -c user.name=t -c user.email=t@l commit -q -m seed");
-	so.url = g->dir;
-	so.branch = "main";
-	assert_int_equal(dg_store_open(&g->store, &so), 0);
-	g->w.opts = &g->opts;
-	g->w.me = "w1";
-	g->w.policy = dg_policy_default;
-	g->w.policy.push_budget = 60;
-	g->w.policy.push_budget_set = true;
-	g->w.store = g->store;
-	*state = g;
-	return 0;
+	*state = grid_open("members");
+	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct grid *g = *state;
-	int rc = tmpdir_remove(g->dir);
-
-	dg_worker_budget_forget(&g->w);
-	dg_store_free(g->store);
-	free(g);
-	return rc;
+	return grid_close(*state);
 }
 
 static void test_read_once_while_unchanged(void **state)
