@@ -70,10 +70,19 @@ size_t dg_worker_cycle_share(const struct worker *w, size_t queued, size_t batch
 		return 0;
 	if (w->slot.rank >= n)   /* a newcomer pushes after the members: it counts itself with all of them */
 		return (queued + n) / (n + 1);
+	/*
+	 * A queue that outlasts the cycle even shared with every member
+	 * ranked after us: the batch bounds the claim, and counting fewer
+	 * members only raises the part. No walk of the schedule then, at
+	 * every claim of a long queue.
+	 */
+	share = (queued + n - w->slot.rank - 1) / (n - w->slot.rank);
+	if (share >= batch)
+		return share;
 	after = dg_xcalloc(n, sizeof(*after));
 	later = members_after_us(w, after);
 	share = (queued + later) / (later + 1);
-	/* a queue that outlasts the cycle: the plain part (the batch bounds the claim anyway) */
+	/* a queue that outlasts the cycle among those: the plain part (the batch bounds the claim anyway) */
 	if (share < batch && w->slot_ids_nr == n) {
 		held = dg_xcalloc(n, sizeof(*held));
 		if (dg_worker_claims_by_rank(w, held) == 0) {
