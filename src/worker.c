@@ -131,15 +131,36 @@ static int count_entry(const struct dg_entry *e, void *payload)
  * the registered go first, worker_branch.c), and not on a push budget's
  * grid, whose newcomers look for their join slots (idle_look_ms).
  */
-static int64_t unseen_idle_ms(struct worker *w, int64_t ms)
+static bool unseen_idle(struct worker *w)
 {
-	int64_t most = max64(ms, UNSEEN_IDLE_MAX_MS);
+	return !w->budget && w->nodes_seen && dg_worker_holds_nothing(w) && !dg_worker_branch_registered(w);
+}
+
+/* the wait before jitter (logged as event=unseen-idle poll_ms) */
+static int64_t unseen_idle_mean_ms(struct worker *w, int64_t ms)
+{
 	unsigned doublings = w->quiet_looks < 8 ? w->quiet_looks : 8;
 
-	if (w->budget || !doublings || !w->nodes_seen || !dg_worker_holds_nothing(w) || dg_worker_branch_registered(w))
+	return unseen_idle(w) ? min64(ms << doublings, max64(ms, UNSEEN_IDLE_MAX_MS)) : ms;
+}
+
+/*
+ * Jittered over half to one and a half times the wait: the same looks on
+ * average, out of step. A fleet that starts together loses the race to
+ * register together and looked together after it; with a jitter of a
+ * tenth the 7 unregistered of 8 warm workers still looked within 1.6 s
+ * of each other every 16 s, so for the rest of each wait only the one
+ * registered worker looked, and the crowd noticed a submission no sooner
+ * than a worker alone: 8.3 s after it in one run, claims at a median of
+ * 5.8 s for 8 workers and 5.95 s for 32 against 5.4 s alone
+ * (bench-collapse.sh WARM=1, PULL_INTERVAL=10; doc/scaling.md "0.16.14").
+ */
+static int64_t unseen_idle_ms(struct worker *w, int64_t ms)
+{
+	if (!unseen_idle(w))
 		return ms;
-	ms = min64(ms << doublings, most);
-	return ms + arc4random_uniform((uint32_t)(ms / 10) + 1);
+	ms = unseen_idle_mean_ms(w, ms);
+	return ms / 2 + arc4random_uniform((uint32_t)ms + 1);
 }
 
 /*
@@ -699,7 +720,7 @@ static int loop(struct worker *w, int sigfd)
 			if (ret >= 0)
 				w->quiet_looks = ret == TURN_NOTHING_NEW ? w->quiet_looks + 1 : 0;
 			if (ret == TURN_NOTHING_NEW && w->quiet_looks <= 8 && dg_log_get_level() == DG_LOG_DEBUG) {
-				int64_t pull = (int64_t)cfg->pull_interval * 1000, wait = unseen_idle_ms(w, pull);
+				int64_t pull = (int64_t)cfg->pull_interval * 1000, wait = unseen_idle_mean_ms(w, pull);
 
 				if (wait > pull)
 					dg_log(DG_LOG_DEBUG, "node=%s event=unseen-idle quiet_looks=%u poll_ms=%lld", w->me,
