@@ -133,7 +133,10 @@
 #   all T results (the drain); then every worker gets SIGTERM. Start-up
 #   (clone, node key) is outside it, the idle crowd's first race is in.
 #   ROUNDS (1): run RUNS that many times, alternated (every W:T, then
-#   again), each on a grid of its own: one line per run, then the medians.
+#   again, each round starting one W:T further along), each on a grid of
+#   its own: one line per run, then the medians. Within one bench the
+#   first grids drain faster than the later ones, so use a multiple of the
+#   number of W:T pairs for ratios that mean something.
 #   On a shared 2-core machine one worker's drain of the same 400 tasks
 #   varies by a third between runs, so one pair of runs says little.
 # Machine: written on a 2-core machine that was also running other work
@@ -464,8 +467,18 @@ echo "# runs (W:T): $RUNS${WARM:+ (warm: tasks pushed to running workers, wall =
 	"LOG_LEVEL=$BENCH_LOG_LEVEL, WORKER_TIMEOUT=${WORKER_TIMEOUT}s"
 bench_t0=$(date +%s)
 
+# Each round starts one place further along RUNS (round 2 of "1:400
+# 8:400 32:400" runs 8:400 32:400 1:400): within one bench, a grid drains
+# more slowly than the grids before it (four runs of 1 worker and 400
+# tasks, WARM=1, PULL_INTERVAL=1, in four benches: 2.2-3.8 s for the
+# first, 3.8-5.9 s for the others; the cause is not found), so with the
+# single worker always first every ratio read low (doc/scaling.md,
+# "0.16.14"). With ROUNDS a multiple of the runs, each takes every place
+# equally often.
+order=($RUNS)
 for round in $(seq "$ROUNDS"); do
-	for r in $RUNS; do
+	for i in "${!order[@]}"; do
+		r=${order[$(((i + round - 1) % ${#order[@]}))]}
 		run "${r%%:*}" "${r#*:}" "$round"
 	done
 done
@@ -502,7 +515,7 @@ echo " that landed the last result; wall: to the last worker's exit; > / < = cut
 echo " the tasks done by then; lost = packs sent that lost the compare-and-swap, aband. = pushes given up after the"
 echo " advertisement; reaps = tasks reaped on main + superseded results)"
 if [ "$ROUNDS" -gt 1 ]; then
-	echo "medians over the $ROUNDS rounds (the runs alternate: every W:T of RUNS, then again):"
+	echo "medians over the $ROUNDS rounds (the runs alternate: every W:T of RUNS, each round starting one further along):"
 	for r in $RUNS; do
 		at_least=0
 		for round in $(seq "$ROUNDS"); do [ "$(holds_ge "${R_RATIO[$r:$round]}" 1)" = 1 ] && at_least=$((at_least + 1)); done
