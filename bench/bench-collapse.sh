@@ -134,9 +134,8 @@
 #   (clone, node key) is outside it, the idle crowd's first race is in.
 #   ROUNDS (1): run RUNS that many times, alternated (every W:T, then
 #   again, each round starting one W:T further along), each on a grid of
-#   its own: one line per run, then the medians. Within one bench the
-#   first grids drain faster than the later ones, so use a multiple of the
-#   number of W:T pairs for ratios that mean something.
+#   its own: one line per run, then the medians. A multiple of the number
+#   of W:T pairs gives every run every place equally often.
 #   On a shared 2-core machine one worker's drain of the same 400 tasks
 #   varies by a third between runs, so one pair of runs says little.
 # Machine: written on a 2-core machine that was also running other work
@@ -448,7 +447,13 @@ run() {
 	[ "$res_failed" != 0 ] && problems+=("$tag: $res_failed failed results (informational)")
 	R_ONCE[$k]=$once
 
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T/cache/$name" "$T/srv/$name.git"
+	# Nothing is deleted until the bench ends (its exit trap removes $T):
+	# with each grid's caches and repository deleted after it, the later
+	# grids of a bench drained at half the pace of the first (one worker,
+	# 400 tasks: 3.8-6.2 s against 2.2-3.8 s; kept, 1.9-3.7 s for all),
+	# the deletions' work on the disk holding up the pushes that came
+	# after, at a load average under 1 (doc/scaling.md, "0.16.14"). About
+	# 9 MB a worker's cache: ~1 GB for the default RUNS at ROUNDS=3.
 }
 
 # --- main
@@ -468,11 +473,10 @@ echo "# runs (W:T): $RUNS${WARM:+ (warm: tasks pushed to running workers, wall =
 bench_t0=$(date +%s)
 
 # Each round starts one place further along RUNS (round 2 of "1:400
-# 8:400 32:400" runs 8:400 32:400 1:400): within one bench, a grid drains
-# more slowly than the grids before it (four runs of 1 worker and 400
-# tasks, WARM=1, PULL_INTERVAL=1, in four benches: 2.2-3.8 s for the
-# first, 3.8-5.9 s for the others; the cause is not found), so with the
-# single worker always first every ratio read low (doc/scaling.md,
+# 8:400 32:400" runs 8:400 32:400 1:400), so that no W:T always has the
+# same place: while this bench deleted each grid's data after it, every
+# grid drained more slowly than the first (below, in run), and the
+# single worker, always first, made every ratio read low (doc/scaling.md,
 # "0.16.14"). With ROUNDS a multiple of the runs, each takes every place
 # equally often.
 order=($RUNS)
