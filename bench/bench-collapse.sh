@@ -246,7 +246,7 @@ run_warm() {
 			submit_push "$name" 2>/dev/null && pushed=1 && break
 	done
 	[ "$pushed" = 1 ] || return 1
-	rm -rf "$T/submit-$name"
+	# the submission's clone stays until the bench ends, as the grids do (run): a deletion here starts the drain
 	t0=$(now)
 	conns_before=$(grep -c "Request receive-pack for '/$name.git'" "$T/daemon.log")
 	looks_before=$(grep -c "Request upload-pack for '/$name.git'" "$T/daemon.log")
